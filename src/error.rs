@@ -1,0 +1,211 @@
+//! The crate's one error type.
+//!
+//! Bad data (a file, a mesh, a parameter from a user) is reported as an [`Error`] that names where the
+//! problem is: the file line, the face, the edge or the vertex. Indices in errors raised while building a
+//! mesh refer to the *input* numbering (the order of `v` and `f` lines in an OBJ file, counting each
+//! triangle of a fan-triangulated polygon as its own face), since that is what the user can look up.
+
+use std::fmt;
+
+/// Everything that can go wrong on data supplied by a user.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    Io {
+        /// The path.
+        path: String,
+        /// What the operating system said.
+        message: String,
+    },
+    /// A line of a text file could not be parsed.
+    Parse {
+        /// The path (or a description of the source).
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The mesh has no faces.
+    EmptyMesh,
+    /// A face refers to a vertex that does not exist.
+    FaceIndexOutOfRange {
+        /// Input face index.
+        face: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+        /// The offending (0-based) vertex index.
+        index: i64,
+        /// How many vertices there are.
+        vertices: usize,
+    },
+    /// A vertex coordinate is NaN or infinite.
+    NonFiniteCoordinate {
+        /// Input vertex index.
+        vertex: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+    },
+    /// A face uses the same vertex twice.
+    RepeatedVertexInFace {
+        /// Input face index.
+        face: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+        /// The repeated vertex.
+        vertex: usize,
+    },
+    /// A face has (numerically) zero area.
+    ZeroAreaFace {
+        /// Input face index.
+        face: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+    },
+    /// A face has the same three vertices as an earlier face.
+    DuplicateFace {
+        /// Input face index of the later copy.
+        face: usize,
+        /// Input face index of the first copy.
+        first: usize,
+        /// 1-based source line of the later copy, where the mesh came from a file.
+        line: Option<usize>,
+    },
+    /// An edge is shared by three or more faces.
+    NonManifoldEdge {
+        /// The edge's endpoints (input vertex indices, smaller first).
+        edge: (usize, usize),
+        /// How many faces share it.
+        faces: usize,
+    },
+    /// The faces around a vertex form more than one fan (e.g. two cones touching at their tips).
+    NonManifoldVertex {
+        /// Input vertex index.
+        vertex: usize,
+        /// How many separate fans meet there.
+        fans: usize,
+    },
+    /// A vertex belongs to no face.
+    UnreferencedVertex {
+        /// Input vertex index.
+        vertex: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+    },
+    /// An edge length is not a positive finite number.
+    InvalidEdgeLength {
+        /// Input face index.
+        face: usize,
+        /// Side of the face (0: corners 0→1, 1: 1→2, 2: 2→0).
+        side: usize,
+        /// The value given.
+        length: f64,
+    },
+    /// A face's edge lengths violate the strict triangle inequality.
+    TriangleInequality {
+        /// Input face index.
+        face: usize,
+        /// Its three edge lengths.
+        lengths: [f64; 3],
+    },
+    /// Two faces give different lengths to the same edge.
+    InconsistentEdgeLength {
+        /// The edge's endpoints (input vertex indices, smaller first).
+        edge: (usize, usize),
+        /// The two lengths.
+        lengths: (f64, f64),
+    },
+    /// Neither positions nor edge lengths were supplied, or their sizes do not match the faces.
+    MissingGeometry {
+        /// What is missing or mismatched.
+        message: String,
+    },
+    /// A mesh specification (path or primitive like `icosphere:3`) could not be understood.
+    InvalidSpec {
+        /// The specification as given.
+        spec: String,
+        /// Why.
+        message: String,
+    },
+    /// A parameter is out of its valid range.
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Shorthand for results with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn at_line(line: &Option<usize>) -> String {
+    match line {
+        Some(l) => format!(" (line {l})"),
+        None => String::new(),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Error::*;
+        match self {
+            Io { path, message } => write!(f, "{path}: {message}"),
+            Parse { path, line, message } => write!(f, "{path}:{line}: {message}"),
+            EmptyMesh => write!(f, "the mesh has no faces"),
+            FaceIndexOutOfRange { face, line, index, vertices } => write!(
+                f,
+                "face {face}{}: vertex index {index} is out of range (the mesh has {vertices} vertices)",
+                at_line(line)
+            ),
+            NonFiniteCoordinate { vertex, line } => {
+                write!(f, "vertex {vertex}{}: coordinate is NaN or infinite", at_line(line))
+            }
+            RepeatedVertexInFace { face, line, vertex } => write!(
+                f,
+                "face {face}{}: degenerate, vertex {vertex} appears twice",
+                at_line(line)
+            ),
+            ZeroAreaFace { face, line } => {
+                write!(f, "face {face}{}: degenerate, zero area", at_line(line))
+            }
+            DuplicateFace { face, first, line } => write!(
+                f,
+                "face {face}{}: duplicate of face {first} (same three vertices)",
+                at_line(line)
+            ),
+            NonManifoldEdge { edge, faces } => write!(
+                f,
+                "edge ({}, {}): non-manifold, shared by {faces} faces",
+                edge.0, edge.1
+            ),
+            NonManifoldVertex { vertex, fans } => write!(
+                f,
+                "vertex {vertex}: non-manifold, {fans} separate fans of faces meet there"
+            ),
+            UnreferencedVertex { vertex, line } => {
+                write!(f, "vertex {vertex}{}: belongs to no face", at_line(line))
+            }
+            InvalidEdgeLength { face, side, length } => write!(
+                f,
+                "face {face}, side {side}: edge length {length} is not positive and finite"
+            ),
+            TriangleInequality { face, lengths } => write!(
+                f,
+                "face {face}: edge lengths {:?} violate the triangle inequality (zero or negative area)",
+                lengths
+            ),
+            InconsistentEdgeLength { edge, lengths } => write!(
+                f,
+                "edge ({}, {}): faces disagree on its length ({} vs {})",
+                edge.0, edge.1, lengths.0, lengths.1
+            ),
+            MissingGeometry { message } => write!(f, "mesh geometry: {message}"),
+            InvalidSpec { spec, message } => write!(f, "mesh spec '{spec}': {message}"),
+            InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

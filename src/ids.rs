@@ -1,0 +1,84 @@
+//! Index newtypes for mesh elements.
+//!
+//! Each wraps a `u32` (big tables stay compact), converts to `usize` with `.index()`, and can only be
+//! made inside the crate, so an id always refers to an element of the mesh that handed it out.
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub(crate) u32);
+
+        impl $name {
+            /// The position of this element in per-element arrays.
+            #[inline]
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+
+            /// The raw `u32`, as stored in tables and exported files.
+            #[inline]
+            pub fn raw(self) -> u32 {
+                self.0
+            }
+
+            #[inline]
+            pub(crate) fn new(i: usize) -> Self {
+                debug_assert!(i <= u32::MAX as usize);
+                Self(i as u32)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A vertex of a [`Mesh`](crate::mesh::Mesh).
+    VertexId
+);
+id_type!(
+    /// A face (triangle) of a [`Mesh`](crate::mesh::Mesh).
+    FaceId
+);
+id_type!(
+    /// An undirected edge of a [`Mesh`](crate::mesh::Mesh).
+    EdgeId
+);
+id_type!(
+    /// A halfedge: side `k` of face `f` is halfedge `3f + k`, running from corner `k` to corner `k + 1`
+    /// of the face as oriented by the mesh. It doubles as the id of corner `k` of face `f`.
+    HalfedgeId
+);
+
+impl HalfedgeId {
+    /// The face this halfedge belongs to.
+    #[inline]
+    pub fn face(self) -> FaceId {
+        FaceId(self.0 / 3)
+    }
+
+    /// Which side of its face (0, 1 or 2).
+    #[inline]
+    pub fn side(self) -> usize {
+        (self.0 % 3) as usize
+    }
+
+    /// The next halfedge around the same face.
+    #[inline]
+    pub fn next(self) -> HalfedgeId {
+        let f = self.0 / 3;
+        HalfedgeId(3 * f + (self.0 % 3 + 1) % 3)
+    }
+
+    /// The previous halfedge around the same face.
+    #[inline]
+    pub fn prev(self) -> HalfedgeId {
+        let f = self.0 / 3;
+        HalfedgeId(3 * f + (self.0 % 3 + 2) % 3)
+    }
+}

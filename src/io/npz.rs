@@ -1,0 +1,1 @@
+//! NPZ/NPY writing and reading (to be written).

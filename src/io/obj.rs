@@ -1,0 +1,1 @@
+//! OBJ reading (to be written).

@@ -1,0 +1,3 @@
+//! Connectivity.
+mod source;
+pub use source::MeshSource;

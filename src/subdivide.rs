@@ -1,0 +1,1 @@
+//! Subdivision (to be written).
