@@ -2,6 +2,10 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod frames;
+pub mod geometry;
+pub mod manifold;
+pub mod transport;
 pub mod ids;
 pub mod io;
 pub mod mesh;
@@ -10,4 +14,6 @@ pub mod subdivide;
 
 pub use error::{Error, Result};
 pub use ids::{EdgeId, FaceId, HalfedgeId, VertexId};
-pub use mesh::MeshSource;
+pub use manifold::Manifold;
+pub use mesh::{BuildOptions, Mesh, MeshSource};
+pub use transport::O2;

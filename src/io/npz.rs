@@ -1,1 +1,419 @@
-//! NPZ/NPY writing and reading (to be written).
+//! NumPy `.npy` and `.npz` files: writing arrays for the CLI and later stages, reading them back.
+//!
+//! Arrays are written in C order, little-endian, with numpy's standard dtypes (`<f8`, `<f4`, `<u4`,
+//! `<i8`, `|b1`). `.npz` archives are uncompressed, like `numpy.savez` (numpy reads them with
+//! `numpy.load`). The readers accept any byte order; they refuse Fortran-ordered arrays and dtypes
+//! other than the one asked for (the float readers take both `f4` and `f8`).
+//!
+//! All failures are [`Error::Io`] naming the path, with a message that says what is wrong (missing
+//! array, wrong dtype, Fortran order, truncated data, ...).
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use npyz::{AutoSerialize, Deserialize, NpyFile, Order, TypeChar, WriterBuilder};
+
+use crate::{Error, Result};
+
+fn io_error(path: &str, message: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Number of elements of `shape`, panicking if it does not match `len`.
+fn check_shape(shape: &[u64], len: usize, what: &str) {
+    let n = shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .unwrap_or_else(|| panic!("{what}: shape {shape:?} overflows u64"));
+    assert!(
+        n == len as u64,
+        "{what}: shape {shape:?} has {n} element(s) but {len} were given"
+    );
+}
+
+/// Writes one `.npy` stream (header and data) to `w`.
+fn write_npy_to<T: AutoSerialize + Copy, W: Write>(
+    w: W,
+    shape: &[u64],
+    data: &[T],
+) -> io::Result<()> {
+    let mut writer = npyz::WriteOptions::<T>::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(w)
+        .begin_nd()?;
+    for x in data {
+        writer.push(x)?;
+    }
+    writer.finish()
+}
+
+/// Writes several named arrays into one `.npz` archive (a zip of `.npy` files, uncompressed).
+///
+/// ```no_run
+/// # fn main() -> manifold_cnn::Result<()> {
+/// use manifold_cnn::io::npz::NpzWriter;
+/// let mut npz = NpzWriter::create("/tmp/out.npz")?;
+/// npz.f64("positions", &[2, 3], &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0])?;
+/// npz.u32("faces", &[0, 3], &[])?;
+/// npz.finish()?;
+/// # Ok(()) }
+/// ```
+pub struct NpzWriter {
+    inner: npyz::npz::NpzWriter<BufWriter<File>>,
+    path: String,
+}
+
+impl std::fmt::Debug for NpzWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzWriter")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NpzWriter {
+    /// Creates (or truncates) the archive at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be created.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path_s = path.as_ref().display().to_string();
+        let inner =
+            npyz::npz::NpzWriter::create(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+        Ok(NpzWriter {
+            inner,
+            path: path_s,
+        })
+    }
+
+    fn array<T: AutoSerialize + Copy>(
+        &mut self,
+        name: &str,
+        shape: &[u64],
+        data: &[T],
+    ) -> Result<()> {
+        check_shape(shape, data.len(), &format!("NpzWriter: array '{name}'"));
+        let bytes = (data.len() as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+        let options = npyz::zip::write::FileOptions::default()
+            .compression_method(npyz::zip::CompressionMethod::Stored)
+            .large_file(bytes >= u64::from(u32::MAX) - (1 << 20));
+        let path = &self.path;
+        let err = |e: &dyn std::fmt::Display| io_error(path, format_args!("array '{name}': {e}"));
+        let zip = self.inner.zip_writer();
+        zip.start_file(npyz::npz::file_name_from_array_name(name), options)
+            .map_err(|e| err(&e))?;
+        let mut buf = BufWriter::with_capacity(1 << 16, zip);
+        write_npy_to(&mut buf, shape, data).map_err(|e| err(&e))?;
+        buf.flush().map_err(|e| err(&e))
+    }
+
+    /// Adds a `float64` array of the given shape (C order).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] on a write failure.
+    ///
+    /// # Panics
+    ///
+    /// If the product of `shape` is not `data.len()`.
+    pub fn f64(&mut self, name: &str, shape: &[u64], data: &[f64]) -> Result<()> {
+        self.array(name, shape, data)
+    }
+
+    /// Adds a `float32` array; as [`f64`](Self::f64).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] on a write failure.
+    ///
+    /// # Panics
+    ///
+    /// If the product of `shape` is not `data.len()`.
+    pub fn f32(&mut self, name: &str, shape: &[u64], data: &[f32]) -> Result<()> {
+        self.array(name, shape, data)
+    }
+
+    /// Adds a `uint32` array; as [`f64`](Self::f64).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] on a write failure.
+    ///
+    /// # Panics
+    ///
+    /// If the product of `shape` is not `data.len()`.
+    pub fn u32(&mut self, name: &str, shape: &[u64], data: &[u32]) -> Result<()> {
+        self.array(name, shape, data)
+    }
+
+    /// Adds an `int64` array; as [`f64`](Self::f64).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] on a write failure.
+    ///
+    /// # Panics
+    ///
+    /// If the product of `shape` is not `data.len()`.
+    pub fn i64(&mut self, name: &str, shape: &[u64], data: &[i64]) -> Result<()> {
+        self.array(name, shape, data)
+    }
+
+    /// Adds a numpy `bool` array (`|b1`, one byte per element); as [`f64`](Self::f64).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] on a write failure.
+    ///
+    /// # Panics
+    ///
+    /// If the product of `shape` is not `data.len()`.
+    pub fn bool(&mut self, name: &str, shape: &[u64], data: &[bool]) -> Result<()> {
+        self.array(name, shape, data)
+    }
+
+    /// Writes the archive's directory and flushes the file. Dropping the writer without calling
+    /// this also finishes the archive, but silently ignores errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] on a write failure.
+    pub fn finish(mut self) -> Result<()> {
+        let path = self.path.clone();
+        let mut w = self
+            .inner
+            .zip_writer()
+            .finish()
+            .map_err(|e| io_error(&path, e))?;
+        w.flush().map_err(|e| io_error(&path, e))
+    }
+}
+
+/// Writes a single `float32` array as a `.npy` file (C order).
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be created or written.
+///
+/// # Panics
+///
+/// If the product of `shape` is not `data.len()`.
+pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[u64], data: &[f32]) -> Result<()> {
+    check_shape(shape, data.len(), "write_npy_f32");
+    let path_s = path.as_ref().display().to_string();
+    let err = |e: io::Error| io_error(&path_s, e);
+    let file = File::create(path.as_ref()).map_err(err)?;
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    write_npy_to(&mut w, shape, data).map_err(err)?;
+    w.flush().map_err(err)
+}
+
+/// Which element types a reader accepts.
+trait ReadAs: Sized {
+    /// Name for messages.
+    const WHAT: &'static str;
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>>;
+}
+
+fn read_exact_type<T: Deserialize, R: Read>(file: NpyFile<R>) -> io::Result<Vec<T>> {
+    file.into_vec::<T>()
+}
+
+/// Reads a float array of either width, converting to `T`.
+fn read_float<T, R: Read>(file: NpyFile<R>) -> io::Result<Vec<T>>
+where
+    T: Deserialize + FromF32F64,
+{
+    let size = match file.dtype() {
+        npyz::DType::Plain(ts) if ts.type_char() == TypeChar::Float => ts.size_field(),
+        _ => 0,
+    };
+    match size {
+        4 => Ok(file
+            .into_vec::<f32>()?
+            .into_iter()
+            .map(T::from_f32)
+            .collect()),
+        8 => Ok(file
+            .into_vec::<f64>()?
+            .into_iter()
+            .map(T::from_f64)
+            .collect()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("dtype {} is not float32 or float64", file.dtype().descr()),
+        )),
+    }
+}
+
+trait FromF32F64 {
+    fn from_f32(x: f32) -> Self;
+    fn from_f64(x: f64) -> Self;
+}
+impl FromF32F64 for f32 {
+    fn from_f32(x: f32) -> Self {
+        x
+    }
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+}
+impl FromF32F64 for f64 {
+    fn from_f32(x: f32) -> Self {
+        f64::from(x)
+    }
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+}
+
+impl ReadAs for f32 {
+    const WHAT: &'static str = "float32";
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
+        read_float(file)
+    }
+}
+impl ReadAs for f64 {
+    const WHAT: &'static str = "float64";
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
+        read_float(file)
+    }
+}
+impl ReadAs for u32 {
+    const WHAT: &'static str = "uint32";
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
+        read_exact_type(file)
+    }
+}
+impl ReadAs for i64 {
+    const WHAT: &'static str = "int64";
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
+        read_exact_type(file)
+    }
+}
+impl ReadAs for bool {
+    const WHAT: &'static str = "bool";
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
+        read_exact_type(file)
+    }
+}
+
+/// Reads the data of one `.npy` stream; `context` prefixes messages.
+fn read_npy_stream<T: ReadAs, R: Read>(reader: R) -> io::Result<(Vec<u64>, Vec<T>)> {
+    let file = NpyFile::new(reader)?;
+    if file.order() == Order::Fortran && file.shape().iter().filter(|&&d| d > 1).count() > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "array is in Fortran order; only C order is supported",
+        ));
+    }
+    let shape = file.shape().to_vec();
+    let data = T::read(file)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading as {}: {e}", T::WHAT)))?;
+    Ok((shape, data))
+}
+
+/// Reads a `.npy` file holding a `float32` or `float64` array (converted to `f32`) in C order;
+/// returns its shape and data.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read, is not a valid `.npy` file, has another dtype, is in
+/// Fortran order (with more than one non-trivial axis), or is truncated.
+pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<f32>)> {
+    let path_s = path.as_ref().display().to_string();
+    let file = File::open(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+    read_npy_stream::<f32, _>(BufReader::new(file)).map_err(|e| io_error(&path_s, e))
+}
+
+fn read_npz<T: ReadAs>(path: &Path, name: &str) -> Result<(Vec<u64>, Vec<T>)> {
+    let path_s = path.display().to_string();
+    let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| io_error(&path_s, e))?;
+    let array = archive
+        .by_name(name)
+        .map_err(|e| io_error(&path_s, format_args!("array '{name}': {e}")))?
+        .ok_or_else(|| {
+            io_error(
+                &path_s,
+                format_args!("no array named '{name}' in the archive"),
+            )
+        })?;
+    let shape = array.shape().to_vec();
+    if array.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
+        return Err(io_error(
+            &path_s,
+            format_args!("array '{name}' is in Fortran order; only C order is supported"),
+        ));
+    }
+    let data = T::read(array).map_err(|e| {
+        io_error(
+            &path_s,
+            format_args!("array '{name}': reading as {}: {e}", T::WHAT),
+        )
+    })?;
+    Ok((shape, data))
+}
+
+/// Names of the arrays in an `.npz` archive, in archive order.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read or is not a zip archive.
+pub fn npz_array_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path_s = path.as_ref().display().to_string();
+    let archive = npyz::npz::NpzArchive::open(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+    Ok(archive.array_names().map(str::to_string).collect())
+}
+
+/// Reads array `name` of an `.npz` archive as `f64` (from `float64` or `float32`); returns shape
+/// and data (C order).
+///
+/// # Errors
+///
+/// [`Error::Io`] if the archive cannot be read, has no such array, or the array has another dtype or
+/// Fortran order.
+pub fn read_npz_f64(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<f64>)> {
+    read_npz(path.as_ref(), name)
+}
+
+/// As [`read_npz_f64`], converting to `f32`.
+///
+/// # Errors
+///
+/// As [`read_npz_f64`].
+pub fn read_npz_f32(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<f32>)> {
+    read_npz(path.as_ref(), name)
+}
+
+/// As [`read_npz_f64`], for a `uint32` array (no conversion from other dtypes).
+///
+/// # Errors
+///
+/// As [`read_npz_f64`].
+pub fn read_npz_u32(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<u32>)> {
+    read_npz(path.as_ref(), name)
+}
+
+/// As [`read_npz_f64`], for an `int64` array (no conversion from other dtypes).
+///
+/// # Errors
+///
+/// As [`read_npz_f64`].
+pub fn read_npz_i64(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<i64>)> {
+    read_npz(path.as_ref(), name)
+}
+
+/// As [`read_npz_f64`], for a numpy `bool` array.
+///
+/// # Errors
+///
+/// As [`read_npz_f64`].
+pub fn read_npz_bool(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<bool>)> {
+    read_npz(path.as_ref(), name)
+}

@@ -1,3 +1,648 @@
-//! Connectivity.
+//! Connectivity of a manifold triangle mesh, possibly with boundary, several components and no global
+//! orientation.
+//!
+//! # Elements and numbering
+//! - Faces are triangles of [`VertexId`]s, oriented consistently within each orientable component (the
+//!   first face of a component, in input order, keeps its input orientation).
+//! - Halfedge `3f + k` runs from corner `k` to corner `k + 1` of face `f`; it doubles as the id of
+//!   corner `k`. Its twin is the other face's halfedge on the same edge, if any.
+//! - Edges are undirected; each has one or two halfedges.
+//! - The **star** of a vertex lists its corners in the star's own rotational order (counter-clockwise as
+//!   seen from the side the star's orientation defines), and its **spokes**: the outgoing edges in the
+//!   same order. Spoke `i` of a star is the edge where corner `i` starts; an interior vertex has as many
+//!   spokes as corners, a boundary vertex one more (its first and last spokes are boundary edges). Spokes
+//!   are the *directed edges* of the mesh: every edge is one spoke at each end, and per-directed-edge
+//!   quantities (polar angles, transport) are stored per spoke.
+//!
+//! # Orientation
+//! Each star has its own orientation: that of the face holding its reference spoke, as oriented by the
+//! mesh. On an orientable component all stars agree with the face orientation. On a non-orientable one
+//! (a Möbius strip) some edges join stars that disagree; [`Mesh::spoke_reflects`] marks them and transport
+//! across them carries a reflection.
+//!
+//! # Reference spoke
+//! The reference spoke of a vertex (polar angle 0 of its tangent frame) points to the vertex chosen by
+//! [`MeshSource`]'s rule (the next corner of the first face in which the vertex is corner 0). On interior
+//! vertices it is spoke 0; on boundary vertices spoke 0 is the first boundary edge and the reference
+//! spoke is [`Mesh::vertex_reference_spoke`].
+
+mod build;
 mod source;
+
+pub use build::{BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, ZERO_AREA_RELATIVE};
 pub use source::MeshSource;
+
+use crate::error::{Error, Result};
+use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
+use build::NONE;
+use std::ops::Range;
+
+/// Connectivity only: no coordinates, no lengths. Immutable once built; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Mesh {
+    faces: Vec<[VertexId; 3]>,
+    halfedge_twin: Vec<u32>,
+    halfedge_edge: Vec<EdgeId>,
+    edge_vertices: Vec<[VertexId; 2]>,
+    edge_halfedges: Vec<[u32; 2]>,
+    corner_flipped: Vec<bool>,
+    star_offsets: Vec<u32>,
+    star_corners: Vec<HalfedgeId>,
+    spoke_offsets: Vec<u32>,
+    spoke_targets: Vec<VertexId>,
+    spoke_edges: Vec<EdgeId>,
+    spoke_opposites: Vec<u32>,
+    spoke_reflect: Vec<bool>,
+    vertex_reference: Vec<u32>,
+    vertex_boundary: Vec<bool>,
+    face_components: Vec<u32>,
+    components: Vec<Component>,
+    boundary_loops: Vec<Vec<VertexId>>,
+}
+
+/// A connected component of a mesh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    /// Number of faces.
+    pub faces: usize,
+    /// Number of vertices.
+    pub vertices: usize,
+    /// Number of edges.
+    pub edges: usize,
+    /// Number of boundary loops.
+    pub boundary_loops: usize,
+    /// Whether its faces can be oriented consistently.
+    pub orientable: bool,
+}
+
+impl Component {
+    /// Euler characteristic V − E + F.
+    pub fn euler_characteristic(&self) -> i64 {
+        self.vertices as i64 - self.edges as i64 + self.faces as i64
+    }
+
+    /// Genus: orientable, χ = 2 − 2g − b; non-orientable (number of cross-caps), χ = 2 − g − b.
+    pub fn genus(&self) -> i64 {
+        let d = 2 - self.euler_characteristic() - self.boundary_loops as i64;
+        if self.orientable {
+            d / 2
+        } else {
+            d
+        }
+    }
+}
+
+/// What building a mesh did to its input.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BuildReport {
+    /// Every repair made, in the order made (empty in strict mode).
+    pub repairs: Vec<Repair>,
+    /// How many faces were flipped to orient the mesh consistently (not a repair).
+    pub flipped_faces: usize,
+    /// Input vertex index of each mesh vertex (split vertices repeat their origin).
+    pub vertex_origin: Vec<u32>,
+    /// Input face index of each mesh face.
+    pub face_origin: Vec<u32>,
+}
+
+/// The result of [`Mesh::build`]: connectivity plus the geometry carried over from the source in the
+/// mesh's numbering.
+#[derive(Clone, Debug)]
+pub struct BuiltMesh {
+    /// The connectivity.
+    pub mesh: Mesh,
+    /// Positions per mesh vertex, where the source had them.
+    pub positions: Option<Vec<[f64; 3]>>,
+    /// Length of every edge: from the source's edge lengths where given, else from positions.
+    pub edge_lengths: Vec<f64>,
+    /// What was changed.
+    pub report: BuildReport,
+}
+
+impl Mesh {
+    /// Validates `source` and builds its connectivity (plus edge lengths and positions renumbered to
+    /// match). Strict unless `options.repair`.
+    ///
+    /// # Errors
+    /// The first defect of the input, naming the element in input numbering: see [`Error`].
+    ///
+    /// # Complexity
+    /// O(V + F) time and memory.
+    pub fn build(source: &MeshSource, options: &BuildOptions) -> Result<BuiltMesh> {
+        let clean = build::clean(source, options)?;
+        let nv = clean.vertex_origin.len();
+        let nf = clean.faces.len();
+
+        // Reference target of each vertex, from the input corner order.
+        let mut reference = vec![NONE; nv];
+        for f in &clean.faces {
+            if reference[f[0] as usize] == NONE {
+                reference[f[0] as usize] = f[1];
+            }
+        }
+        for f in &clean.faces {
+            for k in 1..3 {
+                if reference[f[k] as usize] == NONE {
+                    reference[f[k] as usize] = f[(k + 1) % 3];
+                }
+            }
+        }
+
+        // Orientation by breadth-first search over faces.
+        let side_verts = |f: &[u32; 3], k: usize| (f[k], f[(k + 1) % 3]);
+        let mut flip = vec![false; nf];
+        let mut face_components = vec![NONE; nf];
+        let mut comp_orientable = Vec::new();
+        let mut queue = std::collections::VecDeque::new();
+        for start in 0..nf {
+            if face_components[start] != NONE {
+                continue;
+            }
+            let c = comp_orientable.len() as u32;
+            comp_orientable.push(true);
+            face_components[start] = c;
+            queue.push_back(start);
+            while let Some(f) = queue.pop_front() {
+                for k in 0..3 {
+                    let t = clean.side_twin[3 * f + k];
+                    if t == NONE {
+                        continue;
+                    }
+                    let g = (t / 3) as usize;
+                    let (a, b) = side_verts(&clean.faces[f], k);
+                    let (c2, d) = side_verts(&clean.faces[g], (t % 3) as usize);
+                    let opposite = a == d && b == c2;
+                    let want = flip[f] ^ !opposite;
+                    if face_components[g] == NONE {
+                        face_components[g] = c;
+                        flip[g] = want;
+                        queue.push_back(g);
+                    } else if flip[g] != want {
+                        comp_orientable[c as usize] = false;
+                    }
+                }
+            }
+        }
+        // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, and so on).
+        let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
+        let faces: Vec<[VertexId; 3]> = clean
+            .faces
+            .iter()
+            .zip(&flip)
+            .map(|(f, &fl)| {
+                let g = if fl { [f[0], f[2], f[1]] } else { *f };
+                g.map(VertexId)
+            })
+            .collect();
+        let mut halfedge_twin = vec![NONE; 3 * nf];
+        for f in 0..nf {
+            for k in 0..3 {
+                let t = clean.side_twin[3 * f + k];
+                if t != NONE {
+                    let (g, j) = ((t / 3) as usize, (t % 3) as usize);
+                    halfedge_twin[3 * f + new_side(f, k)] = (3 * g + new_side(g, j)) as u32;
+                }
+            }
+        }
+        let flipped_faces = flip.iter().filter(|&&x| x).count();
+
+        // Edges in order of their first halfedge.
+        let mut halfedge_edge = vec![EdgeId(0); 3 * nf];
+        let mut edge_vertices = Vec::with_capacity(3 * nf / 2 + 1);
+        let mut edge_halfedges = Vec::with_capacity(3 * nf / 2 + 1);
+        for h in 0..3 * nf {
+            let t = halfedge_twin[h];
+            if t != NONE && (t as usize) < h {
+                continue;
+            }
+            let e = EdgeId::new(edge_vertices.len());
+            let f = &faces[h / 3];
+            let (a, b) = (f[h % 3], f[(h % 3 + 1) % 3]);
+            edge_vertices.push([a.min(b), a.max(b)]);
+            edge_halfedges.push([h as u32, t]);
+            halfedge_edge[h] = e;
+            if t != NONE {
+                halfedge_edge[t as usize] = e;
+            }
+        }
+
+        // Corners of each vertex (unordered), by counting sort.
+        let mut vc_offsets = vec![0u32; nv + 1];
+        for f in &faces {
+            for v in f {
+                vc_offsets[v.index() + 1] += 1;
+            }
+        }
+        for v in 0..nv {
+            vc_offsets[v + 1] += vc_offsets[v];
+        }
+        let star_offsets = vc_offsets.clone();
+        let mut spoke_offsets = vec![0u32; nv + 1];
+        let mut vertex_boundary = vec![false; nv];
+        // A vertex is on the boundary iff one of its corners touches a halfedge without twin.
+        for (h, &t) in halfedge_twin.iter().enumerate() {
+            if t == NONE {
+                let f = &faces[h / 3];
+                vertex_boundary[f[h % 3].index()] = true;
+                vertex_boundary[f[(h % 3 + 1) % 3].index()] = true;
+            }
+        }
+        for v in 0..nv {
+            let corners = star_offsets[v + 1] - star_offsets[v];
+            spoke_offsets[v + 1] = spoke_offsets[v] + corners + vertex_boundary[v] as u32;
+        }
+        let mut star_corners = vec![HalfedgeId(0); 3 * nf];
+        let mut corner_flipped = vec![false; 3 * nf];
+        let ns = spoke_offsets[nv] as usize;
+        let mut spoke_targets = vec![VertexId(0); ns];
+        let mut spoke_edges = vec![EdgeId(0); ns];
+        let mut vertex_reference = vec![0u32; nv];
+        // Any corner of each vertex to start from: the one holding the reference edge.
+        let mut ref_corner = vec![NONE; nv];
+        for (h, f) in faces.iter().enumerate().flat_map(|(fi, f)| (0..3).map(move |k| (3 * fi + k, f))) {
+            let v = f[h % 3].index();
+            let (n1, n2) = (f[(h % 3 + 1) % 3].0, f[(h % 3 + 2) % 3].0);
+            if ref_corner[v] == NONE && (n1 == reference[v] || n2 == reference[v]) {
+                ref_corner[v] = h as u32;
+            }
+        }
+        let mut walk = Vec::new();
+        for v in 0..nv {
+            let vid = VertexId::new(v);
+            let count = (star_offsets[v + 1] - star_offsets[v]) as usize;
+            let corner_at = |g: usize| -> usize { (0..3).find(|&j| faces[g][j] == vid).unwrap_or(0) };
+            let c0 = ref_corner[v] as usize;
+            let mut start = (c0, false);
+            if vertex_boundary[v] {
+                // Walk backwards to the first corner after the boundary.
+                let mut cur = start;
+                for _ in 0..count {
+                    let (c, fl) = cur;
+                    let (f, k) = (c / 3, c % 3);
+                    let (edge_h, w) = if !fl {
+                        (c, faces[f][(k + 1) % 3])
+                    } else {
+                        (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
+                    };
+                    let t = halfedge_twin[edge_h];
+                    if t == NONE {
+                        break;
+                    }
+                    let g = (t / 3) as usize;
+                    let kg = corner_at(g);
+                    cur = (3 * g + kg, faces[g][(kg + 2) % 3] != w);
+                }
+                start = cur;
+            }
+            walk.clear();
+            let mut cur = start;
+            for _ in 0..count {
+                walk.push(cur);
+                let (c, fl) = cur;
+                let (f, k) = (c / 3, c % 3);
+                let (edge_h, w) = if !fl {
+                    (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
+                } else {
+                    (c, faces[f][(k + 1) % 3])
+                };
+                let t = halfedge_twin[edge_h];
+                if t == NONE {
+                    break;
+                }
+                let g = (t / 3) as usize;
+                let kg = corner_at(g);
+                cur = (3 * g + kg, faces[g][(kg + 1) % 3] != w);
+                if cur.0 == start.0 {
+                    break;
+                }
+            }
+            debug_assert_eq!(walk.len(), count, "star walk at vertex {v}");
+            let spoke_start = |&(c, fl): &(usize, bool)| {
+                let (f, k) = (c / 3, c % 3);
+                if !fl {
+                    (faces[f][(k + 1) % 3], halfedge_edge[c])
+                } else {
+                    (faces[f][(k + 2) % 3], halfedge_edge[3 * f + (k + 2) % 3])
+                }
+            };
+            let rot = if vertex_boundary[v] {
+                0
+            } else {
+                walk.iter().position(|x| spoke_start(x).0 .0 == reference[v]).unwrap_or(0)
+            };
+            let so = star_offsets[v] as usize;
+            let po = spoke_offsets[v] as usize;
+            for i in 0..walk.len() {
+                let x = walk[(i + rot) % walk.len()];
+                star_corners[so + i] = HalfedgeId::new(x.0);
+                corner_flipped[x.0] = x.1;
+                let (w, e) = spoke_start(&x);
+                spoke_targets[po + i] = w;
+                spoke_edges[po + i] = e;
+            }
+            if vertex_boundary[v] {
+                let &(c, fl) = walk.last().unwrap();
+                let (f, k) = (c / 3, c % 3);
+                let (w, e) = if !fl {
+                    (faces[f][(k + 2) % 3], halfedge_edge[3 * f + (k + 2) % 3])
+                } else {
+                    (faces[f][(k + 1) % 3], halfedge_edge[c])
+                };
+                spoke_targets[po + walk.len()] = w;
+                spoke_edges[po + walk.len()] = e;
+                vertex_reference[v] = spoke_targets[po..po + walk.len() + 1]
+                    .iter()
+                    .position(|t| t.0 == reference[v])
+                    .unwrap_or(0) as u32;
+            }
+        }
+
+        // Opposite spokes and reflections.
+        let mut edge_spokes = vec![[NONE; 2]; edge_vertices.len()];
+        for (s, e) in spoke_edges.iter().enumerate() {
+            let slot = &mut edge_spokes[e.index()];
+            if slot[0] == NONE {
+                slot[0] = s as u32;
+            } else {
+                slot[1] = s as u32;
+            }
+        }
+        let mut spoke_opposites = vec![NONE; ns];
+        let mut spoke_reflect = vec![false; ns];
+        for (e, sp) in edge_spokes.iter().enumerate() {
+            debug_assert!(sp[1] != NONE, "edge {e} has two spokes");
+            spoke_opposites[sp[0] as usize] = sp[1];
+            spoke_opposites[sp[1] as usize] = sp[0];
+            let h = edge_halfedges[e][0] as usize;
+            let (f, k) = (h / 3, h % 3);
+            let r = corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3];
+            spoke_reflect[sp[0] as usize] = r;
+            spoke_reflect[sp[1] as usize] = r;
+        }
+
+        let mut mesh = Mesh {
+            faces,
+            halfedge_twin,
+            halfedge_edge,
+            edge_vertices,
+            edge_halfedges,
+            corner_flipped,
+            star_offsets,
+            star_corners,
+            spoke_offsets,
+            spoke_targets,
+            spoke_edges,
+            spoke_opposites,
+            spoke_reflect,
+            vertex_reference,
+            vertex_boundary,
+            face_components,
+            components: Vec::new(),
+            boundary_loops: Vec::new(),
+        };
+        mesh.boundary_loops = mesh.trace_boundary_loops();
+        mesh.components = mesh.summarize_components(&comp_orientable);
+
+        let positions = source
+            .positions
+            .as_ref()
+            .map(|p| clean.vertex_origin.iter().map(|&o| p[o as usize]).collect::<Vec<_>>());
+        let edge_lengths = match (&clean.face_edge_lengths, &positions) {
+            (Some(ls), _) => mesh
+                .edge_halfedges
+                .iter()
+                .map(|hs| {
+                    let h = hs[0] as usize;
+                    let (f, k) = (h / 3, h % 3);
+                    ls[f][if flip[f] { 2 - k } else { k }]
+                })
+                .collect(),
+            (None, Some(p)) => mesh
+                .edge_vertices
+                .iter()
+                .map(|[a, b]| {
+                    let (x, y) = (p[a.index()], p[b.index()]);
+                    ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2)).sqrt()
+                })
+                .collect(),
+            (None, None) => {
+                return Err(Error::MissingGeometry { message: "no positions and no lengths".into() })
+            }
+        };
+        let report = BuildReport {
+            repairs: clean.repairs,
+            flipped_faces,
+            vertex_origin: clean.vertex_origin,
+            face_origin: clean.face_origin,
+        };
+        Ok(BuiltMesh { mesh, positions, edge_lengths, report })
+    }
+
+    fn trace_boundary_loops(&self) -> Vec<Vec<VertexId>> {
+        let nv = self.vertex_count();
+        let mut seen = vec![false; nv];
+        let mut loops = Vec::new();
+        for v0 in 0..nv {
+            if !self.vertex_boundary[v0] || seen[v0] {
+                continue;
+            }
+            let mut lp = Vec::new();
+            let mut v = v0;
+            let mut via = self.spoke_edges[self.spoke_offsets[v0] as usize];
+            loop {
+                seen[v] = true;
+                lp.push(VertexId::new(v));
+                let sp = self.vertex_spokes(VertexId::new(v));
+                let (first, last) = (sp.start, sp.end - 1);
+                let out = if self.spoke_edges[first] == via { last } else { first };
+                via = self.spoke_edges[out];
+                v = self.spoke_targets[out].index();
+                if v == v0 || seen[v] || lp.len() > nv {
+                    break;
+                }
+            }
+            loops.push(lp);
+        }
+        loops
+    }
+
+    fn summarize_components(&self, orientable: &[bool]) -> Vec<Component> {
+        let mut comps: Vec<Component> = orientable
+            .iter()
+            .map(|&o| Component { faces: 0, vertices: 0, edges: 0, boundary_loops: 0, orientable: o })
+            .collect();
+        for &c in &self.face_components {
+            comps[c as usize].faces += 1;
+        }
+        for v in 0..self.vertex_count() {
+            comps[self.vertex_component(VertexId::new(v))].vertices += 1;
+        }
+        for hs in &self.edge_halfedges {
+            comps[self.face_components[hs[0] as usize / 3] as usize].edges += 1;
+        }
+        for lp in &self.boundary_loops {
+            comps[self.vertex_component(lp[0])].boundary_loops += 1;
+        }
+        comps
+    }
+
+    /// Number of vertices.
+    pub fn vertex_count(&self) -> usize {
+        self.star_offsets.len() - 1
+    }
+    /// Number of faces.
+    pub fn face_count(&self) -> usize {
+        self.faces.len()
+    }
+    /// Number of (undirected) edges.
+    pub fn edge_count(&self) -> usize {
+        self.edge_vertices.len()
+    }
+    /// Number of halfedges (3 per face).
+    pub fn halfedge_count(&self) -> usize {
+        self.halfedge_twin.len()
+    }
+    /// Number of spokes (directed edges): twice the number of edges.
+    pub fn spoke_count(&self) -> usize {
+        self.spoke_targets.len()
+    }
+    /// The id of vertex `i`, if the mesh has that many vertices.
+    pub fn vertex(&self, i: usize) -> Option<VertexId> {
+        (i < self.vertex_count()).then(|| VertexId::new(i))
+    }
+    /// The id of face `i`, if the mesh has that many faces.
+    pub fn face(&self, i: usize) -> Option<FaceId> {
+        (i < self.face_count()).then(|| FaceId::new(i))
+    }
+    /// All vertex ids.
+    pub fn vertices(&self) -> impl ExactSizeIterator<Item = VertexId> {
+        (0..self.vertex_count()).map(VertexId::new)
+    }
+    /// All face ids.
+    pub fn face_ids(&self) -> impl ExactSizeIterator<Item = FaceId> {
+        (0..self.face_count()).map(FaceId::new)
+    }
+    /// The oriented faces.
+    pub fn faces(&self) -> &[[VertexId; 3]] {
+        &self.faces
+    }
+    /// The three vertices of a face, in its orientation.
+    pub fn face_vertices(&self, f: FaceId) -> [VertexId; 3] {
+        self.faces[f.index()]
+    }
+    /// Tail (corner) vertex of a halfedge.
+    pub fn halfedge_tail(&self, h: HalfedgeId) -> VertexId {
+        self.faces[h.face().index()][h.side()]
+    }
+    /// Head vertex of a halfedge.
+    pub fn halfedge_head(&self, h: HalfedgeId) -> VertexId {
+        self.faces[h.face().index()][(h.side() + 1) % 3]
+    }
+    /// The other face's halfedge on the same edge, or `None` on the boundary. On an orientation seam of
+    /// a non-orientable mesh the twin runs in the *same* direction.
+    pub fn halfedge_twin(&self, h: HalfedgeId) -> Option<HalfedgeId> {
+        let t = self.halfedge_twin[h.index()];
+        (t != NONE).then_some(HalfedgeId(t))
+    }
+    /// The edge of a halfedge.
+    pub fn halfedge_edge(&self, h: HalfedgeId) -> EdgeId {
+        self.halfedge_edge[h.index()]
+    }
+    /// The endpoints of an edge, smaller id first.
+    pub fn edge_vertices(&self, e: EdgeId) -> [VertexId; 2] {
+        self.edge_vertices[e.index()]
+    }
+    /// The halfedges of an edge: one, or two for interior edges.
+    pub fn edge_halfedges(&self, e: EdgeId) -> (HalfedgeId, Option<HalfedgeId>) {
+        let [a, b] = self.edge_halfedges[e.index()];
+        (HalfedgeId(a), (b != NONE).then_some(HalfedgeId(b)))
+    }
+    /// Whether an edge has a single face.
+    pub fn is_boundary_edge(&self, e: EdgeId) -> bool {
+        self.edge_halfedges[e.index()][1] == NONE
+    }
+    /// Whether a vertex lies on the boundary.
+    pub fn is_boundary_vertex(&self, v: VertexId) -> bool {
+        self.vertex_boundary[v.index()]
+    }
+    /// The corners (halfedge ids of the corners) around `v`, in star order.
+    pub fn vertex_corners(&self, v: VertexId) -> &[HalfedgeId] {
+        let (a, b) = (self.star_offsets[v.index()], self.star_offsets[v.index() + 1]);
+        &self.star_corners[a as usize..b as usize]
+    }
+    /// Number of faces around `v`.
+    pub fn vertex_face_degree(&self, v: VertexId) -> usize {
+        (self.star_offsets[v.index() + 1] - self.star_offsets[v.index()]) as usize
+    }
+    /// Whether a corner's face is oriented against the star of its vertex (only on non-orientable
+    /// components).
+    pub fn corner_flipped(&self, c: HalfedgeId) -> bool {
+        self.corner_flipped[c.index()]
+    }
+    /// The global range of spoke indices of `v`, in star order.
+    pub fn vertex_spokes(&self, v: VertexId) -> Range<usize> {
+        self.spoke_offsets[v.index()] as usize..self.spoke_offsets[v.index() + 1] as usize
+    }
+    /// The vertex a spoke points to.
+    pub fn spoke_target(&self, s: usize) -> VertexId {
+        self.spoke_targets[s]
+    }
+    /// All spoke targets, indexed by spoke.
+    pub fn spoke_targets(&self) -> &[VertexId] {
+        &self.spoke_targets
+    }
+    /// The edge a spoke runs along.
+    pub fn spoke_edge(&self, s: usize) -> EdgeId {
+        self.spoke_edges[s]
+    }
+    /// The spoke running back along the same edge.
+    pub fn spoke_opposite(&self, s: usize) -> usize {
+        self.spoke_opposites[s] as usize
+    }
+    /// Whether the stars at the two ends of a spoke disagree in orientation (σ = −1).
+    pub fn spoke_reflects(&self, s: usize) -> bool {
+        self.spoke_reflect[s]
+    }
+    /// The spoke from `a` to `b`, if they are adjacent. O(degree).
+    pub fn find_spoke(&self, a: VertexId, b: VertexId) -> Option<usize> {
+        self.vertex_spokes(a).find(|&s| self.spoke_targets[s] == b)
+    }
+    /// The vertex a spoke starts from. O(log V).
+    pub fn spoke_source(&self, s: usize) -> VertexId {
+        let i = self.spoke_offsets.partition_point(|&o| o as usize <= s) - 1;
+        VertexId::new(i)
+    }
+    /// The reference spoke of `v` as an index into its star (0 for interior vertices).
+    pub fn vertex_reference_spoke(&self, v: VertexId) -> usize {
+        self.vertex_reference[v.index()] as usize
+    }
+    /// Connected components.
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+    /// Component of a face.
+    pub fn face_component(&self, f: FaceId) -> usize {
+        self.face_components[f.index()] as usize
+    }
+    /// Component of a vertex.
+    pub fn vertex_component(&self, v: VertexId) -> usize {
+        let c = self.star_corners[self.star_offsets[v.index()] as usize];
+        self.face_components[c.face().index()] as usize
+    }
+    /// Boundary loops, each as its vertices in order.
+    pub fn boundary_loops(&self) -> &[Vec<VertexId>] {
+        &self.boundary_loops
+    }
+    /// Whether every component is orientable.
+    pub fn is_orientable(&self) -> bool {
+        self.components.iter().all(|c| c.orientable)
+    }
+    /// Euler characteristic V − E + F of the whole mesh.
+    pub fn euler_characteristic(&self) -> i64 {
+        self.vertex_count() as i64 - self.edge_count() as i64 + self.face_count() as i64
+    }
+    /// Total genus (sum over components) if every component is orientable, else `None`.
+    pub fn genus(&self) -> Option<i64> {
+        self.is_orientable().then(|| self.components.iter().map(|c| c.genus()).sum())
+    }
+}

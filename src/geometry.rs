@@ -1,0 +1,169 @@
+//! Intrinsic geometry from edge lengths: corner angles, angle sums, areas, curvature.
+//!
+//! Everything here depends only on connectivity and edge lengths, never on positions (which are one way
+//! to get lengths). For a triangle with sides `a`, `b` adjacent to a corner and `c` opposite it, the
+//! corner angle is computed in the numerically stable half-angle form
+//!
+//! ```text
+//! α = 2 atan2( √((c − a + b)(c + a − b)), √((a + b + c)(a + b − c)) )
+//! ```
+//!
+//! and the area by Kahan's stable form of Heron's formula.
+//!
+//! **Curvature.** The angle sum of vertex `v` is `Θ_v = Σ α` over its corners. An interior vertex has
+//! angle defect `K_v = 2π − Θ_v`; a boundary vertex has turning angle `τ_v = π − Θ_v` (the geodesic
+//! curvature of the boundary concentrated there). Discrete Gauss–Bonnet holds exactly:
+//! `Σ_interior K_v + Σ_boundary τ_v = 2π χ`.
+
+use crate::ids::{FaceId, HalfedgeId, VertexId};
+use crate::mesh::Mesh;
+use rayon::prelude::*;
+use std::f64::consts::PI;
+
+/// Intrinsic quantities of a mesh with edge lengths. Immutable; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Geometry {
+    edge_lengths: Vec<f64>,
+    corner_angles: Vec<f64>,
+    face_areas: Vec<f64>,
+    vertex_angle_sums: Vec<f64>,
+    vertex_areas: Vec<f64>,
+}
+
+/// Interior angle at the corner between sides `a` and `b`, opposite side `c`.
+#[inline]
+pub fn corner_angle(a: f64, b: f64, c: f64) -> f64 {
+    let num = ((c - a + b) * (c + a - b)).max(0.0);
+    let den = ((a + b + c) * (a + b - c)).max(0.0);
+    2.0 * num.sqrt().atan2(den.sqrt())
+}
+
+/// Area of a triangle with side lengths `l` (Kahan's stable Heron; 0 for degenerate lengths).
+#[inline]
+pub fn triangle_area(l: [f64; 3]) -> f64 {
+    let mut s = l;
+    if s[0] < s[1] {
+        s.swap(0, 1);
+    }
+    if s[1] < s[2] {
+        s.swap(1, 2);
+    }
+    if s[0] < s[1] {
+        s.swap(0, 1);
+    }
+    let (a, b, c) = (s[0], s[1], s[2]);
+    let p = (a + (b + c)) * (c - (a - b)) * (c + (a - b)) * (a + (b - c));
+    if p > 0.0 {
+        0.25 * p.sqrt()
+    } else {
+        0.0
+    }
+}
+
+impl Geometry {
+    /// Computes angles and areas from one length per edge (indexed by [`EdgeId`](crate::EdgeId)).
+    ///
+    /// # Panics
+    /// If `edge_lengths.len() != mesh.edge_count()`.
+    ///
+    /// # Complexity
+    /// O(F), parallel over faces.
+    pub fn new(mesh: &Mesh, edge_lengths: Vec<f64>) -> Geometry {
+        assert_eq!(edge_lengths.len(), mesh.edge_count(), "one length per edge");
+        let nf = mesh.face_count();
+        let face_lengths = |f: usize| -> [f64; 3] {
+            [0, 1, 2].map(|k| edge_lengths[mesh.halfedge_edge(HalfedgeId::new(3 * f + k)).index()])
+        };
+        let per_face: Vec<([f64; 3], f64)> = (0..nf)
+            .into_par_iter()
+            .map(|f| {
+                let l = face_lengths(f);
+                // Corner k lies between sides k (k→k+1) and k+2 (k+2→k), opposite side k+1.
+                let ang = [0, 1, 2].map(|k| corner_angle(l[k], l[(k + 2) % 3], l[(k + 1) % 3]));
+                (ang, triangle_area(l))
+            })
+            .collect();
+        let mut corner_angles = Vec::with_capacity(3 * nf);
+        let mut face_areas = Vec::with_capacity(nf);
+        for (a, area) in &per_face {
+            corner_angles.extend_from_slice(a);
+            face_areas.push(*area);
+        }
+        let (vertex_angle_sums, vertex_areas): (Vec<f64>, Vec<f64>) = (0..mesh.vertex_count())
+            .into_par_iter()
+            .map(|v| {
+                let cs = mesh.vertex_corners(VertexId::new(v));
+                let theta: f64 = cs.iter().map(|c| corner_angles[c.index()]).sum();
+                let area = cs.iter().map(|c| face_areas[c.face().index()]).sum::<f64>() / 3.0;
+                (theta, area)
+            })
+            .unzip();
+        Geometry { edge_lengths, corner_angles, face_areas, vertex_angle_sums, vertex_areas }
+    }
+
+    /// Length of every edge.
+    pub fn edge_lengths(&self) -> &[f64] {
+        &self.edge_lengths
+    }
+    /// Angle at every corner, indexed by the corner's halfedge id `3f + k`.
+    pub fn corner_angles(&self) -> &[f64] {
+        &self.corner_angles
+    }
+    /// Angle at one corner.
+    pub fn corner_angle(&self, c: HalfedgeId) -> f64 {
+        self.corner_angles[c.index()]
+    }
+    /// Area of every face.
+    pub fn face_areas(&self) -> &[f64] {
+        &self.face_areas
+    }
+    /// Area of one face.
+    pub fn face_area(&self, f: FaceId) -> f64 {
+        self.face_areas[f.index()]
+    }
+    /// Angle sum Θ_v of every vertex.
+    pub fn vertex_angle_sums(&self) -> &[f64] {
+        &self.vertex_angle_sums
+    }
+    /// Barycentric vertex areas (a third of each incident face).
+    pub fn vertex_areas(&self) -> &[f64] {
+        &self.vertex_areas
+    }
+    /// Total surface area.
+    pub fn total_area(&self) -> f64 {
+        self.face_areas.iter().sum()
+    }
+    /// Mean edge length.
+    pub fn mean_edge_length(&self) -> f64 {
+        self.edge_lengths.iter().sum::<f64>() / self.edge_lengths.len().max(1) as f64
+    }
+    /// Angle defect `2π − Θ_v` of interior vertices, 0 on the boundary.
+    pub fn vertex_angle_defects(&self, mesh: &Mesh) -> Vec<f64> {
+        mesh.vertices()
+            .map(|v| if mesh.is_boundary_vertex(v) { 0.0 } else { 2.0 * PI - self.vertex_angle_sums[v.index()] })
+            .collect()
+    }
+    /// Turning angle `π − Θ_v` of boundary vertices, 0 inside.
+    pub fn vertex_boundary_turning(&self, mesh: &Mesh) -> Vec<f64> {
+        mesh.vertices()
+            .map(|v| if mesh.is_boundary_vertex(v) { PI - self.vertex_angle_sums[v.index()] } else { 0.0 })
+            .collect()
+    }
+    /// The Gauss–Bonnet contribution of each vertex: `2π − Θ_v` inside, `π − Θ_v` on the boundary.
+    pub fn vertex_curvatures(&self, mesh: &Mesh) -> Vec<f64> {
+        mesh.vertices()
+            .map(|v| {
+                let full = if mesh.is_boundary_vertex(v) { PI } else { 2.0 * PI };
+                full - self.vertex_angle_sums[v.index()]
+            })
+            .collect()
+    }
+    /// Total curvature `Σ K_v + Σ τ_v`.
+    pub fn total_curvature(&self, mesh: &Mesh) -> f64 {
+        self.vertex_curvatures(mesh).iter().sum()
+    }
+    /// Gauss–Bonnet residual `Σ K_v + Σ τ_v − 2πχ` (zero up to rounding on any mesh).
+    pub fn gauss_bonnet_residual(&self, mesh: &Mesh) -> f64 {
+        self.total_curvature(mesh) - 2.0 * PI * mesh.euler_characteristic() as f64
+    }
+}

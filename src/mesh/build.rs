@@ -1,0 +1,583 @@
+//! Validation and repair: from a [`MeshSource`] to a clean, manifold face list.
+//!
+//! Checks run in a fixed order and, in strict mode, the first defect found is returned as an
+//! [`Error`] naming the element (input numbering). With [`BuildOptions::repair`] each defect that can be
+//! fixed safely is fixed and recorded as a [`Repair`].
+
+use super::MeshSource;
+use crate::error::{Error, Result};
+
+/// Options for [`Mesh::build`](super::Mesh::build).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Fix what can be fixed safely (drop degenerate and duplicate faces, split non-manifold edges and
+    /// vertices, drop unreferenced vertices) instead of failing on the first defect. Faces are always
+    /// oriented consistently where possible; that is not a repair.
+    pub repair: bool,
+}
+
+/// One change made by a repair. Indices are in the input numbering.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Repair {
+    /// A face was dropped because it touches a vertex with a NaN or infinite coordinate.
+    DroppedNonFiniteFace {
+        /// Input face index.
+        face: usize,
+    },
+    /// A face was dropped because a vertex appears twice in it.
+    DroppedRepeatedVertexFace {
+        /// Input face index.
+        face: usize,
+    },
+    /// A face was dropped because its area is zero (or its lengths are invalid).
+    DroppedZeroAreaFace {
+        /// Input face index.
+        face: usize,
+    },
+    /// A face was dropped because an earlier face has the same three vertices.
+    DroppedDuplicateFace {
+        /// Input face index.
+        face: usize,
+        /// The earlier face kept.
+        first: usize,
+    },
+    /// An edge with three or more faces was cut: the first two faces (by index) stay glued, the others
+    /// are detached (their copies of the endpoints become new vertices through vertex splitting).
+    SplitNonManifoldEdge {
+        /// The edge's endpoints.
+        edge: (usize, usize),
+        /// How many faces shared it.
+        faces: usize,
+    },
+    /// A vertex where several fans met was split into one vertex per fan.
+    SplitNonManifoldVertex {
+        /// Input vertex index.
+        vertex: usize,
+        /// How many fans met there (the number of vertices it became).
+        fans: usize,
+    },
+    /// A face was dropped because it could not be made manifold by splitting.
+    DroppedNonManifoldFace {
+        /// Input face index.
+        face: usize,
+    },
+    /// A vertex that belongs to no face was dropped.
+    DroppedUnreferencedVertex {
+        /// Input vertex index.
+        vertex: usize,
+    },
+}
+
+impl std::fmt::Display for Repair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Repair::*;
+        match self {
+            DroppedNonFiniteFace { face } => {
+                write!(f, "dropped face {face}: touches a vertex with a non-finite coordinate")
+            }
+            DroppedRepeatedVertexFace { face } => {
+                write!(f, "dropped face {face}: degenerate (repeated vertex)")
+            }
+            DroppedZeroAreaFace { face } => write!(f, "dropped face {face}: degenerate (zero area)"),
+            DroppedDuplicateFace { face, first } => {
+                write!(f, "dropped face {face}: duplicate of face {first}")
+            }
+            SplitNonManifoldEdge { edge, faces } => write!(
+                f,
+                "split non-manifold edge ({}, {}) shared by {faces} faces",
+                edge.0, edge.1
+            ),
+            SplitNonManifoldVertex { vertex, fans } => {
+                write!(f, "split non-manifold vertex {vertex} into {fans} vertices")
+            }
+            DroppedNonManifoldFace { face } => {
+                write!(f, "dropped face {face}: could not be made manifold")
+            }
+            DroppedUnreferencedVertex { vertex } => {
+                write!(f, "dropped unreferenced vertex {vertex}")
+            }
+        }
+    }
+}
+
+impl Repair {
+    /// A short machine-readable name of the kind of repair.
+    pub fn kind(&self) -> &'static str {
+        use Repair::*;
+        match self {
+            DroppedNonFiniteFace { .. } => "dropped_non_finite_face",
+            DroppedRepeatedVertexFace { .. } => "dropped_repeated_vertex_face",
+            DroppedZeroAreaFace { .. } => "dropped_zero_area_face",
+            DroppedDuplicateFace { .. } => "dropped_duplicate_face",
+            SplitNonManifoldEdge { .. } => "split_non_manifold_edge",
+            SplitNonManifoldVertex { .. } => "split_non_manifold_vertex",
+            DroppedNonManifoldFace { .. } => "dropped_non_manifold_face",
+            DroppedUnreferencedVertex { .. } => "dropped_unreferenced_vertex",
+        }
+    }
+}
+
+/// Relative threshold below which a triangle counts as having zero area: twice its area over its
+/// longest edge squared (the sine of its largest angle, roughly, for slivers).
+pub const ZERO_AREA_RELATIVE: f64 = 1e-12;
+
+/// Relative tolerance for two faces agreeing on an edge's length.
+pub const EDGE_LENGTH_AGREEMENT: f64 = 1e-9;
+
+/// The outcome of validation and repair: a manifold face list, still in input orientation.
+pub(crate) struct CleanFaces {
+    /// Faces (new vertex numbering), in input order of the faces kept.
+    pub faces: Vec<[u32; 3]>,
+    /// Input face index of each kept face.
+    pub face_origin: Vec<u32>,
+    /// Input vertex index of each new vertex.
+    pub vertex_origin: Vec<u32>,
+    /// Per-face-side lengths, where the source had them.
+    pub face_edge_lengths: Option<Vec<[f64; 3]>>,
+    /// Paired face sides: twin[3f+k] = 3g+j or NONE (computed on the final list).
+    pub side_twin: Vec<u32>,
+    pub repairs: Vec<Repair>,
+}
+
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Groups face sides by undirected vertex pair. Returns, in order of (lo, hi), the runs of sides
+/// (halfedge ids 3f+k) sharing a pair, as offsets into a side list. O(n) counting sort by `lo`.
+pub(crate) fn group_sides(vertex_count: usize, faces: &[[u32; 3]]) -> (Vec<u32>, Vec<u32>) {
+    let mut count = vec![0u32; vertex_count + 1];
+    for f in faces {
+        for k in 0..3 {
+            let (a, b) = (f[k], f[(k + 1) % 3]);
+            count[a.min(b) as usize + 1] += 1;
+        }
+    }
+    for i in 0..vertex_count {
+        count[i + 1] += count[i];
+    }
+    let mut fill = count.clone();
+    let mut sides = vec![0u32; faces.len() * 3];
+    let mut his = vec![0u32; faces.len() * 3];
+    for (fi, f) in faces.iter().enumerate() {
+        for k in 0..3 {
+            let (a, b) = (f[k], f[(k + 1) % 3]);
+            let lo = a.min(b) as usize;
+            let slot = fill[lo] as usize;
+            fill[lo] += 1;
+            sides[slot] = (3 * fi + k) as u32;
+            his[slot] = a.max(b);
+        }
+    }
+    // Sort each bucket by (hi, side); buckets are small (vertex degree), so insertion sort.
+    let mut run_offsets = Vec::with_capacity(faces.len() * 3 / 2 + 1);
+    for v in 0..vertex_count {
+        let (s, e) = (count[v] as usize, count[v + 1] as usize);
+        for i in s + 1..e {
+            let mut j = i;
+            while j > s && (his[j - 1], sides[j - 1]) > (his[j], sides[j]) {
+                his.swap(j - 1, j);
+                sides.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let mut i = s;
+        while i < e {
+            run_offsets.push(i as u32);
+            let h = his[i];
+            while i < e && his[i] == h {
+                i += 1;
+            }
+        }
+    }
+    run_offsets.push(sides.len() as u32);
+    (run_offsets, sides)
+}
+
+fn side_vertices(faces: &[[u32; 3]], side: u32) -> (u32, u32) {
+    let f = &faces[(side / 3) as usize];
+    let k = (side % 3) as usize;
+    (f[k], f[(k + 1) % 3])
+}
+
+fn twice_area_ratio(l: [f64; 3]) -> f64 {
+    // Kahan's stable Heron: sort a ≥ b ≥ c.
+    let mut s = l;
+    s.sort_by(|x, y| y.partial_cmp(x).unwrap_or(std::cmp::Ordering::Equal));
+    let (a, b, c) = (s[0], s[1], s[2]);
+    let p = (a + (b + c)) * (c - (a - b)) * (c + (a - b)) * (a + (b - c));
+    if !(p > 0.0) {
+        return 0.0;
+    }
+    0.5 * p.sqrt() / (a * a)
+}
+
+fn position_lengths(p: &[[f64; 3]], f: [u32; 3]) -> ([f64; 3], f64) {
+    let d = |i: usize, j: usize| {
+        let (a, b) = (p[f[i] as usize], p[f[j] as usize]);
+        [b[0] - a[0], b[1] - a[1], b[2] - a[2]]
+    };
+    let (e0, e1, e2) = (d(0, 1), d(1, 2), d(2, 0));
+    let n = |e: [f64; 3]| (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+    let cr = [
+        e0[1] * e2[2] - e0[2] * e2[1],
+        e0[2] * e2[0] - e0[0] * e2[2],
+        e0[0] * e2[1] - e0[1] * e2[0],
+    ];
+    let l = [n(e0), n(e1), n(e2)];
+    let lmax = l[0].max(l[1]).max(l[2]);
+    let ratio = if lmax > 0.0 { n(cr) / (lmax * lmax) } else { 0.0 };
+    (l, ratio)
+}
+
+/// Validates (and in repair mode, repairs) a source into a manifold face list.
+pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<CleanFaces> {
+    let repair = options.repair;
+    let n = source.vertex_count;
+    if source.faces.is_empty() {
+        return Err(Error::EmptyMesh);
+    }
+    if n > (u32::MAX / 2) as usize || source.faces.len() > (u32::MAX / 4) as usize {
+        return Err(Error::InvalidParameter {
+            name: "mesh size",
+            message: format!("{} vertices and {} faces exceed the u32 index range", n, source.faces.len()),
+        });
+    }
+    if let Some(p) = &source.positions {
+        if p.len() != n {
+            return Err(Error::MissingGeometry {
+                message: format!("{} positions for {} vertices", p.len(), n),
+            });
+        }
+    }
+    if let Some(l) = &source.face_edge_lengths {
+        if l.len() != source.faces.len() {
+            return Err(Error::MissingGeometry {
+                message: format!("edge lengths for {} faces, but {} faces", l.len(), source.faces.len()),
+            });
+        }
+    } else if source.positions.is_none() {
+        return Err(Error::MissingGeometry {
+            message: "neither positions nor edge lengths were given".into(),
+        });
+    }
+    for (fi, f) in source.faces.iter().enumerate() {
+        for &i in f {
+            if i as usize >= n {
+                return Err(Error::FaceIndexOutOfRange {
+                    face: fi,
+                    line: source.face_line(fi),
+                    index: i as i64,
+                    vertices: n,
+                });
+            }
+        }
+    }
+    let mut repairs = Vec::new();
+    let mut keep = vec![true; source.faces.len()];
+
+    // Non-finite coordinates.
+    if let Some(p) = &source.positions {
+        let bad: Vec<bool> = p.iter().map(|x| !x.iter().all(|c| c.is_finite())).collect();
+        if let Some(v) = bad.iter().position(|&b| b) {
+            if !repair {
+                return Err(Error::NonFiniteCoordinate { vertex: v, line: source.vertex_line(v) });
+            }
+            for (fi, f) in source.faces.iter().enumerate() {
+                if f.iter().any(|&i| bad[i as usize]) {
+                    keep[fi] = false;
+                    repairs.push(Repair::DroppedNonFiniteFace { face: fi });
+                }
+            }
+        }
+    }
+    // Degenerate faces: repeated vertex, invalid lengths, zero area.
+    for (fi, f) in source.faces.iter().enumerate() {
+        if !keep[fi] {
+            continue;
+        }
+        let rep = if f[0] == f[1] || f[0] == f[2] {
+            Some(f[0])
+        } else if f[1] == f[2] {
+            Some(f[1])
+        } else {
+            None
+        };
+        if let Some(v) = rep {
+            if !repair {
+                return Err(Error::RepeatedVertexInFace {
+                    face: fi,
+                    line: source.face_line(fi),
+                    vertex: v as usize,
+                });
+            }
+            keep[fi] = false;
+            repairs.push(Repair::DroppedRepeatedVertexFace { face: fi });
+            continue;
+        }
+        let ratio = if let Some(ls) = &source.face_edge_lengths {
+            let l = ls[fi];
+            if let Some(side) = (0..3).find(|&k| !(l[k].is_finite() && l[k] > 0.0)) {
+                if !repair {
+                    return Err(Error::InvalidEdgeLength { face: fi, side, length: l[side] });
+                }
+                keep[fi] = false;
+                repairs.push(Repair::DroppedZeroAreaFace { face: fi });
+                continue;
+            }
+            let r = twice_area_ratio(l);
+            if r <= ZERO_AREA_RELATIVE && !repair {
+                return Err(Error::TriangleInequality { face: fi, lengths: l });
+            }
+            r
+        } else {
+            position_lengths(source.positions.as_ref().unwrap(), *f).1
+        };
+        if ratio <= ZERO_AREA_RELATIVE {
+            if !repair {
+                return Err(Error::ZeroAreaFace { face: fi, line: source.face_line(fi) });
+            }
+            keep[fi] = false;
+            repairs.push(Repair::DroppedZeroAreaFace { face: fi });
+        }
+    }
+    // Duplicate faces (same vertex set, either orientation).
+    {
+        let mut keyed: Vec<([u32; 3], u32)> = source
+            .faces
+            .iter()
+            .enumerate()
+            .filter(|(fi, _)| keep[*fi])
+            .map(|(fi, f)| {
+                let mut s = *f;
+                s.sort_unstable();
+                (s, fi as u32)
+            })
+            .collect();
+        keyed.sort_unstable();
+        // Sorted by (vertex set, face index): the first of each run is the copy kept.
+        let mut first_dup: Option<(usize, usize)> = None;
+        let mut i = 0;
+        while i < keyed.len() {
+            let mut j = i + 1;
+            while j < keyed.len() && keyed[j].0 == keyed[i].0 {
+                let (later, first) = (keyed[j].1 as usize, keyed[i].1 as usize);
+                if repair {
+                    keep[later] = false;
+                    repairs.push(Repair::DroppedDuplicateFace { face: later, first });
+                } else if first_dup.map_or(true, |(l, _)| later < l) {
+                    first_dup = Some((later, first));
+                }
+                j += 1;
+            }
+            i = j;
+        }
+        if let Some((face, first)) = first_dup {
+            return Err(Error::DuplicateFace { face, first, line: source.face_line(face) });
+        }
+    }
+
+    let mut face_origin: Vec<u32> = (0..source.faces.len() as u32).filter(|&f| keep[f as usize]).collect();
+    let mut faces: Vec<[u32; 3]> = face_origin.iter().map(|&f| source.faces[f as usize]).collect();
+    let mut vertex_origin: Vec<u32> = (0..n as u32).collect();
+    if faces.is_empty() {
+        return Err(Error::EmptyMesh);
+    }
+
+    // Edge lengths must agree between faces sharing an edge (never repaired: it is ambiguous).
+    if let Some(ls) = &source.face_edge_lengths {
+        let (runs, sides) = group_sides(n, &faces);
+        for r in runs.windows(2) {
+            let run = &sides[r[0] as usize..r[1] as usize];
+            let len = |s: u32| ls[face_origin[(s / 3) as usize] as usize][(s % 3) as usize];
+            let l0 = len(run[0]);
+            for &s in &run[1..] {
+                let l = len(s);
+                if (l - l0).abs() > EDGE_LENGTH_AGREEMENT * l0.max(l) {
+                    let (a, b) = side_vertices(&faces, run[0]);
+                    return Err(Error::InconsistentEdgeLength {
+                        edge: (a.min(b) as usize, a.max(b) as usize),
+                        lengths: (l0, l),
+                    });
+                }
+            }
+        }
+    }
+
+    // Non-manifold edges and vertices: cut, split, and if that is not enough, drop.
+    for round in 0..4 {
+        let nv = vertex_origin.len();
+        let (runs, sides) = group_sides(nv, &faces);
+        let mut twin = vec![NONE; faces.len() * 3];
+        let mut bad_edge = false;
+        for r in runs.windows(2) {
+            let run = &sides[r[0] as usize..r[1] as usize];
+            if run.len() >= 3 {
+                let (a, b) = side_vertices(&faces, run[0]);
+                let (a, b) = (vertex_origin[a as usize] as usize, vertex_origin[b as usize] as usize);
+                if !repair {
+                    return Err(Error::NonManifoldEdge { edge: (a.min(b), a.max(b)), faces: run.len() });
+                }
+                bad_edge = true;
+                if round < 3 {
+                    repairs.push(Repair::SplitNonManifoldEdge {
+                        edge: (a.min(b), a.max(b)),
+                        faces: run.len(),
+                    });
+                } else {
+                    // Last resort: the faces past the first two go.
+                    let mut drop: Vec<usize> = run[2..].iter().map(|&s| (s / 3) as usize).collect();
+                    drop.sort_unstable();
+                    drop.dedup();
+                    for f in drop {
+                        repairs.push(Repair::DroppedNonManifoldFace { face: face_origin[f] as usize });
+                        faces[f] = [NONE; 3];
+                    }
+                }
+            }
+            if run.len() >= 2 {
+                twin[run[0] as usize] = run[1];
+                twin[run[1] as usize] = run[0];
+            }
+        }
+        if round == 3 && bad_edge {
+            let kept: Vec<usize> = (0..faces.len()).filter(|&f| faces[f][0] != NONE).collect();
+            face_origin = kept.iter().map(|&f| face_origin[f]).collect();
+            faces = kept.iter().map(|&f| faces[f]).collect();
+            if faces.is_empty() {
+                return Err(Error::EmptyMesh);
+            }
+            continue;
+        }
+        // Fans: union corners of each vertex across paired sides.
+        let fans = vertex_fans(nv, &faces, &twin);
+        let mut fan_count = vec![0u32; nv];
+        for (c, &fan) in fans.iter().enumerate() {
+            let v = faces[c / 3][c % 3] as usize;
+            fan_count[v] = fan_count[v].max(fan + 1);
+        }
+        let split: Vec<usize> = (0..nv).filter(|&v| fan_count[v] > 1).collect();
+        if split.is_empty() && !bad_edge {
+            return finish(source, faces, face_origin, vertex_origin, twin, repairs, repair);
+        }
+        if let Some(&v) = split.first() {
+            if !repair {
+                return Err(Error::NonManifoldVertex {
+                    vertex: vertex_origin[v] as usize,
+                    fans: fan_count[v] as usize,
+                });
+            }
+        }
+        // Split: fan 0 keeps the vertex, fan k > 0 gets a new copy.
+        let mut copy_base = vec![NONE; nv];
+        for &v in &split {
+            repairs.push(Repair::SplitNonManifoldVertex {
+                vertex: vertex_origin[v] as usize,
+                fans: fan_count[v] as usize,
+            });
+            copy_base[v] = vertex_origin.len() as u32;
+            for _ in 1..fan_count[v] {
+                vertex_origin.push(vertex_origin[v]);
+            }
+        }
+        for (c, &fan) in fans.iter().enumerate() {
+            let v = faces[c / 3][c % 3] as usize;
+            if fan > 0 {
+                faces[c / 3][c % 3] = copy_base[v] + fan - 1;
+            }
+        }
+    }
+    Err(Error::InvalidParameter {
+        name: "mesh",
+        message: "repair could not make the mesh manifold".into(),
+    })
+}
+
+/// For each corner (3f+k), the index of its fan among the fans of its vertex (0 for the fan of the
+/// vertex's lowest corner, then in order of lowest corner).
+fn vertex_fans(nv: usize, faces: &[[u32; 3]], twin: &[u32]) -> Vec<u32> {
+    // Union-find over corners: corners of the same vertex in faces adjacent across a paired side.
+    let nc = faces.len() * 3;
+    let mut parent: Vec<u32> = (0..nc as u32).collect();
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    for s in 0..nc {
+        let t = twin[s];
+        if t == NONE || (t as usize) < s {
+            continue;
+        }
+        let (fs, ks) = (s / 3, s % 3);
+        let (ft, kt) = ((t / 3) as usize, (t % 3) as usize);
+        for kk in [ks, (ks + 1) % 3] {
+            let v = faces[fs][kk];
+            let j = (0..3).find(|&j| faces[ft][j] == v).unwrap_or(kt);
+            let (a, b) = (find(&mut parent, (3 * fs + kk) as u32), find(&mut parent, (3 * ft + j) as u32));
+            if a != b {
+                let (lo, hi) = (a.min(b), a.max(b));
+                parent[hi as usize] = lo;
+            }
+        }
+    }
+    let mut fan = vec![0u32; nc];
+    let mut next_fan = vec![0u32; nv];
+    let mut root_fan = vec![NONE; nc];
+    for c in 0..nc {
+        let r = find(&mut parent, c as u32) as usize;
+        if root_fan[r] == NONE {
+            let v = faces[c / 3][c % 3] as usize;
+            root_fan[r] = next_fan[v];
+            next_fan[v] += 1;
+        }
+        fan[c] = root_fan[r];
+    }
+    fan
+}
+
+fn finish(
+    source: &MeshSource,
+    faces: Vec<[u32; 3]>,
+    face_origin: Vec<u32>,
+    vertex_origin: Vec<u32>,
+    twin: Vec<u32>,
+    mut repairs: Vec<Repair>,
+    repair: bool,
+) -> Result<CleanFaces> {
+    // Unreferenced vertices.
+    let nv = vertex_origin.len();
+    let mut used = vec![false; nv];
+    for f in &faces {
+        for &v in f {
+            used[v as usize] = true;
+        }
+    }
+    let (faces, vertex_origin) = if used.iter().all(|&u| u) {
+        (faces, vertex_origin)
+    } else {
+        let first = used.iter().position(|&u| !u).unwrap();
+        if !repair {
+            let v = vertex_origin[first] as usize;
+            return Err(Error::UnreferencedVertex { vertex: v, line: source.vertex_line(v) });
+        }
+        let mut new_index = vec![NONE; nv];
+        let mut origin = Vec::with_capacity(nv);
+        for v in 0..nv {
+            if used[v] {
+                new_index[v] = origin.len() as u32;
+                origin.push(vertex_origin[v]);
+            } else {
+                repairs.push(Repair::DroppedUnreferencedVertex { vertex: vertex_origin[v] as usize });
+            }
+        }
+        let faces = faces.iter().map(|f| f.map(|v| new_index[v as usize])).collect();
+        (faces, origin)
+    };
+    let face_edge_lengths = source
+        .face_edge_lengths
+        .as_ref()
+        .map(|ls| face_origin.iter().map(|&f| ls[f as usize]).collect());
+    Ok(CleanFaces { faces, face_origin, vertex_origin, face_edge_lengths, side_twin: twin, repairs })
+}
