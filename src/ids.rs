@@ -56,6 +56,16 @@ id_type!(
 );
 
 impl HalfedgeId {
+    /// Side `k` (0, 1 or 2) of face `f`: the halfedge from corner `k` to corner `k + 1`.
+    ///
+    /// # Panics
+    /// If `k > 2`.
+    #[inline]
+    pub fn from_face_side(f: FaceId, k: usize) -> HalfedgeId {
+        assert!(k < 3, "a triangle has sides 0, 1 and 2");
+        HalfedgeId(3 * f.0 + k as u32)
+    }
+
     /// The face this halfedge belongs to.
     #[inline]
     pub fn face(self) -> FaceId {

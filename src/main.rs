@@ -1,1 +1,38 @@
-fn main(){}
+//! The `manifold-cnn` command line. `cargo run --release` with no arguments runs a short tour on the
+//! embedded default mesh.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "manifold-cnn", version, about = "Convolutional neural networks on triangle-mesh manifolds")]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A short tour of the pipeline on a mesh (default: the embedded eight.obj).
+    Tour(cli::tour::TourArgs),
+    /// Topology, defects, curvature and connection of a mesh.
+    Inspect(cli::inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        None => cli::tour::run(&cli::tour::TourArgs::default()),
+        Some(Command::Tour(a)) => cli::tour::run(&a),
+        Some(Command::Inspect(a)) => cli::inspect::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -20,7 +20,7 @@ pub fn load_source(spec: &str) -> Result<MeshSource> {
     if spec == "default" {
         return obj::parse_obj(DEFAULT_MESH, DEFAULT_MESH_NAME);
     }
-    if let Some(src) = primitives_generate(spec)? {
+    if let Some(src) = crate::primitives::generate(spec)? {
         return Ok(src);
     }
     if spec.contains(':') && !std::path::Path::new(spec).exists() {
@@ -31,4 +31,3 @@ pub fn load_source(spec: &str) -> Result<MeshSource> {
     }
     obj::read_obj(spec)
 }
-fn primitives_generate(_s: &str) -> Result<Option<MeshSource>> { Ok(None) } // TEMP

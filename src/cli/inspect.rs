@@ -1,0 +1,111 @@
+//! `manifold-cnn inspect MESH [--json] [--repair] [--out FILE.npz]`
+
+use manifold_cnn::io::npz::NpzWriter;
+use manifold_cnn::{Error, Manifold};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Arguments of `inspect`.
+#[derive(clap::Args, Default)]
+pub struct InspectArgs {
+    /// An .obj path or a primitive (icosphere:L, grid:NXxNY, flat-torus:NXxNY, flat-mobius:NXxNY, cube:N,
+    /// cone:N, torus:NUxNV, mobius:NUxNV), or `default`.
+    pub mesh: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Repair what can be repaired instead of failing on the first defect.
+    #[arg(long)]
+    pub repair: bool,
+    /// Write geometry, frames and the connection to an .npz file.
+    #[arg(long)]
+    pub out: Option<String>,
+}
+
+/// Runs `inspect`.
+pub fn run(args: &InspectArgs) -> Result<(), Error> {
+    let m = super::load(&args.mesh, args.repair)?;
+    let mesh = &m.mesh;
+    let mut defects: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &m.report.repairs {
+        *defects.entry(r.kind()).or_default() += 1;
+    }
+    let total_curvature = m.geometry.total_curvature(mesh);
+    let residual = m.geometry.gauss_bonnet_residual(mesh);
+    if args.json {
+        super::print_json(&json!({
+            "mesh": args.mesh,
+            "vertices": mesh.vertex_count(),
+            "faces": mesh.face_count(),
+            "edges": mesh.edge_count(),
+            "components": mesh.components().len(),
+            "boundary_loops": mesh.boundary_loops().len(),
+            "orientable": mesh.is_orientable(),
+            "euler_characteristic": mesh.euler_characteristic(),
+            "genus": mesh.genus(),
+            "total_curvature": total_curvature,
+            "gauss_bonnet_residual": residual,
+            "flipped_faces": m.report.flipped_faces,
+            "defects": defects,
+            "repairs": m.report.repairs.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!("mesh               {}", args.mesh);
+        println!("vertices           {}", mesh.vertex_count());
+        println!("faces              {}", mesh.face_count());
+        println!("edges              {}", mesh.edge_count());
+        println!("components         {}", mesh.components().len());
+        println!("boundary loops     {}", mesh.boundary_loops().len());
+        println!("orientable         {}", mesh.is_orientable());
+        println!("euler char.        {}", mesh.euler_characteristic());
+        match mesh.genus() {
+            Some(g) => println!("genus              {g}"),
+            None => println!("genus              undefined (non-orientable)"),
+        }
+        println!("flipped faces      {} (to orient consistently)", m.report.flipped_faces);
+        if defects.is_empty() {
+            println!("defects            none");
+        } else {
+            for (k, n) in &defects {
+                println!("defect             {k}: {n}");
+            }
+        }
+        println!("total curvature    {total_curvature:.12} (2πχ = {:.12})", 2.0 * std::f64::consts::PI * mesh.euler_characteristic() as f64);
+        println!("Gauss-Bonnet res.  {residual:.3e}");
+    }
+    if let Some(path) = &args.out {
+        write_npz(&m, path)?;
+        if !args.json {
+            println!("wrote              {path}");
+        }
+    }
+    Ok(())
+}
+
+/// Writes the arrays listed in the README's `inspect --out` section.
+pub fn write_npz(m: &Manifold, path: &str) -> Result<(), Error> {
+    let mesh = &m.mesh;
+    let (nv, nf, ns) = (mesh.vertex_count() as u64, mesh.face_count() as u64, mesh.spoke_count() as u64);
+    let mut w = NpzWriter::create(path)?;
+    let faces: Vec<u32> = mesh.faces().iter().flat_map(|f| f.map(|v| v.raw())).collect();
+    w.u32("faces", &[nf, 3], &faces)?;
+    w.f64("angle_defects", &[nv], &m.geometry.vertex_curvatures(mesh))?;
+    w.f64("vertex_areas", &[nv], m.geometry.vertex_areas())?;
+    if let (Some(p), Some(ext)) = (&m.positions, m.extrinsic_frames()) {
+        let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<f64>>();
+        let vecs = |v: &[nalgebra::Vector3<f64>]| v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>();
+        w.f64("positions", &[nv, 3], &flat(p))?;
+        w.f64("normals", &[nv, 3], &vecs(&ext.normals))?;
+        w.f64("frame_x", &[nv, 3], &vecs(&ext.x))?;
+        w.f64("frame_y", &[nv, 3], &vecs(&ext.y))?;
+    }
+    let src: Vec<u32> = mesh.vertices().flat_map(|v| mesh.vertex_spokes(v).map(move |_| v.raw())).collect();
+    let dst: Vec<u32> = mesh.spoke_targets().iter().map(|v| v.raw()).collect();
+    let t = m.connection.spoke_transports();
+    w.u32("edge_src", &[ns], &src)?;
+    w.u32("edge_dst", &[ns], &dst)?;
+    w.f64("edge_polar_angle", &[ns], m.frames.spoke_angles())?;
+    w.f64("transport_angle", &[ns], &t.iter().map(|g| g.angle).collect::<Vec<_>>())?;
+    w.bool("transport_reflect", &[ns], &t.iter().map(|g| g.reflect).collect::<Vec<_>>())?;
+    w.finish()
+}
