@@ -404,11 +404,12 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
     }
 
     // Non-manifold edges and vertices: cut, split, and if that is not enough, drop.
-    for round in 0..4 {
+    for round in 0..6 {
         let nv = vertex_origin.len();
         let (runs, sides) = group_sides(nv, &faces);
         let mut twin = vec![NONE; faces.len() * 3];
         let mut bad_edge = false;
+        let mut dropped = Vec::new();
         for r in runs.windows(2) {
             let run = &sides[r[0] as usize..r[1] as usize];
             if run.len() >= 3 {
@@ -419,19 +420,14 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
                 }
                 bad_edge = true;
                 if round < 3 {
-                    repairs.push(Repair::SplitNonManifoldEdge {
-                        edge: (a.min(b), a.max(b)),
-                        faces: run.len(),
-                    });
+                    // First try splitting: the pages past the first two usually form fans of their own.
+                    let r = Repair::SplitNonManifoldEdge { edge: (a.min(b), a.max(b)), faces: run.len() };
+                    if !repairs.contains(&r) {
+                        repairs.push(r);
+                    }
                 } else {
                     // Last resort: the faces past the first two go.
-                    let mut drop: Vec<usize> = run[2..].iter().map(|&s| (s / 3) as usize).collect();
-                    drop.sort_unstable();
-                    drop.dedup();
-                    for f in drop {
-                        repairs.push(Repair::DroppedNonManifoldFace { face: face_origin[f] as usize });
-                        faces[f] = [NONE; 3];
-                    }
+                    dropped.extend(run[2..].iter().map(|&s| (s / 3) as usize));
                 }
             }
             if run.len() >= 2 {
@@ -439,7 +435,13 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
                 twin[run[1] as usize] = run[0];
             }
         }
-        if round == 3 && bad_edge {
+        if round >= 3 && bad_edge {
+            dropped.sort_unstable();
+            dropped.dedup();
+            for &f in &dropped {
+                repairs.push(Repair::DroppedNonManifoldFace { face: face_origin[f] as usize });
+                faces[f] = [NONE; 3];
+            }
             let kept: Vec<usize> = (0..faces.len()).filter(|&f| faces[f][0] != NONE).collect();
             face_origin = kept.iter().map(|&f| face_origin[f]).collect();
             faces = kept.iter().map(|&f| faces[f]).collect();
