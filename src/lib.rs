@@ -2,12 +2,15 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod expmap;
 pub mod frames;
 pub mod geometry;
+pub mod holonomy;
 pub mod manifold;
 pub mod transport;
 pub mod ids;
 pub mod io;
+pub mod kernel;
 pub mod mesh;
 pub mod primitives;
 pub mod subdivide;

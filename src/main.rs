@@ -19,6 +19,10 @@ enum Command {
     Tour(cli::tour::TourArgs),
     /// Topology, defects, curvature and connection of a mesh.
     Inspect(cli::inspect::InspectArgs),
+    /// The holonomy group of a mesh (both views), its generators and the allowed kernel harmonics.
+    Holonomy(cli::holonomy::HolonomyArgs),
+    /// Exponential-map tables: where exp_p(v) lands for a polar grid of tangent vectors at every vertex.
+    Expmap(cli::expmap::ExpmapArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +31,8 @@ fn main() -> ExitCode {
         None => cli::tour::run(&cli::tour::TourArgs::default()),
         Some(Command::Tour(a)) => cli::tour::run(&a),
         Some(Command::Inspect(a)) => cli::inspect::run(&a),
+        Some(Command::Holonomy(a)) => cli::holonomy::run(&a),
+        Some(Command::Expmap(a)) => cli::expmap::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

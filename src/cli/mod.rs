@@ -1,5 +1,7 @@
 //! Subcommands of the binary. Each returns the library's [`Error`] for bad input (exit code 2).
 
+pub mod expmap;
+pub mod holonomy;
 pub mod inspect;
 pub mod tour;
 

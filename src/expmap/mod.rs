@@ -1,0 +1,1 @@
+//! Exponential-map tables (to be written).

@@ -1,0 +1,1 @@
+//! Holonomy of the connection: generators, the holonomy group and its classification (to be written).

@@ -1,0 +1,1 @@
+//! Kernels on tangent planes and the holonomy constraint (to be written).
