@@ -34,38 +34,42 @@ pub struct TangentFrames {
 impl TangentFrames {
     /// Builds the frames. O(corners), parallel over vertices.
     pub fn new(mesh: &Mesh, geometry: &Geometry) -> TangentFrames {
+        const BLOCK: usize = 8192;
         let angles = geometry.corner_angles();
-        let per_vertex: Vec<(f64, Vec<f64>)> = (0..mesh.vertex_count())
+        let nv = mesh.vertex_count();
+        let blocks: Vec<(Vec<f64>, Vec<f64>)> = (0..nv.div_ceil(BLOCK))
             .into_par_iter()
-            .with_min_len(1024)
-            .map(|v| {
-                let v = VertexId::new(v);
-                let corners = mesh.vertex_corners(v);
-                let theta: f64 = geometry.vertex_angle_sums()[v.index()];
-                let boundary = mesh.is_boundary_vertex(v);
-                let s = if boundary { 1.0 } else { 2.0 * PI / theta };
-                let mut phis = Vec::with_capacity(corners.len() + 1);
-                let mut acc = 0.0;
-                phis.push(0.0);
-                for c in corners {
-                    acc += angles[c.index()];
-                    phis.push(s * acc);
+            .map(|b| {
+                let (mut scales, mut phis) = (Vec::with_capacity(BLOCK), Vec::with_capacity(7 * BLOCK));
+                for v in b * BLOCK..((b + 1) * BLOCK).min(nv) {
+                    let v = VertexId::new(v);
+                    let theta: f64 = geometry.vertex_angle_sums()[v.index()];
+                    let boundary = mesh.is_boundary_vertex(v);
+                    let s = if boundary { 1.0 } else { 2.0 * PI / theta };
+                    let base = phis.len();
+                    let corners = mesh.vertex_corners(v);
+                    let mut acc = 0.0;
+                    phis.push(0.0);
+                    for c in &corners[..corners.len() - 1 + boundary as usize] {
+                        acc += angles[c.index()];
+                        phis.push(s * acc);
+                    }
+                    let r = phis[base + mesh.vertex_reference_spoke(v)];
+                    if r != 0.0 {
+                        for p in &mut phis[base..] {
+                            *p -= r;
+                        }
+                    }
+                    scales.push(s);
                 }
-                if !boundary {
-                    phis.pop();
-                }
-                let r = phis[mesh.vertex_reference_spoke(v)];
-                for p in &mut phis {
-                    *p -= r;
-                }
-                (s, phis)
+                (scales, phis)
             })
             .collect();
-        let mut vertex_scales = Vec::with_capacity(per_vertex.len());
+        let mut vertex_scales = Vec::with_capacity(nv);
         let mut spoke_angles = Vec::with_capacity(mesh.spoke_count());
-        for (s, phis) in per_vertex {
-            vertex_scales.push(s);
-            spoke_angles.extend(phis);
+        for (s, p) in blocks {
+            vertex_scales.extend(s);
+            spoke_angles.extend(p);
         }
         TangentFrames { vertex_scales, spoke_angles }
     }

@@ -71,24 +71,33 @@ impl Geometry {
     pub fn new(mesh: &Mesh, edge_lengths: Vec<f64>) -> Geometry {
         assert_eq!(edge_lengths.len(), mesh.edge_count(), "one length per edge");
         let nf = mesh.face_count();
-        let face_lengths = |f: usize| -> [f64; 3] {
-            [0, 1, 2].map(|k| edge_lengths[mesh.halfedge_edge(HalfedgeId::new(3 * f + k)).index()])
-        };
-        let per_face: Vec<([f64; 3], f64)> = (0..nf)
-            .into_par_iter()
-            .map(|f| {
-                let l = face_lengths(f);
-                // Corner k lies between sides k (k→k+1) and k+2 (k+2→k), opposite side k+1.
-                let ang = [0, 1, 2].map(|k| corner_angle(l[k], l[(k + 2) % 3], l[(k + 1) % 3]));
-                (ang, triangle_area(l))
-            })
-            .collect();
-        let mut corner_angles = Vec::with_capacity(3 * nf);
-        let mut face_areas = Vec::with_capacity(nf);
-        for (a, area) in &per_face {
-            corner_angles.extend_from_slice(a);
-            face_areas.push(*area);
-        }
+        let mut corner_angles = vec![0.0; 3 * nf];
+        let mut face_areas = vec![0.0; nf];
+        corner_angles.par_chunks_mut(3 * 4096).zip(face_areas.par_chunks_mut(4096)).enumerate().for_each(
+            |(b, (angles, areas))| {
+                for (i, area) in areas.iter_mut().enumerate() {
+                    let f = b * 4096 + i;
+                    let l = [0, 1, 2].map(|k| edge_lengths[mesh.halfedge_edge(HalfedgeId::new(3 * f + k)).index()]);
+                    // Corner k lies between sides k (k→k+1) and k+2 (k+2→k), opposite side k+1. The two
+                    // smaller angles are computed directly (accurately, however thin the triangle), the
+                    // largest as π minus them.
+                    let big = if l[1] >= l[0] && l[1] >= l[2] {
+                        0
+                    } else if l[2] >= l[0] {
+                        1
+                    } else {
+                        2
+                    };
+                    let (k1, k2) = ((big + 1) % 3, (big + 2) % 3);
+                    let a1 = corner_angle(l[k1], l[(k1 + 2) % 3], l[(k1 + 1) % 3]);
+                    let a2 = corner_angle(l[k2], l[(k2 + 2) % 3], l[(k2 + 1) % 3]);
+                    angles[3 * i + k1] = a1;
+                    angles[3 * i + k2] = a2;
+                    angles[3 * i + big] = PI - a1 - a2;
+                    *area = triangle_area(l);
+                }
+            },
+        );
         let (vertex_angle_sums, vertex_areas): (Vec<f64>, Vec<f64>) = (0..mesh.vertex_count())
             .into_par_iter()
             .map(|v| {

@@ -17,16 +17,30 @@ use crate::frames::TangentFrames;
 use crate::ids::VertexId;
 use crate::mesh::Mesh;
 use nalgebra::Vector2;
+use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// Wraps an angle to `(−π, π]`.
 #[inline]
 pub fn wrap_angle(a: f64) -> f64 {
-    let r = a.rem_euclid(2.0 * PI);
-    if r > PI {
-        r - 2.0 * PI
+    const TAU: f64 = 2.0 * PI;
+    // Angles here are sums of a few wrapped angles: two subtractions are the common case.
+    let r = if a > PI {
+        a - TAU
+    } else if a <= -PI {
+        a + TAU
     } else {
+        return a;
+    };
+    if r > -PI && r <= PI {
         r
+    } else {
+        let r = a.rem_euclid(TAU);
+        if r > PI {
+            r - TAU
+        } else {
+            r
+        }
     }
 }
 
@@ -127,6 +141,7 @@ impl Connection {
     pub fn new(mesh: &Mesh, frames: &TangentFrames) -> Connection {
         let phi = frames.spoke_angles();
         let spoke_transports = (0..mesh.spoke_count())
+            .into_par_iter()
             .map(|s| {
                 let back = mesh.spoke_opposite(s);
                 let reflect = mesh.spoke_reflects(s);

@@ -1,16 +1,125 @@
-//! `manifold-cnn expmap MESH ...` (to be written).
+//! `manifold-cnn expmap MESH --rings R --directions A (--radius X | --radius-edges K) [--padding zero|clamp]
+//! [--out table.npz] [--json] [--repair]`
 
+use manifold_cnn::expmap::{self, ExpMapParams, ExpMapTable, Padding, Radius, BYTES_PER_SAMPLE};
 use manifold_cnn::Error;
+use serde_json::json;
+use std::time::Instant;
 
 /// Arguments of `expmap`.
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("radius_choice").required(true).args(["radius", "radius_edges"])))]
 pub struct ExpmapArgs {
-    /// Mesh spec, as for `inspect`.
+    /// An .obj path or a primitive (icosphere:L, grid:NXxNY, flat-torus:NXxNY, flat-mobius:NXxNY, cube:N,
+    /// cone:N, torus:NUxNV, mobius:NUxNV).
     pub mesh: String,
+    /// Number of rings R (radii (i − ½)·ρ/R).
+    #[arg(long, default_value_t = 8)]
+    pub rings: usize,
+    /// Number of directions A (scaled polar angles 2πj/A).
+    #[arg(long, default_value_t = 16)]
+    pub directions: usize,
+    /// Radius ρ in the mesh's length unit.
+    #[arg(long)]
+    pub radius: Option<f64>,
+    /// Radius ρ as a multiple of the mean edge length.
+    #[arg(long)]
+    pub radius_edges: Option<f64>,
+    /// What a convolution does with truncated samples: `zero` or `clamp` (stored in the .npz).
+    #[arg(long, default_value = "zero")]
+    pub padding: String,
+    /// Write the table to an .npz file.
+    #[arg(long)]
+    pub out: Option<String>,
+    /// Print one JSON object (keys: vertices, samples (per vertex), bytes, truncated_fraction, seconds, …).
+    #[arg(long)]
+    pub json: bool,
+    /// Repair the mesh instead of failing on the first defect.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Runs `expmap`.
 pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
-    let _ = super::load(&args.mesh, false)?;
-    Err(Error::InvalidParameter { name: "expmap", message: "not written yet".into() })
+    let radius = match (args.radius, args.radius_edges) {
+        (Some(r), None) => Radius::Absolute(r),
+        (None, Some(k)) => Radius::MeanEdgeLengths(k),
+        _ => {
+            return Err(Error::InvalidParameter {
+                name: "radius",
+                message: "give exactly one of --radius and --radius-edges".into(),
+            })
+        }
+    };
+    let padding = match args.padding.to_ascii_lowercase().as_str() {
+        "zero" => Padding::Zero,
+        "clamp" => Padding::Clamp,
+        other => {
+            return Err(Error::InvalidParameter {
+                name: "padding",
+                message: format!("'{other}' is not a padding policy (zero, clamp)"),
+            })
+        }
+    };
+    let params = ExpMapParams { rings: args.rings, directions: args.directions, radius, padding };
+    let m = super::load(&args.mesh, args.repair)?;
+    let rho = params.validate(&m)?;
+    let t0 = Instant::now();
+    let mut last = Instant::now();
+    let table = ExpMapTable::build_with_progress(&m, &params, |done, total| {
+        if last.elapsed().as_secs_f64() >= 1.0 && done < total {
+            eprintln!(
+                "expmap: {done} / {total} vertices ({:.0}%), {:.1} s",
+                100.0 * done as f64 / total as f64,
+                t0.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+        }
+    })?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let truncated = table.truncated_fraction();
+    let (n, s) = (table.vertex_count(), table.samples_per_vertex());
+    if let Some(path) = &args.out {
+        let t = Instant::now();
+        expmap::write_npz(&table, &m, path)?;
+        if t.elapsed().as_secs_f64() > 1.0 {
+            eprintln!("expmap: wrote {path} in {:.1} s", t.elapsed().as_secs_f64());
+        }
+    }
+    if args.json {
+        super::print_json(&json!({
+            "mesh": args.mesh,
+            "vertices": n,
+            "samples": s,
+            "total_samples": n * s,
+            "rings": table.rings(),
+            "directions": table.directions(),
+            "radius": rho,
+            "bytes": table.bytes(),
+            "bytes_per_sample": BYTES_PER_SAMPLE,
+            "truncated_fraction": truncated,
+            "seconds": seconds,
+            "traces_per_second": (n * table.directions()) as f64 / seconds.max(1e-12),
+            "out": args.out,
+        }));
+    } else {
+        println!("mesh               {}", args.mesh);
+        println!("vertices           {n}");
+        println!("samples/vertex     {s} ({} rings × {} directions)", table.rings(), table.directions());
+        println!("radius             {rho:.6} ({:.3} mean edge lengths)", rho / m.geometry.mean_edge_length());
+        println!("table              {} entries", n * s);
+        println!(
+            "memory             {:.1} MiB ({BYTES_PER_SAMPLE} bytes/sample + 4 per trace)",
+            table.bytes() as f64 / (1024.0 * 1024.0)
+        );
+        println!("truncated          {:.4}%", 100.0 * truncated);
+        println!(
+            "time               {seconds:.3} s ({:.3} µs per trace)",
+            1e6 * seconds / (n * table.directions()).max(1) as f64
+        );
+        if let Some(path) = &args.out {
+            println!("wrote              {path}");
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 
 use super::MeshSource;
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 
 /// Options for [`Mesh::build`](super::Mesh::build).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,39 +157,57 @@ pub(crate) fn group_sides(vertex_count: usize, faces: &[[u32; 3]]) -> (Vec<u32>,
         count[i + 1] += count[i];
     }
     let mut fill = count.clone();
-    let mut sides = vec![0u32; faces.len() * 3];
-    let mut his = vec![0u32; faces.len() * 3];
+    // (hi, side) pairs bucketed by lo.
+    let mut pairs = vec![(0u32, 0u32); faces.len() * 3];
     for (fi, f) in faces.iter().enumerate() {
         for k in 0..3 {
             let (a, b) = (f[k], f[(k + 1) % 3]);
             let lo = a.min(b) as usize;
             let slot = fill[lo] as usize;
             fill[lo] += 1;
-            sides[slot] = (3 * fi + k) as u32;
-            his[slot] = a.max(b);
+            pairs[slot] = (a.max(b), (3 * fi + k) as u32);
         }
     }
-    // Sort each bucket by (hi, side); buckets are small (vertex degree), so insertion sort.
+    // Sort each bucket by (hi, side); buckets are small (vertex degree), so insertion sort, in parallel
+    // over blocks of vertices.
+    {
+        let mut blocks: Vec<(usize, &mut [(u32, u32)])> = Vec::new();
+        let mut rest: &mut [(u32, u32)] = &mut pairs;
+        let mut v = 0;
+        while v < vertex_count {
+            let end = (v + 4096).min(vertex_count);
+            let len = (count[end] - count[v]) as usize;
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            blocks.push((v, head));
+            rest = tail;
+            v = end;
+        }
+        blocks.into_par_iter().for_each(|(v0, block)| {
+            let base = count[v0] as usize;
+            let mut v = v0;
+            while v < vertex_count && (count[v] as usize) < base + block.len() {
+                let (s, e) = (count[v] as usize - base, count[v + 1] as usize - base);
+                for i in s + 1..e {
+                    let mut j = i;
+                    while j > s && block[j - 1] > block[j] {
+                        block.swap(j - 1, j);
+                        j -= 1;
+                    }
+                }
+                v += 1;
+            }
+        });
+    }
     let mut run_offsets = Vec::with_capacity(faces.len() * 3 / 2 + 1);
     for v in 0..vertex_count {
         let (s, e) = (count[v] as usize, count[v + 1] as usize);
-        for i in s + 1..e {
-            let mut j = i;
-            while j > s && (his[j - 1], sides[j - 1]) > (his[j], sides[j]) {
-                his.swap(j - 1, j);
-                sides.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-        let mut i = s;
-        while i < e {
-            run_offsets.push(i as u32);
-            let h = his[i];
-            while i < e && his[i] == h {
-                i += 1;
+        for i in s..e {
+            if i == s || pairs[i].0 != pairs[i - 1].0 {
+                run_offsets.push(i as u32);
             }
         }
     }
+    let sides: Vec<u32> = pairs.into_iter().map(|p| p.1).collect();
     run_offsets.push(sides.len() as u32);
     (run_offsets, sides)
 }
@@ -230,7 +249,11 @@ fn position_lengths(p: &[[f64; 3]], f: [u32; 3]) -> ([f64; 3], f64) {
 }
 
 /// Validates (and in repair mode, repairs) a source into a manifold face list.
-pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<CleanFaces> {
+///
+/// Fans around vertices are analysed only when `check_fans` is set or a non-manifold edge was found:
+/// the mesh assembly detects a vertex with several fans on its own (its star walk does not reach every
+/// corner) and then calls again with `check_fans`.
+pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: bool) -> Result<CleanFaces> {
     let repair = options.repair;
     let n = source.vertex_count;
     if source.faces.is_empty() {
@@ -290,70 +313,104 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
             }
         }
     }
-    // Degenerate faces: repeated vertex, invalid lengths, zero area.
-    for (fi, f) in source.faces.iter().enumerate() {
+    // Degenerate faces: repeated vertex, invalid lengths, zero area (checked in parallel, reported in
+    // face order).
+    #[derive(Clone, Copy)]
+    enum Check {
+        Fine,
+        Repeated(u32),
+        BadLength(usize),
+        Thin,
+    }
+    let checks: Vec<Check> = source
+        .faces
+        .par_iter()
+        .enumerate()
+        .map(|(fi, f)| {
+            if f[0] == f[1] || f[0] == f[2] {
+                return Check::Repeated(f[0]);
+            }
+            if f[1] == f[2] {
+                return Check::Repeated(f[1]);
+            }
+            let ratio = if let Some(ls) = &source.face_edge_lengths {
+                let l = ls[fi];
+                if let Some(side) = (0..3).find(|&k| !(l[k].is_finite() && l[k] > 0.0)) {
+                    return Check::BadLength(side);
+                }
+                twice_area_ratio(l)
+            } else {
+                position_lengths(source.positions.as_ref().unwrap(), *f).1
+            };
+            if ratio <= ZERO_AREA_RELATIVE {
+                Check::Thin
+            } else {
+                Check::Fine
+            }
+        })
+        .collect();
+    for (fi, check) in checks.into_iter().enumerate() {
         if !keep[fi] {
             continue;
         }
-        let rep = if f[0] == f[1] || f[0] == f[2] {
-            Some(f[0])
-        } else if f[1] == f[2] {
-            Some(f[1])
-        } else {
-            None
-        };
-        if let Some(v) = rep {
-            if !repair {
-                return Err(Error::RepeatedVertexInFace {
+        let (error, repaired) = match check {
+            Check::Fine => continue,
+            Check::Repeated(v) => (
+                Error::RepeatedVertexInFace { face: fi, line: source.face_line(fi), vertex: v as usize },
+                Repair::DroppedRepeatedVertexFace { face: fi },
+            ),
+            Check::BadLength(side) => (
+                Error::InvalidEdgeLength {
                     face: fi,
-                    line: source.face_line(fi),
-                    vertex: v as usize,
-                });
-            }
-            keep[fi] = false;
-            repairs.push(Repair::DroppedRepeatedVertexFace { face: fi });
-            continue;
-        }
-        let ratio = if let Some(ls) = &source.face_edge_lengths {
-            let l = ls[fi];
-            if let Some(side) = (0..3).find(|&k| !(l[k].is_finite() && l[k] > 0.0)) {
-                if !repair {
-                    return Err(Error::InvalidEdgeLength { face: fi, side, length: l[side] });
-                }
-                keep[fi] = false;
-                repairs.push(Repair::DroppedZeroAreaFace { face: fi });
-                continue;
-            }
-            let r = twice_area_ratio(l);
-            if r <= ZERO_AREA_RELATIVE && !repair {
-                return Err(Error::TriangleInequality { face: fi, lengths: l });
-            }
-            r
-        } else {
-            position_lengths(source.positions.as_ref().unwrap(), *f).1
+                    side,
+                    length: source.face_edge_lengths.as_ref().unwrap()[fi][side],
+                },
+                Repair::DroppedZeroAreaFace { face: fi },
+            ),
+            Check::Thin => (
+                match &source.face_edge_lengths {
+                    Some(ls) => Error::TriangleInequality { face: fi, lengths: ls[fi] },
+                    None => Error::ZeroAreaFace { face: fi, line: source.face_line(fi) },
+                },
+                Repair::DroppedZeroAreaFace { face: fi },
+            ),
         };
-        if ratio <= ZERO_AREA_RELATIVE {
-            if !repair {
-                return Err(Error::ZeroAreaFace { face: fi, line: source.face_line(fi) });
-            }
-            keep[fi] = false;
-            repairs.push(Repair::DroppedZeroAreaFace { face: fi });
+        if !repair {
+            return Err(error);
         }
+        keep[fi] = false;
+        repairs.push(repaired);
     }
-    // Duplicate faces (same vertex set, either orientation).
-    {
-        let mut keyed: Vec<([u32; 3], u32)> = source
-            .faces
+
+    let mut face_origin: Vec<u32> = (0..source.faces.len() as u32).filter(|&f| keep[f as usize]).collect();
+    let mut faces: Vec<[u32; 3]> = face_origin.iter().map(|&f| source.faces[f as usize]).collect();
+    let mut vertex_origin: Vec<u32> = (0..n as u32).collect();
+    if faces.is_empty() {
+        return Err(Error::EmptyMesh);
+    }
+
+    // Duplicate faces (same vertex set, either orientation). Two copies of a face put two sides with
+    // the same opposite vertex on one edge; only if some edge shows that is the exact (sorting) pass run.
+    let mut grouped = Some(group_sides(n, &faces));
+    let suspicious = {
+        let (runs, sides) = grouped.as_ref().unwrap();
+        let third = |s: u32| faces[(s / 3) as usize][(s as usize % 3 + 2) % 3];
+        runs.par_windows(2).any(|r| {
+            let run = &sides[r[0] as usize..r[1] as usize];
+            (0..run.len()).any(|i| (i + 1..run.len()).any(|j| third(run[i]) == third(run[j])))
+        })
+    };
+    if suspicious {
+        let mut keyed: Vec<([u32; 3], u32)> = faces
             .iter()
-            .enumerate()
-            .filter(|(fi, _)| keep[*fi])
-            .map(|(fi, f)| {
+            .zip(&face_origin)
+            .map(|(f, &fi)| {
                 let mut s = *f;
                 s.sort_unstable();
-                (s, fi as u32)
+                (s, fi)
             })
             .collect();
-        keyed.sort_unstable();
+        keyed.par_sort_unstable();
         // Sorted by (vertex set, face index): the first of each run is the copy kept.
         let mut first_dup: Option<(usize, usize)> = None;
         let mut i = 0;
@@ -374,18 +431,14 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
         if let Some((face, first)) = first_dup {
             return Err(Error::DuplicateFace { face, first, line: source.face_line(face) });
         }
-    }
-
-    let mut face_origin: Vec<u32> = (0..source.faces.len() as u32).filter(|&f| keep[f as usize]).collect();
-    let mut faces: Vec<[u32; 3]> = face_origin.iter().map(|&f| source.faces[f as usize]).collect();
-    let mut vertex_origin: Vec<u32> = (0..n as u32).collect();
-    if faces.is_empty() {
-        return Err(Error::EmptyMesh);
+        face_origin.retain(|&f| keep[f as usize]);
+        faces = face_origin.iter().map(|&f| source.faces[f as usize]).collect();
+        grouped = None;
     }
 
     // Edge lengths must agree between faces sharing an edge (never repaired: it is ambiguous).
     if let Some(ls) = &source.face_edge_lengths {
-        let (runs, sides) = group_sides(n, &faces);
+        let (runs, sides) = grouped.get_or_insert_with(|| group_sides(n, &faces));
         for r in runs.windows(2) {
             let run = &sides[r[0] as usize..r[1] as usize];
             let len = |s: u32| ls[face_origin[(s / 3) as usize] as usize][(s % 3) as usize];
@@ -406,7 +459,7 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
     // Non-manifold edges and vertices: cut, split, and if that is not enough, drop.
     for round in 0..6 {
         let nv = vertex_origin.len();
-        let (runs, sides) = group_sides(nv, &faces);
+        let (runs, sides) = grouped.take().unwrap_or_else(|| group_sides(nv, &faces));
         let mut twin = vec![NONE; faces.len() * 3];
         let mut bad_edge = false;
         let mut dropped = Vec::new();
@@ -449,6 +502,9 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions) -> Result<Clean
                 return Err(Error::EmptyMesh);
             }
             continue;
+        }
+        if !bad_edge && !check_fans {
+            return finish(source, faces, face_origin, vertex_origin, twin, repairs, repair);
         }
         // Fans: union corners of each vertex across paired sides.
         let fans = vertex_fans(nv, &faces, &twin);

@@ -27,7 +27,9 @@
 //! spoke is [`Mesh::vertex_reference_spoke`].
 
 mod build;
+mod orientation;
 mod source;
+mod star;
 
 pub use build::{BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, ZERO_AREA_RELATIVE};
 pub use source::MeshSource;
@@ -35,6 +37,7 @@ pub use source::MeshSource;
 use crate::error::{Error, Result};
 use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
 use build::NONE;
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// Connectivity only: no coordinates, no lengths. Immutable once built; `Send + Sync`.
@@ -129,7 +132,22 @@ impl Mesh {
     /// # Complexity
     /// O(V + F) time and memory.
     pub fn build(source: &MeshSource, options: &BuildOptions) -> Result<BuiltMesh> {
-        let clean = build::clean(source, options)?;
+        let clean = build::clean(source, options, false)?;
+        match Mesh::assemble(source, clean) {
+            Some(built) => Ok(built),
+            // A vertex where several fans meet: analyse fans (and split them or report the first).
+            None => {
+                let clean = build::clean(source, options, true)?;
+                Mesh::assemble(source, clean).ok_or_else(|| Error::InvalidParameter {
+                    name: "mesh",
+                    message: "internal error: a vertex still has several fans after splitting".into(),
+                })
+            }
+        }
+    }
+
+    /// Orients, numbers edges and builds the stars. `None` if some vertex has several fans.
+    fn assemble(source: &MeshSource, clean: build::CleanFaces) -> Option<BuiltMesh> {
         let nv = clean.vertex_origin.len();
         let nf = clean.faces.len();
 
@@ -148,52 +166,19 @@ impl Mesh {
             }
         }
 
-        // Orientation by breadth-first search over faces.
-        let side_verts = |f: &[u32; 3], k: usize| (f[k], f[(k + 1) % 3]);
-        let mut flip = vec![false; nf];
-        let mut face_components = vec![NONE; nf];
-        let mut comp_orientable = Vec::new();
-        let mut queue = std::collections::VecDeque::new();
-        for start in 0..nf {
-            if face_components[start] != NONE {
-                continue;
-            }
-            let c = comp_orientable.len() as u32;
-            comp_orientable.push(true);
-            face_components[start] = c;
-            queue.push_back(start);
-            while let Some(f) = queue.pop_front() {
-                for k in 0..3 {
-                    let t = clean.side_twin[3 * f + k];
-                    if t == NONE {
-                        continue;
-                    }
-                    let g = (t / 3) as usize;
-                    let (a, b) = side_verts(&clean.faces[f], k);
-                    let (c2, d) = side_verts(&clean.faces[g], (t % 3) as usize);
-                    let opposite = a == d && b == c2;
-                    let want = flip[f] ^ !opposite;
-                    if face_components[g] == NONE {
-                        face_components[g] = c;
-                        flip[g] = want;
-                        queue.push_back(g);
-                    } else if flip[g] != want {
-                        comp_orientable[c as usize] = false;
-                    }
-                }
-            }
-        }
-        // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, and so on).
-        let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
+        let orient = orientation::orient(&clean.faces, &clean.side_twin);
+        let flip = &orient.flip;
         let faces: Vec<[VertexId; 3]> = clean
             .faces
-            .iter()
-            .zip(&flip)
+            .par_iter()
+            .zip(flip.par_iter())
             .map(|(f, &fl)| {
                 let g = if fl { [f[0], f[2], f[1]] } else { *f };
                 g.map(VertexId)
             })
             .collect();
+        // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, and so on).
+        let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
         let mut halfedge_twin = vec![NONE; 3 * nf];
         for f in 0..nf {
             for k in 0..3 {
@@ -227,19 +212,24 @@ impl Mesh {
         }
 
         // Corners of each vertex (unordered), by counting sort.
-        let mut vc_offsets = vec![0u32; nv + 1];
+        let mut star_offsets = vec![0u32; nv + 1];
         for f in &faces {
             for v in f {
-                vc_offsets[v.index() + 1] += 1;
+                star_offsets[v.index() + 1] += 1;
             }
         }
         for v in 0..nv {
-            vc_offsets[v + 1] += vc_offsets[v];
+            star_offsets[v + 1] += star_offsets[v];
         }
-        let star_offsets = vc_offsets.clone();
-        let mut spoke_offsets = vec![0u32; nv + 1];
+        let mut unordered = vec![0u32; 3 * nf];
+        {
+            let mut fill = star_offsets.clone();
+            for (c, v) in faces.iter().flatten().enumerate() {
+                unordered[fill[v.index()] as usize] = c as u32;
+                fill[v.index()] += 1;
+            }
+        }
         let mut vertex_boundary = vec![false; nv];
-        // A vertex is on the boundary iff one of its corners touches a halfedge without twin.
         for (h, &t) in halfedge_twin.iter().enumerate() {
             if t == NONE {
                 let f = &faces[h / 3];
@@ -247,115 +237,30 @@ impl Mesh {
                 vertex_boundary[f[(h % 3 + 1) % 3].index()] = true;
             }
         }
+        let mut spoke_offsets = vec![0u32; nv + 1];
         for v in 0..nv {
             let corners = star_offsets[v + 1] - star_offsets[v];
             spoke_offsets[v + 1] = spoke_offsets[v] + corners + vertex_boundary[v] as u32;
         }
-        let mut star_corners = vec![HalfedgeId(0); 3 * nf];
+
+        // Walk every star, in parallel over blocks of vertices.
+        let ctx = star::StarContext {
+            faces: &faces,
+            halfedge_twin: &halfedge_twin,
+            halfedge_edge: &halfedge_edge,
+            star_offsets: &star_offsets,
+            unordered: &unordered,
+            vertex_boundary: &vertex_boundary,
+            reference: &reference,
+        };
+        let stars = star::walk_all(&ctx)?;
         let mut corner_flipped = vec![false; 3 * nf];
-        let ns = spoke_offsets[nv] as usize;
-        let mut spoke_targets = vec![VertexId(0); ns];
-        let mut spoke_edges = vec![EdgeId(0); ns];
-        let mut vertex_reference = vec![0u32; nv];
-        // Any corner of each vertex to start from: the one holding the reference edge.
-        let mut ref_corner = vec![NONE; nv];
-        for (h, f) in faces.iter().enumerate().flat_map(|(fi, f)| (0..3).map(move |k| (3 * fi + k, f))) {
-            let v = f[h % 3].index();
-            let (n1, n2) = (f[(h % 3 + 1) % 3].0, f[(h % 3 + 2) % 3].0);
-            if ref_corner[v] == NONE && (n1 == reference[v] || n2 == reference[v]) {
-                ref_corner[v] = h as u32;
-            }
+        for (c, &fl) in stars.star_corners.iter().zip(&stars.star_flipped) {
+            corner_flipped[c.index()] = fl;
         }
-        let mut walk = Vec::new();
-        for v in 0..nv {
-            let vid = VertexId::new(v);
-            let count = (star_offsets[v + 1] - star_offsets[v]) as usize;
-            let corner_at = |g: usize| -> usize { (0..3).find(|&j| faces[g][j] == vid).unwrap_or(0) };
-            let c0 = ref_corner[v] as usize;
-            let mut start = (c0, false);
-            if vertex_boundary[v] {
-                // Walk backwards to the first corner after the boundary.
-                let mut cur = start;
-                for _ in 0..count {
-                    let (c, fl) = cur;
-                    let (f, k) = (c / 3, c % 3);
-                    let (edge_h, w) = if !fl {
-                        (c, faces[f][(k + 1) % 3])
-                    } else {
-                        (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
-                    };
-                    let t = halfedge_twin[edge_h];
-                    if t == NONE {
-                        break;
-                    }
-                    let g = (t / 3) as usize;
-                    let kg = corner_at(g);
-                    cur = (3 * g + kg, faces[g][(kg + 2) % 3] != w);
-                }
-                start = cur;
-            }
-            walk.clear();
-            let mut cur = start;
-            for _ in 0..count {
-                walk.push(cur);
-                let (c, fl) = cur;
-                let (f, k) = (c / 3, c % 3);
-                let (edge_h, w) = if !fl {
-                    (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
-                } else {
-                    (c, faces[f][(k + 1) % 3])
-                };
-                let t = halfedge_twin[edge_h];
-                if t == NONE {
-                    break;
-                }
-                let g = (t / 3) as usize;
-                let kg = corner_at(g);
-                cur = (3 * g + kg, faces[g][(kg + 1) % 3] != w);
-                if cur.0 == start.0 {
-                    break;
-                }
-            }
-            debug_assert_eq!(walk.len(), count, "star walk at vertex {v}");
-            let spoke_start = |&(c, fl): &(usize, bool)| {
-                let (f, k) = (c / 3, c % 3);
-                if !fl {
-                    (faces[f][(k + 1) % 3], halfedge_edge[c])
-                } else {
-                    (faces[f][(k + 2) % 3], halfedge_edge[3 * f + (k + 2) % 3])
-                }
-            };
-            let rot = if vertex_boundary[v] {
-                0
-            } else {
-                walk.iter().position(|x| spoke_start(x).0 .0 == reference[v]).unwrap_or(0)
-            };
-            let so = star_offsets[v] as usize;
-            let po = spoke_offsets[v] as usize;
-            for i in 0..walk.len() {
-                let x = walk[(i + rot) % walk.len()];
-                star_corners[so + i] = HalfedgeId::new(x.0);
-                corner_flipped[x.0] = x.1;
-                let (w, e) = spoke_start(&x);
-                spoke_targets[po + i] = w;
-                spoke_edges[po + i] = e;
-            }
-            if vertex_boundary[v] {
-                let &(c, fl) = walk.last().unwrap();
-                let (f, k) = (c / 3, c % 3);
-                let (w, e) = if !fl {
-                    (faces[f][(k + 2) % 3], halfedge_edge[3 * f + (k + 2) % 3])
-                } else {
-                    (faces[f][(k + 1) % 3], halfedge_edge[c])
-                };
-                spoke_targets[po + walk.len()] = w;
-                spoke_edges[po + walk.len()] = e;
-                vertex_reference[v] = spoke_targets[po..po + walk.len() + 1]
-                    .iter()
-                    .position(|t| t.0 == reference[v])
-                    .unwrap_or(0) as u32;
-            }
-        }
+        let (star_corners, spoke_targets, spoke_edges, vertex_reference) =
+            (stars.star_corners, stars.spoke_targets, stars.spoke_edges, stars.vertex_reference);
+        let ns = spoke_targets.len();
 
         // Opposite spokes and reflections.
         let mut edge_spokes = vec![[NONE; 2]; edge_vertices.len()];
@@ -396,21 +301,21 @@ impl Mesh {
             spoke_reflect,
             vertex_reference,
             vertex_boundary,
-            face_components,
+            face_components: orient.face_components,
             components: Vec::new(),
             boundary_loops: Vec::new(),
         };
         mesh.boundary_loops = mesh.trace_boundary_loops();
-        mesh.components = mesh.summarize_components(&comp_orientable);
+        mesh.components = mesh.summarize_components(&orient.component_orientable);
 
         let positions = source
             .positions
             .as_ref()
-            .map(|p| clean.vertex_origin.iter().map(|&o| p[o as usize]).collect::<Vec<_>>());
+            .map(|p| clean.vertex_origin.par_iter().map(|&o| p[o as usize]).collect::<Vec<_>>());
         let edge_lengths = match (&clean.face_edge_lengths, &positions) {
             (Some(ls), _) => mesh
                 .edge_halfedges
-                .iter()
+                .par_iter()
                 .map(|hs| {
                     let h = hs[0] as usize;
                     let (f, k) = (h / 3, h % 3);
@@ -419,15 +324,14 @@ impl Mesh {
                 .collect(),
             (None, Some(p)) => mesh
                 .edge_vertices
-                .iter()
+                .par_iter()
                 .map(|[a, b]| {
                     let (x, y) = (p[a.index()], p[b.index()]);
                     ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2)).sqrt()
                 })
                 .collect(),
-            (None, None) => {
-                return Err(Error::MissingGeometry { message: "no positions and no lengths".into() })
-            }
+            // `clean` rejects sources with neither.
+            (None, None) => return None,
         };
         let report = BuildReport {
             repairs: clean.repairs,
@@ -435,7 +339,7 @@ impl Mesh {
             vertex_origin: clean.vertex_origin,
             face_origin: clean.face_origin,
         };
-        Ok(BuiltMesh { mesh, positions, edge_lengths, report })
+        Some(BuiltMesh { mesh, positions, edge_lengths, report })
     }
 
     fn trace_boundary_loops(&self) -> Vec<Vec<VertexId>> {

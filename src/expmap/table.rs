@@ -1,0 +1,470 @@
+//! The exponential-map table: for every vertex, where exp_p(v) lands for a polar grid of tangent vectors.
+
+use super::trace::{Landing, Sink, TraceStart, Tracer};
+use crate::error::{Error, Result};
+use crate::ids::{FaceId, VertexId};
+use crate::manifold::Manifold;
+use rayon::prelude::*;
+use std::f64::consts::TAU;
+
+/// Flag bit: the sample's trace stopped before reaching the sample's radius.
+pub const FLAG_TRUNCATED: u8 = 1;
+/// Flag bit: the landing face's orientation, carried along the trace, disagrees with the star of the
+/// start vertex (only on non-orientable meshes).
+pub const FLAG_MIRRORED: u8 = 2;
+
+/// Bytes per sample of an [`ExpMapTable`], besides the per-trace lengths (4 bytes per vertex and
+/// direction, i.e. `4/R` per sample): landing face (`u32`, 4), two barycentric coordinates (`f32`, 8),
+/// transported angle (`f32`, 4), flags (`u8`, 1).
+pub const BYTES_PER_SAMPLE: usize = 17;
+
+/// The largest radius accepted, in mean edge lengths (a kernel support far beyond any convolution's;
+/// longer geodesics can be traced one by one with [`Tracer`]).
+pub const MAX_RADIUS_EDGES: f64 = 1000.0;
+
+/// The most samples per vertex (rings × directions) accepted.
+pub const MAX_SAMPLES: usize = 1 << 16;
+
+/// The radius ρ of the polar grid.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Radius {
+    /// In the mesh's length unit.
+    Absolute(f64),
+    /// As a multiple of the mean edge length ([`Geometry::mean_edge_length`](crate::geometry::Geometry::mean_edge_length)).
+    MeanEdgeLengths(f64),
+}
+
+impl Radius {
+    /// The radius in the mesh's length unit.
+    pub fn resolve(self, m: &Manifold) -> f64 {
+        match self {
+            Radius::Absolute(r) => r,
+            Radius::MeanEdgeLengths(k) => k * m.geometry.mean_edge_length(),
+        }
+    }
+}
+
+/// What a convolution does with a truncated sample (one whose geodesic left the surface before reaching
+/// the sample's radius). The table records the stop point and flags the sample either way; the policy
+/// is applied by the consumer ([`ExpMapTable::padded_landing`] implements it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Padding {
+    /// The signal is taken as zero there: the sample contributes nothing (zero padding, as in a planar
+    /// CNN's `padding = 0`).
+    #[default]
+    Zero,
+    /// The signal is taken at the stop point on the boundary (replicate padding along the geodesic).
+    Clamp,
+}
+
+/// Parameters of an [`ExpMapTable`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExpMapParams {
+    /// Number of rings R (radii r_i = (i − ½)·ρ/R, i = 1..R). Default 8.
+    pub rings: usize,
+    /// Number of directions A (scaled polar angles θ_j = 2πj/A, j = 0..A−1). Default 16.
+    pub directions: usize,
+    /// The radius ρ. Default: 5 mean edge lengths.
+    pub radius: Radius,
+    /// Padding policy for truncated samples. Default: [`Padding::Zero`].
+    pub padding: Padding,
+}
+
+impl Default for ExpMapParams {
+    fn default() -> Self {
+        ExpMapParams { rings: 8, directions: 16, radius: Radius::MeanEdgeLengths(5.0), padding: Padding::Zero }
+    }
+}
+
+impl ExpMapParams {
+    /// Checks the parameters against a manifold and returns the absolute radius.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`]: zero rings or directions, more than [`MAX_SAMPLES`] samples, a radius
+    /// that is not positive and finite or exceeds [`MAX_RADIUS_EDGES`] mean edge lengths, or a table too
+    /// large to address.
+    pub fn validate(&self, m: &Manifold) -> Result<f64> {
+        let bad = |name: &'static str, message: String| Err(Error::InvalidParameter { name, message });
+        if self.rings == 0 {
+            return bad("rings", "must be at least 1".into());
+        }
+        if self.directions == 0 {
+            return bad("directions", "must be at least 1".into());
+        }
+        let samples = self.rings.checked_mul(self.directions).unwrap_or(usize::MAX);
+        if samples > MAX_SAMPLES {
+            return bad(
+                "rings, directions",
+                format!("{} × {} samples per vertex exceeds the limit of {MAX_SAMPLES}", self.rings, self.directions),
+            );
+        }
+        let (given, k) = match self.radius {
+            Radius::Absolute(r) => (r, r / m.geometry.mean_edge_length()),
+            Radius::MeanEdgeLengths(k) => (k, k),
+        };
+        if !(given.is_finite() && given > 0.0) {
+            return bad("radius", format!("must be positive and finite (got {given})"));
+        }
+        if !(k <= MAX_RADIUS_EDGES) {
+            return bad(
+                "radius",
+                format!("{given} is {k:.3e} mean edge lengths; the limit is {MAX_RADIUS_EDGES}"),
+            );
+        }
+        let rho = self.radius.resolve(m);
+        if !(rho.is_finite() && rho > 0.0) {
+            return bad("radius", format!("resolves to {rho}, not positive and finite"));
+        }
+        let total = m.mesh.vertex_count().checked_mul(samples).and_then(|n| n.checked_mul(BYTES_PER_SAMPLE + 4));
+        if total.map_or(true, |b| b > isize::MAX as usize) {
+            return bad("rings, directions", "the table would be too large to address".into());
+        }
+        Ok(rho)
+    }
+}
+
+/// One entry of an [`ExpMapTable`], decoded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TableEntry {
+    /// The landing face (the stop point's face if truncated).
+    pub face: FaceId,
+    /// Barycentric coordinates of the face's corners 0, 1, 2.
+    pub bary: [f32; 3],
+    /// Distance travelled: the sample's radius, or the stop length if truncated.
+    pub distance: f32,
+    /// Direction of the geodesic at the landing point, as an angle in the landing face's frame.
+    pub transported_angle: f32,
+    /// Whether the trace stopped before the sample's radius.
+    pub truncated: bool,
+    /// Whether the landing face's orientation disagrees with the start vertex's star.
+    pub mirrored: bool,
+}
+
+/// Where exp_p(v) lands, for every vertex p and every sample v = (r_i, θ_j) of a polar grid in T_p M.
+///
+/// # The grid
+/// R rings at midpoint radii `r_i = (i − ½)·ρ/R` (`i = 1..R`), A directions at scaled polar angles
+/// `θ_j = 2πj/A` (`j = 0..A−1`) of the vertex frame (see [`frames`](crate::frames)). Sample
+/// index `s = j·R + (i − 1)`: direction-major, so one trace fills R consecutive entries. Quadrature
+/// weight `w_s = r_i · Δr · Δθ` with `Δr = ρ/R`, `Δθ = 2π/A`: the tangent-plane measure of DESIGN.md (no
+/// Jacobian of exp); the weights sum to πρ² exactly.
+///
+/// # Storage (structure of arrays, vertex-major: entry `p·S + s`)
+/// - `landing_faces`: `u32` face index;
+/// - `landing_barys`: `[f32; 2]`, barycentric coordinates of the face's corners 0 and 1 (corner 2 has
+///   `1 − b0 − b1`);
+/// - `transported_angles`: `f32`, the direction of the geodesic at the landing point as an angle in the
+///   landing face's frame (x along halfedge `3f`, y toward corner 2; see [`trace`](super::trace));
+///   [`Tracer::face_angle_to_polar`] gives it in the polar frame of each landing vertex;
+/// - `flags`: `u8`, [`FLAG_TRUNCATED`] | [`FLAG_MIRRORED`];
+/// - `trace_lengths`: `f32` per vertex and direction (`p·A + j`): how far that trace went (the largest
+///   radius, or its stop length). The distance travelled to sample `s` is `r_i`, or the trace length if
+///   the sample is truncated.
+///
+/// [`BYTES_PER_SAMPLE`] = 17 bytes per sample plus 4/R for the trace lengths (17.5 for R = 8; 2,240 bytes
+/// per vertex for 16 × 8 samples).
+///
+/// # Truncated samples
+/// A trace that reaches the boundary stops; its remaining samples are flagged truncated and hold the stop
+/// point (face, barycentric coordinates, direction there). What a convolution makes of them is the
+/// [`Padding`] policy, stored with the table.
+///
+/// # Example
+/// ```
+/// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+/// use manifold_cnn::{BuildOptions, Manifold};
+/// let m = Manifold::load("flat-torus:8x8", &BuildOptions::default()).unwrap();
+/// let params = ExpMapParams { rings: 2, directions: 4, radius: Radius::Absolute(2.0), ..Default::default() };
+/// let t = ExpMapTable::build(&m, &params).unwrap();
+/// assert_eq!(t.samples_per_vertex(), 8);
+/// assert_eq!(t.sample_radii()[..2], [0.5, 1.5]);
+/// assert_eq!(t.truncated_fraction(), 0.0);
+/// // The weights integrate the disk: Σ w = πρ².
+/// let area: f64 = t.sample_weights().iter().sum();
+/// assert!((area - std::f64::consts::PI * 4.0).abs() < 1e-12);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpMapTable {
+    vertices: usize,
+    rings: usize,
+    directions: usize,
+    radius: f64,
+    padding: Padding,
+    sample_radii: Vec<f64>,
+    sample_angles: Vec<f64>,
+    sample_weights: Vec<f64>,
+    landing_faces: Vec<u32>,
+    landing_barys: Vec<[f32; 2]>,
+    transported_angles: Vec<f32>,
+    flags: Vec<u8>,
+    trace_lengths: Vec<f32>,
+}
+
+/// Writes one trace's landings into a vertex's slices.
+struct TableSink<'s, 't> {
+    tracer: &'s Tracer<'t>,
+    faces: &'s mut [u32],
+    barys: &'s mut [[f32; 2]],
+    angles: &'s mut [f32],
+    flags: &'s mut [u8],
+    length: f64,
+}
+
+impl Sink for TableSink<'_, '_> {
+    #[inline]
+    fn land(&mut self, i: usize, at: &Landing) {
+        let p = self.tracer.point_of(at.h, at.x, at.y);
+        self.faces[i] = p.face.raw();
+        self.barys[i] = [p.bary[0] as f32, p.bary[1] as f32];
+        self.angles[i] = self.tracer.angle_of(at.h, at.a, at.b) as f32;
+        let truncated = at.stop != super::trace::TraceStop::Complete;
+        self.flags[i] = (truncated as u8 * FLAG_TRUNCATED) | (at.flip as u8 * FLAG_MIRRORED);
+        self.length = at.dist;
+    }
+}
+
+/// Allocates a vector of `n` copies of `x`, reporting failure as an error instead of aborting.
+fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &'static str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::InvalidParameter {
+        name: "rings, directions",
+        message: format!("cannot allocate the table's {what} ({n} entries)"),
+    })?;
+    v.par_extend(rayon::iter::repeat_n(x, n));
+    Ok(v)
+}
+
+impl ExpMapTable {
+    /// Builds the table: one straightest-geodesic trace per vertex and direction, landing at every ring.
+    ///
+    /// # Errors
+    /// As [`ExpMapParams::validate`], or if the table cannot be allocated.
+    ///
+    /// # Complexity
+    /// O(V·A·(faces crossed per trace + R)), parallel over vertices with rayon; deterministic (the
+    /// output does not depend on the number of threads).
+    pub fn build(m: &Manifold, params: &ExpMapParams) -> Result<ExpMapTable> {
+        Self::build_with_progress(m, params, |_, _| {})
+    }
+
+    /// As [`build`](Self::build), calling `progress(done, total)` (vertices) after each batch of about
+    /// 2% of the vertices.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_with_progress(
+        m: &Manifold,
+        params: &ExpMapParams,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<ExpMapTable> {
+        params.validate(m)?;
+        let tracer = Tracer::new(m);
+        Self::build_with_tracer(&tracer, params, progress)
+    }
+
+    /// As [`build_with_progress`](Self::build_with_progress), with a tracer already built for the
+    /// manifold.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_with_tracer(
+        tracer: &Tracer<'_>,
+        params: &ExpMapParams,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<ExpMapTable> {
+        let m = tracer.manifold();
+        let rho = params.validate(m)?;
+        let (nr, na) = (params.rings, params.directions);
+        let ns = nr * na;
+        let nv = m.mesh.vertex_count();
+        let dr = rho / nr as f64;
+        let dtheta = TAU / na as f64;
+        let radii: Vec<f64> = (1..=nr).map(|i| (i as f64 - 0.5) * dr).collect();
+        let thetas: Vec<f64> = (0..na).map(|j| TAU * j as f64 / na as f64).collect();
+        let mut sample_radii = Vec::with_capacity(ns);
+        let mut sample_angles = Vec::with_capacity(ns);
+        let mut sample_weights = Vec::with_capacity(ns);
+        for &th in &thetas {
+            for &r in &radii {
+                sample_radii.push(r);
+                sample_angles.push(th);
+                sample_weights.push(r * dr * dtheta);
+            }
+        }
+        let n = nv * ns;
+        let mut landing_faces = try_filled(n, 0u32, "landing faces")?;
+        let mut landing_barys = try_filled(n, [0f32; 2], "barycentric coordinates")?;
+        let mut transported_angles = try_filled(n, 0f32, "transported angles")?;
+        let mut flags = try_filled(n, 0u8, "flags")?;
+        let mut trace_lengths = try_filled(nv * na, 0f32, "trace lengths")?;
+
+        const CHUNK: usize = 64;
+        let batch = (nv / 50).max(4096).div_ceil(CHUNK) * CHUNK;
+        let mut done = 0;
+        while done < nv {
+            let end = (done + batch).min(nv);
+            let (a, b) = (done * ns, end * ns);
+            landing_faces[a..b]
+                .par_chunks_mut(CHUNK * ns)
+                .zip(landing_barys[a..b].par_chunks_mut(CHUNK * ns))
+                .zip(transported_angles[a..b].par_chunks_mut(CHUNK * ns))
+                .zip(flags[a..b].par_chunks_mut(CHUNK * ns))
+                .zip(trace_lengths[done * na..end * na].par_chunks_mut(CHUNK * na))
+                .enumerate()
+                .for_each(|(ci, ((((faces, barys), angles), flags), lengths))| {
+                    let v0 = done + ci * CHUNK;
+                    for (k, len_row) in lengths.chunks_mut(na).enumerate() {
+                        let v = VertexId::new(v0 + k);
+                        for (j, &theta) in thetas.iter().enumerate() {
+                            let o = k * ns + j * nr;
+                            let mut sink = TableSink {
+                                tracer,
+                                faces: &mut faces[o..o + nr],
+                                barys: &mut barys[o..o + nr],
+                                angles: &mut angles[o..o + nr],
+                                flags: &mut flags[o..o + nr],
+                                length: 0.0,
+                            };
+                            tracer.run(TraceStart::Vertex { vertex: v, angle: theta }, &radii, &mut sink);
+                            len_row[j] = sink.length as f32;
+                        }
+                    }
+                });
+            done = end;
+            progress(done, nv);
+        }
+        Ok(ExpMapTable {
+            vertices: nv,
+            rings: nr,
+            directions: na,
+            radius: rho,
+            padding: params.padding,
+            sample_radii,
+            sample_angles,
+            sample_weights,
+            landing_faces,
+            landing_barys,
+            transported_angles,
+            flags,
+            trace_lengths,
+        })
+    }
+
+    /// Number of vertices N.
+    pub fn vertex_count(&self) -> usize {
+        self.vertices
+    }
+    /// Number of rings R.
+    pub fn rings(&self) -> usize {
+        self.rings
+    }
+    /// Number of directions A.
+    pub fn directions(&self) -> usize {
+        self.directions
+    }
+    /// Samples per vertex S = R·A.
+    pub fn samples_per_vertex(&self) -> usize {
+        self.rings * self.directions
+    }
+    /// The radius ρ (absolute).
+    pub fn radius(&self) -> f64 {
+        self.radius
+    }
+    /// The padding policy for truncated samples.
+    pub fn padding(&self) -> Padding {
+        self.padding
+    }
+    /// Sample index of ring `i` (0-based, radius `r_{i+1}`) and direction `j`: `j·R + i`.
+    pub fn sample_index(&self, ring: usize, direction: usize) -> usize {
+        direction * self.rings + ring
+    }
+    /// Radius of every sample (S).
+    pub fn sample_radii(&self) -> &[f64] {
+        &self.sample_radii
+    }
+    /// Scaled polar angle of every sample (S).
+    pub fn sample_angles(&self) -> &[f64] {
+        &self.sample_angles
+    }
+    /// Quadrature weight `r_i Δr Δθ` of every sample (S).
+    pub fn sample_weights(&self) -> &[f64] {
+        &self.sample_weights
+    }
+    /// Landing face of every entry (N·S, vertex-major).
+    pub fn landing_faces(&self) -> &[u32] {
+        &self.landing_faces
+    }
+    /// Barycentric coordinates of corners 0 and 1 of every entry (N·S).
+    pub fn landing_barys(&self) -> &[[f32; 2]] {
+        &self.landing_barys
+    }
+    /// Transported angle (in the landing face's frame) of every entry (N·S).
+    pub fn transported_angles(&self) -> &[f32] {
+        &self.transported_angles
+    }
+    /// Flags ([`FLAG_TRUNCATED`], [`FLAG_MIRRORED`]) of every entry (N·S).
+    pub fn flags(&self) -> &[u8] {
+        &self.flags
+    }
+    /// Length of every trace (N·A, `p·A + j`).
+    pub fn trace_lengths(&self) -> &[f32] {
+        &self.trace_lengths
+    }
+
+    /// Entry `sample` of vertex `vertex`, decoded.
+    ///
+    /// # Panics
+    /// If `vertex ≥ N` or `sample ≥ S`.
+    pub fn entry(&self, vertex: usize, sample: usize) -> TableEntry {
+        let s = self.samples_per_vertex();
+        assert!(vertex < self.vertices && sample < s, "entry ({vertex}, {sample}) out of range");
+        let e = vertex * s + sample;
+        let [b0, b1] = self.landing_barys[e];
+        let fl = self.flags[e];
+        let truncated = fl & FLAG_TRUNCATED != 0;
+        let distance = if truncated {
+            self.trace_lengths[vertex * self.directions + sample / self.rings]
+        } else {
+            self.sample_radii[sample] as f32
+        };
+        TableEntry {
+            face: FaceId::new(self.landing_faces[e] as usize),
+            bary: [b0, b1, 1.0 - b0 - b1],
+            distance,
+            transported_angle: self.transported_angles[e],
+            truncated,
+            mirrored: fl & FLAG_MIRRORED != 0,
+        }
+    }
+
+    /// The point at which a convolution evaluates the signal for this entry under the table's
+    /// [`Padding`] policy: the landing face and barycentric coordinates, or `None` for a truncated
+    /// sample under [`Padding::Zero`] (the signal counts as zero there).
+    ///
+    /// # Panics
+    /// If `vertex ≥ N` or `sample ≥ S`.
+    pub fn padded_landing(&self, vertex: usize, sample: usize) -> Option<(FaceId, [f32; 3])> {
+        let e = self.entry(vertex, sample);
+        if e.truncated && self.padding == Padding::Zero {
+            None
+        } else {
+            Some((e.face, e.bary))
+        }
+    }
+
+    /// Fraction of all entries that are truncated.
+    pub fn truncated_fraction(&self) -> f64 {
+        if self.flags.is_empty() {
+            return 0.0;
+        }
+        let n = self.flags.par_iter().filter(|&&f| f & FLAG_TRUNCATED != 0).count();
+        n as f64 / self.flags.len() as f64
+    }
+
+    /// Memory held by the table's arrays, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.landing_faces.len() * BYTES_PER_SAMPLE
+            + self.trace_lengths.len() * 4
+            + self.sample_radii.len() * 24
+    }
+}
