@@ -34,43 +34,51 @@ pub struct TangentFrames {
 impl TangentFrames {
     /// Builds the frames. O(corners), parallel over vertices.
     pub fn new(mesh: &Mesh, geometry: &Geometry) -> TangentFrames {
-        const BLOCK: usize = 8192;
         let angles = geometry.corner_angles();
         let nv = mesh.vertex_count();
-        let blocks: Vec<(Vec<f64>, Vec<f64>)> = (0..nv.div_ceil(BLOCK))
-            .into_par_iter()
-            .map(|b| {
-                let (mut scales, mut phis) = (Vec::with_capacity(BLOCK), Vec::with_capacity(7 * BLOCK));
-                for v in b * BLOCK..((b + 1) * BLOCK).min(nv) {
-                    let v = VertexId::new(v);
-                    let theta: f64 = geometry.vertex_angle_sums()[v.index()];
-                    let boundary = mesh.is_boundary_vertex(v);
-                    let s = if boundary { 1.0 } else { 2.0 * PI / theta };
-                    let base = phis.len();
-                    let corners = mesh.vertex_corners(v);
+        let mut vertex_scales = vec![0.0; nv];
+        let mut spoke_angles = vec![0.0; mesh.spoke_count()];
+        // Blocks of vertices write their own ranges of both arrays.
+        const BLOCK: usize = 8192;
+        let bounds: Vec<(usize, usize)> =
+            (0..nv.div_ceil(BLOCK)).map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv))).collect();
+        let spoke_start = |v: usize| {
+            if v == nv {
+                mesh.spoke_count()
+            } else {
+                mesh.vertex_spokes(VertexId::new(v)).start
+            }
+        };
+        let pieces = crate::mesh::split_lengths(
+            &mut spoke_angles,
+            bounds.iter().map(|&(a, b)| spoke_start(b) - spoke_start(a)),
+        );
+        vertex_scales.par_chunks_mut(BLOCK).zip(pieces).zip(bounds.par_iter()).for_each(
+            |((scales, phis), &(v0, v1))| {
+                let s0 = spoke_start(v0);
+                for v in v0..v1 {
+                    let vid = VertexId::new(v);
+                    let boundary = mesh.is_boundary_vertex(vid);
+                    let s = if boundary { 1.0 } else { 2.0 * PI / geometry.vertex_angle_sums()[v] };
+                    scales[v - v0] = s;
+                    let spokes = mesh.vertex_spokes(vid);
+                    let out = &mut phis[spokes.start - s0..spokes.end - s0];
+                    let corners = mesh.vertex_corners(vid);
                     let mut acc = 0.0;
-                    phis.push(0.0);
-                    for c in &corners[..corners.len() - 1 + boundary as usize] {
+                    out[0] = 0.0;
+                    for (i, c) in corners[..out.len() - 1].iter().enumerate() {
                         acc += angles[c.index()];
-                        phis.push(s * acc);
+                        out[i + 1] = s * acc;
                     }
-                    let r = phis[base + mesh.vertex_reference_spoke(v)];
+                    let r = out[mesh.vertex_reference_spoke(vid)];
                     if r != 0.0 {
-                        for p in &mut phis[base..] {
+                        for p in out.iter_mut() {
                             *p -= r;
                         }
                     }
-                    scales.push(s);
                 }
-                (scales, phis)
-            })
-            .collect();
-        let mut vertex_scales = Vec::with_capacity(nv);
-        let mut spoke_angles = Vec::with_capacity(mesh.spoke_count());
-        for (s, p) in blocks {
-            vertex_scales.extend(s);
-            spoke_angles.extend(p);
-        }
+            },
+        );
         TangentFrames { vertex_scales, spoke_angles }
     }
 

@@ -33,6 +33,7 @@ mod star;
 
 pub use build::{BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, ZERO_AREA_RELATIVE};
 pub use source::MeshSource;
+pub(crate) use star::split_lengths;
 
 use crate::error::{Error, Result};
 use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
@@ -253,7 +254,7 @@ impl Mesh {
             vertex_boundary: &vertex_boundary,
             reference: &reference,
         };
-        let stars = star::walk_all(&ctx)?;
+        let stars = star::walk_all(&ctx, &spoke_offsets)?;
         let mut corner_flipped = vec![false; 3 * nf];
         for (c, &fl) in stars.star_corners.iter().zip(&stars.star_flipped) {
             corner_flipped[c.index()] = fl;

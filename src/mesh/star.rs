@@ -24,56 +24,74 @@ pub(crate) struct Stars {
     pub vertex_reference: Vec<u32>,
 }
 
-#[derive(Default)]
-struct Block {
-    corners: Vec<HalfedgeId>,
-    flipped: Vec<bool>,
-    targets: Vec<VertexId>,
-    edges: Vec<EdgeId>,
-    reference: Vec<u32>,
+/// Output slices of one block of vertices.
+struct Block<'a> {
+    corners: &'a mut [HalfedgeId],
+    flipped: &'a mut [bool],
+    targets: &'a mut [VertexId],
+    edges: &'a mut [EdgeId],
+    reference: &'a mut [u32],
 }
 
 const BLOCK: usize = 8192;
 
-/// Walks every star. `None` if some vertex's walk does not reach all its corners (several fans).
-pub(crate) fn walk_all(ctx: &StarContext) -> Option<Stars> {
-    let nv = ctx.star_offsets.len() - 1;
-    let blocks: Vec<Option<Block>> = (0..nv.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let mut out = Block::default();
-            let span = (ctx.star_offsets[((b + 1) * BLOCK).min(nv)] - ctx.star_offsets[b * BLOCK]) as usize;
-            out.corners.reserve(span);
-            out.flipped.reserve(span);
-            out.targets.reserve(span + BLOCK);
-            out.edges.reserve(span + BLOCK);
-            out.reference.reserve(BLOCK);
-            let mut walk = Vec::new();
-            for v in b * BLOCK..((b + 1) * BLOCK).min(nv) {
-                walk_vertex(ctx, v, &mut walk, &mut out)?;
-            }
-            Some(out)
-        })
-        .collect();
-    let mut stars = Stars {
-        star_corners: Vec::with_capacity(ctx.unordered.len()),
-        star_flipped: Vec::with_capacity(ctx.unordered.len()),
-        spoke_targets: Vec::new(),
-        spoke_edges: Vec::new(),
-        vertex_reference: Vec::with_capacity(nv),
-    };
-    for b in blocks {
-        let b = b?;
-        stars.star_corners.extend(b.corners);
-        stars.star_flipped.extend(b.flipped);
-        stars.spoke_targets.extend(b.targets);
-        stars.spoke_edges.extend(b.edges);
-        stars.vertex_reference.extend(b.reference);
+/// Splits `data` into consecutive pieces of the given lengths.
+pub(crate) fn split_lengths<T>(mut data: &mut [T], lengths: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut out = Vec::new();
+    for len in lengths {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
+        out.push(head);
+        data = tail;
     }
-    Some(stars)
+    out
 }
 
-fn walk_vertex(ctx: &StarContext, v: usize, walk: &mut Vec<(usize, bool)>, out: &mut Block) -> Option<()> {
+/// Walks every star, in parallel over blocks of vertices, writing straight into the final arrays.
+/// `None` if some vertex's walk does not reach all its corners (several fans).
+pub(crate) fn walk_all(ctx: &StarContext, spoke_offsets: &[u32]) -> Option<Stars> {
+    let nv = ctx.star_offsets.len() - 1;
+    let nc = ctx.star_offsets[nv] as usize;
+    let ns = spoke_offsets[nv] as usize;
+    let mut stars = Stars {
+        star_corners: vec![HalfedgeId(0); nc],
+        star_flipped: vec![false; nc],
+        spoke_targets: vec![VertexId(0); ns],
+        spoke_edges: vec![EdgeId(0); ns],
+        vertex_reference: vec![0; nv],
+    };
+    let bounds: Vec<(usize, usize)> =
+        (0..nv.div_ceil(BLOCK)).map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv))).collect();
+    let span = |off: &[u32]| bounds.iter().map(|&(a, b)| (off[b] - off[a]) as usize).collect::<Vec<_>>();
+    let (cs, ss) = (span(ctx.star_offsets), span(spoke_offsets));
+    let blocks: Vec<Block> = split_lengths(&mut stars.star_corners, cs.iter().copied())
+        .into_iter()
+        .zip(split_lengths(&mut stars.star_flipped, cs.iter().copied()))
+        .zip(split_lengths(&mut stars.spoke_targets, ss.iter().copied()))
+        .zip(split_lengths(&mut stars.spoke_edges, ss.iter().copied()))
+        .zip(split_lengths(&mut stars.vertex_reference, bounds.iter().map(|&(a, b)| b - a)))
+        .map(|((((corners, flipped), targets), edges), reference)| Block { corners, flipped, targets, edges, reference })
+        .collect();
+    let ok = blocks.into_par_iter().zip(bounds.par_iter()).all(|(mut out, &(v0, v1))| {
+        let mut walk = Vec::new();
+        let (c0, s0) = (ctx.star_offsets[v0] as usize, spoke_offsets[v0] as usize);
+        (v0..v1).all(|v| {
+            let c = ctx.star_offsets[v] as usize - c0;
+            let s = spoke_offsets[v] as usize - s0;
+            walk_vertex(ctx, v, &mut walk, &mut out, c, s, v - v0).is_some()
+        })
+    });
+    ok.then_some(stars)
+}
+
+fn walk_vertex(
+    ctx: &StarContext,
+    v: usize,
+    walk: &mut Vec<(usize, bool)>,
+    out: &mut Block,
+    corner_base: usize,
+    spoke_base: usize,
+    local: usize,
+) -> Option<()> {
     let faces = ctx.faces;
     let vid = VertexId::new(v);
     let mine = &ctx.unordered[ctx.star_offsets[v] as usize..ctx.star_offsets[v + 1] as usize];
@@ -144,14 +162,13 @@ fn walk_vertex(ctx: &StarContext, v: usize, walk: &mut Vec<(usize, bool)>, out: 
         }
     };
     let rot = if boundary { 0 } else { walk.iter().position(|x| spoke_start(x).0 .0 == reference).unwrap_or(0) };
-    let spoke_base = out.targets.len();
     for i in 0..count {
         let x = walk[(i + rot) % count];
-        out.corners.push(HalfedgeId::new(x.0));
-        out.flipped.push(x.1);
+        out.corners[corner_base + i] = HalfedgeId::new(x.0);
+        out.flipped[corner_base + i] = x.1;
         let (w, e) = spoke_start(&x);
-        out.targets.push(w);
-        out.edges.push(e);
+        out.targets[spoke_base + i] = w;
+        out.edges[spoke_base + i] = e;
     }
     if boundary {
         let &(c, fl) = walk.last()?;
@@ -161,12 +178,10 @@ fn walk_vertex(ctx: &StarContext, v: usize, walk: &mut Vec<(usize, bool)>, out: 
         } else {
             (faces[f][(k + 1) % 3], ctx.halfedge_edge[c])
         };
-        out.targets.push(w);
-        out.edges.push(e);
-        let r = out.targets[spoke_base..].iter().position(|t| t.0 == reference).unwrap_or(0);
-        out.reference.push(r as u32);
-    } else {
-        out.reference.push(0);
+        out.targets[spoke_base + count] = w;
+        out.edges[spoke_base + count] = e;
+        let r = out.targets[spoke_base..=spoke_base + count].iter().position(|t| t.0 == reference).unwrap_or(0);
+        out.reference[local] = r as u32;
     }
     Some(())
 }
