@@ -1,0 +1,132 @@
+//! The gauge Γ_{p0→p}: transport from a reference vertex of each component to every vertex, along a
+//! spanning tree of the vertex graph.
+//!
+//! A kernel given in the frame of the reference vertex `p0` is moved to `p` by Γ_{p0→p}. Two spanning
+//! trees differ by loops, so the transported kernel differs by the holonomy of those loops: a kernel
+//! invariant under the holonomy group (see [`kernel`](crate::kernel)) gives the same convolution for
+//! every tree, and an unconstrained kernel on a curved mesh does not. That is the seed's "sweep under
+//! the rug", made checkable.
+
+use crate::error::{Error, Result};
+use crate::holonomy::VertexTree;
+use crate::ids::VertexId;
+use crate::transport::O2;
+use crate::Manifold;
+
+/// Which spanning tree of the vertex graph carries the gauge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpanningTree {
+    /// Breadth-first from the root (petgraph's BFS, as used by the holonomy analysis).
+    #[default]
+    Bfs,
+    /// A random spanning tree: grown from the root by attaching a uniformly chosen frontier vertex at
+    /// each step, from a seeded generator (reproducible).
+    Random {
+        /// Seed of the generator.
+        seed: u64,
+    },
+}
+
+/// Γ_{p0→p} for every vertex `p`, one reference vertex `p0` per component.
+#[derive(Clone, Debug)]
+pub struct Gauge {
+    roots: Vec<VertexId>,
+    transports: Vec<O2>,
+}
+
+/// SplitMix64: a tiny, well-mixed, seedable generator (enough for shuffles in tests and trees).
+pub(crate) struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    /// Uniform in [-1, 1).
+    pub(crate) fn symmetric(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+impl Gauge {
+    /// The default reference vertex of each component: its lowest-numbered vertex.
+    pub fn default_roots(m: &Manifold) -> Vec<VertexId> {
+        let mut roots: Vec<Option<VertexId>> = vec![None; m.mesh.components().len()];
+        for v in m.mesh.vertices() {
+            let c = m.mesh.vertex_component(v);
+            roots[c].get_or_insert(v);
+        }
+        roots.into_iter().map(|r| r.expect("every component has a vertex")).collect()
+    }
+
+    /// Builds the gauge from one root per component (`None`: [`Gauge::default_roots`]).
+    ///
+    /// # Errors
+    /// If `roots` does not hold exactly one vertex of each component, in component order.
+    pub fn new(m: &Manifold, roots: Option<&[VertexId]>, tree: SpanningTree) -> Result<Gauge> {
+        let roots = match roots {
+            Some(r) => r.to_vec(),
+            None => Gauge::default_roots(m),
+        };
+        if roots.len() != m.mesh.components().len() {
+            return Err(Error::InvalidParameter {
+                name: "gauge roots",
+                message: format!("{} roots for {} components", roots.len(), m.mesh.components().len()),
+            });
+        }
+        for (c, r) in roots.iter().enumerate() {
+            if r.index() >= m.mesh.vertex_count() || m.mesh.vertex_component(*r) != c {
+                return Err(Error::InvalidParameter {
+                    name: "gauge roots",
+                    message: format!("root {r} is not a vertex of component {c}"),
+                });
+            }
+        }
+        let transports = match tree {
+            SpanningTree::Bfs => VertexTree::new(&m.mesh, &m.connection, &roots).transports().to_vec(),
+            SpanningTree::Random { seed } => random_tree_transports(m, &roots, seed),
+        };
+        Ok(Gauge { roots, transports })
+    }
+
+    /// The reference vertex of each component.
+    pub fn roots(&self) -> &[VertexId] {
+        &self.roots
+    }
+
+    /// Γ_{p0→p} for every vertex `p` (identity at the roots).
+    pub fn transports(&self) -> &[O2] {
+        &self.transports
+    }
+}
+
+fn random_tree_transports(m: &Manifold, roots: &[VertexId], seed: u64) -> Vec<O2> {
+    let mesh = &m.mesh;
+    let mut rng = SplitMix(seed);
+    let mut transports = vec![O2::IDENTITY; mesh.vertex_count()];
+    let mut reached = vec![false; mesh.vertex_count()];
+    // Frontier of spokes from reached vertices; attach the target of a random one.
+    let mut frontier: Vec<usize> = Vec::new();
+    for &r in roots {
+        reached[r.index()] = true;
+        frontier.extend(mesh.vertex_spokes(r));
+        while !frontier.is_empty() {
+            let s = frontier.swap_remove(rng.below(frontier.len()));
+            let w = mesh.spoke_target(s);
+            if reached[w.index()] {
+                continue;
+            }
+            reached[w.index()] = true;
+            let u = mesh.spoke_target(mesh.spoke_opposite(s));
+            transports[w.index()] = transports[u.index()].then(m.connection.spoke_transport(s));
+            frontier.extend(mesh.vertex_spokes(w));
+        }
+    }
+    transports
+}

@@ -1,0 +1,20 @@
+//! Manifold convolution: transported, holonomy-constrained kernels integrated against vertex signals.
+//!
+//! ```text
+//! (k ⋆ f)(p) = ∫_{T_p M} (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)
+//!            ≈ Σ_s w_s · k(r_s, Γ_p⁻¹ θ_s) · f(exp_p(r_s, θ_s))
+//! ```
+//!
+//! The pieces: an exp-map table ([`expmap`](crate::expmap)) gives the samples `(r_s, θ_s)`, their
+//! quadrature weights `w_s` and where they land; the [`Gauge`] gives Γ_{p0→p}; a kernel basis
+//! ([`kernel`](crate::kernel)) constrained by the holonomy group gives the `k_b`; `f` at a landing point
+//! is the barycentric interpolation of its vertex values. [`ConvOperator`] compiles all of it into one
+//! sparse operator per basis function and runs forward and backward passes over many channels.
+
+mod gauge;
+mod operator;
+mod real;
+
+pub use gauge::{Gauge, SpanningTree};
+pub use operator::{ConvOperator, SampledBasis};
+pub use real::Real;

@@ -1,0 +1,358 @@
+//! The precompiled convolution operator: forward and backward, many channels, parallel, deterministic.
+
+use super::gauge::Gauge;
+use super::real::Real;
+use crate::error::{Error, Result};
+use crate::expmap::ExpMapTable;
+use crate::Manifold;
+use rayon::prelude::*;
+
+/// A set of B real functions on the tangent plane, evaluated at polar coordinates `(r, θ)`.
+///
+/// The convolution only ever evaluates a basis; every basis of [`kernel`](crate::kernel) implements
+/// this, constrained or not.
+pub trait SampledBasis: Sync {
+    /// Number of basis functions B.
+    fn len(&self) -> usize;
+    /// Whether there are no basis functions.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes the B values at `(r, θ)` into `out` (length B).
+    fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
+}
+
+/// The convolution `out[p] = Σ_b (A_b X)[p] · W_b` with the operator of every basis function compiled.
+///
+/// For vertex `p`, basis function `b` and vertex `q`,
+///
+/// ```text
+/// A_b[p, q] = Σ_s  w_s · k_b(r_s, Γ_p⁻¹ θ_s) · β_{s,q}
+/// ```
+///
+/// over the samples `s` of the exp-map table at `p`: `w_s` the quadrature weight, `(r_s, θ_s)` the
+/// sample's polar coordinates in the frame of `p`, `Γ_p = Γ_{p0→p}` the gauge (so `k_b(r, Γ_p⁻¹θ)` is
+/// the kernel transported from `p0` to `p`), and `β_{s,q}` the barycentric weight of `q` at the landing
+/// point (zero unless `q` is a corner of the landing face). This is the seed's
+/// `(k ⋆ f)(p) = ∫ (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)` with the tangent-plane measure, for the kernel
+/// `k = Σ_b W_b k_b` whose coefficients map `C_in` input channels to `C_out` output channels.
+///
+/// # Storage
+/// Row `p` lists its distinct neighbours `q` (the landing corners of all its samples, duplicates merged,
+/// sorted) with B coefficients each: `4 + 4·B` bytes per entry in `f32` (68 for B = 16), plus a
+/// transposed index (8 bytes per entry) for the backward pass. [`ConvOperator::bytes`] reports the
+/// total.
+#[derive(Clone, Debug)]
+pub struct ConvOperator<T: Real> {
+    vertices: usize,
+    basis: usize,
+    row_offsets: Vec<u32>,
+    cols: Vec<u32>,
+    coefs: Vec<T>,
+    t_offsets: Vec<u32>,
+    t_rows: Vec<u32>,
+    t_entries: Vec<u32>,
+}
+
+const BLOCK: usize = 64;
+
+impl<T: Real> ConvOperator<T> {
+    /// Compiles the operator of every basis function from an exp-map table and a gauge.
+    ///
+    /// Truncated samples follow the table's [`Padding`](crate::expmap::Padding) policy.
+    ///
+    /// # Errors
+    /// If the table or gauge belongs to a mesh with another number of vertices, or the basis is empty.
+    ///
+    /// # Complexity
+    /// O(V · S · (B + log S)), parallel over vertices.
+    pub fn new(m: &Manifold, table: &ExpMapTable, basis: &dyn SampledBasis, gauge: &Gauge) -> Result<Self> {
+        let n = m.mesh.vertex_count();
+        if table.vertex_count() != n || gauge.transports().len() != n {
+            return Err(Error::InvalidParameter {
+                name: "table",
+                message: format!(
+                    "the table has {} vertices and the gauge {}, the mesh {n}",
+                    table.vertex_count(),
+                    gauge.transports().len()
+                ),
+            });
+        }
+        let nb = basis.len();
+        if nb == 0 {
+            return Err(Error::InvalidParameter { name: "basis", message: "no basis functions".into() });
+        }
+        let ns = table.samples_per_vertex();
+        let (radii, angles, weights) = (table.sample_radii(), table.sample_angles(), table.sample_weights());
+        let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<T>)> = (0..n.div_ceil(1024))
+            .into_par_iter()
+            .map(|blk| {
+                let mut lens = Vec::with_capacity(1024);
+                let mut cols = Vec::new();
+                let mut coefs = Vec::new();
+                let mut vals = vec![0.0f64; ns * nb];
+                let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
+                let mut acc = vec![0.0f64; nb];
+                for p in blk * 1024..((blk + 1) * 1024).min(n) {
+                    let g_inv = gauge.transports()[p].inverse();
+                    triples.clear();
+                    for s in 0..ns {
+                        let Some((face, bary)) = table.padded_landing(p, s) else { continue };
+                        let v = &mut vals[s * nb..(s + 1) * nb];
+                        basis.eval(radii[s], g_inv.apply(angles[s]), v);
+                        let corners = m.mesh.face_vertices(face);
+                        for k in 0..3 {
+                            if bary[k] != 0.0 {
+                                triples.push((corners[k].raw(), s as u32, weights[s] * bary[k] as f64));
+                            }
+                        }
+                    }
+                    triples.sort_unstable_by_key(|t| (t.0, t.1));
+                    let start = cols.len();
+                    let mut i = 0;
+                    while i < triples.len() {
+                        let q = triples[i].0;
+                        acc.iter_mut().for_each(|a| *a = 0.0);
+                        while i < triples.len() && triples[i].0 == q {
+                            let (_, s, beta) = triples[i];
+                            let v = &vals[s as usize * nb..(s as usize + 1) * nb];
+                            for (a, &x) in acc.iter_mut().zip(v) {
+                                *a += beta * x;
+                            }
+                            i += 1;
+                        }
+                        cols.push(q);
+                        coefs.extend(acc.iter().map(|&a| T::from_f64(a)));
+                    }
+                    lens.push((cols.len() - start) as u32);
+                }
+                (lens, cols, coefs)
+            })
+            .collect();
+        let mut row_offsets = Vec::with_capacity(n + 1);
+        row_offsets.push(0u32);
+        let nnz: usize = blocks.iter().map(|b| b.1.len()).sum();
+        if nnz > u32::MAX as usize {
+            return Err(Error::InvalidParameter {
+                name: "table",
+                message: format!("{nnz} operator entries exceed the u32 index range"),
+            });
+        }
+        let mut cols = Vec::with_capacity(nnz);
+        let mut coefs = Vec::with_capacity(nnz * nb);
+        for (lens, c, k) in blocks {
+            for l in lens {
+                row_offsets.push(row_offsets.last().unwrap() + l);
+            }
+            cols.extend(c);
+            coefs.extend(k);
+        }
+        // Transposed index: for each column q, the (row p, entry j) pairs that read it.
+        let mut t_offsets = vec![0u32; n + 1];
+        for &q in &cols {
+            t_offsets[q as usize + 1] += 1;
+        }
+        for i in 0..n {
+            t_offsets[i + 1] += t_offsets[i];
+        }
+        let mut fill = t_offsets.clone();
+        let mut t_rows = vec![0u32; nnz];
+        let mut t_entries = vec![0u32; nnz];
+        for p in 0..n {
+            for j in row_offsets[p]..row_offsets[p + 1] {
+                let q = cols[j as usize] as usize;
+                t_rows[fill[q] as usize] = p as u32;
+                t_entries[fill[q] as usize] = j;
+                fill[q] += 1;
+            }
+        }
+        Ok(ConvOperator { vertices: n, basis: nb, row_offsets, cols, coefs, t_offsets, t_rows, t_entries })
+    }
+
+    /// Number of vertices N (rows and columns of each `A_b`).
+    pub fn vertex_count(&self) -> usize {
+        self.vertices
+    }
+    /// Number of basis functions B.
+    pub fn basis_len(&self) -> usize {
+        self.basis
+    }
+    /// Number of stored (vertex, neighbour) entries.
+    pub fn nnz(&self) -> usize {
+        self.cols.len()
+    }
+    /// Bytes held by the operator (both indices and the coefficients).
+    pub fn bytes(&self) -> usize {
+        4 * (self.row_offsets.len() + self.cols.len() + self.t_offsets.len() + 2 * self.t_rows.len())
+            + std::mem::size_of::<T>() * self.coefs.len()
+    }
+    /// Row offsets (CSR `indptr`, N + 1 entries), shared by every `A_b`.
+    pub fn row_offsets(&self) -> &[u32] {
+        &self.row_offsets
+    }
+    /// Column of each entry (CSR `indices`), shared by every `A_b`.
+    pub fn columns(&self) -> &[u32] {
+        &self.cols
+    }
+    /// Coefficients, B per entry: entry `j` of `A_b` is `coefficients()[j·B + b]`.
+    pub fn coefficients(&self) -> &[T] {
+        &self.coefs
+    }
+
+    /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
+    pub fn forward_flops(&self, c_in: usize, c_out: usize) -> f64 {
+        2.0 * self.nnz() as f64 * (self.basis * c_in) as f64 + 2.0 * (self.vertices * self.basis * c_in * c_out) as f64
+    }
+
+    /// Bytes one forward pass must move at least: the operator once, the input once, the output once.
+    pub fn forward_bytes(&self, c_in: usize, c_out: usize) -> f64 {
+        let t = std::mem::size_of::<T>();
+        (4 * (self.row_offsets.len() + self.cols.len()) + t * (self.coefs.len() + self.vertices * (c_in + c_out)))
+            as f64
+    }
+
+    fn check(&self, what: &str, data: &[T], channels: usize) {
+        assert_eq!(
+            data.len(),
+            self.vertices * channels,
+            "{what}: expected {} vertices × {channels} channels = {} values, got {}",
+            self.vertices,
+            self.vertices * channels,
+            data.len()
+        );
+    }
+
+    /// Gathers `Y[p, b, :] = Σ_j coef[j, b] · src[col_j, :]` for the rows `rows` of a CSR-like
+    /// structure; `entry(i)` gives (column, coefficient offset) of the i-th stored entry.
+    fn gather(&self, rows: std::ops::Range<usize>, offsets: &[u32], entry: impl Fn(usize) -> (usize, usize), src: &[T], width: usize, y: &mut [T]) {
+        let nb = self.basis;
+        let row_len = nb * width;
+        for (i, p) in rows.enumerate() {
+            let yrow = &mut y[i * row_len..(i + 1) * row_len];
+            yrow.iter_mut().for_each(|v| *v = T::default());
+            for e in offsets[p] as usize..offsets[p + 1] as usize {
+                let (q, k) = entry(e);
+                let x = &src[q * width..(q + 1) * width];
+                let c = &self.coefs[k..k + nb];
+                for (b, &cb) in c.iter().enumerate() {
+                    for (yv, &xv) in yrow[b * width..(b + 1) * width].iter_mut().zip(x) {
+                        *yv += cb * xv;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forward pass: `out = Σ_b (A_b X) W_b`.
+    ///
+    /// # Shapes
+    /// - `x`: N × C_in, row-major (vertex-major);
+    /// - `weights`: B × C_in × C_out, row-major (`weights[(b·C_in + i)·C_out + o]`);
+    /// - `out`: N × C_out, overwritten.
+    ///
+    /// # Panics
+    /// If a slice length does not match its shape.
+    pub fn forward(&self, x: &[T], c_in: usize, weights: &[T], c_out: usize, out: &mut [T]) {
+        self.check("input", x, c_in);
+        self.check("output", out, c_out);
+        assert_eq!(weights.len(), self.basis * c_in * c_out, "weights: expected B × C_in × C_out values");
+        let k = self.basis * c_in;
+        let nb = self.basis;
+        out.par_chunks_mut(BLOCK * c_out).enumerate().for_each_init(
+            || vec![T::default(); BLOCK * k],
+            |y, (blk, o)| {
+                let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
+                let m = rows.len();
+                self.gather(rows, &self.row_offsets, |e| (self.cols[e] as usize, e * nb), x, c_in, y);
+                T::gemm(m, k, c_out, &y[..m * k], k as isize, 1, weights, c_out as isize, 1, T::default(), o);
+            },
+        );
+    }
+
+    /// Backward pass: from `grad_out` = ∂L/∂out, computes ∂L/∂x (overwritten) and ∂L/∂W (overwritten).
+    ///
+    /// `∂L/∂W_b = Σ_p (A_b X)[p]ᵀ ⊗ grad_out[p]` and `∂L/∂X = Σ_b A_bᵀ grad_out W_bᵀ`, the latter computed
+    /// like a forward pass over the transposed operator. Sums run in fixed blocks, so results do not
+    /// depend on the number of threads.
+    ///
+    /// # Shapes
+    /// As [`forward`](Self::forward); `grad_out` N × C_out, `grad_x` N × C_in, `grad_w` B × C_in × C_out.
+    ///
+    /// # Panics
+    /// If a slice length does not match its shape.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(&self, x: &[T], c_in: usize, weights: &[T], c_out: usize, grad_out: &[T], grad_x: &mut [T], grad_w: &mut [T]) {
+        self.check("input", x, c_in);
+        self.check("output gradient", grad_out, c_out);
+        self.check("input gradient", grad_x, c_in);
+        let nb = self.basis;
+        let k = nb * c_in;
+        assert_eq!(weights.len(), k * c_out, "weights: expected B × C_in × C_out values");
+        assert_eq!(grad_w.len(), k * c_out, "weight gradient: expected B × C_in × C_out values");
+        // ∂L/∂W: per group of blocks a partial Yᵀ·G, summed in order.
+        const GROUP: usize = 16;
+        let groups = self.vertices.div_ceil(BLOCK * GROUP);
+        let partials: Vec<Vec<T>> = (0..groups)
+            .into_par_iter()
+            .map(|g| {
+                let mut y = vec![T::default(); BLOCK * k];
+                let mut acc = vec![T::default(); k * c_out];
+                for blk in g * GROUP..((g + 1) * GROUP).min(self.vertices.div_ceil(BLOCK)) {
+                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
+                    let (r0, m) = (rows.start, rows.len());
+                    self.gather(rows, &self.row_offsets, |e| (self.cols[e] as usize, e * nb), x, c_in, &mut y);
+                    let gout = &grad_out[r0 * c_out..(r0 + m) * c_out];
+                    // acc (k × c_out) += Yᵀ (k × m) · G (m × c_out)
+                    T::gemm(k, m, c_out, &y[..m * k], 1, k as isize, gout, c_out as isize, 1, T::from_f64(1.0), &mut acc);
+                }
+                acc
+            })
+            .collect();
+        grad_w.iter_mut().for_each(|v| *v = T::default());
+        for p in partials {
+            for (g, v) in grad_w.iter_mut().zip(p) {
+                *g += v;
+            }
+        }
+        // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
+        // product with the weights read as (B·C_out) × C_in.
+        let kt = nb * c_out;
+        grad_x.par_chunks_mut(BLOCK * c_in).enumerate().for_each_init(
+            || vec![T::default(); BLOCK * kt],
+            |h, (blk, gx)| {
+                let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
+                let m = rows.len();
+                self.gather(
+                    rows,
+                    &self.t_offsets,
+                    |e| (self.t_rows[e] as usize, self.t_entries[e] as usize * nb),
+                    grad_out,
+                    c_out,
+                    h,
+                );
+                // gx (m × c_in) = H (m × B·c_out) · Wᵀ, with Wᵀ[(b, o), i] = W[(b, i), o].
+                for b in 0..nb {
+                    let wb = &weights[b * c_in * c_out..(b + 1) * c_in * c_out];
+                    let hb = &h[b * c_out..];
+                    let beta = if b == 0 { T::default() } else { T::from_f64(1.0) };
+                    T::gemm(m, c_out, c_in, hb, kt as isize, 1, wb, 1, c_out as isize, beta, gx);
+                }
+            },
+        );
+    }
+
+    /// The operator of basis function `b` as a sparse N × N matrix.
+    ///
+    /// # Panics
+    /// If `b >= B`.
+    pub fn basis_matrix(&self, b: usize) -> sprs::CsMat<T> {
+        assert!(b < self.basis, "basis function {b} of {}", self.basis);
+        let data: Vec<T> = (0..self.nnz()).map(|j| self.coefs[j * self.basis + b]).collect();
+        sprs::CsMat::new(
+            (self.vertices, self.vertices),
+            self.row_offsets.iter().map(|&o| o as usize).collect(),
+            self.cols.iter().map(|&c| c as usize).collect(),
+            data,
+        )
+    }
+}

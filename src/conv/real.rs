@@ -1,0 +1,64 @@
+//! Scalar types the convolution runs in: `f32` for speed, `f64` for gradient checks.
+
+use std::fmt::Debug;
+use std::ops::{Add, AddAssign, Mul};
+
+/// A floating-point type the [`ConvOperator`](super::ConvOperator) can run in.
+pub trait Real:
+    Copy + Default + Debug + Send + Sync + PartialOrd + Add<Output = Self> + Mul<Output = Self> + AddAssign + 'static
+{
+    /// Conversion from `f64` (rounding for `f32`).
+    fn from_f64(x: f64) -> Self;
+    /// Conversion to `f64`.
+    fn to_f64(self) -> f64;
+    /// Row-major `C (m×n) = A (m×k) · B (k×n) + beta·C`, with `A` and `B` given by row and column strides.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(m: usize, k: usize, n: usize, a: &[Self], rsa: isize, csa: isize, b: &[Self], rsb: isize, csb: isize, beta: Self, c: &mut [Self]);
+}
+
+fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let last = (rows as isize - 1) * rs + (cols as isize - 1) * cs;
+    assert!(rs >= 0 && cs >= 0 && (last as usize) < len, "matrix extent exceeds its slice");
+}
+
+macro_rules! real_impl {
+    ($t:ty, $gemm:path) => {
+        impl Real for $t {
+            #[inline]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: &[Self],
+                rsa: isize,
+                csa: isize,
+                b: &[Self],
+                rsb: isize,
+                csb: isize,
+                beta: Self,
+                c: &mut [Self],
+            ) {
+                check_extent(a.len(), m, k, rsa, csa);
+                check_extent(b.len(), k, n, rsb, csb);
+                assert!(c.len() >= m * n, "output too small");
+                // SAFETY: the extents of A, B and C were checked against their slices above.
+                unsafe {
+                    $gemm(m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), n as isize, 1);
+                }
+            }
+        }
+    };
+}
+
+real_impl!(f32, matrixmultiply::sgemm);
+real_impl!(f64, matrixmultiply::dgemm);
