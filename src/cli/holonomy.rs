@@ -1,6 +1,22 @@
-//! `manifold-cnn holonomy MESH [--json]` (to be written).
+//! `manifold-cnn holonomy MESH [--json] [--repair] [--base V] [--tolerance T]`
 
-use manifold_cnn::Error;
+use manifold_cnn::holonomy::{
+    ClassifyOptions, Generator, GeneratorSource, HolonomyAnalysis, HolonomyGroup, HolonomyOptions,
+    Rotations,
+};
+use manifold_cnn::{Error, Manifold};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::f64::consts::PI;
+
+/// Harmonics up to this order are listed as allowed or not.
+const MAX_HARMONIC: u32 = 8;
+/// At most this many loop generators are listed (the counts are always complete).
+const MAX_LOOPS_LISTED: usize = 64;
+/// At most this many distinct face (or vertex-defect) rotations are listed.
+const MAX_ROTATIONS_LISTED: usize = 32;
+/// At most this many components are listed.
+const MAX_COMPONENTS_LISTED: usize = 100;
 
 /// Arguments of `holonomy`.
 #[derive(clap::Args)]
@@ -13,10 +29,328 @@ pub struct HolonomyArgs {
     /// Repair the mesh instead of failing on the first defect.
     #[arg(long)]
     pub repair: bool,
+    /// Base vertex of its component (default: the lowest-numbered vertex of each component).
+    #[arg(long)]
+    pub base: Option<usize>,
+    /// Classification tolerance in radians.
+    #[arg(long, allow_negative_numbers = true, default_value_t = manifold_cnn::holonomy::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
 }
 
 /// Runs `holonomy`.
 pub fn run(args: &HolonomyArgs) -> Result<(), Error> {
-    let _ = super::load(&args.mesh, args.repair)?;
-    Err(Error::InvalidParameter { name: "holonomy", message: "not written yet".into() })
+    let m = super::load(&args.mesh, args.repair)?;
+    let base = match args.base {
+        None => None,
+        Some(i) => Some(m.mesh.vertex(i).ok_or_else(|| Error::InvalidParameter {
+            name: "base",
+            message: format!(
+                "vertex {i} does not exist (the mesh has {} vertices)",
+                m.mesh.vertex_count()
+            ),
+        })?),
+    };
+    let classify = ClassifyOptions {
+        tolerance: args.tolerance,
+        ..ClassifyOptions::default()
+    };
+    let h = HolonomyAnalysis::new(&m, &HolonomyOptions { base, classify })?;
+    if args.json {
+        super::print_json(&report_json(&args.mesh, &m, &h));
+    } else {
+        print_text(&args.mesh, &m, &h);
+    }
+    Ok(())
+}
+
+/// A one-line account of what a group means for kernels.
+pub fn explain(g: &HolonomyGroup) -> String {
+    let rot = match g.rotations() {
+        Rotations::Cyclic(1) => "no rotation".to_string(),
+        Rotations::Cyclic(n) => format!("rotations by multiples of 2π/{n}"),
+        Rotations::Continuous => "rotations by every angle".to_string(),
+    };
+    let refl = match g.reflection_angle() {
+        None => String::new(),
+        Some(_) if !g.is_finite() => ", and reflections across every axis".to_string(),
+        Some(a) => format!(
+            ", and the reflection across the axis at {}",
+            fmt_angle(a / 2.0)
+        ),
+    };
+    let keep = match (g.rotations(), g.has_reflections()) {
+        (Rotations::Cyclic(1), false) => "every kernel is allowed".to_string(),
+        (Rotations::Cyclic(1), true) => {
+            "kernels must be mirror-symmetric about that axis".to_string()
+        }
+        (Rotations::Cyclic(n), false) => format!("kernels keep harmonics m ≡ 0 mod {n}"),
+        (Rotations::Cyclic(n), true) => {
+            format!("kernels keep harmonics m ≡ 0 mod {n}, mirror-symmetric")
+        }
+        (Rotations::Continuous, _) => "kernels must be isotropic (m = 0)".to_string(),
+    };
+    format!("{rot}{refl}: {keep}")
+}
+
+/// An angle in radians, with its value as a fraction of π where it is a simple one.
+pub fn fmt_angle(a: f64) -> String {
+    for q in 1..=48u32 {
+        let p = a / PI * q as f64;
+        if (p - p.round()).abs() < 1e-9 * q as f64 {
+            let p = p.round() as i64;
+            let frac = match (p, q) {
+                (0, _) => "0".to_string(),
+                (1, 1) => "π".to_string(),
+                (-1, 1) => "−π".to_string(),
+                (p, 1) => format!("{p}π"),
+                (1, q) => format!("π/{q}"),
+                (-1, q) => format!("−π/{q}"),
+                (p, q) => format!("{p}π/{q}"),
+            };
+            return format!("{a:.6} ({frac})");
+        }
+    }
+    format!("{a:.6}")
+}
+
+/// Distinct rotation angles among rotation generators (within `tol`), with how many share each, most
+/// common first; identities left out; at most 4096 distinct values are tracked.
+fn distinct_rotations(
+    gens: impl Iterator<Item = Generator>,
+    tol: f64,
+) -> (Vec<(f64, usize)>, bool) {
+    let mut map: HashMap<i64, (f64, usize)> = HashMap::new();
+    let mut overflow = false;
+    for g in gens {
+        let a = g.element.angle;
+        if a.abs() <= tol {
+            continue;
+        }
+        let key = (a / tol).round() as i64;
+        let full = map.len() >= 4096;
+        match map.get_mut(&key) {
+            Some(e) => e.1 += 1,
+            None if !full => {
+                map.insert(key, (a, 1));
+            }
+            None => overflow = true,
+        }
+    }
+    let mut v: Vec<(f64, usize)> = map.into_values().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
+    (v, overflow)
+}
+
+fn generator_list(h: &HolonomyAnalysis, cone: bool, tol: f64) -> (Vec<Value>, bool) {
+    let mut out = Vec::new();
+    let mut truncated = false;
+    let gens: Box<dyn Iterator<Item = Generator>> = if cone {
+        Box::new(h.cone_generators())
+    } else {
+        Box::new(h.generators())
+    };
+    let kind = if cone { "vertex_defect" } else { "face" };
+    let rotations = gens.filter(|g| !matches!(g.source, GeneratorSource::Loop(_)));
+    let (distinct, overflow) = distinct_rotations(rotations, tol);
+    truncated |= overflow || distinct.len() > MAX_ROTATIONS_LISTED;
+    for (angle, count) in distinct.into_iter().take(MAX_ROTATIONS_LISTED) {
+        out.push(json!({ "angle": angle, "reflect": false, "kind": kind, "count": count }));
+    }
+    let mut loops = 0;
+    for c in h.components() {
+        for l in &c.loops {
+            loops += 1;
+            if loops > MAX_LOOPS_LISTED {
+                truncated = true;
+                continue;
+            }
+            let g = if cone { l.cone_holonomy } else { l.holonomy };
+            out.push(json!({
+                "angle": g.angle,
+                "reflect": g.reflect,
+                "kind": "loop",
+                "count": 1,
+                "component": c.index,
+                "edge": [l.from.index(), l.to.index()],
+            }));
+        }
+    }
+    (out, truncated)
+}
+
+fn group_json(g: &HolonomyGroup) -> Value {
+    json!({
+        "name": g.name(),
+        "order": g.order(),
+        "reflection_angle": g.reflection_angle(),
+        "explanation": explain(g),
+    })
+}
+
+fn report_json(spec: &str, m: &Manifold, h: &HolonomyAnalysis) -> Value {
+    let tol = h.options().classify.tolerance;
+    let (generators, truncated) = generator_list(h, false, tol);
+    let (cone_generators, cone_truncated) = generator_list(h, true, tol);
+    let loops: usize = h.components().iter().map(|c| c.loops.len()).sum();
+    let interior: usize = h.components().iter().map(|c| c.interior_vertices).sum();
+    let components: Vec<Value> = h
+        .components()
+        .iter()
+        .take(MAX_COMPONENTS_LISTED)
+        .map(|c| {
+            json!({
+                "index": c.index,
+                "base_vertex": c.base.index(),
+                "base_face": c.base_face.index(),
+                "orientable": c.orientable,
+                "closed": c.closed,
+                "faces": c.faces,
+                "loops": c.loops.len(),
+                "group": c.group.name(),
+                "cone_metric_group": c.cone_group.name(),
+            })
+        })
+        .collect();
+    json!({
+        "mesh": spec,
+        "vertices": m.mesh.vertex_count(),
+        "faces": m.mesh.face_count(),
+        "orientable": m.mesh.is_orientable(),
+        "group": h.group().name(),
+        "cone_metric_group": h.cone_metric_group().name(),
+        "group_details": group_json(&h.group()),
+        "cone_metric_group_details": group_json(&h.cone_metric_group()),
+        "generators": generators,
+        "generators_truncated": truncated,
+        "generator_counts": { "face": m.mesh.face_count(), "loop": loops },
+        "cone_metric_generators": cone_generators,
+        "cone_metric_generators_truncated": cone_truncated,
+        "cone_metric_generator_counts": { "vertex_defect": interior, "loop": loops },
+        "allowed_harmonics": h.group().allowed_harmonics(MAX_HARMONIC),
+        "cone_metric_allowed_harmonics": h.cone_metric_group().allowed_harmonics(MAX_HARMONIC),
+        "max_harmonic": MAX_HARMONIC,
+        "tolerance": tol,
+        "max_order": h.options().classify.max_order,
+        "components": components,
+        "components_truncated": h.components().len() > MAX_COMPONENTS_LISTED,
+    })
+}
+
+fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
+    let tol = h.options().classify.tolerance;
+    let mesh = &m.mesh;
+    println!("mesh                {spec}");
+    println!(
+        "                    {} vertices, {} faces, {} component(s), orientable: {}",
+        mesh.vertex_count(),
+        mesh.face_count(),
+        mesh.components().len(),
+        mesh.is_orientable()
+    );
+    println!(
+        "vertex connection   {:<8} {}",
+        h.group().name(),
+        explain(&h.group())
+    );
+    println!("                    (governs the kernels: the gauge is transport along a spanning tree of the vertex graph)");
+    println!(
+        "cone metric         {:<8} {}",
+        h.cone_metric_group().name(),
+        explain(&h.cone_metric_group())
+    );
+    let names = |g: &HolonomyGroup| {
+        g.allowed_harmonics(MAX_HARMONIC)
+            .iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "allowed harmonics   {} (m ≤ {MAX_HARMONIC}; cone view: {})",
+        names(&h.group()),
+        names(&h.cone_metric_group())
+    );
+    if mesh.components().len() > 1 {
+        println!(
+            "components          {} (each at its own base vertex; the group above joins them)",
+            mesh.components().len()
+        );
+        for c in h.components().iter().take(10) {
+            println!(
+                "  component {:<4} base {:<8} {:<8} cone {:<8} {} faces, {} loops",
+                c.index,
+                c.base.index(),
+                c.group.name(),
+                c.cone_group.name(),
+                c.faces,
+                c.loops.len()
+            );
+        }
+        if h.components().len() > 10 {
+            println!("  …");
+        }
+    }
+    println!("generators (vertex connection, at the base vertex)");
+    // Listed to display precision.
+    let tol = tol.max(1e-6);
+    let (faces, _) = distinct_rotations(
+        h.generators()
+            .filter(|g| matches!(g.source, GeneratorSource::Face(_))),
+        tol,
+    );
+    println!(
+        "  {} face loops, {} distinct non-trivial rotations{}",
+        mesh.face_count(),
+        faces.len(),
+        if faces.len() >= 4096 { "+" } else { "" }
+    );
+    for (a, n) in faces.iter().take(6) {
+        println!("    face   ×{n:<7} rotation {}", fmt_angle(*a));
+    }
+    if faces.len() > 6 {
+        println!("    …");
+    }
+    let loops: Vec<_> = h.components().iter().flat_map(|c| c.loops.iter()).collect();
+    println!("  {} loops (tree–cotree)", loops.len());
+    for l in loops.iter().take(8) {
+        let g = l.holonomy;
+        let what = if g.reflect {
+            "reflection"
+        } else {
+            "rotation  "
+        };
+        println!(
+            "    loop   edge {}–{}  {what} {}   cone metric: {}{}",
+            l.from,
+            l.to,
+            fmt_angle(g.angle),
+            if l.cone_holonomy.reflect {
+                "reflection "
+            } else {
+                "rotation "
+            },
+            fmt_angle(l.cone_holonomy.angle)
+        );
+    }
+    if loops.len() > 8 {
+        println!("    …");
+    }
+    println!("generators (cone metric, at the base face)");
+    let (defects, _) = distinct_rotations(
+        h.cone_generators()
+            .filter(|g| matches!(g.source, GeneratorSource::VertexDefect(_))),
+        tol,
+    );
+    let interior: usize = h.components().iter().map(|c| c.interior_vertices).sum();
+    println!(
+        "  {interior} interior vertices, {} distinct non-zero defects{}",
+        defects.len(),
+        if defects.len() >= 4096 { "+" } else { "" }
+    );
+    for (a, n) in defects.iter().take(6) {
+        println!("    vertex ×{n:<7} defect   {}", fmt_angle(*a));
+    }
+    if defects.len() > 6 {
+        println!("    …");
+    }
 }

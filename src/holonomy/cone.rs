@@ -45,7 +45,10 @@ pub fn cone_edge_transport(mesh: &Mesh, geometry: &Geometry, h: HalfedgeId) -> O
     let a_f = face_side_direction(geometry, h.face(), h.side());
     let a_g = face_side_direction(geometry, t.face(), t.side());
     Some(if mesh.halfedge_tail(h) == mesh.halfedge_tail(t) {
-        O2 { angle: wrap_angle(a_g + a_f), reflect: true }
+        O2 {
+            angle: wrap_angle(a_g + a_f),
+            reflect: true,
+        }
     } else {
         O2::rotation(a_g + PI - a_f)
     })
@@ -67,7 +70,11 @@ fn walk_star(mesh: &Mesh, geometry: &Geometry, v: VertexId, x: usize, y: usize, 
     let spokes = mesh.vertex_spokes(v);
     let k = corners.len();
     let interior = !mesh.is_boundary_vertex(v);
-    let forward = if interior { (y + k - x) % k <= (x + k - y) % k } else { y >= x };
+    let forward = if interior {
+        (y + k - x) % k <= (x + k - y) % k
+    } else {
+        y >= x
+    };
     let steps = if interior {
         if forward {
             (y + k - x) % k
@@ -80,12 +87,20 @@ fn walk_star(mesh: &Mesh, geometry: &Geometry, v: VertexId, x: usize, y: usize, 
     let mut i = x;
     for _ in 0..steps {
         // Corner i spans spoke i → spoke i + 1; forward crosses spoke i + 1, backward spoke i.
-        let s = if forward { spokes.start + (i + 1) % spokes.len() } else { spokes.start + i };
+        let s = if forward {
+            spokes.start + (i + 1) % spokes.len()
+        } else {
+            spokes.start + i
+        };
         let h = side_on_spoke(mesh, corners[i].face(), s);
         let t = cone_edge_transport(mesh, geometry, h)
             .expect("a spoke between two corners of a star is an interior edge");
         *g = g.then(t);
-        i = if forward { (i + 1) % k } else { (i + k - 1) % k };
+        i = if forward {
+            (i + 1) % k
+        } else {
+            (i + k - 1) % k
+        };
     }
 }
 
@@ -111,7 +126,9 @@ pub fn cone_loop_holonomy(
     cycle: &[VertexId],
 ) -> Result<O2, NotAdjacent> {
     let mut g = O2::IDENTITY;
-    let Some(&p0) = cycle.first() else { return Ok(g) };
+    let Some(&p0) = cycle.first() else {
+        return Ok(g);
+    };
     let mut face = base;
     let n = cycle.len();
     if n < 2 {
@@ -124,7 +141,10 @@ pub fn cone_loop_holonomy(
         let b = spokes
             .clone()
             .position(|s| mesh.spoke_target(s) == w)
-            .ok_or(NotAdjacent { position: i, vertices: (v, w) })?;
+            .ok_or(NotAdjacent {
+                position: i,
+                vertices: (v, w),
+            })?;
         let k = mesh.vertex_face_degree(v);
         let x = corner_index(mesh, v, face).expect("the current face contains the current vertex");
         // Corners beside spoke b: b − 1 and b (cyclically inside, where they exist on the boundary).
@@ -166,9 +186,9 @@ pub fn cone_vertex_holonomy(mesh: &Mesh, geometry: &Geometry, v: VertexId) -> Op
     let spokes = mesh.vertex_spokes(v);
     let k = corners.len();
     let mut g = O2::IDENTITY;
-    for i in 0..k {
+    for (i, c) in corners.iter().enumerate() {
         let s = spokes.start + (i + 1) % k;
-        let h = side_on_spoke(mesh, corners[i].face(), s);
+        let h = side_on_spoke(mesh, c.face(), s);
         g = g.then(cone_edge_transport(mesh, geometry, h)?);
     }
     Some(g)

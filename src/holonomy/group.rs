@@ -52,7 +52,10 @@ pub struct ClassifyOptions {
 
 impl Default for ClassifyOptions {
     fn default() -> Self {
-        ClassifyOptions { tolerance: DEFAULT_TOLERANCE, max_order: DEFAULT_MAX_ORDER }
+        ClassifyOptions {
+            tolerance: DEFAULT_TOLERANCE,
+            max_order: DEFAULT_MAX_ORDER,
+        }
     }
 }
 
@@ -115,7 +118,10 @@ pub struct HolonomyGroup {
 impl HolonomyGroup {
     /// The trivial group.
     pub fn trivial() -> HolonomyGroup {
-        HolonomyGroup { rotations: Rotations::Cyclic(1), reflection: None }
+        HolonomyGroup {
+            rotations: Rotations::Cyclic(1),
+            reflection: None,
+        }
     }
 
     /// `C_n`: the rotations by multiples of `2π/n`.
@@ -124,12 +130,18 @@ impl HolonomyGroup {
     /// If `n == 0`.
     pub fn cyclic(n: u32) -> HolonomyGroup {
         assert!(n >= 1, "C_n needs n ≥ 1");
-        HolonomyGroup { rotations: Rotations::Cyclic(n), reflection: None }
+        HolonomyGroup {
+            rotations: Rotations::Cyclic(n),
+            reflection: None,
+        }
     }
 
     /// SO(2).
     pub fn so2() -> HolonomyGroup {
-        HolonomyGroup { rotations: Rotations::Continuous, reflection: None }
+        HolonomyGroup {
+            rotations: Rotations::Continuous,
+            reflection: None,
+        }
     }
 
     /// `Z2 = D_1`: the identity and the reflection `ψ ↦ angle − ψ`.
@@ -148,7 +160,10 @@ impl HolonomyGroup {
 
     /// O(2).
     pub fn o2() -> HolonomyGroup {
-        HolonomyGroup { rotations: Rotations::Continuous, reflection: Some(0.0) }
+        HolonomyGroup {
+            rotations: Rotations::Continuous,
+            reflection: Some(0.0),
+        }
     }
 
     /// A group from its parts (the reflection angle is normalised as described on the type).
@@ -170,7 +185,10 @@ impl HolonomyGroup {
             }
             Rotations::Continuous => 0.0,
         });
-        HolonomyGroup { rotations, reflection }
+        HolonomyGroup {
+            rotations,
+            reflection,
+        }
     }
 
     /// The rotation subgroup.
@@ -234,11 +252,16 @@ impl HolonomyGroup {
 
     /// Every element, if the group is finite: the rotations by `2πk/n`, then the reflections.
     pub fn elements(&self) -> Option<Vec<O2>> {
-        let Rotations::Cyclic(n) = self.rotations else { return None };
+        let Rotations::Cyclic(n) = self.rotations else {
+            return None;
+        };
         let step = TAU / n as f64;
         let mut out: Vec<O2> = (0..n).map(|k| O2::rotation(step * k as f64)).collect();
         if let Some(a) = self.reflection {
-            out.extend((0..n).map(|k| O2 { angle: wrap_angle(a + step * k as f64), reflect: true }));
+            out.extend((0..n).map(|k| O2 {
+                angle: wrap_angle(a + step * k as f64),
+                reflect: true,
+            }));
         }
         Some(out)
     }
@@ -384,8 +407,11 @@ impl HolonomyGroupBuilder {
 
     /// The classified group.
     pub fn finish(&self) -> HolonomyGroup {
-        let rotations =
-            if self.continuous { Rotations::Continuous } else { Rotations::Cyclic(self.order as u32) };
+        let rotations = if self.continuous {
+            Rotations::Continuous
+        } else {
+            Rotations::Cyclic(self.order as u32)
+        };
         HolonomyGroup::new(rotations, self.first_reflection)
     }
 }

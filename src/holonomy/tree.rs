@@ -54,7 +54,9 @@ impl<'a> IntoNeighbors for VertexGraph<'a> {
     type Neighbors = std::iter::Map<std::slice::Iter<'a, VertexId>, fn(&VertexId) -> u32>;
     fn neighbors(self, a: u32) -> Self::Neighbors {
         let r = self.mesh.vertex_spokes(VertexId::new(a as usize));
-        self.mesh.spoke_targets()[r].iter().map(raw_vertex as fn(&VertexId) -> u32)
+        self.mesh.spoke_targets()[r]
+            .iter()
+            .map(raw_vertex as fn(&VertexId) -> u32)
     }
 }
 
@@ -117,15 +119,24 @@ impl<'a> DualGraph<'a> {
                 return Some(None);
             }
             Some(Some(match self.mesh.halfedge_twin(h) {
-                Some(t) => DualStep { node: t.face().raw(), halfedge: h.raw() },
+                Some(t) => DualStep {
+                    node: t.face().raw(),
+                    halfedge: h.raw(),
+                },
                 None => {
                     let c = self.mesh.face_component(h.face());
-                    DualStep { node: self.component_outer[c], halfedge: h.raw() }
+                    DualStep {
+                        node: self.component_outer[c],
+                        halfedge: h.raw(),
+                    }
                 }
             }))
         } else {
             let k = (node - nf) as usize;
-            let (a, b) = (self.outer_offsets[k] as usize, self.outer_offsets[k + 1] as usize);
+            let (a, b) = (
+                self.outer_offsets[k] as usize,
+                self.outer_offsets[k + 1] as usize,
+            );
             if a + i >= b {
                 return None;
             }
@@ -133,7 +144,10 @@ impl<'a> DualGraph<'a> {
             if self.in_vertex_tree[self.mesh.halfedge_edge(HalfedgeId(h)).index()] {
                 return Some(None);
             }
-            Some(Some(DualStep { node: h / 3, halfedge: h }))
+            Some(Some(DualStep {
+                node: h / 3,
+                halfedge: h,
+            }))
         }
     }
 }
@@ -160,14 +174,22 @@ impl Iterator for DualNeighbors<'_> {
 impl<'a> IntoNeighbors for DualGraph<'a> {
     type Neighbors = DualNeighbors<'a>;
     fn neighbors(self, a: u32) -> DualNeighbors<'a> {
-        DualNeighbors { graph: self, node: a, i: 0 }
+        DualNeighbors {
+            graph: self,
+            node: a,
+            i: 0,
+        }
     }
 }
 
 impl Visitable for DualGraph<'_> {
     type Map = Visited;
     fn visit_map(&self) -> Visited {
-        Visited(vec![false; self.mesh.face_count() + self.outer_offsets.len().saturating_sub(1)])
+        Visited(vec![
+            false;
+            self.mesh.face_count()
+                + self.outer_offsets.len().saturating_sub(1)
+        ])
     }
     fn reset_map(&self, map: &mut Visited) {
         let n = self.mesh.face_count() + self.outer_offsets.len().saturating_sub(1);
@@ -184,7 +206,9 @@ where
 {
     let mut order = Vec::with_capacity(node_count);
     let mut position = vec![NONE; node_count];
-    let Some(&first) = roots.first() else { return (order, position) };
+    let Some(&first) = roots.first() else {
+        return (order, position);
+    };
     let mut bfs = Bfs::new(graph, first);
     for (i, &r) in roots.iter().enumerate() {
         if i > 0 {
@@ -223,9 +247,17 @@ impl VertexTree {
     /// # Complexity
     /// O(V + E).
     pub fn new(mesh: &Mesh, connection: &Connection, roots: &[VertexId]) -> VertexTree {
-        assert_eq!(roots.len(), mesh.components().len(), "one root per component");
+        assert_eq!(
+            roots.len(),
+            mesh.components().len(),
+            "one root per component"
+        );
         for (c, r) in roots.iter().enumerate() {
-            assert_eq!(mesh.vertex_component(*r), c, "root {r} must lie in component {c}");
+            assert_eq!(
+                mesh.vertex_component(*r),
+                c,
+                "root {r} must lie in component {c}"
+            );
         }
         let nv = mesh.vertex_count();
         let graph = VertexGraph { mesh };
@@ -256,7 +288,10 @@ impl VertexTree {
             roots: roots.to_vec(),
             parent_spoke,
             depth,
-            order: order.into_iter().map(|v| VertexId::new(v as usize)).collect(),
+            order: order
+                .into_iter()
+                .map(|v| VertexId::new(v as usize))
+                .collect(),
             transports,
         }
     }
@@ -417,7 +452,13 @@ impl TreeCotree {
                 leftover[mesh.face_component(h.face())].push(eid);
             }
         }
-        TreeCotree { vertex_tree, in_vertex_tree, in_dual_tree, dual_parent, leftover }
+        TreeCotree {
+            vertex_tree,
+            in_vertex_tree,
+            in_dual_tree,
+            dual_parent,
+            leftover,
+        }
     }
 
     /// The vertex tree.

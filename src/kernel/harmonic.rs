@@ -1,0 +1,225 @@
+//! Radial profiles × circular harmonics.
+
+use super::PolarPoint;
+use crate::error::{Error, Result};
+use crate::transport::O2;
+
+/// The shape of the radial profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RadialProfile {
+    /// Hat functions `max(0, 1 − |r − c_i|/Δ)` on `[0, ρ]` (zero beyond ρ): piecewise-linear
+    /// interpolation between the centres, summing to 1 on `[0, ρ]`.
+    Hat,
+    /// Gaussians `exp(−(r − c_i)²/(2Δ²))`, not truncated.
+    Gaussian,
+}
+
+/// `count` radial profiles centred at `c_i = i·Δ`, `Δ = ρ/(count − 1)`, on `[0, ρ]`
+/// (`ρ = max_radius`; a single profile is centred at 0 with `Δ = ρ`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RadialBasis {
+    profile: RadialProfile,
+    count: usize,
+    max_radius: f64,
+}
+
+/// Largest number of radial profiles, sectors or rings a basis may have.
+const MAX_COUNT: usize = 1 << 16;
+
+pub(crate) fn check_count(name: &'static str, n: usize) -> Result<()> {
+    if n == 0 || n > MAX_COUNT {
+        return Err(Error::InvalidParameter {
+            name,
+            message: format!("must be in 1..={MAX_COUNT} (got {n})"),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_positive(name: &'static str, x: f64) -> Result<()> {
+    if !(x.is_finite() && x > 0.0) {
+        return Err(Error::InvalidParameter {
+            name,
+            message: format!("must be positive and finite (got {x})"),
+        });
+    }
+    Ok(())
+}
+
+impl RadialBasis {
+    /// `count` profiles of the given shape on `[0, max_radius]`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `count` is 0 or above 65,536, or `max_radius` is not positive and
+    /// finite.
+    pub fn new(profile: RadialProfile, count: usize, max_radius: f64) -> Result<RadialBasis> {
+        check_count("radial count", count)?;
+        check_positive("max_radius", max_radius)?;
+        Ok(RadialBasis {
+            profile,
+            count,
+            max_radius,
+        })
+    }
+
+    /// Number of profiles.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no profiles (never).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The shape.
+    pub fn profile(&self) -> RadialProfile {
+        self.profile
+    }
+
+    /// The radius ρ of the support (hats) or of the last centre (Gaussians).
+    pub fn max_radius(&self) -> f64 {
+        self.max_radius
+    }
+
+    /// Spacing Δ of the centres.
+    pub fn spacing(&self) -> f64 {
+        if self.count > 1 {
+            self.max_radius / (self.count - 1) as f64
+        } else {
+            self.max_radius
+        }
+    }
+
+    /// Centre of profile `i`.
+    pub fn center(&self, i: usize) -> f64 {
+        i as f64 * self.spacing()
+    }
+
+    /// Profile `i` at radius `r`.
+    #[inline]
+    pub fn value(&self, i: usize, r: f64) -> f64 {
+        let d = self.spacing();
+        let x = (r - self.center(i)) / d;
+        match self.profile {
+            RadialProfile::Hat => {
+                if r > self.max_radius {
+                    0.0
+                } else {
+                    (1.0 - x.abs()).max(0.0)
+                }
+            }
+            RadialProfile::Gaussian => (-0.5 * x * x).exp(),
+        }
+    }
+}
+
+/// Radial profiles × real circular harmonics `1, cos mθ, sin mθ` (`m = 1..=M`).
+///
+/// Function `i·(2M + 1) + h` is `R_i(r)` times harmonic `h`: `h = 0` is 1, `h = 2m − 1` is `cos mθ`,
+/// `h = 2m` is `sin mθ`. (At `r = 0` the harmonics `m > 0` are multiplied by `R_i(0)`, which is nonzero
+/// only for the first profile; sample points of the convolution have `r > 0`.)
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HarmonicBasis {
+    radial: RadialBasis,
+    max_order: u32,
+}
+
+impl HarmonicBasis {
+    /// Harmonics up to order `max_order` on the given radial profiles.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `max_order > 4096`.
+    pub fn new(radial: RadialBasis, max_order: u32) -> Result<HarmonicBasis> {
+        if max_order > 4096 {
+            return Err(Error::InvalidParameter {
+                name: "max_order",
+                message: format!("must be at most 4096 (got {max_order})"),
+            });
+        }
+        Ok(HarmonicBasis { radial, max_order })
+    }
+
+    /// The radial profiles.
+    pub fn radial(&self) -> &RadialBasis {
+        &self.radial
+    }
+
+    /// The highest harmonic `M`.
+    pub fn max_order(&self) -> u32 {
+        self.max_order
+    }
+
+    /// Harmonics per radial profile, `2M + 1`.
+    pub fn harmonics(&self) -> usize {
+        2 * self.max_order as usize + 1
+    }
+
+    /// Number of functions, `R(2M + 1)`.
+    pub fn len(&self) -> usize {
+        self.radial.len() * self.harmonics()
+    }
+
+    /// Whether there are no functions (never).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Index of `R_i(r)·cos mθ` (`sin = false`, or `m = 0`) or `R_i(r)·sin mθ`.
+    ///
+    /// # Panics
+    /// If `i` or `m` is out of range, or `sin` with `m = 0`.
+    pub fn index(&self, i: usize, m: u32, sin: bool) -> usize {
+        assert!(
+            i < self.radial.len() && m <= self.max_order && !(sin && m == 0),
+            "no such function"
+        );
+        let h = if m == 0 {
+            0
+        } else {
+            2 * m as usize - usize::from(!sin)
+        };
+        i * self.harmonics() + h
+    }
+
+    /// Calls `f(n, φ_n(p))` for every function, in order (harmonics by the angle-addition recurrence).
+    #[inline]
+    pub fn for_each_value(&self, p: PolarPoint, mut f: impl FnMut(usize, f64)) {
+        let (s1, c1) = p.theta.sin_cos();
+        let hn = self.harmonics();
+        for i in 0..self.radial.len() {
+            let rv = self.radial.value(i, p.r);
+            let base = i * hn;
+            f(base, rv);
+            let (mut c, mut s) = (1.0, 0.0);
+            for m in 1..=self.max_order as usize {
+                let cn = c * c1 - s * s1;
+                s = s * c1 + c * s1;
+                c = cn;
+                f(base + 2 * m - 1, rv * c);
+                f(base + 2 * m, rv * s);
+            }
+        }
+    }
+
+    /// Coefficients of `g·k` (see the [module docs](super)).
+    pub fn transform(&self, g: O2, coeffs: &[f64]) -> Vec<f64> {
+        let mut out = coeffs.to_vec();
+        let hn = self.harmonics();
+        for i in 0..self.radial.len() {
+            for m in 1..=self.max_order as usize {
+                let (ic, is) = (i * hn + 2 * m - 1, i * hn + 2 * m);
+                let (a, b) = (coeffs[ic], coeffs[is]);
+                let (s, c) = (m as f64 * g.angle).sin_cos();
+                if g.reflect {
+                    out[ic] = a * c + b * s;
+                    out[is] = a * s - b * c;
+                } else {
+                    out[ic] = a * c - b * s;
+                    out[is] = a * s + b * c;
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,296 @@
+//! Bases on a polar grid of `R` rings × `A` sectors: bins and Gaussian mixtures.
+
+use super::harmonic::{check_count, check_positive};
+use super::PolarPoint;
+use crate::error::Result;
+use crate::holonomy::{HolonomyGroup, Rotations};
+use crate::transport::{wrap_angle, O2};
+use std::f64::consts::PI;
+
+const TAU: f64 = 2.0 * PI;
+/// How far (radians) an angle may be from the grid and still count as on it.
+const GRID_TOLERANCE: f64 = 1e-9;
+
+/// The sector structure shared by bins and Gaussian mixtures. Function `i·A + j` belongs to ring `i`
+/// and sector (or angular centre) `j`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct PolarGrid {
+    pub rings: usize,
+    pub sectors: usize,
+}
+
+impl PolarGrid {
+    /// `t` with `angle ≡ 2πt/A`, if the angle is on the grid.
+    fn grid_steps(&self, angle: f64) -> Option<usize> {
+        let a = self.sectors as f64;
+        let t = (angle * a / TAU).round();
+        (wrap_angle(angle - TAU * t / a).abs() <= GRID_TOLERANCE)
+            .then(|| (t as i64).rem_euclid(self.sectors as i64) as usize)
+    }
+
+    /// Where sector `j` goes under `g`, if `g` permutes the grid. Bins: sector `j` covers
+    /// `[2πj/A, 2π(j+1)/A)`, so a reflection `ψ ↦ 2πc/A − ψ` sends it to `c − 1 − j`; Gaussians
+    /// (`centered`) are centred at `2πj/A` and go to `c − j`.
+    fn sector_map(&self, g: O2, centered: bool) -> Option<impl Fn(usize) -> usize> {
+        let t = self.grid_steps(g.angle)?;
+        let a = self.sectors;
+        let reflect = g.reflect;
+        Some(move |j: usize| {
+            if reflect {
+                let shift = if centered { 0 } else { 1 };
+                (t + 2 * a - j - shift) % a
+            } else {
+                (j + t) % a
+            }
+        })
+    }
+
+    /// Coefficients of `g·k` where `g` permutes the grid: the coefficient of sector `j` moves to the
+    /// sector `j` is sent to.
+    pub fn transform(&self, g: O2, coeffs: &[f64], centered: bool) -> Option<Vec<f64>> {
+        let map = self.sector_map(g, centered)?;
+        let mut out = vec![0.0; coeffs.len()];
+        for i in 0..self.rings {
+            for j in 0..self.sectors {
+                out[i * self.sectors + map(j)] = coeffs[i * self.sectors + j];
+            }
+        }
+        Some(out)
+    }
+
+    /// Orbits of the sectors under `group`, if the group permutes the grid (`n | A`, reflections on
+    /// the grid); `None` otherwise.
+    pub fn orbits(&self, group: &HolonomyGroup, centered: bool) -> Option<Vec<Vec<usize>>> {
+        let a = self.sectors;
+        let n = match group.rotations() {
+            Rotations::Cyclic(n) if a % n as usize == 0 => n as usize,
+            _ => return None,
+        };
+        let mut parent: Vec<usize> = (0..a).collect();
+        fn find(p: &mut [usize], x: usize) -> usize {
+            let mut r = x;
+            while p[r] != r {
+                r = p[r];
+            }
+            let mut y = x;
+            while p[y] != r {
+                let next = p[y];
+                p[y] = r;
+                y = next;
+            }
+            r
+        }
+        let union = |p: &mut Vec<usize>, x: usize, y: usize| {
+            let (rx, ry) = (find(p, x), find(p, y));
+            if rx != ry {
+                p[rx.max(ry)] = rx.min(ry);
+            }
+        };
+        let step = a / n;
+        for j in 0..a {
+            union(&mut parent, j, (j + step) % a);
+        }
+        if let Some(angle) = group.reflection_angle() {
+            let map = self.sector_map(
+                O2 {
+                    angle,
+                    reflect: true,
+                },
+                centered,
+            )?;
+            for j in 0..a {
+                union(&mut parent, j, map(j));
+            }
+        }
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut slot = vec![usize::MAX; a];
+        for j in 0..a {
+            let r = find(&mut parent, j);
+            if slot[r] == usize::MAX {
+                slot[r] = groups.len();
+                groups.push(Vec::new());
+            }
+            groups[slot[r]].push(j);
+        }
+        Some(groups)
+    }
+}
+
+/// Indicators of `R` rings × `A` sectors of the disk of radius ρ: function `i·A + j` is 1 where
+/// `iρ/R ≤ r < (i+1)ρ/R` (the last ring includes `r = ρ`) and `2πj/A ≤ θ mod 2π < 2π(j+1)/A`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PolarBins {
+    grid: PolarGrid,
+    max_radius: f64,
+}
+
+impl PolarBins {
+    /// `rings × sectors` bins on the disk of radius `max_radius`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if a count is 0 or above 65,536, or
+    /// the radius is not positive and finite.
+    pub fn new(rings: usize, sectors: usize, max_radius: f64) -> Result<PolarBins> {
+        check_count("rings", rings)?;
+        check_count("sectors", sectors)?;
+        check_positive("max_radius", max_radius)?;
+        Ok(PolarBins {
+            grid: PolarGrid { rings, sectors },
+            max_radius,
+        })
+    }
+
+    pub(crate) fn grid(&self) -> &PolarGrid {
+        &self.grid
+    }
+
+    /// Number of rings `R`.
+    pub fn rings(&self) -> usize {
+        self.grid.rings
+    }
+
+    /// Number of sectors `A`.
+    pub fn sectors(&self) -> usize {
+        self.grid.sectors
+    }
+
+    /// Radius ρ of the disk.
+    pub fn max_radius(&self) -> f64 {
+        self.max_radius
+    }
+
+    /// Number of functions, `R·A`.
+    pub fn len(&self) -> usize {
+        self.grid.rings * self.grid.sectors
+    }
+
+    /// Whether there are no functions (never).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bin holding `p`, if `0 ≤ r ≤ ρ`.
+    pub fn bin(&self, p: PolarPoint) -> Option<usize> {
+        if !(p.r >= 0.0 && p.r <= self.max_radius && p.theta.is_finite()) {
+            return None;
+        }
+        let (rr, a) = (self.grid.rings, self.grid.sectors);
+        let i = ((p.r / self.max_radius * rr as f64) as usize).min(rr - 1);
+        let j = ((p.theta.rem_euclid(TAU) / TAU * a as f64) as usize).min(a - 1);
+        Some(i * a + j)
+    }
+
+    /// Calls `f(bin, 1.0)` for the bin holding `p`, if any.
+    #[inline]
+    pub fn for_each_value(&self, p: PolarPoint, mut f: impl FnMut(usize, f64)) {
+        if let Some(b) = self.bin(p) {
+            f(b, 1.0);
+        }
+    }
+}
+
+/// Gaussians on a polar grid: function `i·A + j` is
+/// `exp(−(r − r_i)²/(2σ_r²) − wrap(θ − θ_j)²/(2σ_θ²))` with `r_i = (i + ½)ρ/R`, `θ_j = 2πj/A` and the
+/// angle difference wrapped to `(−π, π]` (continuous, since the Gaussian is even).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaussianMixture {
+    grid: PolarGrid,
+    max_radius: f64,
+    sigma_r: f64,
+    sigma_theta: f64,
+}
+
+impl GaussianMixture {
+    /// `rings × sectors` Gaussians with widths `σ_r = ρ/(2R)` and `σ_θ = π/A` (half the spacing).
+    ///
+    /// # Errors
+    /// As [`PolarBins::new`].
+    pub fn new(rings: usize, sectors: usize, max_radius: f64) -> Result<GaussianMixture> {
+        check_count("rings", rings)?;
+        check_count("sectors", sectors)?;
+        GaussianMixture::with_widths(
+            rings,
+            sectors,
+            max_radius,
+            max_radius / (2.0 * rings as f64),
+            PI / sectors as f64,
+        )
+    }
+
+    /// `rings × sectors` Gaussians with the given widths.
+    ///
+    /// # Errors
+    /// As [`PolarBins::new`], and if a width is not positive and finite.
+    pub fn with_widths(
+        rings: usize,
+        sectors: usize,
+        max_radius: f64,
+        sigma_r: f64,
+        sigma_theta: f64,
+    ) -> Result<GaussianMixture> {
+        check_count("rings", rings)?;
+        check_count("sectors", sectors)?;
+        check_positive("max_radius", max_radius)?;
+        check_positive("sigma_r", sigma_r)?;
+        check_positive("sigma_theta", sigma_theta)?;
+        Ok(GaussianMixture {
+            grid: PolarGrid { rings, sectors },
+            max_radius,
+            sigma_r,
+            sigma_theta,
+        })
+    }
+
+    pub(crate) fn grid(&self) -> &PolarGrid {
+        &self.grid
+    }
+
+    /// Number of rings `R`.
+    pub fn rings(&self) -> usize {
+        self.grid.rings
+    }
+
+    /// Number of angular centres `A`.
+    pub fn sectors(&self) -> usize {
+        self.grid.sectors
+    }
+
+    /// Radial width σ_r.
+    pub fn sigma_r(&self) -> f64 {
+        self.sigma_r
+    }
+
+    /// Angular width σ_θ.
+    pub fn sigma_theta(&self) -> f64 {
+        self.sigma_theta
+    }
+
+    /// Number of functions, `R·A`.
+    pub fn len(&self) -> usize {
+        self.grid.rings * self.grid.sectors
+    }
+
+    /// Whether there are no functions (never).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f(n, φ_n(p))` for every function, in order.
+    #[inline]
+    pub fn for_each_value(&self, p: PolarPoint, mut f: impl FnMut(usize, f64)) {
+        let (rr, a) = (self.grid.rings, self.grid.sectors);
+        let dr = self.max_radius / rr as f64;
+        let (kr, kt) = (
+            0.5 / (self.sigma_r * self.sigma_r),
+            0.5 / (self.sigma_theta * self.sigma_theta),
+        );
+        for i in 0..rr {
+            let x = p.r - (i as f64 + 0.5) * dr;
+            let er = (-kr * x * x).exp();
+            for j in 0..a {
+                let d = wrap_angle(p.theta - TAU * j as f64 / a as f64);
+                f(i * a + j, er * (-kt * d * d).exp());
+            }
+        }
+    }
+}
