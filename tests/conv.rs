@@ -286,3 +286,133 @@ fn f32_operator_agrees_with_f64() {
         assert!((a - *b as f64).abs() < 1e-5 * scale);
     }
 }
+
+type Mat = [[f64; 3]; 3];
+
+fn mat_mul(a: &Mat, b: &Mat) -> Mat {
+    let mut c = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            c[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    c
+}
+
+fn rotation(axis: [f64; 3], angle: f64) -> Mat {
+    let n = (axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]).sqrt();
+    let (x, y, z) = (axis[0] / n, axis[1] / n, axis[2] / n);
+    let (s, c) = angle.sin_cos();
+    let t = 1.0 - c;
+    [
+        [t * x * x + c, t * x * y - s * z, t * x * z + s * y],
+        [t * x * y + s * z, t * y * y + c, t * y * z - s * x],
+        [t * x * z - s * y, t * y * z + s * x, t * z * z + c],
+    ]
+}
+
+/// The 60 rotations of the icosahedron with vertices at the cyclic permutations of (0, ±1, ±φ),
+/// generated from a 5-fold rotation (about the vertex (0, 1, φ)) and a 3-fold one (about the centre of
+/// the face (0, 1, φ), (0, −1, φ), (φ, 0, 1)).
+fn icosahedral_group() -> Vec<Mat> {
+    let phi = (1.0 + 5f64.sqrt()) / 2.0;
+    let gens = [rotation([0.0, 1.0, phi], 2.0 * PI / 5.0), rotation([phi, 0.0, 2.0 * phi + 1.0], 2.0 * PI / 3.0)];
+    let mut group: Vec<Mat> = vec![[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]];
+    let same = |a: &Mat, b: &Mat| (0..3).all(|i| (0..3).all(|j| (a[i][j] - b[i][j]).abs() < 1e-9));
+    let mut i = 0;
+    while i < group.len() {
+        for g in &gens {
+            let h = mat_mul(g, &group[i]);
+            if !group.iter().any(|x| same(x, &h)) {
+                group.push(h);
+                assert!(group.len() <= 60, "the generators must be symmetries of the icosahedron");
+            }
+        }
+        i += 1;
+    }
+    group
+}
+
+#[test]
+fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
+    let group = icosahedral_group();
+    assert_eq!(group.len(), 60);
+    // A smooth, non-symmetric signal.
+    let signal = |x: &[f64; 3]| (1.3 * x[0] - 0.4 * x[1] + 0.9 * x[2]).exp() + x[0] * x[1] * x[2];
+    let w = [0.7, -0.4, 1.1];
+    let mut by_level = Vec::new();
+    for (level, dirs) in [(3, 8), (3, 16), (3, 32), (4, 32)] {
+        let m = build(&format!("icosphere:{level}"));
+        let p = m.positions.as_ref().unwrap();
+        // Vertex lookup by rounded position.
+        let key = |x: [f64; 3]| x.map(|c| (c * 1e6).round() as i64);
+        let index: std::collections::HashMap<_, _> = p.iter().enumerate().map(|(i, x)| (key(*x), i)).collect();
+        let t = table(&m, 4, dirs, 0.35);
+        let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let f: Vec<f64> = p.iter().map(signal).collect();
+        let out = conv(&op, &f, 1, &w, 1);
+        let scale = out.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        let mut worst: f64 = 0.0;
+        for r in &group {
+            // perm[v] = the vertex at R⁻¹ p_v (R⁻¹ = Rᵀ); (R f)(v) = f(R⁻¹ p_v).
+            let perm: Vec<usize> = p
+                .iter()
+                .map(|x| {
+                    let y = [0, 1, 2].map(|i| (0..3).map(|k| r[k][i] * x[k]).sum::<f64>());
+                    *index.get(&key(y)).expect("icosahedral rotations map vertices to vertices")
+                })
+                .collect();
+            let fr: Vec<f64> = perm.iter().map(|&u| f[u]).collect();
+            let outr = conv(&op, &fr, 1, &w, 1);
+            for v in 0..p.len() {
+                worst = worst.max((outr[v] - out[perm[v]]).abs() / scale);
+            }
+        }
+        by_level.push(worst);
+    }
+    eprintln!("icosahedral equivariance error (level, directions) (3,8) (3,16) (3,32) (4,32): {by_level:?}");
+    assert!(by_level[1] < by_level[0] && by_level[2] < by_level[1], "falls with directions: {by_level:?}");
+    assert!(by_level[3] < by_level[2], "falls with refinement: {by_level:?}");
+}
+
+use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyOptions};
+use manifold_cnn::kernel::{HarmonicBasis, KernelBasis, RadialBasis, RadialProfile};
+
+fn harmonics(max_radius: f64) -> KernelBasis {
+    let radial = RadialBasis::new(RadialProfile::Gaussian, 3, max_radius).unwrap();
+    KernelBasis::Harmonic(HarmonicBasis::new(radial, 3).unwrap())
+}
+
+/// Max |difference| of the convolutions with two spanning trees, relative to the output scale.
+fn tree_dependence(m: &Manifold, t: &ExpMapTable, basis: &dyn SampledBasis, seed: u64) -> f64 {
+    let nb = basis.len();
+    let (n, c_in, c_out) = (m.mesh.vertex_count(), 2, 2);
+    let x = noise(n * c_in, seed);
+    let w = noise(nb * c_in * c_out, seed + 1);
+    let run = |tree| {
+        let g = Gauge::new(m, None, tree).unwrap();
+        conv(&ConvOperator::<f64>::new(m, t, basis, &g).unwrap(), &x, c_in, &w, c_out)
+    };
+    let (a, b) = (run(SpanningTree::Bfs), run(SpanningTree::Random { seed }));
+    let scale = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+    a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max) / scale
+}
+
+#[test]
+fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
+    for (spec, group, radius) in [("icosphere:3", "SO2", 0.3), ("torus:24x12", "SO2", 0.25), ("flat-mobius:16x7", "Z2", 1.6)] {
+        let m = build(spec);
+        let analysis = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
+        assert_eq!(analysis.group().name(), group, "{spec}");
+        let t = table(&m, 4, 16, radius);
+        let base = harmonics(radius);
+        let constrained = base.constrain(&analysis.group());
+        assert!(constrained.dimension() < base.len());
+        let with = tree_dependence(&m, &t, &constrained, 21);
+        let without = tree_dependence(&m, &t, &base, 21);
+        eprintln!("{spec}: tree dependence {with:.1e} constrained, {without:.1e} unconstrained");
+        assert!(with < 1e-12, "{spec}: a {group}-invariant kernel must not see the tree ({with})");
+        assert!(without > 1e-3, "{spec}: an unconstrained kernel must see the tree ({without})");
+    }
+}

@@ -48,10 +48,6 @@ impl SplitMix {
     pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
-    /// Uniform in [-1, 1).
-    pub(crate) fn symmetric(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
 }
 
 impl Gauge {

@@ -356,3 +356,21 @@ impl<T: Real> ConvOperator<T> {
         )
     }
 }
+
+impl SampledBasis for crate::kernel::KernelBasis {
+    fn len(&self) -> usize {
+        crate::kernel::KernelBasis::len(self)
+    }
+    fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
+        self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
+    }
+}
+
+impl SampledBasis for crate::kernel::ConstrainedBasis {
+    fn len(&self) -> usize {
+        self.dimension()
+    }
+    fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
+        self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
+    }
+}
