@@ -23,6 +23,8 @@ enum Command {
     Holonomy(cli::holonomy::HolonomyArgs),
     /// Exponential-map tables: where exp_p(v) lands for a polar grid of tangent vectors at every vertex.
     Expmap(cli::expmap::ExpmapArgs),
+    /// Manifold convolution of a vertex signal with a transported, holonomy-constrained kernel.
+    Convolve(cli::convolve::ConvolveArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Inspect(a)) => cli::inspect::run(&a),
         Some(Command::Holonomy(a)) => cli::holonomy::run(&a),
         Some(Command::Expmap(a)) => cli::expmap::run(&a),
+        Some(Command::Convolve(a)) => cli::convolve::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

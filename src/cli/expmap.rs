@@ -61,7 +61,12 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
             })
         }
     };
-    let params = ExpMapParams { rings: args.rings, directions: args.directions, radius, padding };
+    let params = ExpMapParams {
+        rings: args.rings,
+        directions: args.directions,
+        radius,
+        padding,
+    };
     let m = super::load(&args.mesh, args.repair)?;
     let rho = params.validate(&m)?;
     let t0 = Instant::now();
@@ -105,8 +110,15 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
     } else {
         println!("mesh               {}", args.mesh);
         println!("vertices           {n}");
-        println!("samples/vertex     {s} ({} rings × {} directions)", table.rings(), table.directions());
-        println!("radius             {rho:.6} ({:.3} mean edge lengths)", rho / m.geometry.mean_edge_length());
+        println!(
+            "samples/vertex     {s} ({} rings × {} directions)",
+            table.rings(),
+            table.directions()
+        );
+        println!(
+            "radius             {rho:.6} ({:.3} mean edge lengths)",
+            rho / m.geometry.mean_edge_length()
+        );
         println!("table              {} entries", n * s);
         println!(
             "memory             {:.1} MiB ({BYTES_PER_SAMPLE} bytes/sample + 4 per trace)",

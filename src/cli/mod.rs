@@ -1,5 +1,6 @@
 //! Subcommands of the binary. Each returns the library's [`Error`] for bad input (exit code 2).
 
+pub mod convolve;
 pub mod expmap;
 pub mod holonomy;
 pub mod inspect;
@@ -22,4 +23,47 @@ pub fn load(spec: &str, repair: bool) -> Result<Manifold, Error> {
 /// Writes a JSON value to stdout.
 pub fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("JSON values always serialize"));
+}
+
+/// Exp-map table options shared by `expmap` and `convolve`.
+#[derive(clap::Args, Debug)]
+pub struct TableArgs {
+    /// Number of rings R (radii (i − ½)·ρ/R).
+    #[arg(long, default_value_t = 8)]
+    pub rings: usize,
+    /// Number of directions A (scaled polar angles 2πj/A).
+    #[arg(long, default_value_t = 16)]
+    pub directions: usize,
+    /// Radius ρ in the mesh's length unit.
+    #[arg(long, conflicts_with = "radius_edges")]
+    pub radius: Option<f64>,
+    /// Radius ρ as a multiple of the mean edge length (default 5 when neither is given).
+    #[arg(long)]
+    pub radius_edges: Option<f64>,
+    /// What a convolution does with truncated samples: `zero` or `clamp`.
+    #[arg(long, default_value = "zero")]
+    pub padding: String,
+}
+
+impl TableArgs {
+    /// The table parameters these options describe.
+    pub fn params(&self) -> Result<manifold_cnn::expmap::ExpMapParams, Error> {
+        use manifold_cnn::expmap::{ExpMapParams, Padding, Radius};
+        let radius = match (self.radius, self.radius_edges) {
+            (Some(r), _) => Radius::Absolute(r),
+            (None, Some(k)) => Radius::MeanEdgeLengths(k),
+            (None, None) => Radius::MeanEdgeLengths(5.0),
+        };
+        let padding = match self.padding.to_ascii_lowercase().as_str() {
+            "zero" => Padding::Zero,
+            "clamp" => Padding::Clamp,
+            other => {
+                return Err(Error::InvalidParameter {
+                    name: "padding",
+                    message: format!("'{other}' is not a padding policy (zero, clamp)"),
+                })
+            }
+        };
+        Ok(ExpMapParams { rings: self.rings, directions: self.directions, radius, padding })
+    }
 }

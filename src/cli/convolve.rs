@@ -1,0 +1,225 @@
+//! `manifold-cnn convolve MESH --signal IN.npy --kernel K.npy|random:SEED --group auto|trivial|SO2|Cn|Dn|Z2|O2
+//! [--basis harmonic:R:M|bins:R:A|gaussians:R:A] [table options] --out OUT.npy [--json]
+//! [--export-operator OP.npz] [--repeat K]`
+
+use super::TableArgs;
+use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::expmap::ExpMapTable;
+use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
+use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32, NpzWriter};
+use manifold_cnn::kernel::{GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile};
+use manifold_cnn::Error;
+use serde_json::json;
+use std::time::Instant;
+
+/// Arguments of `convolve`.
+#[derive(clap::Args, Debug)]
+pub struct ConvolveArgs {
+    /// Mesh spec, as for `inspect`.
+    pub mesh: String,
+    /// Input signal: a float32 (or float64) .npy of shape N × C_in (or N).
+    #[arg(long)]
+    pub signal: String,
+    /// Kernel coefficients: a .npy of shape B × C_in × C_out in the constrained basis (B as printed by
+    /// `--json`'s `basis`), or `random:SEED` to draw them.
+    #[arg(long)]
+    pub kernel: String,
+    /// Holonomy group the kernel is constrained to: `auto` (measured), `trivial`, `SO2`, `O2`, `Z2`,
+    /// `C<n>`, `D<n>`.
+    #[arg(long, default_value = "auto")]
+    pub group: String,
+    /// Kernel basis before the constraint: `harmonic:R:M` (R Gaussian radial profiles × harmonics up
+    /// to M), `bins:R:A` (polar bins) or `gaussians:R:A`.
+    #[arg(long, default_value = "harmonic:2:3")]
+    pub basis: String,
+    /// Output channels for `--kernel random:SEED` (default: C_in).
+    #[arg(long)]
+    pub out_channels: Option<usize>,
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// Where to write the N × C_out float32 output.
+    #[arg(long)]
+    pub out: Option<String>,
+    /// Write the operator (one CSR matrix per basis function, float32) and the weights to an .npz.
+    #[arg(long)]
+    pub export_operator: Option<String>,
+    /// Run the forward pass K times and report the median time.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Repair the mesh instead of failing on the first defect.
+    #[arg(long)]
+    pub repair: bool,
+}
+
+fn bad(name: &'static str, message: String) -> Error {
+    Error::InvalidParameter { name, message }
+}
+
+/// Parses a group name as printed by `holonomy`.
+pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
+    let lower = s.to_ascii_lowercase();
+    let n = |rest: &str| -> Result<u32, Error> {
+        rest.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| bad("group", format!("'{s}': expected a positive order")))
+    };
+    Ok(Some(match lower.as_str() {
+        "auto" => return Ok(None),
+        "trivial" => HolonomyGroup::trivial(),
+        "so2" => HolonomyGroup::so2(),
+        "o2" => HolonomyGroup::o2(),
+        "z2" => HolonomyGroup::reflection(0.0),
+        _ if lower.starts_with('c') => HolonomyGroup::cyclic(n(&lower[1..])?),
+        _ if lower.starts_with('d') => HolonomyGroup::dihedral(n(&lower[1..])?, 0.0),
+        _ => return Err(bad("group", format!("'{s}' is not a group (auto, trivial, SO2, O2, Z2, C<n>, D<n>)"))),
+    }))
+}
+
+/// Parses a basis spec for kernels of support radius `rho`.
+pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let num = |i: usize| -> Result<usize, Error> {
+        parts.get(i).and_then(|p| p.parse::<usize>().ok()).ok_or_else(|| bad("basis", format!("'{s}': expected KIND:N:M")))
+    };
+    match parts[0] {
+        "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
+            RadialBasis::new(RadialProfile::Gaussian, num(1)?, rho)?,
+            num(2)? as u32,
+        )?)),
+        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?, rho)?)),
+        "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(num(1)?, num(2)?, rho)?)),
+        _ => Err(bad("basis", format!("'{s}': kind must be harmonic, bins or gaussians"))),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs `convolve`.
+pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
+    if args.repeat == 0 {
+        return Err(bad("repeat", "must be at least 1".into()));
+    }
+    let m = super::load(&args.mesh, args.repair)?;
+    let n = m.mesh.vertex_count();
+    let (shape, x) = read_npy_f32(&args.signal)?;
+    let c_in = match shape.as_slice() {
+        [rows] if *rows as usize == n => 1,
+        [rows, c] if *rows as usize == n && *c > 0 => *c as usize,
+        _ => {
+            return Err(bad(
+                "signal",
+                format!("{}: shape {shape:?}, but the mesh has {n} vertices (expected N × C_in)", args.signal),
+            ))
+        }
+    };
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(bad("signal", format!("{}: value {} (vertex {}, channel {}) is not finite", args.signal, x[i], i / c_in, i % c_in)));
+    }
+    let params = args.table.params()?;
+    let rho = params.validate(&m)?;
+    let group = match parse_group(&args.group)? {
+        Some(g) => g,
+        None => HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group(),
+    };
+    let basis = parse_basis(&args.basis, rho)?.constrain(&group);
+    let nb = basis.dimension();
+    if nb == 0 {
+        return Err(bad("group", format!("no kernel in {} is invariant under {}", args.basis, group.name())));
+    }
+    let (c_out, weights) = if let Some(seed) = args.kernel.strip_prefix("random:") {
+        let seed: u64 = seed.parse().map_err(|_| bad("kernel", format!("'{}': expected random:SEED", args.kernel)))?;
+        let c_out = args.out_channels.unwrap_or(c_in);
+        let scale = 1.0 / ((nb * c_in) as f64).sqrt();
+        let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let w: Vec<f32> = (0..nb * c_in * c_out)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale) as f32
+            })
+            .collect();
+        (c_out, w)
+    } else {
+        let (ks, w) = read_npy_f32(&args.kernel)?;
+        match ks.as_slice() {
+            [b, i, o] if *b as usize == nb && *i as usize == c_in && *o > 0 => (*o as usize, w),
+            _ => {
+                return Err(bad(
+                    "kernel",
+                    format!("{}: shape {ks:?}, expected {nb} × {c_in} × C_out (basis × input channels × output channels)", args.kernel),
+                ))
+            }
+        }
+    };
+    let t0 = Instant::now();
+    let table = ExpMapTable::build(&m, &params)?;
+    let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
+    let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge)?;
+    drop(table);
+    let seconds_precompile = t0.elapsed().as_secs_f64();
+    let mut out = vec![0f32; n * c_out];
+    let mut times = Vec::with_capacity(args.repeat);
+    for _ in 0..args.repeat {
+        let t = Instant::now();
+        op.forward(&x, c_in, &weights, c_out, &mut out);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let (mut gx, mut gw) = (vec![0f32; n * c_in], vec![0f32; weights.len()]);
+    let t = Instant::now();
+    op.backward(&x, c_in, &weights, c_out, &out, &mut gx, &mut gw);
+    let seconds_backward = t.elapsed().as_secs_f64();
+    let seconds_forward = median(times);
+    if let Some(path) = &args.out {
+        write_npy_f32(path, &[n as u64, c_out as u64], &out)?;
+    }
+    if let Some(path) = &args.export_operator {
+        let mut w = NpzWriter::create(path)?;
+        let indptr: Vec<i64> = op.row_offsets().iter().map(|&v| v as i64).collect();
+        let indices: Vec<u32> = op.columns().to_vec();
+        for b in 0..nb {
+            let data: Vec<f32> = op.coefficients().iter().skip(b).step_by(nb).copied().collect();
+            w.i64(&format!("indptr_{b}"), &[indptr.len() as u64], &indptr)?;
+            w.u32(&format!("indices_{b}"), &[indices.len() as u64], &indices)?;
+            w.f32(&format!("data_{b}"), &[data.len() as u64], &data)?;
+        }
+        w.f32("weights", &[nb as u64, c_in as u64, c_out as u64], &weights)?;
+        w.i64("shape", &[2], &[n as i64, n as i64])?;
+        w.finish()?;
+    }
+    let flops = op.forward_flops(c_in, c_out);
+    if args.json {
+        super::print_json(&json!({
+            "mesh": args.mesh,
+            "vertices": n,
+            "basis": nb,
+            "group": group.name(),
+            "in_channels": c_in,
+            "out_channels": c_out,
+            "samples": params.rings * params.directions,
+            "nnz": op.nnz(),
+            "operator_bytes": op.bytes(),
+            "operator_bytes_per_vertex": op.bytes() as f64 / n as f64,
+            "seconds_precompile": seconds_precompile,
+            "seconds_forward": seconds_forward,
+            "seconds_backward": seconds_backward,
+            "forward_flops": flops,
+            "forward_gflops_per_second": flops / seconds_forward / 1e9,
+            "out": args.out,
+        }));
+    } else {
+        println!("mesh               {} ({n} vertices)", args.mesh);
+        println!("kernel             {} constrained to {}: {nb} basis functions", args.basis, group.name());
+        println!("channels           {c_in} → {c_out}");
+        println!("operator           {} entries, {:.1} MiB ({:.0} bytes/vertex)", op.nnz(), op.bytes() as f64 / 1048576.0, op.bytes() as f64 / n as f64);
+        println!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)");
+        println!("forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)", args.repeat, flops / seconds_forward / 1e9);
+        println!("backward           {seconds_backward:.4} s");
+        if let Some(path) = &args.out {
+            println!("wrote              {path}");
+        }
+    }
+    Ok(())
+}
