@@ -177,10 +177,10 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     }
     if let Some(path) = &args.export_operator {
         let mut w = NpzWriter::create(path)?;
-        let indptr: Vec<i64> = op.row_offsets().iter().map(|&v| v as i64).collect();
-        let indices: Vec<u32> = op.columns().to_vec();
+        let (indptr, indices, coefs) = op.csr();
+        let indptr: Vec<i64> = indptr.iter().map(|&v| v as i64).collect();
         for b in 0..nb {
-            let data: Vec<f32> = op.coefficients().iter().skip(b).step_by(nb).copied().collect();
+            let data: Vec<f32> = coefs.iter().skip(b).step_by(nb).copied().collect();
             w.i64(&format!("indptr_{b}"), &[indptr.len() as u64], &indptr)?;
             w.u32(&format!("indices_{b}"), &[indices.len() as u64], &indices)?;
             w.f32(&format!("data_{b}"), &[data.len() as u64], &data)?;

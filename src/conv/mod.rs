@@ -11,6 +11,7 @@
 //! is the barycentric interpolation of its vertex values. [`ConvOperator`] compiles all of it into one
 //! sparse operator per basis function and runs forward and backward passes over many channels.
 
+mod gather;
 mod gauge;
 mod operator;
 mod real;

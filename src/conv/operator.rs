@@ -1,9 +1,11 @@
 //! The precompiled convolution operator: forward and backward, many channels, parallel, deterministic.
 
+use super::gather::{gather, Structure};
 use super::gauge::Gauge;
 use super::real::Real;
 use crate::error::{Error, Result};
 use crate::expmap::ExpMapTable;
+use crate::holonomy::VertexTree;
 use crate::Manifold;
 use rayon::prelude::*;
 
@@ -46,6 +48,9 @@ pub trait SampledBasis: Sync {
 pub struct ConvOperator<T: Real> {
     vertices: usize,
     basis: usize,
+    /// Vertex of each internal row; `rank` is its inverse.
+    order: Vec<u32>,
+    rank: Vec<u32>,
     row_offsets: Vec<u32>,
     cols: Vec<u32>,
     coefs: Vec<T>,
@@ -82,6 +87,13 @@ impl<T: Real> ConvOperator<T> {
         if nb == 0 {
             return Err(Error::InvalidParameter { name: "basis", message: "no basis functions".into() });
         }
+        // Rows and columns are stored in breadth-first order from the gauge roots: neighbours of a row
+        // then sit within a few fronts of it, so the gather stays in cache whatever the input's order.
+        let order: Vec<u32> = VertexTree::new(&m.mesh, &m.connection, gauge.roots()).order().iter().map(|v| v.raw()).collect();
+        let mut rank = vec![0u32; n];
+        for (i, &v) in order.iter().enumerate() {
+            rank[v as usize] = i as u32;
+        }
         let ns = table.samples_per_vertex();
         let (radii, angles, weights) = (table.sample_radii(), table.sample_angles(), table.sample_weights());
         let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<T>)> = (0..n.div_ceil(1024))
@@ -93,7 +105,8 @@ impl<T: Real> ConvOperator<T> {
                 let mut vals = vec![0.0f64; ns * nb];
                 let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
                 let mut acc = vec![0.0f64; nb];
-                for p in blk * 1024..((blk + 1) * 1024).min(n) {
+                for i in blk * 1024..((blk + 1) * 1024).min(n) {
+                    let p = order[i] as usize;
                     let g_inv = gauge.transports()[p].inverse();
                     triples.clear();
                     for s in 0..ns {
@@ -103,7 +116,7 @@ impl<T: Real> ConvOperator<T> {
                         let corners = m.mesh.face_vertices(face);
                         for k in 0..3 {
                             if bary[k] != 0.0 {
-                                triples.push((corners[k].raw(), s as u32, weights[s] * bary[k] as f64));
+                                triples.push((rank[corners[k].index()], s as u32, weights[s] * bary[k] as f64));
                             }
                         }
                     }
@@ -166,7 +179,7 @@ impl<T: Real> ConvOperator<T> {
                 fill[q] += 1;
             }
         }
-        Ok(ConvOperator { vertices: n, basis: nb, row_offsets, cols, coefs, t_offsets, t_rows, t_entries })
+        Ok(ConvOperator { vertices: n, basis: nb, order, rank, row_offsets, cols, coefs, t_offsets, t_rows, t_entries })
     }
 
     /// Number of vertices N (rows and columns of each `A_b`).
@@ -186,17 +199,43 @@ impl<T: Real> ConvOperator<T> {
         4 * (self.row_offsets.len() + self.cols.len() + self.t_offsets.len() + 2 * self.t_rows.len())
             + std::mem::size_of::<T>() * self.coefs.len()
     }
-    /// Row offsets (CSR `indptr`, N + 1 entries), shared by every `A_b`.
-    pub fn row_offsets(&self) -> &[u32] {
-        &self.row_offsets
+    /// The operator in CSR form, in the mesh's vertex numbering: `(indptr, indices, coefficients)`, where
+    /// the stored entry `j` of `A_b` is `coefficients[j·B + b]` (the same structure for every `b`).
+    pub fn csr(&self) -> (Vec<u32>, Vec<u32>, Vec<T>) {
+        let nb = self.basis;
+        let mut indptr = Vec::with_capacity(self.vertices + 1);
+        indptr.push(0u32);
+        let mut indices = Vec::with_capacity(self.nnz());
+        let mut coefs = Vec::with_capacity(self.coefs.len());
+        let mut row: Vec<(u32, usize)> = Vec::new();
+        for v in 0..self.vertices {
+            let i = self.rank[v] as usize;
+            row.clear();
+            row.extend((self.row_offsets[i]..self.row_offsets[i + 1]).map(|j| (self.order[self.cols[j as usize] as usize], j as usize)));
+            row.sort_unstable();
+            for &(q, j) in &row {
+                indices.push(q);
+                coefs.extend_from_slice(&self.coefs[j * nb..(j + 1) * nb]);
+            }
+            indptr.push(indices.len() as u32);
+        }
+        (indptr, indices, coefs)
     }
-    /// Column of each entry (CSR `indices`), shared by every `A_b`.
-    pub fn columns(&self) -> &[u32] {
-        &self.cols
+
+    /// Internal copy of vertex-major data, rows in the operator's order.
+    fn to_internal(&self, data: &[T], width: usize) -> Vec<T> {
+        let mut out = vec![T::default(); data.len()];
+        out.par_chunks_mut(width.max(1)).zip(self.order.par_iter()).for_each(|(row, &v)| {
+            row.copy_from_slice(&data[v as usize * width..(v as usize + 1) * width]);
+        });
+        out
     }
-    /// Coefficients, B per entry: entry `j` of `A_b` is `coefficients()[j·B + b]`.
-    pub fn coefficients(&self) -> &[T] {
-        &self.coefs
+
+    /// Writes internal rows back in vertex order.
+    fn from_internal(&self, internal: &[T], width: usize, out: &mut [T]) {
+        out.par_chunks_mut(width.max(1)).zip(self.rank.par_iter()).for_each(|(row, &i)| {
+            row.copy_from_slice(&internal[i as usize * width..(i as usize + 1) * width]);
+        });
     }
 
     /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
@@ -222,24 +261,17 @@ impl<T: Real> ConvOperator<T> {
         );
     }
 
-    /// Gathers `Y[p, b, :] = Σ_j coef[j, b] · src[col_j, :]` for the rows `rows` of a CSR-like
-    /// structure; `entry(i)` gives (column, coefficient offset) of the i-th stored entry.
-    fn gather(&self, rows: std::ops::Range<usize>, offsets: &[u32], entry: impl Fn(usize) -> (usize, usize), src: &[T], width: usize, y: &mut [T]) {
-        let nb = self.basis;
-        let row_len = nb * width;
-        for (i, p) in rows.enumerate() {
-            let yrow = &mut y[i * row_len..(i + 1) * row_len];
-            yrow.iter_mut().for_each(|v| *v = T::default());
-            for e in offsets[p] as usize..offsets[p + 1] as usize {
-                let (q, k) = entry(e);
-                let x = &src[q * width..(q + 1) * width];
-                let c = &self.coefs[k..k + nb];
-                for (b, &cb) in c.iter().enumerate() {
-                    for (yv, &xv) in yrow[b * width..(b + 1) * width].iter_mut().zip(x) {
-                        *yv += cb * xv;
-                    }
-                }
-            }
+    fn forward_structure(&self) -> Structure<'_, T> {
+        Structure { offsets: &self.row_offsets, cols: &self.cols, coef_entry: None, coefs: &self.coefs, basis: self.basis }
+    }
+
+    fn transposed_structure(&self) -> Structure<'_, T> {
+        Structure {
+            offsets: &self.t_offsets,
+            cols: &self.t_rows,
+            coef_entry: Some(&self.t_entries),
+            coefs: &self.coefs,
+            basis: self.basis,
         }
     }
 
@@ -257,16 +289,18 @@ impl<T: Real> ConvOperator<T> {
         self.check("output", out, c_out);
         assert_eq!(weights.len(), self.basis * c_in * c_out, "weights: expected B × C_in × C_out values");
         let k = self.basis * c_in;
-        let nb = self.basis;
-        out.par_chunks_mut(BLOCK * c_out).enumerate().for_each_init(
+        let x = self.to_internal(x, c_in);
+        let mut internal = vec![T::default(); out.len()];
+        internal.par_chunks_mut(BLOCK * c_out).enumerate().for_each_init(
             || vec![T::default(); BLOCK * k],
             |y, (blk, o)| {
                 let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                 let m = rows.len();
-                self.gather(rows, &self.row_offsets, |e| (self.cols[e] as usize, e * nb), x, c_in, y);
+                gather(&self.forward_structure(), rows, &x, c_in, y);
                 T::gemm(m, k, c_out, &y[..m * k], k as isize, 1, weights, c_out as isize, 1, T::default(), o);
             },
         );
+        self.from_internal(&internal, c_out, out);
     }
 
     /// Backward pass: from `grad_out` = ∂L/∂out, computes ∂L/∂x (overwritten) and ∂L/∂W (overwritten).
@@ -289,6 +323,9 @@ impl<T: Real> ConvOperator<T> {
         let k = nb * c_in;
         assert_eq!(weights.len(), k * c_out, "weights: expected B × C_in × C_out values");
         assert_eq!(grad_w.len(), k * c_out, "weight gradient: expected B × C_in × C_out values");
+        let x = &self.to_internal(x, c_in)[..];
+        let grad_out = &self.to_internal(grad_out, c_out)[..];
+        let mut internal_gx = vec![T::default(); grad_x.len()];
         // ∂L/∂W: per group of blocks a partial Yᵀ·G, summed in order.
         const GROUP: usize = 16;
         let groups = self.vertices.div_ceil(BLOCK * GROUP);
@@ -300,7 +337,7 @@ impl<T: Real> ConvOperator<T> {
                 for blk in g * GROUP..((g + 1) * GROUP).min(self.vertices.div_ceil(BLOCK)) {
                     let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                     let (r0, m) = (rows.start, rows.len());
-                    self.gather(rows, &self.row_offsets, |e| (self.cols[e] as usize, e * nb), x, c_in, &mut y);
+                    gather(&self.forward_structure(), rows, x, c_in, &mut y);
                     let gout = &grad_out[r0 * c_out..(r0 + m) * c_out];
                     // acc (k × c_out) += Yᵀ (k × m) · G (m × c_out)
                     T::gemm(k, m, c_out, &y[..m * k], 1, k as isize, gout, c_out as isize, 1, T::from_f64(1.0), &mut acc);
@@ -317,19 +354,12 @@ impl<T: Real> ConvOperator<T> {
         // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
         // product with the weights read as (B·C_out) × C_in.
         let kt = nb * c_out;
-        grad_x.par_chunks_mut(BLOCK * c_in).enumerate().for_each_init(
+        internal_gx.par_chunks_mut(BLOCK * c_in).enumerate().for_each_init(
             || vec![T::default(); BLOCK * kt],
             |h, (blk, gx)| {
                 let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                 let m = rows.len();
-                self.gather(
-                    rows,
-                    &self.t_offsets,
-                    |e| (self.t_rows[e] as usize, self.t_entries[e] as usize * nb),
-                    grad_out,
-                    c_out,
-                    h,
-                );
+                gather(&self.transposed_structure(), rows, grad_out, c_out, h);
                 // gx (m × c_in) = H (m × B·c_out) · Wᵀ, with Wᵀ[(b, o), i] = W[(b, i), o].
                 for b in 0..nb {
                     let wb = &weights[b * c_in * c_out..(b + 1) * c_in * c_out];
@@ -339,6 +369,7 @@ impl<T: Real> ConvOperator<T> {
                 }
             },
         );
+        self.from_internal(&internal_gx, c_in, grad_x);
     }
 
     /// The operator of basis function `b` as a sparse N × N matrix.
@@ -347,11 +378,12 @@ impl<T: Real> ConvOperator<T> {
     /// If `b >= B`.
     pub fn basis_matrix(&self, b: usize) -> sprs::CsMat<T> {
         assert!(b < self.basis, "basis function {b} of {}", self.basis);
-        let data: Vec<T> = (0..self.nnz()).map(|j| self.coefs[j * self.basis + b]).collect();
+        let (indptr, indices, coefs) = self.csr();
+        let data: Vec<T> = coefs.iter().skip(b).step_by(self.basis).copied().collect();
         sprs::CsMat::new(
             (self.vertices, self.vertices),
-            self.row_offsets.iter().map(|&o| o as usize).collect(),
-            self.cols.iter().map(|&c| c as usize).collect(),
+            indptr.iter().map(|&o| o as usize).collect(),
+            indices.iter().map(|&c| c as usize).collect(),
             data,
         )
     }

@@ -11,6 +11,8 @@ pub trait Real:
     fn from_f64(x: f64) -> Self;
     /// Conversion to `f64`.
     fn to_f64(self) -> f64;
+    /// `self · a + b` with one rounding (a fused multiply-add where the processor has one).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// Row-major `C (m×n) = A (m×k) · B (k×n) + beta·C`, with `A` and `B` given by row and column strides.
     #[allow(clippy::too_many_arguments)]
     fn gemm(m: usize, k: usize, n: usize, a: &[Self], rsa: isize, csa: isize, b: &[Self], rsb: isize, csb: isize, beta: Self, c: &mut [Self]);
@@ -34,6 +36,10 @@ macro_rules! real_impl {
             #[inline]
             fn to_f64(self) -> f64 {
                 self as f64
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
             fn gemm(
                 m: usize,

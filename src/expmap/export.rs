@@ -68,7 +68,11 @@ pub fn write_npz(table: &ExpMapTable, m: &Manifold, path: impl AsRef<Path>) -> R
         w.u32("landing_vertices", &[n64, s64, 3], &lv)?;
     }
     {
-        let lb: Vec<f32> = table.landing_barys().par_iter().flat_map_iter(|&[a, b]| [a, b, 1.0 - a - b]).collect();
+        let lb: Vec<f32> = table
+            .landing_barys()
+            .par_iter()
+            .flat_map_iter(|&[a, b]| [a, b, 1.0 - a - b])
+            .collect();
         w.f32("landing_bary", &[n64, s64, 3], &lb)?;
     }
     w.f32("transported_angle", &[n64, s64], table.transported_angles())?;
@@ -92,16 +96,36 @@ pub fn write_npz(table: &ExpMapTable, m: &Manifold, path: impl AsRef<Path>) -> R
             .collect();
         w.f32("distance", &[n64, s64], &dist)?;
     }
-    let bits = |bit: u8| table.flags().par_iter().map(|&f| f & bit != 0).collect::<Vec<bool>>();
+    let bits = |bit: u8| {
+        table
+            .flags()
+            .par_iter()
+            .map(|&f| f & bit != 0)
+            .collect::<Vec<bool>>()
+    };
     w.bool("truncated", &[n64, s64], &bits(FLAG_TRUNCATED))?;
     w.bool("mirrored", &[n64, s64], &bits(FLAG_MIRRORED))?;
-    let faces: Vec<u32> = mesh.faces().iter().flat_map(|f| f.map(|v| v.raw())).collect();
+    let faces: Vec<u32> = mesh
+        .faces()
+        .iter()
+        .flat_map(|f| f.map(|v| v.raw()))
+        .collect();
     w.u32("faces", &[nf as u64, 3], &faces)?;
     w.f64("vertex_scale", &[n64], m.frames.vertex_scales())?;
     w.f64("radius", &[1], &[table.radius()])?;
-    w.u32("padding", &[1], &[if table.padding() == Padding::Clamp { 1 } else { 0 }])?;
+    w.u32(
+        "padding",
+        &[1],
+        &[if table.padding() == Padding::Clamp {
+            1
+        } else {
+            0
+        }],
+    )?;
     if let (Some(p), Some(ext)) = (&m.positions, m.extrinsic_frames()) {
-        let vecs = |v: &[nalgebra::Vector3<f64>]| v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>();
+        let vecs = |v: &[nalgebra::Vector3<f64>]| {
+            v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>()
+        };
         let flat: Vec<f64> = p.iter().flatten().copied().collect();
         w.f64("positions", &[n64, 3], &flat)?;
         w.f64("normals", &[n64, 3], &vecs(&ext.normals))?;

@@ -37,9 +37,10 @@ pub mod trace;
 
 pub use export::write_npz;
 pub use table::{
-    ExpMapParams, ExpMapTable, Padding, Radius, TableEntry, BYTES_PER_SAMPLE, FLAG_MIRRORED, FLAG_TRUNCATED,
-    MAX_RADIUS_EDGES, MAX_SAMPLES,
+    ExpMapParams, ExpMapTable, Padding, Radius, TableEntry, BYTES_PER_SAMPLE, FLAG_MIRRORED,
+    FLAG_TRUNCATED, MAX_RADIUS_EDGES, MAX_SAMPLES,
 };
 pub use trace::{
-    SurfacePoint, TraceResult, TraceStart, TraceStop, Tracer, ANGLE_TOLERANCE, MAX_STEPS, VERTEX_TOLERANCE,
+    SurfacePoint, TraceResult, TraceStart, TraceStop, Tracer, ANGLE_TOLERANCE, MAX_STEPS,
+    VERTEX_TOLERANCE,
 };

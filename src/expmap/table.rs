@@ -72,7 +72,12 @@ pub struct ExpMapParams {
 
 impl Default for ExpMapParams {
     fn default() -> Self {
-        ExpMapParams { rings: 8, directions: 16, radius: Radius::MeanEdgeLengths(5.0), padding: Padding::Zero }
+        ExpMapParams {
+            rings: 8,
+            directions: 16,
+            radius: Radius::MeanEdgeLengths(5.0),
+            padding: Padding::Zero,
+        }
     }
 }
 
@@ -84,18 +89,22 @@ impl ExpMapParams {
     /// that is not positive and finite or exceeds [`MAX_RADIUS_EDGES`] mean edge lengths, or a table too
     /// large to address.
     pub fn validate(&self, m: &Manifold) -> Result<f64> {
-        let bad = |name: &'static str, message: String| Err(Error::InvalidParameter { name, message });
+        let bad =
+            |name: &'static str, message: String| Err(Error::InvalidParameter { name, message });
         if self.rings == 0 {
             return bad("rings", "must be at least 1".into());
         }
         if self.directions == 0 {
             return bad("directions", "must be at least 1".into());
         }
-        let samples = self.rings.checked_mul(self.directions).unwrap_or(usize::MAX);
+        let samples = self.rings.saturating_mul(self.directions);
         if samples > MAX_SAMPLES {
             return bad(
                 "rings, directions",
-                format!("{} × {} samples per vertex exceeds the limit of {MAX_SAMPLES}", self.rings, self.directions),
+                format!(
+                    "{} × {} samples per vertex exceeds the limit of {MAX_SAMPLES}",
+                    self.rings, self.directions
+                ),
             );
         }
         let (given, k) = match self.radius {
@@ -103,9 +112,12 @@ impl ExpMapParams {
             Radius::MeanEdgeLengths(k) => (k, k),
         };
         if !(given.is_finite() && given > 0.0) {
-            return bad("radius", format!("must be positive and finite (got {given})"));
+            return bad(
+                "radius",
+                format!("must be positive and finite (got {given})"),
+            );
         }
-        if !(k <= MAX_RADIUS_EDGES) {
+        if k.is_nan() || k > MAX_RADIUS_EDGES {
             return bad(
                 "radius",
                 format!("{given} is {k:.3e} mean edge lengths; the limit is {MAX_RADIUS_EDGES}"),
@@ -113,11 +125,21 @@ impl ExpMapParams {
         }
         let rho = self.radius.resolve(m);
         if !(rho.is_finite() && rho > 0.0) {
-            return bad("radius", format!("resolves to {rho}, not positive and finite"));
+            return bad(
+                "radius",
+                format!("resolves to {rho}, not positive and finite"),
+            );
         }
-        let total = m.mesh.vertex_count().checked_mul(samples).and_then(|n| n.checked_mul(BYTES_PER_SAMPLE + 4));
+        let total = m
+            .mesh
+            .vertex_count()
+            .checked_mul(samples)
+            .and_then(|n| n.checked_mul(BYTES_PER_SAMPLE + 4));
         if total.map_or(true, |b| b > isize::MAX as usize) {
-            return bad("rings, directions", "the table would be too large to address".into());
+            return bad(
+                "rings, directions",
+                "the table would be too large to address".into(),
+            );
         }
         Ok(rho)
     }
@@ -211,12 +233,12 @@ struct TableSink<'s, 't> {
 }
 
 impl Sink for TableSink<'_, '_> {
-    #[inline]
+    #[inline(always)]
     fn land(&mut self, i: usize, at: &Landing) {
-        let p = self.tracer.point_of(at.h, at.x, at.y);
-        self.faces[i] = p.face.raw();
-        self.barys[i] = [p.bary[0] as f32, p.bary[1] as f32];
-        self.angles[i] = self.tracer.angle_of(at.h, at.a, at.b) as f32;
+        let (face, bary, angle) = self.tracer.table_landing(at);
+        self.faces[i] = face;
+        self.barys[i] = bary;
+        self.angles[i] = angle;
         let truncated = at.stop != super::trace::TraceStop::Complete;
         self.flags[i] = (truncated as u8 * FLAG_TRUNCATED) | (at.flip as u8 * FLAG_MIRRORED);
         self.length = at.dist;
@@ -226,12 +248,42 @@ impl Sink for TableSink<'_, '_> {
 /// Allocates a vector of `n` copies of `x`, reporting failure as an error instead of aborting.
 fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &'static str) -> Result<Vec<T>> {
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Error::InvalidParameter {
-        name: "rings, directions",
-        message: format!("cannot allocate the table's {what} ({n} entries)"),
-    })?;
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::InvalidParameter {
+            name: "rings, directions",
+            message: format!("cannot allocate the table's {what} ({n} entries)"),
+        })?;
     v.par_extend(rayon::iter::repeat_n(x, n));
     Ok(v)
+}
+
+/// The vertices sorted by their lowest-numbered face (ties by index): the order in which the table is
+/// traced.
+fn locality_order(m: &Manifold) -> Vec<u32> {
+    let mesh = &m.mesh;
+    let mut key: Vec<(u32, u32)> = (0..mesh.vertex_count())
+        .into_par_iter()
+        .map(|v| {
+            let f = mesh
+                .vertex_corners(VertexId::new(v))
+                .iter()
+                .map(|c| c.face().raw())
+                .min()
+                .unwrap_or(0);
+            (f, v as u32)
+        })
+        .collect();
+    key.par_sort_unstable();
+    key.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Rows `order[0], order[1], …` of a row-major array with rows of `width`, as disjoint mutable borrows.
+fn rows_in_order<'d, T>(data: &'d mut [T], width: usize, order: &[u32]) -> Vec<&'d mut [T]> {
+    let mut rows: Vec<Option<&'d mut [T]>> = data.chunks_mut(width.max(1)).map(Some).collect();
+    order
+        .iter()
+        .filter_map(|&v| rows.get_mut(v as usize).and_then(Option::take))
+        .collect()
 }
 
 impl ExpMapTable {
@@ -242,7 +294,10 @@ impl ExpMapTable {
     ///
     /// # Complexity
     /// O(V·A·(faces crossed per trace + R)), parallel over vertices with rayon; deterministic (the
-    /// output does not depend on the number of threads).
+    /// output does not depend on the number of threads). Vertices are traced in the order of their
+    /// lowest-numbered face, which keeps the faces that neighbouring traces cross in cache on meshes whose
+    /// faces are numbered coherently (subdivided, scanned); the output is in vertex order regardless.
+    /// Memory: [`BYTES_PER_SAMPLE`] per sample plus the [`Tracer`]'s ≈ 360 bytes per vertex.
     pub fn build(m: &Manifold, params: &ExpMapParams) -> Result<ExpMapTable> {
         Self::build_with_progress(m, params, |_, _| {})
     }
@@ -298,41 +353,63 @@ impl ExpMapTable {
         let mut flags = try_filled(n, 0u8, "flags")?;
         let mut trace_lengths = try_filled(nv * na, 0f32, "trace lengths")?;
 
-        const CHUNK: usize = 64;
+        // Vertices are traced in order of their lowest-numbered face, so that consecutive traces cross
+        // the same faces while they are in cache (meshes from subdivision or scanning number faces with
+        // spatial coherence; the vertex numbering of a subdivided mesh has much less). Each vertex still
+        // writes its own rows of the index-ordered output, reached through disjoint row borrows.
+        let order = locality_order(m);
+        let mut faces_rows = rows_in_order(&mut landing_faces, ns, &order);
+        let mut barys_rows = rows_in_order(&mut landing_barys, ns, &order);
+        let mut angles_rows = rows_in_order(&mut transported_angles, ns, &order);
+        let mut flags_rows = rows_in_order(&mut flags, ns, &order);
+        let mut lengths_rows = rows_in_order(&mut trace_lengths, na, &order);
+        const CHUNK: usize = 32;
         let batch = (nv / 50).max(4096).div_ceil(CHUNK) * CHUNK;
         let mut done = 0;
         while done < nv {
             let end = (done + batch).min(nv);
-            let (a, b) = (done * ns, end * ns);
-            landing_faces[a..b]
-                .par_chunks_mut(CHUNK * ns)
-                .zip(landing_barys[a..b].par_chunks_mut(CHUNK * ns))
-                .zip(transported_angles[a..b].par_chunks_mut(CHUNK * ns))
-                .zip(flags[a..b].par_chunks_mut(CHUNK * ns))
-                .zip(trace_lengths[done * na..end * na].par_chunks_mut(CHUNK * na))
-                .enumerate()
-                .for_each(|(ci, ((((faces, barys), angles), flags), lengths))| {
-                    let v0 = done + ci * CHUNK;
-                    for (k, len_row) in lengths.chunks_mut(na).enumerate() {
-                        let v = VertexId::new(v0 + k);
+            order[done..end]
+                .par_chunks(CHUNK)
+                .zip(faces_rows[done..end].par_chunks_mut(CHUNK))
+                .zip(barys_rows[done..end].par_chunks_mut(CHUNK))
+                .zip(angles_rows[done..end].par_chunks_mut(CHUNK))
+                .zip(flags_rows[done..end].par_chunks_mut(CHUNK))
+                .zip(lengths_rows[done..end].par_chunks_mut(CHUNK))
+                .for_each(|(((((vs, faces), barys), angles), flags), lengths)| {
+                    for k in 0..vs.len() {
+                        let v = VertexId::new(vs[k] as usize);
                         for (j, &theta) in thetas.iter().enumerate() {
-                            let o = k * ns + j * nr;
+                            let o = j * nr;
                             let mut sink = TableSink {
                                 tracer,
-                                faces: &mut faces[o..o + nr],
-                                barys: &mut barys[o..o + nr],
-                                angles: &mut angles[o..o + nr],
-                                flags: &mut flags[o..o + nr],
+                                faces: &mut faces[k][o..o + nr],
+                                barys: &mut barys[k][o..o + nr],
+                                angles: &mut angles[k][o..o + nr],
+                                flags: &mut flags[k][o..o + nr],
                                 length: 0.0,
                             };
-                            tracer.run(TraceStart::Vertex { vertex: v, angle: theta }, &radii, &mut sink);
-                            len_row[j] = sink.length as f32;
+                            tracer.run(
+                                TraceStart::Vertex {
+                                    vertex: v,
+                                    angle: theta,
+                                },
+                                &radii,
+                                &mut sink,
+                            );
+                            lengths[k][j] = sink.length as f32;
                         }
                     }
                 });
             done = end;
             progress(done, nv);
         }
+        drop((
+            faces_rows,
+            barys_rows,
+            angles_rows,
+            flags_rows,
+            lengths_rows,
+        ));
         Ok(ExpMapTable {
             vertices: nv,
             rings: nr,
@@ -417,7 +494,10 @@ impl ExpMapTable {
     /// If `vertex ≥ N` or `sample ≥ S`.
     pub fn entry(&self, vertex: usize, sample: usize) -> TableEntry {
         let s = self.samples_per_vertex();
-        assert!(vertex < self.vertices && sample < s, "entry ({vertex}, {sample}) out of range");
+        assert!(
+            vertex < self.vertices && sample < s,
+            "entry ({vertex}, {sample}) out of range"
+        );
         let e = vertex * s + sample;
         let [b0, b1] = self.landing_barys[e];
         let fl = self.flags[e];
@@ -452,12 +532,44 @@ impl ExpMapTable {
         }
     }
 
+    /// The transported direction of an entry as a scaled polar angle in the frame of corner `corner` of
+    /// its landing face (see [`Tracer::face_angle_to_polar`]; `tracer` must be built for the same
+    /// manifold as the table).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `vertex ≥ N`, `sample ≥ S`, `corner > 2`, or a table that does not
+    /// fit the tracer's mesh.
+    pub fn transported_polar_angle(
+        &self,
+        tracer: &Tracer<'_>,
+        vertex: usize,
+        sample: usize,
+        corner: usize,
+    ) -> Result<f64> {
+        if vertex >= self.vertices || sample >= self.samples_per_vertex() {
+            return Err(Error::InvalidParameter {
+                name: "vertex, sample",
+                message: format!(
+                    "entry ({vertex}, {sample}) is out of range ({} vertices, {} samples)",
+                    self.vertices,
+                    self.samples_per_vertex()
+                ),
+            });
+        }
+        let e = self.entry(vertex, sample);
+        tracer.face_angle_to_polar(e.face, corner, e.transported_angle as f64)
+    }
+
     /// Fraction of all entries that are truncated.
     pub fn truncated_fraction(&self) -> f64 {
         if self.flags.is_empty() {
             return 0.0;
         }
-        let n = self.flags.par_iter().filter(|&&f| f & FLAG_TRUNCATED != 0).count();
+        let n = self
+            .flags
+            .par_iter()
+            .filter(|&&f| f & FLAG_TRUNCATED != 0)
+            .count();
         n as f64 / self.flags.len() as f64
     }
 
