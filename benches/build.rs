@@ -25,9 +25,13 @@ fn bench_parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     g.throughput(Throughput::Elements(src.vertex_count as u64));
-    g.bench_function(BenchmarkId::new("obj", format!("bull_loop4 {} v, {} MB", src.vertex_count, bytes >> 20)), |b| {
-        b.iter(|| obj::read_obj(&path).unwrap())
-    });
+    g.bench_function(
+        BenchmarkId::new(
+            "obj",
+            format!("bull_loop4 {} v, {} MB", src.vertex_count, bytes >> 20),
+        ),
+        |b| b.iter(|| obj::read_obj(&path).unwrap()),
+    );
     g.finish();
 }
 
@@ -41,9 +45,10 @@ fn bench_build(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(15));
     for (name, src) in &sources {
         g.throughput(Throughput::Elements(src.vertex_count as u64));
-        g.bench_function(BenchmarkId::new("manifold", format!("{name} {} v", src.vertex_count)), |b| {
-            b.iter(|| Manifold::from_source(src, &BuildOptions::default()).unwrap())
-        });
+        g.bench_function(
+            BenchmarkId::new("manifold", format!("{name} {} v", src.vertex_count)),
+            |b| b.iter(|| Manifold::from_source(src, &BuildOptions::default()).unwrap()),
+        );
     }
     g.finish();
 }

@@ -40,8 +40,9 @@ impl TangentFrames {
         let mut spoke_angles = vec![0.0; mesh.spoke_count()];
         // Blocks of vertices write their own ranges of both arrays.
         const BLOCK: usize = 8192;
-        let bounds: Vec<(usize, usize)> =
-            (0..nv.div_ceil(BLOCK)).map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv))).collect();
+        let bounds: Vec<(usize, usize)> = (0..nv.div_ceil(BLOCK))
+            .map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv)))
+            .collect();
         let spoke_start = |v: usize| {
             if v == nv {
                 mesh.spoke_count()
@@ -53,13 +54,20 @@ impl TangentFrames {
             &mut spoke_angles,
             bounds.iter().map(|&(a, b)| spoke_start(b) - spoke_start(a)),
         );
-        vertex_scales.par_chunks_mut(BLOCK).zip(pieces).zip(bounds.par_iter()).for_each(
-            |((scales, phis), &(v0, v1))| {
+        vertex_scales
+            .par_chunks_mut(BLOCK)
+            .zip(pieces)
+            .zip(bounds.par_iter())
+            .for_each(|((scales, phis), &(v0, v1))| {
                 let s0 = spoke_start(v0);
                 for v in v0..v1 {
                     let vid = VertexId::new(v);
                     let boundary = mesh.is_boundary_vertex(vid);
-                    let s = if boundary { 1.0 } else { 2.0 * PI / geometry.vertex_angle_sums()[v] };
+                    let s = if boundary {
+                        1.0
+                    } else {
+                        2.0 * PI / geometry.vertex_angle_sums()[v]
+                    };
                     scales[v - v0] = s;
                     let spokes = mesh.vertex_spokes(vid);
                     let out = &mut phis[spokes.start - s0..spokes.end - s0];
@@ -77,9 +85,11 @@ impl TangentFrames {
                         }
                     }
                 }
-            },
-        );
-        TangentFrames { vertex_scales, spoke_angles }
+            });
+        TangentFrames {
+            vertex_scales,
+            spoke_angles,
+        }
     }
 
     /// The scale `s_i` of every vertex (2π/Θ inside, 1 on the boundary).
@@ -124,14 +134,24 @@ impl ExtrinsicFrames {
                 let spokes = mesh.vertex_spokes(v);
                 let s = spokes.start + mesh.vertex_reference_spoke(v);
                 let e = p(mesh.spoke_target(s)) - p(v);
-                let x = (e - n * n.dot(&e)).try_normalize(1e-300).unwrap_or_else(|| {
-                    let t = if n.x.abs() < 0.9 { Vector3::x() } else { Vector3::y() };
-                    (t - n * n.dot(&t)).normalize()
-                });
+                let x = (e - n * n.dot(&e))
+                    .try_normalize(1e-300)
+                    .unwrap_or_else(|| {
+                        let t = if n.x.abs() < 0.9 {
+                            Vector3::x()
+                        } else {
+                            Vector3::y()
+                        };
+                        (t - n * n.dot(&t)).normalize()
+                    });
                 (n, x, n.cross(&x))
             })
             .collect();
-        let mut out = ExtrinsicFrames { normals: vec![], x: vec![], y: vec![] };
+        let mut out = ExtrinsicFrames {
+            normals: vec![],
+            x: vec![],
+            y: vec![],
+        };
         for (n, x, y) in rows {
             out.normals.push(n);
             out.x.push(x);

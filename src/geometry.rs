@@ -73,11 +73,16 @@ impl Geometry {
         let nf = mesh.face_count();
         let mut corner_angles = vec![0.0; 3 * nf];
         let mut face_areas = vec![0.0; nf];
-        corner_angles.par_chunks_mut(3 * 4096).zip(face_areas.par_chunks_mut(4096)).enumerate().for_each(
-            |(b, (angles, areas))| {
+        corner_angles
+            .par_chunks_mut(3 * 4096)
+            .zip(face_areas.par_chunks_mut(4096))
+            .enumerate()
+            .for_each(|(b, (angles, areas))| {
                 for (i, area) in areas.iter_mut().enumerate() {
                     let f = b * 4096 + i;
-                    let l = [0, 1, 2].map(|k| edge_lengths[mesh.halfedge_edge(HalfedgeId::new(3 * f + k)).index()]);
+                    let l = [0, 1, 2].map(|k| {
+                        edge_lengths[mesh.halfedge_edge(HalfedgeId::new(3 * f + k)).index()]
+                    });
                     // Corner k lies between sides k (k→k+1) and k+2 (k+2→k), opposite side k+1. The two
                     // smaller angles are computed directly (accurately, however thin the triangle), the
                     // largest as π minus them.
@@ -96,8 +101,7 @@ impl Geometry {
                     angles[3 * i + big] = PI - a1 - a2;
                     *area = triangle_area(l);
                 }
-            },
-        );
+            });
         let (vertex_angle_sums, vertex_areas): (Vec<f64>, Vec<f64>) = (0..mesh.vertex_count())
             .into_par_iter()
             .map(|v| {
@@ -107,7 +111,13 @@ impl Geometry {
                 (theta, area)
             })
             .unzip();
-        Geometry { edge_lengths, corner_angles, face_areas, vertex_angle_sums, vertex_areas }
+        Geometry {
+            edge_lengths,
+            corner_angles,
+            face_areas,
+            vertex_angle_sums,
+            vertex_areas,
+        }
     }
 
     /// Length of every edge.
@@ -149,20 +159,36 @@ impl Geometry {
     /// Angle defect `2π − Θ_v` of interior vertices, 0 on the boundary.
     pub fn vertex_angle_defects(&self, mesh: &Mesh) -> Vec<f64> {
         mesh.vertices()
-            .map(|v| if mesh.is_boundary_vertex(v) { 0.0 } else { 2.0 * PI - self.vertex_angle_sums[v.index()] })
+            .map(|v| {
+                if mesh.is_boundary_vertex(v) {
+                    0.0
+                } else {
+                    2.0 * PI - self.vertex_angle_sums[v.index()]
+                }
+            })
             .collect()
     }
     /// Turning angle `π − Θ_v` of boundary vertices, 0 inside.
     pub fn vertex_boundary_turning(&self, mesh: &Mesh) -> Vec<f64> {
         mesh.vertices()
-            .map(|v| if mesh.is_boundary_vertex(v) { PI - self.vertex_angle_sums[v.index()] } else { 0.0 })
+            .map(|v| {
+                if mesh.is_boundary_vertex(v) {
+                    PI - self.vertex_angle_sums[v.index()]
+                } else {
+                    0.0
+                }
+            })
             .collect()
     }
     /// The Gauss–Bonnet contribution of each vertex: `2π − Θ_v` inside, `π − Θ_v` on the boundary.
     pub fn vertex_curvatures(&self, mesh: &Mesh) -> Vec<f64> {
         mesh.vertices()
             .map(|v| {
-                let full = if mesh.is_boundary_vertex(v) { PI } else { 2.0 * PI };
+                let full = if mesh.is_boundary_vertex(v) {
+                    PI
+                } else {
+                    2.0 * PI
+                };
                 full - self.vertex_angle_sums[v.index()]
             })
             .collect()

@@ -61,6 +61,8 @@
 //! big tables. Bad data is an [`Error`] naming where it is; misuse (a signal of the wrong length) panics
 //! with a message, documented under `# Panics`. No input makes the library hang or abort.
 #![warn(missing_docs)]
+// Numerical code here walks several per-element arrays with one index; index loops say that best.
+#![allow(clippy::needless_range_loop)]
 
 pub mod conv;
 pub mod error;
@@ -68,14 +70,14 @@ pub mod expmap;
 pub mod frames;
 pub mod geometry;
 pub mod holonomy;
-pub mod manifold;
-pub mod transport;
 pub mod ids;
 pub mod io;
 pub mod kernel;
+pub mod manifold;
 pub mod mesh;
 pub mod primitives;
 pub mod subdivide;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use ids::{EdgeId, FaceId, HalfedgeId, VertexId};

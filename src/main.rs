@@ -7,7 +7,11 @@ use std::process::ExitCode;
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "manifold-cnn", version, about = "Convolutional neural networks on triangle-mesh manifolds")]
+#[command(
+    name = "manifold-cnn",
+    version,
+    about = "Convolutional neural networks on triangle-mesh manifolds"
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,

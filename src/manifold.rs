@@ -54,6 +54,8 @@ impl Manifold {
 
     /// 3-D frames, where the mesh has positions.
     pub fn extrinsic_frames(&self) -> Option<ExtrinsicFrames> {
-        self.positions.as_ref().map(|p| ExtrinsicFrames::new(&self.mesh, &self.geometry, p))
+        self.positions
+            .as_ref()
+            .map(|p| ExtrinsicFrames::new(&self.mesh, &self.geometry, p))
     }
 }

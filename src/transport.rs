@@ -55,16 +55,25 @@ pub struct O2 {
 
 impl O2 {
     /// The identity.
-    pub const IDENTITY: O2 = O2 { angle: 0.0, reflect: false };
+    pub const IDENTITY: O2 = O2 {
+        angle: 0.0,
+        reflect: false,
+    };
 
     /// A rotation by `angle`.
     pub fn rotation(angle: f64) -> O2 {
-        O2 { angle: wrap_angle(angle), reflect: false }
+        O2 {
+            angle: wrap_angle(angle),
+            reflect: false,
+        }
     }
 
     /// The reflection `ψ ↦ 2·axis − ψ` across the line at angle `axis`.
     pub fn reflection(axis: f64) -> O2 {
-        O2 { angle: wrap_angle(2.0 * axis), reflect: true }
+        O2 {
+            angle: wrap_angle(2.0 * axis),
+            reflect: true,
+        }
     }
 
     /// Applies to a polar angle.
@@ -87,8 +96,15 @@ impl O2 {
     /// `self` first, then `next`: the map `ψ ↦ next(self(ψ))`.
     #[inline]
     pub fn then(self, next: O2) -> O2 {
-        let a = if next.reflect { -self.angle } else { self.angle };
-        O2 { angle: wrap_angle(a + next.angle), reflect: self.reflect ^ next.reflect }
+        let a = if next.reflect {
+            -self.angle
+        } else {
+            self.angle
+        };
+        O2 {
+            angle: wrap_angle(a + next.angle),
+            reflect: self.reflect ^ next.reflect,
+        }
     }
 
     /// The inverse map.
@@ -96,7 +112,10 @@ impl O2 {
         if self.reflect {
             self
         } else {
-            O2 { angle: wrap_angle(-self.angle), reflect: false }
+            O2 {
+                angle: wrap_angle(-self.angle),
+                reflect: false,
+            }
         }
     }
 
@@ -146,7 +165,10 @@ impl Connection {
                 let back = mesh.spoke_opposite(s);
                 let reflect = mesh.spoke_reflects(s);
                 let sigma = if reflect { -1.0 } else { 1.0 };
-                O2 { angle: wrap_angle(phi[back] + PI - sigma * phi[s]), reflect }
+                O2 {
+                    angle: wrap_angle(phi[back] + PI - sigma * phi[s]),
+                    reflect,
+                }
             })
             .collect();
         Connection { spoke_transports }
@@ -169,9 +191,10 @@ impl Connection {
     pub fn path_transport(&self, mesh: &Mesh, path: &[VertexId]) -> Result<O2, NotAdjacent> {
         let mut g = O2::IDENTITY;
         for (i, w) in path.windows(2).enumerate() {
-            let s = mesh
-                .find_spoke(w[0], w[1])
-                .ok_or(NotAdjacent { position: i, vertices: (w[0], w[1]) })?;
+            let s = mesh.find_spoke(w[0], w[1]).ok_or(NotAdjacent {
+                position: i,
+                vertices: (w[0], w[1]),
+            })?;
             g = g.then(self.spoke_transports[s]);
         }
         Ok(g)

@@ -12,7 +12,12 @@ fn build(spec: &str) -> Manifold {
 }
 
 fn table(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTable {
-    let p = ExpMapParams { rings, directions, radius: Radius::Absolute(radius), ..Default::default() };
+    let p = ExpMapParams {
+        rings,
+        directions,
+        radius: Radius::Absolute(radius),
+        ..Default::default()
+    };
     ExpMapTable::build(m, &p).unwrap()
 }
 
@@ -26,7 +31,14 @@ impl SampledBasis for Monomials {
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         let (x, y) = (r * theta.cos(), r * theta.sin());
         let bump = (-r * r / 4.0).exp();
-        out.copy_from_slice(&[bump, x * bump, y * bump, x * x * bump, x * y * bump, y * y * bump]);
+        out.copy_from_slice(&[
+            bump,
+            x * bump,
+            y * bump,
+            x * x * bump,
+            x * y * bump,
+            y * y * bump,
+        ]);
     }
 }
 
@@ -43,10 +55,14 @@ impl SampledBasis for Radial {
 
 /// Seeded values in [-1, 1).
 fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
@@ -89,7 +105,11 @@ fn flat_grid_is_planar_cross_correlation() {
     for y in 0..ny {
         for x in 0..nx {
             let (xf, yf) = (x as f64, y as f64);
-            if xf < rho + 0.5 || yf < rho + 0.5 || xf > (nx - 1) as f64 - rho - 0.5 || yf > (ny - 1) as f64 - rho - 0.5 {
+            if xf < rho + 0.5
+                || yf < rho + 0.5
+                || xf > (nx - 1) as f64 - rho - 0.5
+                || yf > (ny - 1) as f64 - rho - 0.5
+            {
                 continue;
             }
             let mut expected = 0.0;
@@ -104,7 +124,10 @@ fn flat_grid_is_planar_cross_correlation() {
                 }
             }
             let got = out[x + nx * y];
-            assert!((got - expected).abs() < 1e-6, "({x}, {y}): {got} vs {expected}");
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "({x}, {y}): {got} vs {expected}"
+            );
             checked += 1;
         }
     }
@@ -126,13 +149,17 @@ fn flat_torus_is_exactly_translation_equivariant() {
         let shift = |v: usize| (v % nx + dx) % nx + nx * ((v / nx + dy) % ny);
         let mut xs = vec![0.0; x.len()];
         for v in 0..nx * ny {
-            xs[shift(v) * c_in..(shift(v) + 1) * c_in].copy_from_slice(&x[v * c_in..(v + 1) * c_in]);
+            xs[shift(v) * c_in..(shift(v) + 1) * c_in]
+                .copy_from_slice(&x[v * c_in..(v + 1) * c_in]);
         }
         let outs = conv(&op, &xs, c_in, &w, c_out);
         for v in 0..nx * ny {
             for o in 0..c_out {
                 let (a, b) = (outs[shift(v) * c_out + o], out[v * c_out + o]);
-                assert!((a - b).abs() < 1e-9, "shift ({dx}, {dy}), vertex {v}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() < 1e-9,
+                    "shift ({dx}, {dy}), vertex {v}: {a} vs {b}"
+                );
             }
         }
     }
@@ -158,17 +185,27 @@ fn regauged_grid(nx: u32, ny: u32, seed: u64) -> MeshSource {
 #[test]
 fn reference_edges_change_the_output_only_by_quadrature_error() {
     let (nx, ny, rho) = (24u32, 24u32, 4.0);
-    let smooth: Vec<f64> = (0..nx * ny).map(|v| ((v % nx) as f64 * 0.31).sin() * ((v / nx) as f64 * 0.23).cos()).collect();
+    let smooth: Vec<f64> = (0..nx * ny)
+        .map(|v| ((v % nx) as f64 * 0.31).sin() * ((v / nx) as f64 * 0.23).cos())
+        .collect();
     let w = noise(6, 3);
     let a = build(&format!("grid:{nx}x{ny}"));
     let b = Manifold::from_source(&regauged_grid(nx, ny, 11), &BuildOptions::default()).unwrap();
     let same_reference = |v: manifold_cnn::VertexId| {
         let (sa, sb) = (a.mesh.vertex_spokes(v).start, b.mesh.vertex_spokes(v).start);
-        a.mesh.spoke_target(sa + a.mesh.vertex_reference_spoke(v)) == b.mesh.spoke_target(sb + b.mesh.vertex_reference_spoke(v))
+        a.mesh.spoke_target(sa + a.mesh.vertex_reference_spoke(v))
+            == b.mesh.spoke_target(sb + b.mesh.vertex_reference_spoke(v))
     };
-    assert!(a.mesh.vertices().filter(|&v| !same_reference(v)).count() > (nx * ny / 2) as usize, "most reference edges must change");
+    assert!(
+        a.mesh.vertices().filter(|&v| !same_reference(v)).count() > (nx * ny / 2) as usize,
+        "most reference edges must change"
+    );
     // The kernel is given in the frame of the root p0: keep one whose frame is the same in both.
-    let root = a.mesh.vertices().find(|&v| same_reference(v) && !a.mesh.is_boundary_vertex(v)).unwrap();
+    let root = a
+        .mesh
+        .vertices()
+        .find(|&v| same_reference(v) && !a.mesh.is_boundary_vertex(v))
+        .unwrap();
     let interior: Vec<usize> = (0..(nx * ny) as usize)
         .filter(|v| {
             let (x, y) = ((v % nx as usize) as f64, (v / nx as usize) as f64);
@@ -184,17 +221,29 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
             .map(|m| {
                 let t = table(m, 6, dirs, rho);
                 let g = Gauge::new(m, Some(&[root]), SpanningTree::Bfs).unwrap();
-                conv(&ConvOperator::<f64>::new(m, &t, &Monomials, &g).unwrap(), &smooth, 1, &w, 1)
+                conv(
+                    &ConvOperator::<f64>::new(m, &t, &Monomials, &g).unwrap(),
+                    &smooth,
+                    1,
+                    &w,
+                    1,
+                )
             })
             .collect();
-        let err = interior.iter().map(|&v| (outs[0][v] - outs[1][v]).abs()).fold(0.0, f64::max);
+        let err = interior
+            .iter()
+            .map(|&v| (outs[0][v] - outs[1][v]).abs())
+            .fold(0.0, f64::max);
         errors.push(err);
     }
     eprintln!("max |Δout| over interior vertices for 6, 10, 18, 34 directions: {errors:?}");
     // The interpolated signal is only piecewise linear, so the periodic rule converges like 1/A:
     // each step here multiplies A by about 1.8.
     for w in errors.windows(2) {
-        assert!(w[1] < 0.75 * w[0], "quadrature error must fall with directions: {errors:?}");
+        assert!(
+            w[1] < 0.75 * w[0],
+            "quadrature error must fall with directions: {errors:?}"
+        );
     }
     assert!(errors[3] < errors[0] / 10.0, "{errors:?}");
 }
@@ -214,7 +263,10 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
         let p = m.positions.as_ref().unwrap();
-        let f: Vec<f64> = p.iter().map(|x| a[0] * x[0] + a[1] * x[1] + a[2] * x[2]).collect();
+        let f: Vec<f64> = p
+            .iter()
+            .map(|x| a[0] * x[0] + a[1] * x[1] + a[2] * x[2])
+            .collect();
         let out = conv(&op, &f, 1, &w, 1);
         let mut lambda = 0.0;
         let mut vals = [0.0; 3];
@@ -223,12 +275,20 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
             Radial.eval(r, 0.0, &mut vals);
             lambda += wt * r.cos() * vals.iter().zip(&w).map(|(x, y)| x * y).sum::<f64>();
         }
-        let err = out.iter().zip(&f).map(|(o, fv)| (o - lambda * fv).abs()).fold(0.0, f64::max) / lambda.abs();
+        let err = out
+            .iter()
+            .zip(&f)
+            .map(|(o, fv)| (o - lambda * fv).abs())
+            .fold(0.0, f64::max)
+            / lambda.abs();
         errors.push(err);
     }
     eprintln!("Funk–Hecke relative error at levels 2, 3, 4: {errors:?}");
     for e in errors.windows(2) {
-        assert!(e[1] < 0.6 * e[0], "error must fall with refinement: {errors:?}");
+        assert!(
+            e[1] < 0.6 * e[0],
+            "error must fall with refinement: {errors:?}"
+        );
     }
 }
 
@@ -244,7 +304,11 @@ fn backward_matches_finite_differences() {
     let target = noise(n * c_out, 7);
     // L = ½ Σ (out − target)²
     let loss = |x: &[f64], w: &[f64]| {
-        conv(&op, x, c_in, w, c_out).iter().zip(&target).map(|(o, t)| 0.5 * (o - t) * (o - t)).sum::<f64>()
+        conv(&op, x, c_in, w, c_out)
+            .iter()
+            .zip(&target)
+            .map(|(o, t)| 0.5 * (o - t) * (o - t))
+            .sum::<f64>()
     };
     let out = conv(&op, &x, c_in, &w, c_out);
     let gout: Vec<f64> = out.iter().zip(&target).map(|(o, t)| o - t).collect();
@@ -256,14 +320,22 @@ fn backward_matches_finite_differences() {
         xp[i] += h;
         xm[i] -= h;
         let fd = (loss(&xp, &w) - loss(&xm, &w)) / (2.0 * h);
-        assert!((fd - gx[i]).abs() < 1e-6 * (1.0 + fd.abs()), "∂L/∂x[{i}]: {} vs {fd}", gx[i]);
+        assert!(
+            (fd - gx[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+            "∂L/∂x[{i}]: {} vs {fd}",
+            gx[i]
+        );
     }
     for i in 0..w.len() {
         let (mut wp, mut wm) = (w.clone(), w.clone());
         wp[i] += h;
         wm[i] -= h;
         let fd = (loss(&x, &wp) - loss(&x, &wm)) / (2.0 * h);
-        assert!((fd - gw[i]).abs() < 1e-6 * (1.0 + fd.abs()), "∂L/∂W[{i}]: {} vs {fd}", gw[i]);
+        assert!(
+            (fd - gw[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+            "∂L/∂W[{i}]: {} vs {fd}",
+            gw[i]
+        );
     }
 }
 
@@ -278,7 +350,10 @@ fn f32_operator_agrees_with_f64() {
     let x = noise(n * c_in, 9);
     let w = noise(6 * c_in * c_out, 10);
     let out64 = conv(&op64, &x, c_in, &w, c_out);
-    let (x32, w32): (Vec<f32>, Vec<f32>) = (x.iter().map(|&v| v as f32).collect(), w.iter().map(|&v| v as f32).collect());
+    let (x32, w32): (Vec<f32>, Vec<f32>) = (
+        x.iter().map(|&v| v as f32).collect(),
+        w.iter().map(|&v| v as f32).collect(),
+    );
     let mut out32 = vec![0f32; n * c_out];
     op32.forward(&x32, c_in, &w32, c_out, &mut out32);
     let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
@@ -316,7 +391,10 @@ fn rotation(axis: [f64; 3], angle: f64) -> Mat {
 /// the face (0, 1, φ), (0, −1, φ), (φ, 0, 1)).
 fn icosahedral_group() -> Vec<Mat> {
     let phi = (1.0 + 5f64.sqrt()) / 2.0;
-    let gens = [rotation([0.0, 1.0, phi], 2.0 * PI / 5.0), rotation([phi, 0.0, 2.0 * phi + 1.0], 2.0 * PI / 3.0)];
+    let gens = [
+        rotation([0.0, 1.0, phi], 2.0 * PI / 5.0),
+        rotation([phi, 0.0, 2.0 * phi + 1.0], 2.0 * PI / 3.0),
+    ];
     let mut group: Vec<Mat> = vec![[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]];
     let same = |a: &Mat, b: &Mat| (0..3).all(|i| (0..3).all(|j| (a[i][j] - b[i][j]).abs() < 1e-9));
     let mut i = 0;
@@ -325,7 +403,10 @@ fn icosahedral_group() -> Vec<Mat> {
             let h = mat_mul(g, &group[i]);
             if !group.iter().any(|x| same(x, &h)) {
                 group.push(h);
-                assert!(group.len() <= 60, "the generators must be symmetries of the icosahedron");
+                assert!(
+                    group.len() <= 60,
+                    "the generators must be symmetries of the icosahedron"
+                );
             }
         }
         i += 1;
@@ -346,7 +427,8 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
         let p = m.positions.as_ref().unwrap();
         // Vertex lookup by rounded position.
         let key = |x: [f64; 3]| x.map(|c| (c * 1e6).round() as i64);
-        let index: std::collections::HashMap<_, _> = p.iter().enumerate().map(|(i, x)| (key(*x), i)).collect();
+        let index: std::collections::HashMap<_, _> =
+            p.iter().enumerate().map(|(i, x)| (key(*x), i)).collect();
         let t = table(&m, 4, dirs, 0.35);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
@@ -360,7 +442,9 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
                 .iter()
                 .map(|x| {
                     let y = [0, 1, 2].map(|i| (0..3).map(|k| r[k][i] * x[k]).sum::<f64>());
-                    *index.get(&key(y)).expect("icosahedral rotations map vertices to vertices")
+                    *index
+                        .get(&key(y))
+                        .expect("icosahedral rotations map vertices to vertices")
                 })
                 .collect();
             let fr: Vec<f64> = perm.iter().map(|&u| f[u]).collect();
@@ -372,8 +456,14 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
         by_level.push(worst);
     }
     eprintln!("icosahedral equivariance error (level, directions) (3,8) (3,16) (3,32) (4,32): {by_level:?}");
-    assert!(by_level[1] < by_level[0] && by_level[2] < by_level[1], "falls with directions: {by_level:?}");
-    assert!(by_level[3] < by_level[2], "falls with refinement: {by_level:?}");
+    assert!(
+        by_level[1] < by_level[0] && by_level[2] < by_level[1],
+        "falls with directions: {by_level:?}"
+    );
+    assert!(
+        by_level[3] < by_level[2],
+        "falls with refinement: {by_level:?}"
+    );
 }
 
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyOptions};
@@ -392,16 +482,30 @@ fn tree_dependence(m: &Manifold, t: &ExpMapTable, basis: &dyn SampledBasis, seed
     let w = noise(nb * c_in * c_out, seed + 1);
     let run = |tree| {
         let g = Gauge::new(m, None, tree).unwrap();
-        conv(&ConvOperator::<f64>::new(m, t, basis, &g).unwrap(), &x, c_in, &w, c_out)
+        conv(
+            &ConvOperator::<f64>::new(m, t, basis, &g).unwrap(),
+            &x,
+            c_in,
+            &w,
+            c_out,
+        )
     };
     let (a, b) = (run(SpanningTree::Bfs), run(SpanningTree::Random { seed }));
     let scale = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-    a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max) / scale
+    a.iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f64::max)
+        / scale
 }
 
 #[test]
 fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
-    for (spec, group, radius) in [("icosphere:3", "SO2", 0.3), ("torus:24x12", "SO2", 0.25), ("flat-mobius:16x7", "Z2", 1.6)] {
+    for (spec, group, radius) in [
+        ("icosphere:3", "SO2", 0.3),
+        ("torus:24x12", "SO2", 0.25),
+        ("flat-mobius:16x7", "Z2", 1.6),
+    ] {
         let m = build(spec);
         let analysis = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
         assert_eq!(analysis.group().name(), group, "{spec}");
@@ -412,7 +516,13 @@ fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
         let with = tree_dependence(&m, &t, &constrained, 21);
         let without = tree_dependence(&m, &t, &base, 21);
         eprintln!("{spec}: tree dependence {with:.1e} constrained, {without:.1e} unconstrained");
-        assert!(with < 1e-12, "{spec}: a {group}-invariant kernel must not see the tree ({with})");
-        assert!(without > 1e-3, "{spec}: an unconstrained kernel must see the tree ({without})");
+        assert!(
+            with < 1e-12,
+            "{spec}: a {group}-invariant kernel must not see the tree ({with})"
+        );
+        assert!(
+            without > 1e-3,
+            "{spec}: an unconstrained kernel must see the tree ({without})"
+        );
     }
 }

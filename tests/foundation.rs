@@ -30,7 +30,11 @@ fn real_meshes_have_the_documented_topology() {
         assert_eq!(m.mesh.vertex_count(), v, "{file} vertices");
         assert_eq!(m.mesh.face_count(), f, "{file} faces");
         assert_eq!(m.mesh.components().len(), comps, "{file} components");
-        assert_eq!(m.mesh.boundary_loops().len(), loops, "{file} boundary loops");
+        assert_eq!(
+            m.mesh.boundary_loops().len(),
+            loops,
+            "{file} boundary loops"
+        );
         assert!(m.mesh.is_orientable(), "{file} orientable");
         assert_eq!(m.mesh.genus(), Some(genus), "{file} genus");
         assert!(m.report.repairs.is_empty());
@@ -39,17 +43,32 @@ fn real_meshes_have_the_documented_topology() {
 
 #[test]
 fn unwelded_teapot_is_32_patches_with_32_boundary_loops() {
-    let m = Manifold::load(&mesh_path("teapot_unwelded.obj"), &BuildOptions { repair: true }).unwrap();
+    let m = Manifold::load(
+        &mesh_path("teapot_unwelded.obj"),
+        &BuildOptions { repair: true },
+    )
+    .unwrap();
     assert_eq!(m.mesh.components().len(), 32);
     assert_eq!(m.mesh.boundary_loops().len(), 32);
 }
 
 #[test]
 fn spider_fails_strictly_and_loads_with_repair() {
-    let err = Manifold::load(&mesh_path("spider_nonmanifold.obj"), &BuildOptions::default()).unwrap_err();
+    let err = Manifold::load(
+        &mesh_path("spider_nonmanifold.obj"),
+        &BuildOptions::default(),
+    )
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("face") || msg.contains("edge") || msg.contains("vertex"), "{msg}");
-    let m = Manifold::load(&mesh_path("spider_nonmanifold.obj"), &BuildOptions { repair: true }).unwrap();
+    assert!(
+        msg.contains("face") || msg.contains("edge") || msg.contains("vertex"),
+        "{msg}"
+    );
+    let m = Manifold::load(
+        &mesh_path("spider_nonmanifold.obj"),
+        &BuildOptions { repair: true },
+    )
+    .unwrap();
     assert!(!m.report.repairs.is_empty());
     // SOURCES.md (checked independently with a few lines of Python over the raw OBJ): 56 faces with a
     // repeated vertex; its 36 duplicate faces and 16 non-manifold edges all involve those degenerate
@@ -60,7 +79,10 @@ fn spider_fails_strictly_and_loads_with_repair() {
     assert_eq!(m.mesh.face_count(), 1368 - 56);
     assert_eq!(m.mesh.components().len(), 18);
     assert!(m.mesh.is_orientable());
-    assert!(m.report.flipped_faces > 0, "10 inconsistently oriented edges need flips");
+    assert!(
+        m.report.flipped_faces > 0,
+        "10 inconsistently oriented edges need flips"
+    );
     assert!(m.geometry.gauss_bonnet_residual(&m.mesh).abs() < 1e-9);
 }
 
@@ -111,7 +133,10 @@ fn primitive_topology() {
 }
 
 fn assert_identity(g: O2, what: &str) {
-    assert!(!g.reflect && wrap_angle(g.angle).abs() < 1e-12, "{what}: {g:?}");
+    assert!(
+        !g.reflect && wrap_angle(g.angle).abs() < 1e-12,
+        "{what}: {g:?}"
+    );
 }
 
 #[test]
@@ -123,7 +148,10 @@ fn flat_grid_has_trivial_holonomy_around_every_face_and_vertex() {
             assert_identity(c.loop_holonomy(mesh, &mesh.face_vertices(f)).unwrap(), spec);
         }
         for v in mesh.vertices().filter(|&v| !mesh.is_boundary_vertex(v)) {
-            let link: Vec<VertexId> = mesh.vertex_spokes(v).map(|s| mesh.spoke_target(s)).collect();
+            let link: Vec<VertexId> = mesh
+                .vertex_spokes(v)
+                .map(|s| mesh.spoke_target(s))
+                .collect();
             assert_identity(c.loop_holonomy(mesh, &link).unwrap(), spec);
         }
     }
@@ -143,7 +171,10 @@ fn flat_torus_generator_loops_have_trivial_holonomy() {
         assert_identity(m.connection.loop_holonomy(&m.mesh, &col).unwrap(), "column");
         let diag: Vec<_> = (0..nx.max(ny) * 3).map(|i| id(x + i, i)).take(24).collect();
         // 24 = lcm(8, 6): the diagonal closes after 24 steps.
-        assert_identity(m.connection.loop_holonomy(&m.mesh, &diag).unwrap(), "diagonal");
+        assert_identity(
+            m.connection.loop_holonomy(&m.mesh, &diag).unwrap(),
+            "diagonal",
+        );
     }
 }
 
@@ -155,12 +186,22 @@ fn flat_torus_frames_are_translation_invariant() {
         let s0 = m.mesh.vertex_spokes(v).start;
         let (x, y) = (v.index() % nx, v.index() / nx);
         let right = m.mesh.vertex((x + 1) % nx + nx * y).unwrap();
-        assert_eq!(m.mesh.spoke_target(s0), right, "reference spoke of {v} points along +x");
+        assert_eq!(
+            m.mesh.spoke_target(s0),
+            right,
+            "reference spoke of {v} points along +x"
+        );
         assert_eq!(m.frames.spoke_angles()[s0], 0.0);
         assert!((m.frames.vertex_scales()[v.index()] - 1.0).abs() < 1e-14);
     }
     for s in 0..m.mesh.spoke_count() {
-        assert_identity(m.connection.spoke_transport(s).then(O2::rotation(-PI)).then(O2::rotation(PI)), "");
+        assert_identity(
+            m.connection
+                .spoke_transport(s)
+                .then(O2::rotation(-PI))
+                .then(O2::rotation(PI)),
+            "",
+        );
         let g = m.connection.spoke_transport(s);
         // On a flat torus with translation-invariant frames, transport is the identity on directions.
         assert_identity(g, "spoke transport");
@@ -174,15 +215,25 @@ fn flat_mobius_is_non_orientable_and_its_core_reverses_orientation() {
     assert!(!m.mesh.is_orientable());
     assert_eq!(m.mesh.genus(), None);
     // The middle row y = 2 is mapped to itself by the half twist: a closed loop along the core.
-    let core: Vec<_> = (0..nx).map(|x| m.mesh.vertex(x + nx * 2).unwrap()).collect();
+    let core: Vec<_> = (0..nx)
+        .map(|x| m.mesh.vertex(x + nx * 2).unwrap())
+        .collect();
     let g = m.connection.loop_holonomy(&m.mesh, &core).unwrap();
     assert!(g.reflect, "core loop holonomy must be a reflection: {g:?}");
     // Going around twice is orientation-preserving and, the strip being flat, the identity.
     let twice: Vec<_> = core.iter().chain(core.iter()).copied().collect();
-    assert_identity(m.connection.loop_holonomy(&m.mesh, &twice).unwrap(), "core twice");
+    assert_identity(
+        m.connection.loop_holonomy(&m.mesh, &twice).unwrap(),
+        "core twice",
+    );
     // Every face is still flat.
     for f in m.mesh.face_ids() {
-        assert_identity(m.connection.loop_holonomy(&m.mesh, &m.mesh.face_vertices(f)).unwrap(), "face");
+        assert_identity(
+            m.connection
+                .loop_holonomy(&m.mesh, &m.mesh.face_vertices(f))
+                .unwrap(),
+            "face",
+        );
     }
 }
 
@@ -191,7 +242,10 @@ fn transport_there_and_back_is_the_identity() {
     for spec in PRIMITIVES {
         let m = strict(spec);
         for s in 0..m.mesh.spoke_count() {
-            let g = m.connection.spoke_transport(s).then(m.connection.spoke_transport(m.mesh.spoke_opposite(s)));
+            let g = m
+                .connection
+                .spoke_transport(s)
+                .then(m.connection.spoke_transport(m.mesh.spoke_opposite(s)));
             assert_identity(g, spec);
         }
     }
@@ -199,14 +253,24 @@ fn transport_there_and_back_is_the_identity() {
 
 #[test]
 fn face_holonomy_is_the_scaled_angle_excess() {
-    for spec in ["icosphere:2", "cube:2", "torus:10x6", "mobius:12x3", "cone:3"] {
+    for spec in [
+        "icosphere:2",
+        "cube:2",
+        "torus:10x6",
+        "mobius:12x3",
+        "cone:3",
+    ] {
         let m = strict(spec);
         let s = m.frames.vertex_scales();
         for f in m.mesh.face_ids() {
             let vs = m.mesh.face_vertices(f);
             // Traverse the face in the orientation of the star of its first corner.
             let c0 = HalfedgeId::from_face_side(f, 0);
-            let order = if m.mesh.corner_flipped(c0) { [vs[0], vs[2], vs[1]] } else { vs };
+            let order = if m.mesh.corner_flipped(c0) {
+                [vs[0], vs[2], vs[1]]
+            } else {
+                vs
+            };
             let k: f64 = (0..3)
                 .map(|j| {
                     let h = HalfedgeId::from_face_side(f, j);
@@ -217,7 +281,11 @@ fn face_holonomy_is_the_scaled_angle_excess() {
             let g = m.connection.loop_holonomy(&m.mesh, &order).unwrap();
             assert!(!g.reflect || !m.mesh.is_orientable());
             if !g.reflect {
-                assert!(wrap_angle(g.angle - k).abs() < 1e-10, "{spec} face {f}: {} vs {k}", g.angle);
+                assert!(
+                    wrap_angle(g.angle - k).abs() < 1e-10,
+                    "{spec} face {f}: {} vs {k}",
+                    g.angle
+                );
             }
         }
     }
@@ -249,7 +317,11 @@ fn cap_boundary_cycles(m: &Manifold, beta: f64) -> Vec<Vec<VertexId>> {
         }
         let t = m.mesh.halfedge_twin(h).unwrap();
         if !inside[t.face().index()] {
-            assert!(next.insert(m.mesh.halfedge_tail(h), m.mesh.halfedge_head(h)).is_none(), "pinched cap");
+            assert!(
+                next.insert(m.mesh.halfedge_tail(h), m.mesh.halfedge_head(h))
+                    .is_none(),
+                "pinched cap"
+            );
         }
     }
     let mut cycles = Vec::new();
@@ -277,7 +349,11 @@ fn icosphere_latitude_holonomy_tends_to_the_enclosed_area() {
         let mut worst: f64 = 0.0;
         for &beta in &betas {
             let cycles = cap_boundary_cycles(&m, beta);
-            assert_eq!(cycles.len(), 1, "level {level}, β {beta}: the cap is a disk");
+            assert_eq!(
+                cycles.len(),
+                1,
+                "level {level}, β {beta}: the cap is a disk"
+            );
             let g = m.connection.loop_holonomy(&m.mesh, &cycles[0]).unwrap();
             assert!(!g.reflect);
             let area = 2.0 * PI * (1.0 - f64::cos(beta));
@@ -287,7 +363,10 @@ fn icosphere_latitude_holonomy_tends_to_the_enclosed_area() {
     }
     eprintln!("max error over β per level 2..=6: {errors:?}");
     for w in errors.windows(2) {
-        assert!(w[1] < 0.75 * w[0], "error must fall with refinement: {errors:?}");
+        assert!(
+            w[1] < 0.75 * w[0],
+            "error must fall with refinement: {errors:?}"
+        );
     }
     assert!(errors[errors.len() - 1] < 0.05, "{errors:?}");
 }

@@ -17,13 +17,27 @@ fn src(p: Vec<[f64; 3]>, f: Vec<[u32; 3]>) -> MeshSource {
 
 #[test]
 fn empty_mesh() {
-    assert_eq!(Mesh::build(&src(square(), vec![]), &STRICT).unwrap_err(), Error::EmptyMesh);
+    assert_eq!(
+        Mesh::build(&src(square(), vec![]), &STRICT).unwrap_err(),
+        Error::EmptyMesh
+    );
 }
 
 #[test]
 fn face_index_out_of_range() {
     let e = Mesh::build(&src(square(), vec![[0, 1, 2], [0, 2, 7]]), &REPAIR).unwrap_err();
-    assert!(matches!(e, Error::FaceIndexOutOfRange { face: 1, index: 7, vertices: 4, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::FaceIndexOutOfRange {
+                face: 1,
+                index: 7,
+                vertices: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -32,22 +46,44 @@ fn non_finite_coordinate() {
     p[3][1] = f64::NAN;
     let s = src(p, vec![[0, 1, 2], [0, 2, 3]]);
     let e = Mesh::build(&s, &STRICT).unwrap_err();
-    assert!(matches!(e, Error::NonFiniteCoordinate { vertex: 3, .. }), "{e}");
+    assert!(
+        matches!(e, Error::NonFiniteCoordinate { vertex: 3, .. }),
+        "{e}"
+    );
     let b = Mesh::build(&s, &REPAIR).unwrap();
     assert_eq!(b.mesh.face_count(), 1);
     assert_eq!(b.mesh.vertex_count(), 3);
-    assert!(b.report.repairs.contains(&Repair::DroppedNonFiniteFace { face: 1 }));
-    assert!(b.report.repairs.contains(&Repair::DroppedUnreferencedVertex { vertex: 3 }));
+    assert!(b
+        .report
+        .repairs
+        .contains(&Repair::DroppedNonFiniteFace { face: 1 }));
+    assert!(b
+        .report
+        .repairs
+        .contains(&Repair::DroppedUnreferencedVertex { vertex: 3 }));
 }
 
 #[test]
 fn repeated_vertex() {
     let s = src(square(), vec![[0, 1, 2], [0, 2, 2], [0, 2, 3]]);
     let e = Mesh::build(&s, &STRICT).unwrap_err();
-    assert!(matches!(e, Error::RepeatedVertexInFace { face: 1, vertex: 2, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::RepeatedVertexInFace {
+                face: 1,
+                vertex: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let b = Mesh::build(&s, &REPAIR).unwrap();
     assert_eq!(b.mesh.face_count(), 2);
-    assert_eq!(b.report.repairs, vec![Repair::DroppedRepeatedVertexFace { face: 1 }]);
+    assert_eq!(
+        b.report.repairs,
+        vec![Repair::DroppedRepeatedVertexFace { face: 1 }]
+    );
 }
 
 #[test]
@@ -58,7 +94,10 @@ fn zero_area_face() {
     let e = Mesh::build(&s, &STRICT).unwrap_err();
     assert!(matches!(e, Error::ZeroAreaFace { face: 2, .. }), "{e}");
     let b = Mesh::build(&s, &REPAIR).unwrap();
-    assert!(b.report.repairs.contains(&Repair::DroppedZeroAreaFace { face: 2 }));
+    assert!(b
+        .report
+        .repairs
+        .contains(&Repair::DroppedZeroAreaFace { face: 2 }));
     assert_eq!(b.mesh.vertex_count(), 4);
 }
 
@@ -66,20 +105,48 @@ fn zero_area_face() {
 fn duplicate_face_in_either_orientation() {
     let s = src(square(), vec![[0, 1, 2], [0, 2, 3], [2, 1, 0]]);
     let e = Mesh::build(&s, &STRICT).unwrap_err();
-    assert!(matches!(e, Error::DuplicateFace { face: 2, first: 0, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::DuplicateFace {
+                face: 2,
+                first: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let b = Mesh::build(&s, &REPAIR).unwrap();
-    assert_eq!(b.report.repairs, vec![Repair::DroppedDuplicateFace { face: 2, first: 0 }]);
+    assert_eq!(
+        b.report.repairs,
+        vec![Repair::DroppedDuplicateFace { face: 2, first: 0 }]
+    );
 }
 
 #[test]
 fn non_manifold_edge_is_split() {
     // Three triangles hinged on the edge (0, 1): a book with three pages.
-    let p = vec![[0., 0., 0.], [1., 0., 0.], [0., 1., 0.], [0., -1., 0.], [0., 0., 1.]];
+    let p = vec![
+        [0., 0., 0.],
+        [1., 0., 0.],
+        [0., 1., 0.],
+        [0., -1., 0.],
+        [0., 0., 1.],
+    ];
     let s = src(p, vec![[0, 1, 2], [1, 0, 3], [0, 1, 4]]);
     let e = Mesh::build(&s, &STRICT).unwrap_err();
-    assert_eq!(e, Error::NonManifoldEdge { edge: (0, 1), faces: 3 });
+    assert_eq!(
+        e,
+        Error::NonManifoldEdge {
+            edge: (0, 1),
+            faces: 3
+        }
+    );
     let b = Mesh::build(&s, &REPAIR).unwrap();
-    assert!(b.report.repairs.contains(&Repair::SplitNonManifoldEdge { edge: (0, 1), faces: 3 }));
+    assert!(b.report.repairs.contains(&Repair::SplitNonManifoldEdge {
+        edge: (0, 1),
+        faces: 3
+    }));
     // The third page is detached: its copies of vertices 0 and 1 are new vertices.
     assert_eq!(b.mesh.face_count(), 3);
     assert_eq!(b.mesh.vertex_count(), 7);
@@ -90,12 +157,21 @@ fn non_manifold_edge_is_split() {
 #[test]
 fn non_manifold_vertex_is_split() {
     // Two triangles touching only at vertex 0 (a bow tie).
-    let p = vec![[0., 0., 0.], [1., 0., 0.], [1., 1., 0.], [-1., 0., 0.], [-1., -1., 0.]];
+    let p = vec![
+        [0., 0., 0.],
+        [1., 0., 0.],
+        [1., 1., 0.],
+        [-1., 0., 0.],
+        [-1., -1., 0.],
+    ];
     let s = src(p, vec![[0, 1, 2], [0, 3, 4]]);
     let e = Mesh::build(&s, &STRICT).unwrap_err();
     assert_eq!(e, Error::NonManifoldVertex { vertex: 0, fans: 2 });
     let b = Mesh::build(&s, &REPAIR).unwrap();
-    assert_eq!(b.report.repairs, vec![Repair::SplitNonManifoldVertex { vertex: 0, fans: 2 }]);
+    assert_eq!(
+        b.report.repairs,
+        vec![Repair::SplitNonManifoldVertex { vertex: 0, fans: 2 }]
+    );
     assert_eq!(b.mesh.vertex_count(), 6);
     assert_eq!(b.mesh.components().len(), 2);
     assert_eq!(b.positions.unwrap()[5], [0., 0., 0.]);
@@ -107,9 +183,15 @@ fn unreferenced_vertex() {
     p.push([5., 5., 5.]);
     let s = src(p, vec![[0, 1, 2], [0, 2, 3]]);
     let e = Mesh::build(&s, &STRICT).unwrap_err();
-    assert!(matches!(e, Error::UnreferencedVertex { vertex: 4, .. }), "{e}");
+    assert!(
+        matches!(e, Error::UnreferencedVertex { vertex: 4, .. }),
+        "{e}"
+    );
     let b = Mesh::build(&s, &REPAIR).unwrap();
-    assert_eq!(b.report.repairs, vec![Repair::DroppedUnreferencedVertex { vertex: 4 }]);
+    assert_eq!(
+        b.report.repairs,
+        vec![Repair::DroppedUnreferencedVertex { vertex: 4 }]
+    );
 }
 
 #[test]
@@ -119,11 +201,27 @@ fn intrinsic_lengths_are_validated() {
     let bad = |l: [[f64; 3]; 2]| MeshSource::from_edge_lengths("l", 4, f.clone(), l.to_vec());
     assert!(Mesh::build(&bad(ok), &STRICT).is_ok());
     let e = Mesh::build(&bad([[1.0, -1.0, 1.0], ok[1]]), &STRICT).unwrap_err();
-    assert!(matches!(e, Error::InvalidEdgeLength { face: 0, side: 1, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::InvalidEdgeLength {
+                face: 0,
+                side: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = Mesh::build(&bad([[1.0, 1.0, 2.0], ok[1]]), &STRICT).unwrap_err();
-    assert!(matches!(e, Error::TriangleInequality { face: 0, .. }), "{e}");
+    assert!(
+        matches!(e, Error::TriangleInequality { face: 0, .. }),
+        "{e}"
+    );
     let e = Mesh::build(&bad([[1.0, 1.0, 1.5], ok[1]]), &STRICT).unwrap_err();
-    assert!(matches!(e, Error::InconsistentEdgeLength { edge: (0, 2), .. }), "{e}");
+    assert!(
+        matches!(e, Error::InconsistentEdgeLength { edge: (0, 2), .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -148,7 +246,10 @@ fn check_invariants(m: &Mesh) {
     for v in m.vertices() {
         corners += m.vertex_corners(v).len();
         let spokes = m.vertex_spokes(v);
-        assert_eq!(spokes.len(), m.vertex_corners(v).len() + m.is_boundary_vertex(v) as usize);
+        assert_eq!(
+            spokes.len(),
+            m.vertex_corners(v).len() + m.is_boundary_vertex(v) as usize
+        );
         for s in spokes {
             assert_eq!(m.spoke_opposite(m.spoke_opposite(s)), s);
             assert_eq!(m.spoke_target(m.spoke_opposite(s)), v);
@@ -156,7 +257,11 @@ fn check_invariants(m: &Mesh) {
     }
     assert_eq!(corners, 3 * m.face_count());
     assert_eq!(m.spoke_count(), 2 * m.edge_count());
-    let comps: i64 = m.components().iter().map(|c| c.euler_characteristic()).sum();
+    let comps: i64 = m
+        .components()
+        .iter()
+        .map(|c| c.euler_characteristic())
+        .sum();
     assert_eq!(comps, m.euler_characteristic());
 }
 
@@ -164,7 +269,10 @@ fn random_source() -> impl Strategy<Value = MeshSource> {
     (1usize..12).prop_flat_map(|n| {
         let coord = prop_oneof![8 => -2.0f64..2.0, 1 => Just(f64::NAN), 1 => Just(0.0)];
         let pos = proptest::collection::vec([coord.clone(), coord.clone(), coord], n);
-        let faces = proptest::collection::vec([0u32..n as u32 + 1, 0u32..n as u32 + 1, 0u32..n as u32 + 1], 0..24);
+        let faces = proptest::collection::vec(
+            [0u32..n as u32 + 1, 0u32..n as u32 + 1, 0u32..n as u32 + 1],
+            0..24,
+        );
         (pos, faces).prop_map(|(p, f)| MeshSource::from_positions("random", p, f))
     })
 }

@@ -7,7 +7,9 @@ use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32, NpzWriter};
-use manifold_cnn::kernel::{GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile};
+use manifold_cnn::kernel::{
+    GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile,
+};
 use manifold_cnn::Error;
 use serde_json::json;
 use std::time::Instant;
@@ -62,7 +64,10 @@ fn bad(name: &'static str, message: String) -> Error {
 pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
     let lower = s.to_ascii_lowercase();
     let n = |rest: &str| -> Result<u32, Error> {
-        rest.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| bad("group", format!("'{s}': expected a positive order")))
+        rest.parse::<u32>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| bad("group", format!("'{s}': expected a positive order")))
     };
     Ok(Some(match lower.as_str() {
         "auto" => return Ok(None),
@@ -72,7 +77,12 @@ pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
         "z2" => HolonomyGroup::reflection(0.0),
         _ if lower.starts_with('c') => HolonomyGroup::cyclic(n(&lower[1..])?),
         _ if lower.starts_with('d') => HolonomyGroup::dihedral(n(&lower[1..])?, 0.0),
-        _ => return Err(bad("group", format!("'{s}' is not a group (auto, trivial, SO2, O2, Z2, C<n>, D<n>)"))),
+        _ => {
+            return Err(bad(
+                "group",
+                format!("'{s}' is not a group (auto, trivial, SO2, O2, Z2, C<n>, D<n>)"),
+            ))
+        }
     }))
 }
 
@@ -80,7 +90,10 @@ pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
 pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
     let parts: Vec<&str> = s.split(':').collect();
     let num = |i: usize| -> Result<usize, Error> {
-        parts.get(i).and_then(|p| p.parse::<usize>().ok()).ok_or_else(|| bad("basis", format!("'{s}': expected KIND:N:M")))
+        parts
+            .get(i)
+            .and_then(|p| p.parse::<usize>().ok())
+            .ok_or_else(|| bad("basis", format!("'{s}': expected KIND:N:M")))
     };
     match parts[0] {
         "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
@@ -88,8 +101,15 @@ pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
             num(2)? as u32,
         )?)),
         "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?, rho)?)),
-        "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(num(1)?, num(2)?, rho)?)),
-        _ => Err(bad("basis", format!("'{s}': kind must be harmonic, bins or gaussians"))),
+        "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
+            num(1)?,
+            num(2)?,
+            rho,
+        )?)),
+        _ => Err(bad(
+            "basis",
+            format!("'{s}': kind must be harmonic, bins or gaussians"),
+        )),
     }
 }
 
@@ -112,12 +132,24 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         _ => {
             return Err(bad(
                 "signal",
-                format!("{}: shape {shape:?}, but the mesh has {n} vertices (expected N × C_in)", args.signal),
+                format!(
+                    "{}: shape {shape:?}, but the mesh has {n} vertices (expected N × C_in)",
+                    args.signal
+                ),
             ))
         }
     };
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(bad("signal", format!("{}: value {} (vertex {}, channel {}) is not finite", args.signal, x[i], i / c_in, i % c_in)));
+        return Err(bad(
+            "signal",
+            format!(
+                "{}: value {} (vertex {}, channel {}) is not finite",
+                args.signal,
+                x[i],
+                i / c_in,
+                i % c_in
+            ),
+        ));
     }
     let params = args.table.params()?;
     let rho = params.validate(&m)?;
@@ -128,16 +160,27 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let basis = parse_basis(&args.basis, rho)?.constrain(&group);
     let nb = basis.dimension();
     if nb == 0 {
-        return Err(bad("group", format!("no kernel in {} is invariant under {}", args.basis, group.name())));
+        return Err(bad(
+            "group",
+            format!(
+                "no kernel in {} is invariant under {}",
+                args.basis,
+                group.name()
+            ),
+        ));
     }
     let (c_out, weights) = if let Some(seed) = args.kernel.strip_prefix("random:") {
-        let seed: u64 = seed.parse().map_err(|_| bad("kernel", format!("'{}': expected random:SEED", args.kernel)))?;
+        let seed: u64 = seed
+            .parse()
+            .map_err(|_| bad("kernel", format!("'{}': expected random:SEED", args.kernel)))?;
         let c_out = args.out_channels.unwrap_or(c_in);
         let scale = 1.0 / ((nb * c_in) as f64).sqrt();
         let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
         let w: Vec<f32> = (0..nb * c_in * c_out)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale) as f32
             })
             .collect();
@@ -211,11 +254,24 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         }));
     } else {
         println!("mesh               {} ({n} vertices)", args.mesh);
-        println!("kernel             {} constrained to {}: {nb} basis functions", args.basis, group.name());
+        println!(
+            "kernel             {} constrained to {}: {nb} basis functions",
+            args.basis,
+            group.name()
+        );
         println!("channels           {c_in} → {c_out}");
-        println!("operator           {} entries, {:.1} MiB ({:.0} bytes/vertex)", op.nnz(), op.bytes() as f64 / 1048576.0, op.bytes() as f64 / n as f64);
+        println!(
+            "operator           {} entries, {:.1} MiB ({:.0} bytes/vertex)",
+            op.nnz(),
+            op.bytes() as f64 / 1048576.0,
+            op.bytes() as f64 / n as f64
+        );
         println!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)");
-        println!("forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)", args.repeat, flops / seconds_forward / 1e9);
+        println!(
+            "forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)",
+            args.repeat,
+            flops / seconds_forward / 1e9
+        );
         println!("backward           {seconds_backward:.4} s");
         if let Some(path) = &args.out {
             println!("wrote              {path}");

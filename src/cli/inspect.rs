@@ -62,7 +62,10 @@ pub fn run(args: &InspectArgs) -> Result<(), Error> {
             Some(g) => println!("genus              {g}"),
             None => println!("genus              undefined (non-orientable)"),
         }
-        println!("flipped faces      {} (to orient consistently)", m.report.flipped_faces);
+        println!(
+            "flipped faces      {} (to orient consistently)",
+            m.report.flipped_faces
+        );
         if defects.is_empty() {
             println!("defects            none");
         } else {
@@ -70,7 +73,10 @@ pub fn run(args: &InspectArgs) -> Result<(), Error> {
                 println!("defect             {k}: {n}");
             }
         }
-        println!("total curvature    {total_curvature:.12} (2πχ = {:.12})", 2.0 * std::f64::consts::PI * mesh.euler_characteristic() as f64);
+        println!(
+            "total curvature    {total_curvature:.12} (2πχ = {:.12})",
+            2.0 * std::f64::consts::PI * mesh.euler_characteristic() as f64
+        );
         println!("Gauss-Bonnet res.  {residual:.3e}");
     }
     if let Some(path) = &args.out {
@@ -85,27 +91,48 @@ pub fn run(args: &InspectArgs) -> Result<(), Error> {
 /// Writes the arrays listed in the README's `inspect --out` section.
 pub fn write_npz(m: &Manifold, path: &str) -> Result<(), Error> {
     let mesh = &m.mesh;
-    let (nv, nf, ns) = (mesh.vertex_count() as u64, mesh.face_count() as u64, mesh.spoke_count() as u64);
+    let (nv, nf, ns) = (
+        mesh.vertex_count() as u64,
+        mesh.face_count() as u64,
+        mesh.spoke_count() as u64,
+    );
     let mut w = NpzWriter::create(path)?;
-    let faces: Vec<u32> = mesh.faces().iter().flat_map(|f| f.map(|v| v.raw())).collect();
+    let faces: Vec<u32> = mesh
+        .faces()
+        .iter()
+        .flat_map(|f| f.map(|v| v.raw()))
+        .collect();
     w.u32("faces", &[nf, 3], &faces)?;
     w.f64("angle_defects", &[nv], &m.geometry.vertex_curvatures(mesh))?;
     w.f64("vertex_areas", &[nv], m.geometry.vertex_areas())?;
     if let (Some(p), Some(ext)) = (&m.positions, m.extrinsic_frames()) {
         let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<f64>>();
-        let vecs = |v: &[nalgebra::Vector3<f64>]| v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>();
+        let vecs = |v: &[nalgebra::Vector3<f64>]| {
+            v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>()
+        };
         w.f64("positions", &[nv, 3], &flat(p))?;
         w.f64("normals", &[nv, 3], &vecs(&ext.normals))?;
         w.f64("frame_x", &[nv, 3], &vecs(&ext.x))?;
         w.f64("frame_y", &[nv, 3], &vecs(&ext.y))?;
     }
-    let src: Vec<u32> = mesh.vertices().flat_map(|v| mesh.vertex_spokes(v).map(move |_| v.raw())).collect();
+    let src: Vec<u32> = mesh
+        .vertices()
+        .flat_map(|v| mesh.vertex_spokes(v).map(move |_| v.raw()))
+        .collect();
     let dst: Vec<u32> = mesh.spoke_targets().iter().map(|v| v.raw()).collect();
     let t = m.connection.spoke_transports();
     w.u32("edge_src", &[ns], &src)?;
     w.u32("edge_dst", &[ns], &dst)?;
     w.f64("edge_polar_angle", &[ns], m.frames.spoke_angles())?;
-    w.f64("transport_angle", &[ns], &t.iter().map(|g| g.angle).collect::<Vec<_>>())?;
-    w.bool("transport_reflect", &[ns], &t.iter().map(|g| g.reflect).collect::<Vec<_>>())?;
+    w.f64(
+        "transport_angle",
+        &[ns],
+        &t.iter().map(|g| g.angle).collect::<Vec<_>>(),
+    )?;
+    w.bool(
+        "transport_reflect",
+        &[ns],
+        &t.iter().map(|g| g.reflect).collect::<Vec<_>>(),
+    )?;
     w.finish()
 }

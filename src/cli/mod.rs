@@ -15,14 +15,20 @@ pub fn load(spec: &str, repair: bool) -> Result<Manifold, Error> {
     let m = Manifold::load(spec, &BuildOptions { repair })?;
     let secs = t.elapsed().as_secs_f64();
     if secs > 1.0 {
-        eprintln!("loaded {spec}: {} vertices in {secs:.2} s", m.mesh.vertex_count());
+        eprintln!(
+            "loaded {spec}: {} vertices in {secs:.2} s",
+            m.mesh.vertex_count()
+        );
     }
     Ok(m)
 }
 
 /// Writes a JSON value to stdout.
 pub fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("JSON values always serialize"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values always serialize")
+    );
 }
 
 /// Exp-map table options shared by `expmap` and `convolve`.
@@ -64,6 +70,11 @@ impl TableArgs {
                 })
             }
         };
-        Ok(ExpMapParams { rings: self.rings, directions: self.directions, radius, padding })
+        Ok(ExpMapParams {
+            rings: self.rings,
+            directions: self.directions,
+            radius,
+            padding,
+        })
     }
 }

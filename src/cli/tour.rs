@@ -14,7 +14,9 @@ pub struct TourArgs {
 
 impl Default for TourArgs {
     fn default() -> Self {
-        TourArgs { mesh: "default".into() }
+        TourArgs {
+            mesh: "default".into(),
+        }
     }
 }
 
@@ -22,40 +24,66 @@ impl Default for TourArgs {
 pub fn run(args: &TourArgs) -> Result<(), Error> {
     let m = super::load(&args.mesh, false)?;
     let (mesh, geo) = (&m.mesh, &m.geometry);
-    let name = if args.mesh == "default" { manifold_cnn::io::DEFAULT_MESH_NAME } else { &args.mesh };
+    let name = if args.mesh == "default" {
+        manifold_cnn::io::DEFAULT_MESH_NAME
+    } else {
+        &args.mesh
+    };
     println!("manifold-cnn tour of {name}");
     println!();
     println!("topology");
-    println!("  {} vertices, {} edges, {} faces", mesh.vertex_count(), mesh.edge_count(), mesh.face_count());
+    println!(
+        "  {} vertices, {} edges, {} faces",
+        mesh.vertex_count(),
+        mesh.edge_count(),
+        mesh.face_count()
+    );
     println!(
         "  {} component(s), {} boundary loop(s), orientable: {}, χ = {}, genus = {}",
         mesh.components().len(),
         mesh.boundary_loops().len(),
         mesh.is_orientable(),
         mesh.euler_characteristic(),
-        mesh.genus().map_or("undefined".to_string(), |g| g.to_string())
+        mesh.genus()
+            .map_or("undefined".to_string(), |g| g.to_string())
     );
     println!();
     println!("curvature (angle defects K_v = 2π − Θ_v)");
     let k = geo.vertex_curvatures(mesh);
-    let (kmin, kmax) = k.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-    println!("  total {:.12} = 2πχ {:+.3e}", k.iter().sum::<f64>(), geo.gauss_bonnet_residual(mesh));
-    println!("  per vertex: min {kmin:.4}, max {kmax:.4}; surface area {:.4}", geo.total_area());
+    let (kmin, kmax) = k
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    println!(
+        "  total {:.12} = 2πχ {:+.3e}",
+        k.iter().sum::<f64>(),
+        geo.gauss_bonnet_residual(mesh)
+    );
+    println!(
+        "  per vertex: min {kmin:.4}, max {kmax:.4}; surface area {:.4}",
+        geo.total_area()
+    );
     println!();
     println!("connection (one O(2) element per directed edge)");
     let c = &m.connection;
     let mut worst_round_trip: f64 = 0.0;
     for s in 0..mesh.spoke_count() {
-        let g = c.spoke_transport(s).then(c.spoke_transport(mesh.spoke_opposite(s)));
+        let g = c
+            .spoke_transport(s)
+            .then(c.spoke_transport(mesh.spoke_opposite(s)));
         worst_round_trip = worst_round_trip.max(wrap_angle(g.angle).abs());
     }
-    println!("  {} directed edges; transport there and back: max error {worst_round_trip:.1e}", mesh.spoke_count());
+    println!(
+        "  {} directed edges; transport there and back: max error {worst_round_trip:.1e}",
+        mesh.spoke_count()
+    );
     let scales = m.frames.vertex_scales();
     let face_hol: Vec<f64> = mesh
         .face_ids()
         .map(|f| {
             let vs = mesh.face_vertices(f);
-            c.loop_holonomy(mesh, &vs).map(|g| g.angle).unwrap_or(f64::NAN)
+            c.loop_holonomy(mesh, &vs)
+                .map(|g| g.angle)
+                .unwrap_or(f64::NAN)
         })
         .collect();
     let expected_max = mesh

@@ -21,7 +21,13 @@ pub(crate) struct Structure<'a, T> {
 }
 
 #[inline(always)]
-fn gather_rows<T: Real, const FMA: bool>(s: &Structure<T>, rows: Range<usize>, src: &[T], width: usize, y: &mut [T]) {
+fn gather_rows<T: Real, const FMA: bool>(
+    s: &Structure<T>,
+    rows: Range<usize>,
+    src: &[T],
+    width: usize,
+    y: &mut [T],
+) {
     let nb = s.basis;
     let row_len = nb * width;
     let n_src = src.len() / width.max(1);
@@ -34,8 +40,14 @@ fn gather_rows<T: Real, const FMA: bool>(s: &Structure<T>, rows: Range<usize>, s
             Some(ce) => ce[entries.start + j] as usize * nb,
             None => (entries.start + j) * nb,
         };
-        assert!(cols.iter().all(|&q| (q as usize) < n_src), "column out of range");
-        assert!((0..cols.len()).all(|j| coef_base(j) + nb <= s.coefs.len()), "coefficient out of range");
+        assert!(
+            cols.iter().all(|&q| (q as usize) < n_src),
+            "column out of range"
+        );
+        assert!(
+            (0..cols.len()).all(|j| coef_base(j) + nb <= s.coefs.len()),
+            "coefficient out of range"
+        );
         if width % 16 == 0 && nb % 4 == 0 {
             for l0 in (0..width).step_by(16) {
                 for b0 in (0..nb).step_by(4) {
@@ -82,15 +94,28 @@ fn gather_rows<T: Real, const FMA: bool>(s: &Structure<T>, rows: Range<usize>, s
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gather_avx2<T: Real>(s: &Structure<T>, rows: Range<usize>, src: &[T], width: usize, y: &mut [T]) {
+unsafe fn gather_avx2<T: Real>(
+    s: &Structure<T>,
+    rows: Range<usize>,
+    src: &[T],
+    width: usize,
+    y: &mut [T],
+) {
     gather_rows::<T, true>(s, rows, src, width, y)
 }
 
 /// Gathers rows `rows` into `y` (`rows.len() × B × width`), with AVX2 + FMA where available.
-pub(crate) fn gather<T: Real>(s: &Structure<T>, rows: Range<usize>, src: &[T], width: usize, y: &mut [T]) {
+pub(crate) fn gather<T: Real>(
+    s: &Structure<T>,
+    rows: Range<usize>,
+    src: &[T],
+    width: usize,
+    y: &mut [T],
+) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the processor supports the features the function was compiled for.
             unsafe { gather_avx2(s, rows, src, width, y) };
             return;

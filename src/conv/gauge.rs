@@ -58,7 +58,10 @@ impl Gauge {
             let c = m.mesh.vertex_component(v);
             roots[c].get_or_insert(v);
         }
-        roots.into_iter().map(|r| r.expect("every component has a vertex")).collect()
+        roots
+            .into_iter()
+            .map(|r| r.expect("every component has a vertex"))
+            .collect()
     }
 
     /// Builds the gauge from one root per component (`None`: [`Gauge::default_roots`]).
@@ -73,7 +76,11 @@ impl Gauge {
         if roots.len() != m.mesh.components().len() {
             return Err(Error::InvalidParameter {
                 name: "gauge roots",
-                message: format!("{} roots for {} components", roots.len(), m.mesh.components().len()),
+                message: format!(
+                    "{} roots for {} components",
+                    roots.len(),
+                    m.mesh.components().len()
+                ),
             });
         }
         for (c, r) in roots.iter().enumerate() {
@@ -85,7 +92,9 @@ impl Gauge {
             }
         }
         let transports = match tree {
-            SpanningTree::Bfs => VertexTree::new(&m.mesh, &m.connection, &roots).transports().to_vec(),
+            SpanningTree::Bfs => VertexTree::new(&m.mesh, &m.connection, &roots)
+                .transports()
+                .to_vec(),
             SpanningTree::Random { seed } => random_tree_transports(m, &roots, seed),
         };
         Ok(Gauge { roots, transports })

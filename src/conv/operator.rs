@@ -71,7 +71,12 @@ impl<T: Real> ConvOperator<T> {
     ///
     /// # Complexity
     /// O(V · S · (B + log S)), parallel over vertices.
-    pub fn new(m: &Manifold, table: &ExpMapTable, basis: &dyn SampledBasis, gauge: &Gauge) -> Result<Self> {
+    pub fn new(
+        m: &Manifold,
+        table: &ExpMapTable,
+        basis: &dyn SampledBasis,
+        gauge: &Gauge,
+    ) -> Result<Self> {
         let n = m.mesh.vertex_count();
         if table.vertex_count() != n || gauge.transports().len() != n {
             return Err(Error::InvalidParameter {
@@ -85,17 +90,28 @@ impl<T: Real> ConvOperator<T> {
         }
         let nb = basis.len();
         if nb == 0 {
-            return Err(Error::InvalidParameter { name: "basis", message: "no basis functions".into() });
+            return Err(Error::InvalidParameter {
+                name: "basis",
+                message: "no basis functions".into(),
+            });
         }
         // Rows and columns are stored in breadth-first order from the gauge roots: neighbours of a row
         // then sit within a few fronts of it, so the gather stays in cache whatever the input's order.
-        let order: Vec<u32> = VertexTree::new(&m.mesh, &m.connection, gauge.roots()).order().iter().map(|v| v.raw()).collect();
+        let order: Vec<u32> = VertexTree::new(&m.mesh, &m.connection, gauge.roots())
+            .order()
+            .iter()
+            .map(|v| v.raw())
+            .collect();
         let mut rank = vec![0u32; n];
         for (i, &v) in order.iter().enumerate() {
             rank[v as usize] = i as u32;
         }
         let ns = table.samples_per_vertex();
-        let (radii, angles, weights) = (table.sample_radii(), table.sample_angles(), table.sample_weights());
+        let (radii, angles, weights) = (
+            table.sample_radii(),
+            table.sample_angles(),
+            table.sample_weights(),
+        );
         let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<T>)> = (0..n.div_ceil(1024))
             .into_par_iter()
             .map(|blk| {
@@ -110,13 +126,19 @@ impl<T: Real> ConvOperator<T> {
                     let g_inv = gauge.transports()[p].inverse();
                     triples.clear();
                     for s in 0..ns {
-                        let Some((face, bary)) = table.padded_landing(p, s) else { continue };
+                        let Some((face, bary)) = table.padded_landing(p, s) else {
+                            continue;
+                        };
                         let v = &mut vals[s * nb..(s + 1) * nb];
                         basis.eval(radii[s], g_inv.apply(angles[s]), v);
                         let corners = m.mesh.face_vertices(face);
                         for k in 0..3 {
                             if bary[k] != 0.0 {
-                                triples.push((rank[corners[k].index()], s as u32, weights[s] * bary[k] as f64));
+                                triples.push((
+                                    rank[corners[k].index()],
+                                    s as u32,
+                                    weights[s] * bary[k] as f64,
+                                ));
                             }
                         }
                     }
@@ -179,7 +201,18 @@ impl<T: Real> ConvOperator<T> {
                 fill[q] += 1;
             }
         }
-        Ok(ConvOperator { vertices: n, basis: nb, order, rank, row_offsets, cols, coefs, t_offsets, t_rows, t_entries })
+        Ok(ConvOperator {
+            vertices: n,
+            basis: nb,
+            order,
+            rank,
+            row_offsets,
+            cols,
+            coefs,
+            t_offsets,
+            t_rows,
+            t_entries,
+        })
     }
 
     /// Number of vertices N (rows and columns of each `A_b`).
@@ -196,7 +229,10 @@ impl<T: Real> ConvOperator<T> {
     }
     /// Bytes held by the operator (both indices and the coefficients).
     pub fn bytes(&self) -> usize {
-        4 * (self.row_offsets.len() + self.cols.len() + self.t_offsets.len() + 2 * self.t_rows.len())
+        4 * (self.row_offsets.len()
+            + self.cols.len()
+            + self.t_offsets.len()
+            + 2 * self.t_rows.len())
             + std::mem::size_of::<T>() * self.coefs.len()
     }
     /// The operator in CSR form, in the mesh's vertex numbering: `(indptr, indices, coefficients)`, where
@@ -211,7 +247,10 @@ impl<T: Real> ConvOperator<T> {
         for v in 0..self.vertices {
             let i = self.rank[v] as usize;
             row.clear();
-            row.extend((self.row_offsets[i]..self.row_offsets[i + 1]).map(|j| (self.order[self.cols[j as usize] as usize], j as usize)));
+            row.extend(
+                (self.row_offsets[i]..self.row_offsets[i + 1])
+                    .map(|j| (self.order[self.cols[j as usize] as usize], j as usize)),
+            );
             row.sort_unstable();
             for &(q, j) in &row {
                 indices.push(q);
@@ -225,29 +264,34 @@ impl<T: Real> ConvOperator<T> {
     /// Internal copy of vertex-major data, rows in the operator's order.
     fn to_internal(&self, data: &[T], width: usize) -> Vec<T> {
         let mut out = vec![T::default(); data.len()];
-        out.par_chunks_mut(width.max(1)).zip(self.order.par_iter()).for_each(|(row, &v)| {
-            row.copy_from_slice(&data[v as usize * width..(v as usize + 1) * width]);
-        });
+        out.par_chunks_mut(width.max(1))
+            .zip(self.order.par_iter())
+            .for_each(|(row, &v)| {
+                row.copy_from_slice(&data[v as usize * width..(v as usize + 1) * width]);
+            });
         out
     }
 
     /// Writes internal rows back in vertex order.
-    fn from_internal(&self, internal: &[T], width: usize, out: &mut [T]) {
-        out.par_chunks_mut(width.max(1)).zip(self.rank.par_iter()).for_each(|(row, &i)| {
-            row.copy_from_slice(&internal[i as usize * width..(i as usize + 1) * width]);
-        });
+    fn to_external(&self, internal: &[T], width: usize, out: &mut [T]) {
+        out.par_chunks_mut(width.max(1))
+            .zip(self.rank.par_iter())
+            .for_each(|(row, &i)| {
+                row.copy_from_slice(&internal[i as usize * width..(i as usize + 1) * width]);
+            });
     }
 
     /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
     pub fn forward_flops(&self, c_in: usize, c_out: usize) -> f64 {
-        2.0 * self.nnz() as f64 * (self.basis * c_in) as f64 + 2.0 * (self.vertices * self.basis * c_in * c_out) as f64
+        2.0 * self.nnz() as f64 * (self.basis * c_in) as f64
+            + 2.0 * (self.vertices * self.basis * c_in * c_out) as f64
     }
 
     /// Bytes one forward pass must move at least: the operator once, the input once, the output once.
     pub fn forward_bytes(&self, c_in: usize, c_out: usize) -> f64 {
         let t = std::mem::size_of::<T>();
-        (4 * (self.row_offsets.len() + self.cols.len()) + t * (self.coefs.len() + self.vertices * (c_in + c_out)))
-            as f64
+        (4 * (self.row_offsets.len() + self.cols.len())
+            + t * (self.coefs.len() + self.vertices * (c_in + c_out))) as f64
     }
 
     fn check(&self, what: &str, data: &[T], channels: usize) {
@@ -262,7 +306,13 @@ impl<T: Real> ConvOperator<T> {
     }
 
     fn forward_structure(&self) -> Structure<'_, T> {
-        Structure { offsets: &self.row_offsets, cols: &self.cols, coef_entry: None, coefs: &self.coefs, basis: self.basis }
+        Structure {
+            offsets: &self.row_offsets,
+            cols: &self.cols,
+            coef_entry: None,
+            coefs: &self.coefs,
+            basis: self.basis,
+        }
     }
 
     fn transposed_structure(&self) -> Structure<'_, T> {
@@ -287,20 +337,39 @@ impl<T: Real> ConvOperator<T> {
     pub fn forward(&self, x: &[T], c_in: usize, weights: &[T], c_out: usize, out: &mut [T]) {
         self.check("input", x, c_in);
         self.check("output", out, c_out);
-        assert_eq!(weights.len(), self.basis * c_in * c_out, "weights: expected B × C_in × C_out values");
+        assert_eq!(
+            weights.len(),
+            self.basis * c_in * c_out,
+            "weights: expected B × C_in × C_out values"
+        );
         let k = self.basis * c_in;
         let x = self.to_internal(x, c_in);
         let mut internal = vec![T::default(); out.len()];
-        internal.par_chunks_mut(BLOCK * c_out).enumerate().for_each_init(
-            || vec![T::default(); BLOCK * k],
-            |y, (blk, o)| {
-                let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
-                let m = rows.len();
-                gather(&self.forward_structure(), rows, &x, c_in, y);
-                T::gemm(m, k, c_out, &y[..m * k], k as isize, 1, weights, c_out as isize, 1, T::default(), o);
-            },
-        );
-        self.from_internal(&internal, c_out, out);
+        internal
+            .par_chunks_mut(BLOCK * c_out)
+            .enumerate()
+            .for_each_init(
+                || vec![T::default(); BLOCK * k],
+                |y, (blk, o)| {
+                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
+                    let m = rows.len();
+                    gather(&self.forward_structure(), rows, &x, c_in, y);
+                    T::gemm(
+                        m,
+                        k,
+                        c_out,
+                        &y[..m * k],
+                        k as isize,
+                        1,
+                        weights,
+                        c_out as isize,
+                        1,
+                        T::default(),
+                        o,
+                    );
+                },
+            );
+        self.to_external(&internal, c_out, out);
     }
 
     /// Backward pass: from `grad_out` = ∂L/∂out, computes ∂L/∂x (overwritten) and ∂L/∂W (overwritten).
@@ -315,14 +384,31 @@ impl<T: Real> ConvOperator<T> {
     /// # Panics
     /// If a slice length does not match its shape.
     #[allow(clippy::too_many_arguments)]
-    pub fn backward(&self, x: &[T], c_in: usize, weights: &[T], c_out: usize, grad_out: &[T], grad_x: &mut [T], grad_w: &mut [T]) {
+    pub fn backward(
+        &self,
+        x: &[T],
+        c_in: usize,
+        weights: &[T],
+        c_out: usize,
+        grad_out: &[T],
+        grad_x: &mut [T],
+        grad_w: &mut [T],
+    ) {
         self.check("input", x, c_in);
         self.check("output gradient", grad_out, c_out);
         self.check("input gradient", grad_x, c_in);
         let nb = self.basis;
         let k = nb * c_in;
-        assert_eq!(weights.len(), k * c_out, "weights: expected B × C_in × C_out values");
-        assert_eq!(grad_w.len(), k * c_out, "weight gradient: expected B × C_in × C_out values");
+        assert_eq!(
+            weights.len(),
+            k * c_out,
+            "weights: expected B × C_in × C_out values"
+        );
+        assert_eq!(
+            grad_w.len(),
+            k * c_out,
+            "weight gradient: expected B × C_in × C_out values"
+        );
         let x = &self.to_internal(x, c_in)[..];
         let grad_out = &self.to_internal(grad_out, c_out)[..];
         let mut internal_gx = vec![T::default(); grad_x.len()];
@@ -340,7 +426,19 @@ impl<T: Real> ConvOperator<T> {
                     gather(&self.forward_structure(), rows, x, c_in, &mut y);
                     let gout = &grad_out[r0 * c_out..(r0 + m) * c_out];
                     // acc (k × c_out) += Yᵀ (k × m) · G (m × c_out)
-                    T::gemm(k, m, c_out, &y[..m * k], 1, k as isize, gout, c_out as isize, 1, T::from_f64(1.0), &mut acc);
+                    T::gemm(
+                        k,
+                        m,
+                        c_out,
+                        &y[..m * k],
+                        1,
+                        k as isize,
+                        gout,
+                        c_out as isize,
+                        1,
+                        T::from_f64(1.0),
+                        &mut acc,
+                    );
                 }
                 acc
             })
@@ -354,22 +452,41 @@ impl<T: Real> ConvOperator<T> {
         // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
         // product with the weights read as (B·C_out) × C_in.
         let kt = nb * c_out;
-        internal_gx.par_chunks_mut(BLOCK * c_in).enumerate().for_each_init(
-            || vec![T::default(); BLOCK * kt],
-            |h, (blk, gx)| {
-                let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
-                let m = rows.len();
-                gather(&self.transposed_structure(), rows, grad_out, c_out, h);
-                // gx (m × c_in) = H (m × B·c_out) · Wᵀ, with Wᵀ[(b, o), i] = W[(b, i), o].
-                for b in 0..nb {
-                    let wb = &weights[b * c_in * c_out..(b + 1) * c_in * c_out];
-                    let hb = &h[b * c_out..];
-                    let beta = if b == 0 { T::default() } else { T::from_f64(1.0) };
-                    T::gemm(m, c_out, c_in, hb, kt as isize, 1, wb, 1, c_out as isize, beta, gx);
-                }
-            },
-        );
-        self.from_internal(&internal_gx, c_in, grad_x);
+        internal_gx
+            .par_chunks_mut(BLOCK * c_in)
+            .enumerate()
+            .for_each_init(
+                || vec![T::default(); BLOCK * kt],
+                |h, (blk, gx)| {
+                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
+                    let m = rows.len();
+                    gather(&self.transposed_structure(), rows, grad_out, c_out, h);
+                    // gx (m × c_in) = H (m × B·c_out) · Wᵀ, with Wᵀ[(b, o), i] = W[(b, i), o].
+                    for b in 0..nb {
+                        let wb = &weights[b * c_in * c_out..(b + 1) * c_in * c_out];
+                        let hb = &h[b * c_out..];
+                        let beta = if b == 0 {
+                            T::default()
+                        } else {
+                            T::from_f64(1.0)
+                        };
+                        T::gemm(
+                            m,
+                            c_out,
+                            c_in,
+                            hb,
+                            kt as isize,
+                            1,
+                            wb,
+                            1,
+                            c_out as isize,
+                            beta,
+                            gx,
+                        );
+                    }
+                },
+            );
+        self.to_external(&internal_gx, c_in, grad_x);
     }
 
     /// The operator of basis function `b` as a sparse N × N matrix.

@@ -5,7 +5,16 @@ use std::ops::{Add, AddAssign, Mul};
 
 /// A floating-point type the [`ConvOperator`](super::ConvOperator) can run in.
 pub trait Real:
-    Copy + Default + Debug + Send + Sync + PartialOrd + Add<Output = Self> + Mul<Output = Self> + AddAssign + 'static
+    Copy
+    + Default
+    + Debug
+    + Send
+    + Sync
+    + PartialOrd
+    + Add<Output = Self>
+    + Mul<Output = Self>
+    + AddAssign
+    + 'static
 {
     /// Conversion from `f64` (rounding for `f32`).
     fn from_f64(x: f64) -> Self;
@@ -15,7 +24,19 @@ pub trait Real:
     fn mul_add(self, a: Self, b: Self) -> Self;
     /// Row-major `C (m×n) = A (m×k) · B (k×n) + beta·C`, with `A` and `B` given by row and column strides.
     #[allow(clippy::too_many_arguments)]
-    fn gemm(m: usize, k: usize, n: usize, a: &[Self], rsa: isize, csa: isize, b: &[Self], rsb: isize, csb: isize, beta: Self, c: &mut [Self]);
+    fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[Self],
+        rsa: isize,
+        csa: isize,
+        b: &[Self],
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: &mut [Self],
+    );
 }
 
 fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize) {
@@ -23,7 +44,10 @@ fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize) {
         return;
     }
     let last = (rows as isize - 1) * rs + (cols as isize - 1) * cs;
-    assert!(rs >= 0 && cs >= 0 && (last as usize) < len, "matrix extent exceeds its slice");
+    assert!(
+        rs >= 0 && cs >= 0 && (last as usize) < len,
+        "matrix extent exceeds its slice"
+    );
 }
 
 macro_rules! real_impl {
@@ -59,7 +83,22 @@ macro_rules! real_impl {
                 assert!(c.len() >= m * n, "output too small");
                 // SAFETY: the extents of A, B and C were checked against their slices above.
                 unsafe {
-                    $gemm(m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), n as isize, 1);
+                    $gemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        rsa,
+                        csa,
+                        b.as_ptr(),
+                        rsb,
+                        csb,
+                        beta,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    );
                 }
             }
         }

@@ -75,12 +75,17 @@ impl std::fmt::Display for Repair {
         use Repair::*;
         match self {
             DroppedNonFiniteFace { face } => {
-                write!(f, "dropped face {face}: touches a vertex with a non-finite coordinate")
+                write!(
+                    f,
+                    "dropped face {face}: touches a vertex with a non-finite coordinate"
+                )
             }
             DroppedRepeatedVertexFace { face } => {
                 write!(f, "dropped face {face}: degenerate (repeated vertex)")
             }
-            DroppedZeroAreaFace { face } => write!(f, "dropped face {face}: degenerate (zero area)"),
+            DroppedZeroAreaFace { face } => {
+                write!(f, "dropped face {face}: degenerate (zero area)")
+            }
             DroppedDuplicateFace { face, first } => {
                 write!(f, "dropped face {face}: duplicate of face {first}")
             }
@@ -224,7 +229,7 @@ fn twice_area_ratio(l: [f64; 3]) -> f64 {
     s.sort_by(|x, y| y.partial_cmp(x).unwrap_or(std::cmp::Ordering::Equal));
     let (a, b, c) = (s[0], s[1], s[2]);
     let p = (a + (b + c)) * (c - (a - b)) * (c + (a - b)) * (a + (b - c));
-    if !(p > 0.0) {
+    if p.is_nan() || p <= 0.0 {
         return 0.0;
     }
     0.5 * p.sqrt() / (a * a)
@@ -244,7 +249,11 @@ fn position_lengths(p: &[[f64; 3]], f: [u32; 3]) -> ([f64; 3], f64) {
     ];
     let l = [n(e0), n(e1), n(e2)];
     let lmax = l[0].max(l[1]).max(l[2]);
-    let ratio = if lmax > 0.0 { n(cr) / (lmax * lmax) } else { 0.0 };
+    let ratio = if lmax > 0.0 {
+        n(cr) / (lmax * lmax)
+    } else {
+        0.0
+    };
     (l, ratio)
 }
 
@@ -253,7 +262,11 @@ fn position_lengths(p: &[[f64; 3]], f: [u32; 3]) -> ([f64; 3], f64) {
 /// Fans around vertices are analysed only when `check_fans` is set or a non-manifold edge was found:
 /// the mesh assembly detects a vertex with several fans on its own (its star walk does not reach every
 /// corner) and then calls again with `check_fans`.
-pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: bool) -> Result<CleanFaces> {
+pub(crate) fn clean(
+    source: &MeshSource,
+    options: &BuildOptions,
+    check_fans: bool,
+) -> Result<CleanFaces> {
     let repair = options.repair;
     let n = source.vertex_count;
     if source.faces.is_empty() {
@@ -262,7 +275,11 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
     if n > (u32::MAX / 2) as usize || source.faces.len() > (u32::MAX / 4) as usize {
         return Err(Error::InvalidParameter {
             name: "mesh size",
-            message: format!("{} vertices and {} faces exceed the u32 index range", n, source.faces.len()),
+            message: format!(
+                "{} vertices and {} faces exceed the u32 index range",
+                n,
+                source.faces.len()
+            ),
         });
     }
     if let Some(p) = &source.positions {
@@ -275,7 +292,11 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
     if let Some(l) = &source.face_edge_lengths {
         if l.len() != source.faces.len() {
             return Err(Error::MissingGeometry {
-                message: format!("edge lengths for {} faces, but {} faces", l.len(), source.faces.len()),
+                message: format!(
+                    "edge lengths for {} faces, but {} faces",
+                    l.len(),
+                    source.faces.len()
+                ),
             });
         }
     } else if source.positions.is_none() {
@@ -303,7 +324,10 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
         let bad: Vec<bool> = p.iter().map(|x| !x.iter().all(|c| c.is_finite())).collect();
         if let Some(v) = bad.iter().position(|&b| b) {
             if !repair {
-                return Err(Error::NonFiniteCoordinate { vertex: v, line: source.vertex_line(v) });
+                return Err(Error::NonFiniteCoordinate {
+                    vertex: v,
+                    line: source.vertex_line(v),
+                });
             }
             for (fi, f) in source.faces.iter().enumerate() {
                 if f.iter().any(|&i| bad[i as usize]) {
@@ -356,7 +380,11 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
         let (error, repaired) = match check {
             Check::Fine => continue,
             Check::Repeated(v) => (
-                Error::RepeatedVertexInFace { face: fi, line: source.face_line(fi), vertex: v as usize },
+                Error::RepeatedVertexInFace {
+                    face: fi,
+                    line: source.face_line(fi),
+                    vertex: v as usize,
+                },
                 Repair::DroppedRepeatedVertexFace { face: fi },
             ),
             Check::BadLength(side) => (
@@ -369,8 +397,14 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
             ),
             Check::Thin => (
                 match &source.face_edge_lengths {
-                    Some(ls) => Error::TriangleInequality { face: fi, lengths: ls[fi] },
-                    None => Error::ZeroAreaFace { face: fi, line: source.face_line(fi) },
+                    Some(ls) => Error::TriangleInequality {
+                        face: fi,
+                        lengths: ls[fi],
+                    },
+                    None => Error::ZeroAreaFace {
+                        face: fi,
+                        line: source.face_line(fi),
+                    },
                 },
                 Repair::DroppedZeroAreaFace { face: fi },
             ),
@@ -382,8 +416,13 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
         repairs.push(repaired);
     }
 
-    let mut face_origin: Vec<u32> = (0..source.faces.len() as u32).filter(|&f| keep[f as usize]).collect();
-    let mut faces: Vec<[u32; 3]> = face_origin.iter().map(|&f| source.faces[f as usize]).collect();
+    let mut face_origin: Vec<u32> = (0..source.faces.len() as u32)
+        .filter(|&f| keep[f as usize])
+        .collect();
+    let mut faces: Vec<[u32; 3]> = face_origin
+        .iter()
+        .map(|&f| source.faces[f as usize])
+        .collect();
     let mut vertex_origin: Vec<u32> = (0..n as u32).collect();
     if faces.is_empty() {
         return Err(Error::EmptyMesh);
@@ -429,10 +468,17 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
             i = j;
         }
         if let Some((face, first)) = first_dup {
-            return Err(Error::DuplicateFace { face, first, line: source.face_line(face) });
+            return Err(Error::DuplicateFace {
+                face,
+                first,
+                line: source.face_line(face),
+            });
         }
         face_origin.retain(|&f| keep[f as usize]);
-        faces = face_origin.iter().map(|&f| source.faces[f as usize]).collect();
+        faces = face_origin
+            .iter()
+            .map(|&f| source.faces[f as usize])
+            .collect();
         grouped = None;
     }
 
@@ -467,14 +513,23 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
             let run = &sides[r[0] as usize..r[1] as usize];
             if run.len() >= 3 {
                 let (a, b) = side_vertices(&faces, run[0]);
-                let (a, b) = (vertex_origin[a as usize] as usize, vertex_origin[b as usize] as usize);
+                let (a, b) = (
+                    vertex_origin[a as usize] as usize,
+                    vertex_origin[b as usize] as usize,
+                );
                 if !repair {
-                    return Err(Error::NonManifoldEdge { edge: (a.min(b), a.max(b)), faces: run.len() });
+                    return Err(Error::NonManifoldEdge {
+                        edge: (a.min(b), a.max(b)),
+                        faces: run.len(),
+                    });
                 }
                 bad_edge = true;
                 if round < 3 {
                     // First try splitting: the pages past the first two usually form fans of their own.
-                    let r = Repair::SplitNonManifoldEdge { edge: (a.min(b), a.max(b)), faces: run.len() };
+                    let r = Repair::SplitNonManifoldEdge {
+                        edge: (a.min(b), a.max(b)),
+                        faces: run.len(),
+                    };
                     if !repairs.contains(&r) {
                         repairs.push(r);
                     }
@@ -492,7 +547,9 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
             dropped.sort_unstable();
             dropped.dedup();
             for &f in &dropped {
-                repairs.push(Repair::DroppedNonManifoldFace { face: face_origin[f] as usize });
+                repairs.push(Repair::DroppedNonManifoldFace {
+                    face: face_origin[f] as usize,
+                });
                 faces[f] = [NONE; 3];
             }
             let kept: Vec<usize> = (0..faces.len()).filter(|&f| faces[f][0] != NONE).collect();
@@ -504,7 +561,15 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
             continue;
         }
         if !bad_edge && !check_fans {
-            return finish(source, faces, face_origin, vertex_origin, twin, repairs, repair);
+            return finish(
+                source,
+                faces,
+                face_origin,
+                vertex_origin,
+                twin,
+                repairs,
+                repair,
+            );
         }
         // Fans: union corners of each vertex across paired sides.
         let fans = vertex_fans(nv, &faces, &twin);
@@ -515,7 +580,15 @@ pub(crate) fn clean(source: &MeshSource, options: &BuildOptions, check_fans: boo
         }
         let split: Vec<usize> = (0..nv).filter(|&v| fan_count[v] > 1).collect();
         if split.is_empty() && !bad_edge {
-            return finish(source, faces, face_origin, vertex_origin, twin, repairs, repair);
+            return finish(
+                source,
+                faces,
+                face_origin,
+                vertex_origin,
+                twin,
+                repairs,
+                repair,
+            );
         }
         if let Some(&v) = split.first() {
             if !repair {
@@ -573,7 +646,10 @@ fn vertex_fans(nv: usize, faces: &[[u32; 3]], twin: &[u32]) -> Vec<u32> {
         for kk in [ks, (ks + 1) % 3] {
             let v = faces[fs][kk];
             let j = (0..3).find(|&j| faces[ft][j] == v).unwrap_or(kt);
-            let (a, b) = (find(&mut parent, (3 * fs + kk) as u32), find(&mut parent, (3 * ft + j) as u32));
+            let (a, b) = (
+                find(&mut parent, (3 * fs + kk) as u32),
+                find(&mut parent, (3 * ft + j) as u32),
+            );
             if a != b {
                 let (lo, hi) = (a.min(b), a.max(b));
                 parent[hi as usize] = lo;
@@ -618,7 +694,10 @@ fn finish(
         let first = used.iter().position(|&u| !u).unwrap();
         if !repair {
             let v = vertex_origin[first] as usize;
-            return Err(Error::UnreferencedVertex { vertex: v, line: source.vertex_line(v) });
+            return Err(Error::UnreferencedVertex {
+                vertex: v,
+                line: source.vertex_line(v),
+            });
         }
         let mut new_index = vec![NONE; nv];
         let mut origin = Vec::with_capacity(nv);
@@ -627,15 +706,27 @@ fn finish(
                 new_index[v] = origin.len() as u32;
                 origin.push(vertex_origin[v]);
             } else {
-                repairs.push(Repair::DroppedUnreferencedVertex { vertex: vertex_origin[v] as usize });
+                repairs.push(Repair::DroppedUnreferencedVertex {
+                    vertex: vertex_origin[v] as usize,
+                });
             }
         }
-        let faces = faces.iter().map(|f| f.map(|v| new_index[v as usize])).collect();
+        let faces = faces
+            .iter()
+            .map(|f| f.map(|v| new_index[v as usize]))
+            .collect();
         (faces, origin)
     };
     let face_edge_lengths = source
         .face_edge_lengths
         .as_ref()
         .map(|ls| face_origin.iter().map(|&f| ls[f as usize]).collect());
-    Ok(CleanFaces { faces, face_origin, vertex_origin, face_edge_lengths, side_twin: twin, repairs })
+    Ok(CleanFaces {
+        faces,
+        face_origin,
+        vertex_origin,
+        face_edge_lengths,
+        side_twin: twin,
+        repairs,
+    })
 }

@@ -141,7 +141,8 @@ impl Mesh {
                 let clean = build::clean(source, options, true)?;
                 Mesh::assemble(source, clean).ok_or_else(|| Error::InvalidParameter {
                     name: "mesh",
-                    message: "internal error: a vertex still has several fans after splitting".into(),
+                    message: "internal error: a vertex still has several fans after splitting"
+                        .into(),
                 })
             }
         }
@@ -259,8 +260,12 @@ impl Mesh {
         for (c, &fl) in stars.star_corners.iter().zip(&stars.star_flipped) {
             corner_flipped[c.index()] = fl;
         }
-        let (star_corners, spoke_targets, spoke_edges, vertex_reference) =
-            (stars.star_corners, stars.spoke_targets, stars.spoke_edges, stars.vertex_reference);
+        let (star_corners, spoke_targets, spoke_edges, vertex_reference) = (
+            stars.star_corners,
+            stars.spoke_targets,
+            stars.spoke_edges,
+            stars.vertex_reference,
+        );
         let ns = spoke_targets.len();
 
         // Opposite spokes and reflections.
@@ -309,10 +314,13 @@ impl Mesh {
         mesh.boundary_loops = mesh.trace_boundary_loops();
         mesh.components = mesh.summarize_components(&orient.component_orientable);
 
-        let positions = source
-            .positions
-            .as_ref()
-            .map(|p| clean.vertex_origin.par_iter().map(|&o| p[o as usize]).collect::<Vec<_>>());
+        let positions = source.positions.as_ref().map(|p| {
+            clean
+                .vertex_origin
+                .par_iter()
+                .map(|&o| p[o as usize])
+                .collect::<Vec<_>>()
+        });
         let edge_lengths = match (&clean.face_edge_lengths, &positions) {
             (Some(ls), _) => mesh
                 .edge_halfedges
@@ -340,7 +348,12 @@ impl Mesh {
             vertex_origin: clean.vertex_origin,
             face_origin: clean.face_origin,
         };
-        Some(BuiltMesh { mesh, positions, edge_lengths, report })
+        Some(BuiltMesh {
+            mesh,
+            positions,
+            edge_lengths,
+            report,
+        })
     }
 
     fn trace_boundary_loops(&self) -> Vec<Vec<VertexId>> {
@@ -359,7 +372,11 @@ impl Mesh {
                 lp.push(VertexId::new(v));
                 let sp = self.vertex_spokes(VertexId::new(v));
                 let (first, last) = (sp.start, sp.end - 1);
-                let out = if self.spoke_edges[first] == via { last } else { first };
+                let out = if self.spoke_edges[first] == via {
+                    last
+                } else {
+                    first
+                };
                 via = self.spoke_edges[out];
                 v = self.spoke_targets[out].index();
                 if v == v0 || seen[v] || lp.len() > nv {
@@ -374,7 +391,13 @@ impl Mesh {
     fn summarize_components(&self, orientable: &[bool]) -> Vec<Component> {
         let mut comps: Vec<Component> = orientable
             .iter()
-            .map(|&o| Component { faces: 0, vertices: 0, edges: 0, boundary_loops: 0, orientable: o })
+            .map(|&o| Component {
+                faces: 0,
+                vertices: 0,
+                edges: 0,
+                boundary_loops: 0,
+                orientable: o,
+            })
             .collect();
         for &c in &self.face_components {
             comps[c as usize].faces += 1;
@@ -472,7 +495,10 @@ impl Mesh {
     }
     /// The corners (halfedge ids of the corners) around `v`, in star order.
     pub fn vertex_corners(&self, v: VertexId) -> &[HalfedgeId] {
-        let (a, b) = (self.star_offsets[v.index()], self.star_offsets[v.index() + 1]);
+        let (a, b) = (
+            self.star_offsets[v.index()],
+            self.star_offsets[v.index() + 1],
+        );
         &self.star_corners[a as usize..b as usize]
     }
     /// Number of faces around `v`.
@@ -548,6 +574,7 @@ impl Mesh {
     }
     /// Total genus (sum over components) if every component is orientable, else `None`.
     pub fn genus(&self) -> Option<i64> {
-        self.is_orientable().then(|| self.components.iter().map(|c| c.genus()).sum())
+        self.is_orientable()
+            .then(|| self.components.iter().map(|c| c.genus()).sum())
     }
 }

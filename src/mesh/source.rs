@@ -29,7 +29,11 @@ pub struct MeshSource {
 
 impl MeshSource {
     /// A source from positions and faces.
-    pub fn from_positions(name: impl Into<String>, positions: Vec<[f64; 3]>, faces: Vec<[u32; 3]>) -> Self {
+    pub fn from_positions(
+        name: impl Into<String>,
+        positions: Vec<[f64; 3]>,
+        faces: Vec<[u32; 3]>,
+    ) -> Self {
         MeshSource {
             name: name.into(),
             vertex_count: positions.len(),

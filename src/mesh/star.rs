@@ -36,7 +36,10 @@ struct Block<'a> {
 const BLOCK: usize = 8192;
 
 /// Splits `data` into consecutive pieces of the given lengths.
-pub(crate) fn split_lengths<T>(mut data: &mut [T], lengths: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+pub(crate) fn split_lengths<T>(
+    mut data: &mut [T],
+    lengths: impl Iterator<Item = usize>,
+) -> Vec<&mut [T]> {
     let mut out = Vec::new();
     for len in lengths {
         let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
@@ -59,27 +62,47 @@ pub(crate) fn walk_all(ctx: &StarContext, spoke_offsets: &[u32]) -> Option<Stars
         spoke_edges: vec![EdgeId(0); ns],
         vertex_reference: vec![0; nv],
     };
-    let bounds: Vec<(usize, usize)> =
-        (0..nv.div_ceil(BLOCK)).map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv))).collect();
-    let span = |off: &[u32]| bounds.iter().map(|&(a, b)| (off[b] - off[a]) as usize).collect::<Vec<_>>();
+    let bounds: Vec<(usize, usize)> = (0..nv.div_ceil(BLOCK))
+        .map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv)))
+        .collect();
+    let span = |off: &[u32]| {
+        bounds
+            .iter()
+            .map(|&(a, b)| (off[b] - off[a]) as usize)
+            .collect::<Vec<_>>()
+    };
     let (cs, ss) = (span(ctx.star_offsets), span(spoke_offsets));
     let blocks: Vec<Block> = split_lengths(&mut stars.star_corners, cs.iter().copied())
         .into_iter()
         .zip(split_lengths(&mut stars.star_flipped, cs.iter().copied()))
         .zip(split_lengths(&mut stars.spoke_targets, ss.iter().copied()))
         .zip(split_lengths(&mut stars.spoke_edges, ss.iter().copied()))
-        .zip(split_lengths(&mut stars.vertex_reference, bounds.iter().map(|&(a, b)| b - a)))
-        .map(|((((corners, flipped), targets), edges), reference)| Block { corners, flipped, targets, edges, reference })
+        .zip(split_lengths(
+            &mut stars.vertex_reference,
+            bounds.iter().map(|&(a, b)| b - a),
+        ))
+        .map(
+            |((((corners, flipped), targets), edges), reference)| Block {
+                corners,
+                flipped,
+                targets,
+                edges,
+                reference,
+            },
+        )
         .collect();
-    let ok = blocks.into_par_iter().zip(bounds.par_iter()).all(|(mut out, &(v0, v1))| {
-        let mut walk = Vec::new();
-        let (c0, s0) = (ctx.star_offsets[v0] as usize, spoke_offsets[v0] as usize);
-        (v0..v1).all(|v| {
-            let c = ctx.star_offsets[v] as usize - c0;
-            let s = spoke_offsets[v] as usize - s0;
-            walk_vertex(ctx, v, &mut walk, &mut out, c, s, v - v0).is_some()
-        })
-    });
+    let ok = blocks
+        .into_par_iter()
+        .zip(bounds.par_iter())
+        .all(|(mut out, &(v0, v1))| {
+            let mut walk = Vec::new();
+            let (c0, s0) = (ctx.star_offsets[v0] as usize, spoke_offsets[v0] as usize);
+            (v0..v1).all(|v| {
+                let c = ctx.star_offsets[v] as usize - c0;
+                let s = spoke_offsets[v] as usize - s0;
+                walk_vertex(ctx, v, &mut walk, &mut out, c, s, v - v0).is_some()
+            })
+        });
     ok.then_some(stars)
 }
 
@@ -115,7 +138,11 @@ fn walk_vertex(
         for _ in 0..count {
             let (c, fl) = cur;
             let (f, k) = (c / 3, c % 3);
-            let (edge_h, w) = if !fl { (c, faces[f][(k + 1) % 3]) } else { (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3]) };
+            let (edge_h, w) = if !fl {
+                (c, faces[f][(k + 1) % 3])
+            } else {
+                (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
+            };
             let t = ctx.halfedge_twin[edge_h];
             if t == NONE {
                 break;
@@ -132,7 +159,11 @@ fn walk_vertex(
         walk.push(cur);
         let (c, fl) = cur;
         let (f, k) = (c / 3, c % 3);
-        let (edge_h, w) = if !fl { (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3]) } else { (c, faces[f][(k + 1) % 3]) };
+        let (edge_h, w) = if !fl {
+            (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
+        } else {
+            (c, faces[f][(k + 1) % 3])
+        };
         let t = ctx.halfedge_twin[edge_h];
         if t == NONE {
             break;
@@ -158,10 +189,19 @@ fn walk_vertex(
         if !fl {
             (faces[f][(k + 1) % 3], ctx.halfedge_edge[c])
         } else {
-            (faces[f][(k + 2) % 3], ctx.halfedge_edge[3 * f + (k + 2) % 3])
+            (
+                faces[f][(k + 2) % 3],
+                ctx.halfedge_edge[3 * f + (k + 2) % 3],
+            )
         }
     };
-    let rot = if boundary { 0 } else { walk.iter().position(|x| spoke_start(x).0 .0 == reference).unwrap_or(0) };
+    let rot = if boundary {
+        0
+    } else {
+        walk.iter()
+            .position(|x| spoke_start(x).0 .0 == reference)
+            .unwrap_or(0)
+    };
     for i in 0..count {
         let x = walk[(i + rot) % count];
         out.corners[corner_base + i] = HalfedgeId::new(x.0);
@@ -174,13 +214,19 @@ fn walk_vertex(
         let &(c, fl) = walk.last()?;
         let (f, k) = (c / 3, c % 3);
         let (w, e) = if !fl {
-            (faces[f][(k + 2) % 3], ctx.halfedge_edge[3 * f + (k + 2) % 3])
+            (
+                faces[f][(k + 2) % 3],
+                ctx.halfedge_edge[3 * f + (k + 2) % 3],
+            )
         } else {
             (faces[f][(k + 1) % 3], ctx.halfedge_edge[c])
         };
         out.targets[spoke_base + count] = w;
         out.edges[spoke_base + count] = e;
-        let r = out.targets[spoke_base..=spoke_base + count].iter().position(|t| t.0 == reference).unwrap_or(0);
+        let r = out.targets[spoke_base..=spoke_base + count]
+            .iter()
+            .position(|t| t.0 == reference)
+            .unwrap_or(0);
         out.reference[local] = r as u32;
     }
     Some(())
