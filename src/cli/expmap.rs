@@ -1,33 +1,19 @@
 //! `manifold-cnn expmap MESH --rings R --directions A (--radius X | --radius-edges K) [--padding zero|clamp]
 //! [--out table.npz] [--json] [--repair]`
 
-use manifold_cnn::expmap::{self, ExpMapParams, ExpMapTable, Padding, Radius, BYTES_PER_SAMPLE};
+use manifold_cnn::expmap::{self, ExpMapTable, BYTES_PER_SAMPLE};
 use manifold_cnn::Error;
 use serde_json::json;
 use std::time::Instant;
 
 /// Arguments of `expmap`.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("radius_choice").required(true).args(["radius", "radius_edges"])))]
 pub struct ExpmapArgs {
     /// An .obj path or a primitive (icosphere:L, grid:NXxNY, flat-torus:NXxNY, flat-mobius:NXxNY, cube:N,
     /// cone:N, torus:NUxNV, mobius:NUxNV).
     pub mesh: String,
-    /// Number of rings R (radii (i − ½)·ρ/R).
-    #[arg(long, default_value_t = 8)]
-    pub rings: usize,
-    /// Number of directions A (scaled polar angles 2πj/A).
-    #[arg(long, default_value_t = 16)]
-    pub directions: usize,
-    /// Radius ρ in the mesh's length unit.
-    #[arg(long)]
-    pub radius: Option<f64>,
-    /// Radius ρ as a multiple of the mean edge length.
-    #[arg(long)]
-    pub radius_edges: Option<f64>,
-    /// What a convolution does with truncated samples: `zero` or `clamp` (stored in the .npz).
-    #[arg(long, default_value = "zero")]
-    pub padding: String,
+    #[command(flatten)]
+    pub table: super::TableArgs,
     /// Write the table to an .npz file.
     #[arg(long)]
     pub out: Option<String>,
@@ -41,32 +27,13 @@ pub struct ExpmapArgs {
 
 /// Runs `expmap`.
 pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
-    let radius = match (args.radius, args.radius_edges) {
-        (Some(r), None) => Radius::Absolute(r),
-        (None, Some(k)) => Radius::MeanEdgeLengths(k),
-        _ => {
-            return Err(Error::InvalidParameter {
-                name: "radius",
-                message: "give exactly one of --radius and --radius-edges".into(),
-            })
-        }
-    };
-    let padding = match args.padding.to_ascii_lowercase().as_str() {
-        "zero" => Padding::Zero,
-        "clamp" => Padding::Clamp,
-        other => {
-            return Err(Error::InvalidParameter {
-                name: "padding",
-                message: format!("'{other}' is not a padding policy (zero, clamp)"),
-            })
-        }
-    };
-    let params = ExpMapParams {
-        rings: args.rings,
-        directions: args.directions,
-        radius,
-        padding,
-    };
+    if args.table.radius.is_none() && args.table.radius_edges.is_none() {
+        return Err(Error::InvalidParameter {
+            name: "radius",
+            message: "give the table's radius: --radius X (absolute) or --radius-edges K (mean edge lengths)".into(),
+        });
+    }
+    let params = args.table.params()?;
     let m = super::load(&args.mesh, args.repair)?;
     let rho = params.validate(&m)?;
     let t0 = Instant::now();
