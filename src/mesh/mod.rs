@@ -15,8 +15,8 @@
 //!   quantities (polar angles, transport) are stored per spoke.
 //!
 //! # Orientation
-//! Each star has its own orientation: that of the face holding its reference spoke, as oriented by the
-//! mesh. On an orientable component all stars agree with the face orientation. On a non-orientable one
+//! Each star has its own orientation: that of the face its reference spoke was read from (see below), as
+//! oriented by the mesh. On an orientable component all stars agree with the face orientation. On a non-orientable one
 //! (a Möbius strip) some edges join stars that disagree; [`Mesh::spoke_reflects`] marks them and transport
 //! across them carries a reflection.
 //!
@@ -153,17 +153,21 @@ impl Mesh {
         let nv = clean.vertex_origin.len();
         let nf = clean.faces.len();
 
-        // Reference target of each vertex, from the input corner order.
+        // Reference target of each vertex, from the input corner order, and the corner it was read
+        // from (input corner numbering).
         let mut reference = vec![NONE; nv];
-        for f in &clean.faces {
+        let mut reference_corner = vec![NONE; nv];
+        for (fi, f) in clean.faces.iter().enumerate() {
             if reference[f[0] as usize] == NONE {
                 reference[f[0] as usize] = f[1];
+                reference_corner[f[0] as usize] = 3 * fi as u32;
             }
         }
-        for f in &clean.faces {
+        for (fi, f) in clean.faces.iter().enumerate() {
             for k in 1..3 {
                 if reference[f[k] as usize] == NONE {
                     reference[f[k] as usize] = f[(k + 1) % 3];
+                    reference_corner[f[k] as usize] = (3 * fi + k) as u32;
                 }
             }
         }
@@ -182,16 +186,26 @@ impl Mesh {
         // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, and so on).
         let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
         let mut halfedge_twin = vec![NONE; 3 * nf];
-        for f in 0..nf {
-            for k in 0..3 {
-                let t = clean.side_twin[3 * f + k];
-                if t != NONE {
-                    let (g, j) = ((t / 3) as usize, (t % 3) as usize);
-                    halfedge_twin[3 * f + new_side(f, k)] = (3 * g + new_side(g, j)) as u32;
+        halfedge_twin
+            .par_chunks_mut(3)
+            .enumerate()
+            .for_each(|(f, twins)| {
+                for k in 0..3 {
+                    let t = clean.side_twin[3 * f + k];
+                    if t != NONE {
+                        let (g, j) = ((t / 3) as usize, (t % 3) as usize);
+                        twins[new_side(f, k)] = (3 * g + new_side(g, j)) as u32;
+                    }
                 }
+            });
+        let flipped_faces = flip.iter().filter(|&&x| x).count();
+        // Flipping [a, b, c] to [a, c, b] swaps corners 1 and 2.
+        for c in reference_corner.iter_mut() {
+            let (f, k) = (*c as usize / 3, *c as usize % 3);
+            if flip[f] && k != 0 {
+                *c = (3 * f + 3 - k) as u32;
             }
         }
-        let flipped_faces = flip.iter().filter(|&&x| x).count();
 
         // Edges in order of their first halfedge.
         let mut halfedge_edge = vec![EdgeId(0); 3 * nf];
@@ -254,6 +268,7 @@ impl Mesh {
             unordered: &unordered,
             vertex_boundary: &vertex_boundary,
             reference: &reference,
+            reference_corner: &reference_corner,
         };
         let stars = star::walk_all(&ctx, &spoke_offsets)?;
         let mut corner_flipped = vec![false; 3 * nf];
@@ -266,7 +281,6 @@ impl Mesh {
             stars.spoke_edges,
             stars.vertex_reference,
         );
-        let ns = spoke_targets.len();
 
         // Opposite spokes and reflections.
         let mut edge_spokes = vec![[NONE; 2]; edge_vertices.len()];
@@ -278,8 +292,8 @@ impl Mesh {
                 slot[1] = s as u32;
             }
         }
-        let mut spoke_opposites = vec![NONE; ns];
-        let mut spoke_reflect = vec![false; ns];
+        let mut spoke_opposites = vec![NONE; spoke_edges.len()];
+        let mut spoke_reflect = vec![false; spoke_edges.len()];
         for (e, sp) in edge_spokes.iter().enumerate() {
             debug_assert!(sp[1] != NONE, "edge {e} has two spokes");
             spoke_opposites[sp[0] as usize] = sp[1];
@@ -290,7 +304,6 @@ impl Mesh {
             spoke_reflect[sp[0] as usize] = r;
             spoke_reflect[sp[1] as usize] = r;
         }
-
         let mut mesh = Mesh {
             faces,
             halfedge_twin,

@@ -13,6 +13,8 @@ pub(crate) struct StarContext<'a> {
     pub unordered: &'a [u32],
     pub vertex_boundary: &'a [bool],
     pub reference: &'a [u32],
+    /// The corner the reference was read from: the walk starts there.
+    pub reference_corner: &'a [u32],
 }
 
 pub(crate) struct Stars {
@@ -122,14 +124,7 @@ fn walk_vertex(
     let corner_at = |g: usize| -> usize { (0..3).find(|&j| faces[g][j] == vid).unwrap_or(0) };
     let reference = ctx.reference[v];
     // Start from the corner holding the reference edge.
-    let c0 = mine
-        .iter()
-        .map(|&c| c as usize)
-        .find(|&c| {
-            let f = &faces[c / 3];
-            f[(c % 3 + 1) % 3].0 == reference || f[(c % 3 + 2) % 3].0 == reference
-        })
-        .unwrap_or(mine[0] as usize);
+    let c0 = ctx.reference_corner[v] as usize;
     let boundary = ctx.vertex_boundary[v];
     let mut start = (c0, false);
     if boundary {
