@@ -114,6 +114,28 @@ pub(crate) fn gather<T: Real>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && s.coef_entry.is_none()
+            && width % 16 == 0
+            && s.basis % 8 == 0
+            && std::arch::is_x86_feature_detected!("avx512f")
+        {
+            // SAFETY: T is f32 (checked above), so these are the same slices viewed at their own type.
+            let cast =
+                |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) };
+            let s32 = Structure {
+                offsets: s.offsets,
+                cols: s.cols,
+                coef_entry: None,
+                coefs: cast(s.coefs),
+                basis: s.basis,
+            };
+            let y32 =
+                unsafe { std::slice::from_raw_parts_mut(y.as_mut_ptr() as *mut f32, y.len()) };
+            // SAFETY: the processor supports AVX-512F (detected above); indices are checked inside.
+            unsafe { gather_f32_avx512(&s32, rows, cast(src), width, y32) };
+            return;
+        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the processor supports the features the function was compiled for.
@@ -122,4 +144,117 @@ pub(crate) fn gather<T: Real>(
         }
     }
     gather_rows::<T, false>(s, rows, src, width, y)
+}
+
+/// The forward gather for `f32` with AVX-512: a tile of 8 basis functions × 16 channels (eight 512-bit
+/// accumulators) streams over the row's entries; each entry costs one load of 16 input values and eight
+/// broadcast coefficients for eight fused multiply-adds. Needs `width % 16 == 0`, `basis % 8 == 0` and
+/// contiguous coefficients (the forward structure).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_f32_avx512(
+    s: &Structure<f32>,
+    rows: Range<usize>,
+    src: &[f32],
+    width: usize,
+    y: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let nb = s.basis;
+    let row_len = nb * width;
+    let n_src = src.len() / width;
+    for (i, p) in rows.enumerate() {
+        let yrow = &mut y[i * row_len..(i + 1) * row_len];
+        let (e0, e1) = (s.offsets[p] as usize, s.offsets[p + 1] as usize);
+        let cols = &s.cols[e0..e1];
+        let coefs = &s.coefs[e0 * nb..e1 * nb];
+        assert!(
+            cols.iter().all(|&q| (q as usize) < n_src),
+            "column out of range"
+        );
+        for l0 in (0..width).step_by(16) {
+            for b0 in (0..nb).step_by(8) {
+                let mut acc = [_mm512_setzero_ps(); 8];
+                for (j, &q) in cols.iter().enumerate() {
+                    // SAFETY: q < n_src (asserted), l0 + 16 ≤ width, and j·nb + b0 + 8 ≤ coefs.len().
+                    let x = _mm512_loadu_ps(src.as_ptr().add(q as usize * width + l0));
+                    let c = coefs.as_ptr().add(j * nb + b0);
+                    for (bb, a) in acc.iter_mut().enumerate() {
+                        *a = _mm512_fmadd_ps(_mm512_set1_ps(*c.add(bb)), x, *a);
+                    }
+                }
+                for (bb, a) in acc.iter().enumerate() {
+                    _mm512_storeu_ps(yrow.as_mut_ptr().add((b0 + bb) * width + l0), *a);
+                }
+            }
+        }
+    }
+}
+
+/// `out (m × n) = y (m × k) · w (k × n)` for `f32` with AVX-512, `n % 16 == 0`: tiles of 8 rows × 16
+/// columns accumulate in eight 512-bit registers while `k` streams by (w stays in cache). Replaces a
+/// general GEMM call whose packing of `y` would cost as much as the product at these shapes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gemm_f32_avx512(m: usize, k: usize, n: usize, y: &[f32], w: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    assert!(y.len() >= m * k && w.len() >= k * n && out.len() >= m * n && n % 16 == 0);
+    let mut r0 = 0;
+    while r0 < m {
+        let rows = (m - r0).min(8);
+        for o0 in (0..n).step_by(16) {
+            let mut acc = [_mm512_setzero_ps(); 8];
+            for kk in 0..k {
+                // SAFETY: kk < k, o0 + 16 ≤ n, r0 + r < m: all within the asserted lengths.
+                let wv = _mm512_loadu_ps(w.as_ptr().add(kk * n + o0));
+                for (r, a) in acc.iter_mut().enumerate().take(rows) {
+                    *a = _mm512_fmadd_ps(
+                        _mm512_set1_ps(*y.get_unchecked((r0 + r) * k + kk)),
+                        wv,
+                        *a,
+                    );
+                }
+            }
+            for (r, a) in acc.iter().enumerate().take(rows) {
+                _mm512_storeu_ps(out.as_mut_ptr().add((r0 + r) * n + o0), *a);
+            }
+        }
+        r0 += rows;
+    }
+}
+
+/// Row-major `out (m × n) = y (m × k) · w (k × n)`, overwriting `out`.
+pub(crate) fn gemm<T: Real>(m: usize, k: usize, n: usize, y: &[T], w: &[T], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && n % 16 == 0
+            && std::arch::is_x86_feature_detected!("avx512f")
+        {
+            // SAFETY: T is f32 (checked above): the same slices at their own type.
+            let (y32, w32, o32) = unsafe {
+                (
+                    std::slice::from_raw_parts(y.as_ptr() as *const f32, y.len()),
+                    std::slice::from_raw_parts(w.as_ptr() as *const f32, w.len()),
+                    std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, out.len()),
+                )
+            };
+            // SAFETY: AVX-512F detected above; lengths are asserted inside.
+            unsafe { gemm_f32_avx512(m, k, n, y32, w32, o32) };
+            return;
+        }
+    }
+    T::gemm(
+        m,
+        k,
+        n,
+        y,
+        k as isize,
+        1,
+        w,
+        n as isize,
+        1,
+        T::default(),
+        out,
+    );
 }

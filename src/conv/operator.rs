@@ -1,6 +1,6 @@
 //! The precompiled convolution operator: forward and backward, many channels, parallel, deterministic.
 
-use super::gather::{gather, Structure};
+use super::gather::{gather, gemm, Structure};
 use super::gauge::Gauge;
 use super::real::Real;
 use crate::error::{Error, Result};
@@ -354,19 +354,7 @@ impl<T: Real> ConvOperator<T> {
                     let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                     let m = rows.len();
                     gather(&self.forward_structure(), rows, &x, c_in, y);
-                    T::gemm(
-                        m,
-                        k,
-                        c_out,
-                        &y[..m * k],
-                        k as isize,
-                        1,
-                        weights,
-                        c_out as isize,
-                        1,
-                        T::default(),
-                        o,
-                    );
+                    gemm(m, k, c_out, &y[..m * k], weights, o);
                 },
             );
         self.to_external(&internal, c_out, out);

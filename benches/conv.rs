@@ -1,0 +1,107 @@
+//! Convolution benchmark: forward and forward + backward of the precompiled operator, f32.
+//!
+//! Meshes: icosphere:9 (2,621,442 vertices) and bull.obj after four Loop subdivisions (1,586,690
+//! vertices). Table 8 rings × 16 directions, radius 3 mean edge lengths (≈ 49 distinct neighbours per
+//! row). Kernels: 16 polar bins (2 rings × 8 sectors, unconstrained) and the same bins constrained to
+//! SO(2) (2 functions). Channels 16 → 16 and 64 → 64.
+//!
+//! `cargo bench --bench conv` (about 20 minutes and 16 GB at peak). `CONV_BENCH_MESHES=icosphere:7`
+//! runs a quick version. Side-by-side comparisons with scipy and PyTorch, the roofline and STREAM are
+//! in `cargo run --release --example conv_roofline`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::holonomy::HolonomyGroup;
+use manifold_cnn::kernel::{KernelBasis, PolarBins};
+use manifold_cnn::{io, subdivide, BuildOptions, Manifold};
+use std::time::Duration;
+
+fn load(spec: &str) -> Manifold {
+    let src = match spec {
+        "bull_loop4" => {
+            let bull =
+                io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj")).unwrap();
+            subdivide::subdivide(&bull, 4).unwrap()
+        }
+        other => io::load_source(other).unwrap(),
+    };
+    Manifold::from_source(&src, &BuildOptions::default()).unwrap()
+}
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32
+                / (1u32 << 24) as f32
+                - 0.5
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let meshes =
+        std::env::var("CONV_BENCH_MESHES").unwrap_or_else(|_| "icosphere:9,bull_loop4".into());
+    for spec in meshes.split(',') {
+        let m = load(spec);
+        let n = m.mesh.vertex_count();
+        let params = ExpMapParams {
+            rings: 8,
+            directions: 16,
+            radius: Radius::MeanEdgeLengths(3.0),
+            ..Default::default()
+        };
+        let rho = params.validate(&m).unwrap();
+        let bins = KernelBasis::Bins(PolarBins::new(2, 8, rho).unwrap());
+        let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+        let table = ExpMapTable::build(&m, &params).unwrap();
+        let ops = [
+            (
+                "B16",
+                ConvOperator::<f32>::new(&m, &table, &bins, &gauge).unwrap(),
+            ),
+            (
+                "SO2",
+                ConvOperator::<f32>::new(
+                    &m,
+                    &table,
+                    &bins.constrain(&HolonomyGroup::so2()),
+                    &gauge,
+                )
+                .unwrap(),
+            ),
+        ];
+        drop(table);
+        let mut g = c.benchmark_group(format!("conv/{spec}"));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(5));
+        g.throughput(Throughput::Elements(n as u64));
+        for (name, op) in &ops {
+            let nb = op.basis_len();
+            for ch in [16usize, 64] {
+                let x = values(n * ch, 1);
+                let w = values(nb * ch * ch, 2);
+                let mut out = vec![0f32; n * ch];
+                g.bench_function(
+                    BenchmarkId::new(format!("forward/{name}"), format!("{ch}to{ch}")),
+                    |b| b.iter(|| op.forward(&x, ch, &w, ch, &mut out)),
+                );
+                let (mut gx, mut gw) = (vec![0f32; n * ch], vec![0f32; w.len()]);
+                g.bench_function(
+                    BenchmarkId::new(format!("forward+backward/{name}"), format!("{ch}to{ch}")),
+                    |b| {
+                        b.iter(|| {
+                            op.forward(&x, ch, &w, ch, &mut out);
+                            op.backward(&x, ch, &w, ch, &out, &mut gx, &mut gw);
+                        })
+                    },
+                );
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

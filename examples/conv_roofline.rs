@@ -1,0 +1,295 @@
+//! Where the convolution stands against this machine's limits and against scipy and PyTorch, in one run.
+//!
+//! ```text
+//! cargo run --release --example conv_roofline [-- MESH [--no-compare]]
+//! ```
+//!
+//! MESH defaults to `bull_loop4` (meshes/bull.obj after four Loop subdivisions: 1,586,690 vertices).
+//! It measures, in this order and in one process: STREAM triad bandwidth and the f32 FMA peak of the
+//! machine; the forward pass (16 → 16 and 64 → 64 channels, 16 basis functions, 128 samples) with its
+//! FLOP and byte counts and its distance to the roofline; the same mesh with its vertices randomly
+//! relabelled; and, unless `--no-compare`, the exported operator run by scipy and PyTorch
+//! (benches/conv_reference.py) on the same machine, with the speed-up over each. Prints a report and
+//! writes it as JSON to `out/conv_roofline.json`.
+
+use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::io::npz::{write_npy_f32, NpzWriter};
+use manifold_cnn::kernel::{KernelBasis, PolarBins};
+use manifold_cnn::{io, subdivide, BuildOptions, Manifold, MeshSource};
+use rayon::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+fn source(spec: &str) -> MeshSource {
+    match spec {
+        "bull_loop4" => {
+            let bull =
+                io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj")).unwrap();
+            subdivide::subdivide(&bull, 4).unwrap()
+        }
+        other => io::load_source(other).unwrap(),
+    }
+}
+
+/// STREAM triad a = b + s·c over three 512 MiB arrays, both cores; best of 5, counting 3 arrays moved.
+fn stream_triad() -> f64 {
+    let n = 1 << 26;
+    let b = vec![1.0f64; n];
+    let c = vec![2.0f64; n];
+    let mut a = vec![0.0f64; n];
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        a.par_chunks_mut(1 << 16)
+            .zip(b.par_chunks(1 << 16))
+            .zip(c.par_chunks(1 << 16))
+            .for_each(|((a, b), c)| {
+                for i in 0..a.len() {
+                    a[i] = b[i] + 3.0 * c[i];
+                }
+            });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    assert!(a[n / 2] == 7.0);
+    3.0 * 8.0 * n as f64 / best / 1e9
+}
+
+/// f32 FMA throughput on both cores: independent 8-wide FMA chains.
+fn fma_peak() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn chains(iters: usize) -> f32 {
+                use std::arch::x86_64::*;
+                let m = _mm256_set1_ps(0.999_999);
+                let a = _mm256_set1_ps(1e-7);
+                let mut acc = [_mm256_set1_ps(1.0); 10];
+                for _ in 0..iters {
+                    for r in acc.iter_mut() {
+                        *r = _mm256_fmadd_ps(*r, m, a);
+                    }
+                }
+                let mut out = [0f32; 8];
+                let mut s = acc[0];
+                for r in &acc[1..] {
+                    s = _mm256_add_ps(s, *r);
+                }
+                _mm256_storeu_ps(out.as_mut_ptr(), s);
+                out.iter().sum()
+            }
+            let iters = 50_000_000usize;
+            let threads = rayon::current_num_threads();
+            let t = Instant::now();
+            // SAFETY: the features were detected above.
+            let s: f32 = (0..threads)
+                .into_par_iter()
+                .map(|_| unsafe { chains(iters) })
+                .sum();
+            let secs = t.elapsed().as_secs_f64();
+            assert!(s.is_finite());
+            return (threads * iters * 10 * 8 * 2) as f64 / secs / 1e9;
+        }
+    }
+    f64::NAN
+}
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32
+                / (1u32 << 24) as f32
+                - 0.5
+        })
+        .collect()
+}
+
+fn median_forward(op: &ConvOperator<f32>, c: usize, reps: usize) -> f64 {
+    let n = op.vertex_count();
+    let x = values(n * c, 1);
+    let w = values(op.basis_len() * c * c, 2);
+    let mut out = vec![0f32; n * c];
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            op.forward(&x, c, &w, c, &mut out);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[reps / 2]
+}
+
+fn compile(m: &Manifold) -> ConvOperator<f32> {
+    let params = ExpMapParams {
+        rings: 8,
+        directions: 16,
+        radius: Radius::MeanEdgeLengths(3.0),
+        ..Default::default()
+    };
+    let rho = params.validate(m).unwrap();
+    let table = ExpMapTable::build(m, &params).unwrap();
+    let basis = KernelBasis::Bins(PolarBins::new(2, 8, rho).unwrap());
+    let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
+    ConvOperator::new(m, &table, &basis, &gauge).unwrap()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let spec = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "bull_loop4".into());
+    let compare = !args.iter().any(|a| a == "--no-compare");
+    std::fs::create_dir_all("out").unwrap();
+
+    let bandwidth = stream_triad();
+    let peak = fma_peak();
+    eprintln!("STREAM triad {bandwidth:.1} GB/s; f32 FMA peak {peak:.0} GFLOP/s");
+
+    let src = source(&spec);
+    let m = Manifold::from_source(&src, &BuildOptions::default()).unwrap();
+    let n = m.mesh.vertex_count();
+    let t = Instant::now();
+    let op = compile(&m);
+    let precompile = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{spec}: {n} vertices, {} entries ({:.1} per row), precompile {precompile:.1} s",
+        op.nnz(),
+        op.nnz() as f64 / n as f64
+    );
+    let mut rows = Vec::new();
+    for c in [16usize, 64] {
+        let secs = median_forward(&op, c, 5);
+        let (flops, bytes) = (op.forward_flops(c, c), op.forward_bytes(c, c));
+        let roof = (flops / (peak * 1e9)).max(bytes / (bandwidth * 1e9));
+        eprintln!(
+            "forward {c:>2} → {c:<2}: {secs:.3} s, {:.1} GFLOP/s, {:.1} GB/s effective, roofline {roof:.3} s ({:.2}× it)",
+            flops / secs / 1e9,
+            bytes / secs / 1e9,
+            secs / roof
+        );
+        rows.push(
+            json!({"channels": c, "seconds": secs, "flops": flops, "bytes": bytes,
+            "gflops_per_second": flops / secs / 1e9, "gb_per_second": bytes / secs / 1e9,
+            "roofline_seconds": roof, "times_roofline": secs / roof}),
+        );
+    }
+
+    // Random relabelling of the same mesh.
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    let mut s = 0x2545F4914F6CDD1Du64;
+    for i in (1..n).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        perm.swap(i, (s % (i as u64 + 1)) as usize);
+    }
+    let mut shuffled = src.clone();
+    let p = src.positions.as_ref().unwrap();
+    let mut q = vec![[0.0; 3]; n];
+    for v in 0..n {
+        q[perm[v] as usize] = p[v];
+    }
+    shuffled.positions = Some(q);
+    for f in &mut shuffled.faces {
+        for v in f.iter_mut() {
+            *v = perm[*v as usize];
+        }
+    }
+    let relabelled = {
+        let ms = Manifold::from_source(&shuffled, &BuildOptions::default()).unwrap();
+        let ops = compile(&ms);
+        median_forward(&ops, 16, 5)
+    };
+    let ordered16 = rows[0]["seconds"].as_f64().unwrap();
+    eprintln!(
+        "relabelled mesh: forward 16 → 16 {relabelled:.3} s ({:.2}× the mesh in its own order)",
+        relabelled / ordered16
+    );
+
+    let mut report = json!({
+        "mesh": spec, "vertices": n, "basis": op.basis_len(), "samples": 128, "nnz": op.nnz(),
+        "operator_bytes_per_vertex": op.bytes() as f64 / n as f64, "precompile_seconds": precompile,
+        "stream_triad_gb_per_second": bandwidth, "fma_peak_gflops": peak, "forward": rows,
+        "relabelled_forward_16_seconds": relabelled,
+    });
+
+    if compare {
+        let dir = std::env::temp_dir().join("manifold-cnn-roofline");
+        std::fs::create_dir_all(&dir).unwrap();
+        let op_path = dir.join("op.npz");
+        let (indptr, indices, coefs) = op.csr();
+        let nb = op.basis_len();
+        {
+            let mut w = NpzWriter::create(&op_path).unwrap();
+            let indptr: Vec<i64> = indptr.iter().map(|&v| v as i64).collect();
+            for b in 0..nb {
+                let data: Vec<f32> = coefs.iter().skip(b).step_by(nb).copied().collect();
+                w.i64(&format!("indptr_{b}"), &[indptr.len() as u64], &indptr)
+                    .unwrap();
+                w.u32(&format!("indices_{b}"), &[indices.len() as u64], &indices)
+                    .unwrap();
+                w.f32(&format!("data_{b}"), &[data.len() as u64], &data)
+                    .unwrap();
+            }
+            w.f32("weights", &[nb as u64, 1, 1], &vec![0.0; nb])
+                .unwrap();
+            w.i64("shape", &[2], &[n as i64, n as i64]).unwrap();
+            w.finish().unwrap();
+        }
+        drop((indptr, indices, coefs));
+        let mut xs = Vec::new();
+        for c in [16usize, 64] {
+            let path = dir.join(format!("x{c}.npy"));
+            write_npy_f32(&path, &[n as u64, c as u64], &values(n * c, 1)).unwrap();
+            xs.push(path);
+        }
+        drop(op);
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/conv_reference.py");
+        eprintln!("running {script} (scipy, PyTorch) on the exported operator …");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&op_path)
+            .args(&xs)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {
+                let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                for (run, row) in r["runs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(report["forward"].as_array().unwrap())
+                {
+                    let ours = row["seconds"].as_f64().unwrap();
+                    for lib in ["scipy", "torch"] {
+                        if let Some(t) = run[lib]["seconds"].as_f64() {
+                            eprintln!(
+                                "{} → {}: {lib} {t:.3} s; manifold-cnn {ours:.3} s: {:.1}× faster",
+                                run["channels"],
+                                run["channels"],
+                                t / ours
+                            );
+                        }
+                    }
+                }
+                report["reference"] = r;
+            }
+            Ok(o) => eprintln!(
+                "reference script failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => eprintln!("python3 not available: {e}"),
+        }
+    }
+    std::fs::write(
+        "out/conv_roofline.json",
+        serde_json::to_string_pretty(&report).unwrap(),
+    )
+    .unwrap();
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+}
