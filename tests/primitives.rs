@@ -391,7 +391,7 @@ fn faces_are_consistently_oriented() {
             primitives::flat_mobius(nx, ny).unwrap(),
             primitives::mobius(nx, ny).unwrap(),
         ] {
-            let seam = |u: u32, v: u32| u % nx == 0 && v % nx == 0;
+            let seam = |u: u32, v: u32| u.is_multiple_of(nx) && v.is_multiple_of(nx);
             assert_eq!(assert_oriented(&s, seam), (ny - 1) as usize, "{}", s.name);
         }
     }

@@ -48,7 +48,7 @@ fn gather_rows<T: Real, const FMA: bool>(
             (0..cols.len()).all(|j| coef_base(j) + nb <= s.coefs.len()),
             "coefficient out of range"
         );
-        if width % 16 == 0 && nb % 4 == 0 {
+        if width.is_multiple_of(16) && nb.is_multiple_of(4) {
             for l0 in (0..width).step_by(16) {
                 for b0 in (0..nb).step_by(4) {
                     let mut acc = [[T::default(); 16]; 4];
@@ -116,8 +116,8 @@ pub(crate) fn gather<T: Real>(
     {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
             && s.coef_entry.is_none()
-            && width % 16 == 0
-            && s.basis % 8 == 0
+            && width.is_multiple_of(16)
+            && s.basis.is_multiple_of(8)
             && std::arch::is_x86_feature_detected!("avx512f")
         {
             // SAFETY: T is f32 (checked above), so these are the same slices viewed at their own type.
@@ -198,7 +198,7 @@ unsafe fn gather_f32_avx512(
 #[target_feature(enable = "avx512f")]
 unsafe fn gemm_f32_avx512(m: usize, k: usize, n: usize, y: &[f32], w: &[f32], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    assert!(y.len() >= m * k && w.len() >= k * n && out.len() >= m * n && n % 16 == 0);
+    assert!(y.len() >= m * k && w.len() >= k * n && out.len() >= m * n && n.is_multiple_of(16));
     let mut r0 = 0;
     while r0 < m {
         let rows = (m - r0).min(8);
@@ -228,7 +228,7 @@ pub(crate) fn gemm<T: Real>(m: usize, k: usize, n: usize, y: &[T], w: &[T], out:
     #[cfg(target_arch = "x86_64")]
     {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && n % 16 == 0
+            && n.is_multiple_of(16)
             && std::arch::is_x86_feature_detected!("avx512f")
         {
             // SAFETY: T is f32 (checked above): the same slices at their own type.

@@ -135,7 +135,7 @@ impl ExpMapParams {
             .vertex_count()
             .checked_mul(samples)
             .and_then(|n| n.checked_mul(BYTES_PER_SAMPLE + 4));
-        if total.map_or(true, |b| b > isize::MAX as usize) {
+        if total.is_none_or(|b| b > isize::MAX as usize) {
             return bad(
                 "rings, directions",
                 "the table would be too large to address".into(),

@@ -906,7 +906,7 @@ impl<S: Sink> Walk<'_, '_, S> {
             let along_edge = dist * inv * inv <= BARY_VERTEX && cr.abs() * inv <= ANGLE_TOLERANCE;
             if cr < 0.0 && !along_edge {
                 let s = dist / -cr;
-                if best.map_or(true, |(_, s0)| s < s0) {
+                if best.is_none_or(|(_, s0)| s < s0) {
                     best = Some((k, s));
                 }
             }

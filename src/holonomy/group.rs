@@ -271,7 +271,7 @@ impl HolonomyGroup {
     /// (With reflections one combination of the two survives; see [`kernel`](crate::kernel).)
     pub fn allows_harmonic(&self, m: u32) -> bool {
         match self.rotations {
-            Rotations::Cyclic(n) => m % n == 0,
+            Rotations::Cyclic(n) => m.is_multiple_of(n),
             Rotations::Continuous => m == 0,
         }
     }

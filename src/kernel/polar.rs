@@ -63,7 +63,7 @@ impl PolarGrid {
     pub fn orbits(&self, group: &HolonomyGroup, centered: bool) -> Option<Vec<Vec<usize>>> {
         let a = self.sectors;
         let n = match group.rotations() {
-            Rotations::Cyclic(n) if a % n as usize == 0 => n as usize,
+            Rotations::Cyclic(n) if a.is_multiple_of(n as usize) => n as usize,
             _ => return None,
         };
         let mut parent: Vec<usize> = (0..a).collect();

@@ -460,7 +460,7 @@ pub(crate) fn clean(
                 if repair {
                     keep[later] = false;
                     repairs.push(Repair::DroppedDuplicateFace { face: later, first });
-                } else if first_dup.map_or(true, |(l, _)| later < l) {
+                } else if first_dup.is_none_or(|(l, _)| later < l) {
                     first_dup = Some((later, first));
                 }
                 j += 1;
