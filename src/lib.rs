@@ -80,6 +80,11 @@ pub mod subdivide;
 pub mod transport;
 
 pub use error::{Error, Result};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use ids::{EdgeId, FaceId, HalfedgeId, VertexId};
 pub use manifold::Manifold;
 pub use mesh::{BuildOptions, Mesh, MeshSource};

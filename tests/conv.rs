@@ -526,3 +526,34 @@ fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
         );
     }
 }
+
+#[test]
+fn a_batch_is_its_signals_one_by_one() {
+    let m = build("icosphere:2");
+    let t = table(&m, 3, 8, 0.5);
+    let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials, &g).unwrap();
+    let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
+    let x = noise(batch * n * c_in, 31);
+    let w = noise(6 * c_in * c_out, 32);
+    let mut out = vec![0.0; batch * n * c_out];
+    op.forward_batch(batch, &x, c_in, &w, c_out, &mut out);
+    let mut gx = vec![0.0; x.len()];
+    let mut gw = vec![0.0; w.len()];
+    op.backward_batch(batch, &x, c_in, &w, c_out, &out, &mut gx, &mut gw);
+    let mut gw_sum = vec![0.0; w.len()];
+    for i in 0..batch {
+        let xi = &x[i * n * c_in..(i + 1) * n * c_in];
+        let oi = conv(&op, xi, c_in, &w, c_out);
+        assert_eq!(&out[i * n * c_out..(i + 1) * n * c_out], &oi[..]);
+        let (mut gxi, mut gwi) = (vec![0.0; xi.len()], vec![0.0; w.len()]);
+        op.backward(xi, c_in, &w, c_out, &oi, &mut gxi, &mut gwi);
+        assert_eq!(&gx[i * n * c_in..(i + 1) * n * c_in], &gxi[..]);
+        for (a, b) in gw_sum.iter_mut().zip(&gwi) {
+            *a += b;
+        }
+    }
+    for (a, b) in gw.iter().zip(&gw_sum) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
+    }
+}

@@ -117,7 +117,6 @@ pub(crate) fn gather<T: Real>(
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
             && s.coef_entry.is_none()
             && width.is_multiple_of(16)
-            && s.basis.is_multiple_of(8)
             && std::arch::is_x86_feature_detected!("avx512f")
         {
             // SAFETY: T is f32 (checked above), so these are the same slices viewed at their own type.
@@ -148,7 +147,8 @@ pub(crate) fn gather<T: Real>(
 
 /// The forward gather for `f32` with AVX-512: a tile of 8 basis functions × 16 channels (eight 512-bit
 /// accumulators) streams over the row's entries; each entry costs one load of 16 input values and eight
-/// broadcast coefficients for eight fused multiply-adds. Needs `width % 16 == 0`, `basis % 8 == 0` and
+/// broadcast coefficients for eight fused multiply-adds (fewer in the last tile when B is not a multiple of
+/// 8). Needs `width % 16 == 0` and
 /// contiguous coefficients (the forward structure).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
@@ -174,16 +174,17 @@ unsafe fn gather_f32_avx512(
         );
         for l0 in (0..width).step_by(16) {
             for b0 in (0..nb).step_by(8) {
+                let bn = (nb - b0).min(8);
                 let mut acc = [_mm512_setzero_ps(); 8];
                 for (j, &q) in cols.iter().enumerate() {
-                    // SAFETY: q < n_src (asserted), l0 + 16 ≤ width, and j·nb + b0 + 8 ≤ coefs.len().
+                    // SAFETY: q < n_src (asserted), l0 + 16 ≤ width, and j·nb + b0 + bn ≤ coefs.len().
                     let x = _mm512_loadu_ps(src.as_ptr().add(q as usize * width + l0));
                     let c = coefs.as_ptr().add(j * nb + b0);
-                    for (bb, a) in acc.iter_mut().enumerate() {
+                    for (bb, a) in acc.iter_mut().enumerate().take(bn) {
                         *a = _mm512_fmadd_ps(_mm512_set1_ps(*c.add(bb)), x, *a);
                     }
                 }
-                for (bb, a) in acc.iter().enumerate() {
+                for (bb, a) in acc.iter().enumerate().take(bn) {
                     _mm512_storeu_ps(yrow.as_mut_ptr().add((b0 + bb) * width + l0), *a);
                 }
             }

@@ -112,76 +112,105 @@ impl<T: Real> ConvOperator<T> {
             table.sample_angles(),
             table.sample_weights(),
         );
-        let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<T>)> = (0..n.div_ceil(1024))
-            .into_par_iter()
-            .map(|blk| {
-                let mut lens = Vec::with_capacity(1024);
-                let mut cols = Vec::new();
-                let mut coefs = Vec::new();
-                let mut vals = vec![0.0f64; ns * nb];
-                let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
-                let mut acc = vec![0.0f64; nb];
-                for i in blk * 1024..((blk + 1) * 1024).min(n) {
-                    let p = order[i] as usize;
-                    let g_inv = gauge.transports()[p].inverse();
-                    triples.clear();
-                    for s in 0..ns {
-                        let Some((face, bary)) = table.padded_landing(p, s) else {
-                            continue;
-                        };
-                        let v = &mut vals[s * nb..(s + 1) * nb];
-                        basis.eval(radii[s], g_inv.apply(angles[s]), v);
-                        let corners = m.mesh.face_vertices(face);
-                        for k in 0..3 {
-                            if bary[k] != 0.0 {
-                                triples.push((
-                                    rank[corners[k].index()],
-                                    s as u32,
-                                    weights[s] * bary[k] as f64,
-                                ));
-                            }
-                        }
+        // The corners of vertex p's landing faces that carry weight, as (internal column, sample).
+        let landings = |p: usize, out: &mut Vec<(u32, u32, f64)>| {
+            out.clear();
+            for s in 0..ns {
+                let Some((face, bary)) = table.padded_landing(p, s) else {
+                    continue;
+                };
+                let corners = m.mesh.face_vertices(face);
+                for k in 0..3 {
+                    if bary[k] != 0.0 {
+                        out.push((
+                            rank[corners[k].index()],
+                            s as u32,
+                            weights[s] * bary[k] as f64,
+                        ));
                     }
-                    triples.sort_unstable_by_key(|t| (t.0, t.1));
-                    let start = cols.len();
-                    let mut i = 0;
-                    while i < triples.len() {
-                        let q = triples[i].0;
-                        acc.iter_mut().for_each(|a| *a = 0.0);
-                        while i < triples.len() && triples[i].0 == q {
-                            let (_, s, beta) = triples[i];
-                            let v = &vals[s as usize * nb..(s as usize + 1) * nb];
-                            for (a, &x) in acc.iter_mut().zip(v) {
-                                *a += beta * x;
-                            }
-                            i += 1;
-                        }
-                        cols.push(q);
-                        coefs.extend(acc.iter().map(|&a| T::from_f64(a)));
-                    }
-                    lens.push((cols.len() - start) as u32);
                 }
-                (lens, cols, coefs)
+            }
+            out.sort_unstable_by_key(|t| (t.0, t.1));
+        };
+        // Two passes: count each row's distinct columns, then fill rows straight into arrays of the
+        // exact size (no block buffers to concatenate: the operator is the largest thing in memory).
+        let row_nnz: Vec<u32> = (0..n)
+            .into_par_iter()
+            .map_init(Vec::new, |triples, i| {
+                landings(order[i] as usize, triples);
+                (1 + triples.windows(2).filter(|w| w[0].0 != w[1].0).count()).min(triples.len())
+                    as u32
             })
             .collect();
-        let mut row_offsets = Vec::with_capacity(n + 1);
-        row_offsets.push(0u32);
-        let nnz: usize = blocks.iter().map(|b| b.1.len()).sum();
+        let nnz: usize = row_nnz.iter().map(|&c| c as usize).sum();
         if nnz > u32::MAX as usize {
             return Err(Error::InvalidParameter {
                 name: "table",
                 message: format!("{nnz} operator entries exceed the u32 index range"),
             });
         }
-        let mut cols = Vec::with_capacity(nnz);
-        let mut coefs = Vec::with_capacity(nnz * nb);
-        for (lens, c, k) in blocks {
-            for l in lens {
-                row_offsets.push(row_offsets.last().unwrap() + l);
-            }
-            cols.extend(c);
-            coefs.extend(k);
+        let mut row_offsets = Vec::with_capacity(n + 1);
+        row_offsets.push(0u32);
+        for &c in &row_nnz {
+            row_offsets.push(row_offsets.last().unwrap() + c);
         }
+        let mut cols = vec![0u32; nnz];
+        let mut coefs = vec![T::default(); nnz * nb];
+        const ROWS: usize = 1024;
+        let spans: Vec<usize> = (0..n.div_ceil(ROWS))
+            .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
+            .collect();
+        let col_blocks = crate::mesh::split_lengths(&mut cols, spans.iter().copied());
+        let coef_blocks = crate::mesh::split_lengths(&mut coefs, spans.iter().map(|&l| l * nb));
+        col_blocks
+            .into_par_iter()
+            .zip(coef_blocks)
+            .enumerate()
+            .for_each(|(blk, (cols, coefs))| {
+                let mut vals = vec![0.0f64; ns * nb];
+                let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
+                let mut done = vec![false; ns];
+                let mut j = 0;
+                for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
+                    let p = order[i] as usize;
+                    let g_inv = gauge.transports()[p].inverse();
+                    landings(p, &mut triples);
+                    done.iter_mut().for_each(|d| *d = false);
+                    for &(_, s, _) in triples.iter() {
+                        if !done[s as usize] {
+                            done[s as usize] = true;
+                            let v = &mut vals[s as usize * nb..(s as usize + 1) * nb];
+                            basis.eval(radii[s as usize], g_inv.apply(angles[s as usize]), v);
+                        }
+                    }
+                    let mut t = 0;
+                    while t < triples.len() {
+                        let q = triples[t].0;
+                        let acc = &mut coefs[j * nb..(j + 1) * nb];
+                        let mut sums = [0.0f64; 64];
+                        let sums = if nb <= 64 {
+                            &mut sums[..nb]
+                        } else {
+                            &mut vec![0.0; nb][..]
+                        };
+                        while t < triples.len() && triples[t].0 == q {
+                            let (_, s, beta) = triples[t];
+                            for (a, &x) in sums
+                                .iter_mut()
+                                .zip(&vals[s as usize * nb..(s as usize + 1) * nb])
+                            {
+                                *a += beta * x;
+                            }
+                            t += 1;
+                        }
+                        cols[j] = q;
+                        for (c, &a) in acc.iter_mut().zip(sums.iter()) {
+                            *c = T::from_f64(a);
+                        }
+                        j += 1;
+                    }
+                }
+            });
         // Transposed index: for each column q, the (row p, entry j) pairs that read it.
         let mut t_offsets = vec![0u32; n + 1];
         for &q in &cols {
@@ -475,6 +504,95 @@ impl<T: Real> ConvOperator<T> {
                 },
             );
         self.to_external(&internal_gx, c_in, grad_x);
+    }
+
+    /// Forward pass for a batch of signals on the same mesh, one after another through
+    /// [`forward`](Self::forward).
+    ///
+    /// # Shapes
+    /// `x`: batch × N × C_in; `weights`: B × C_in × C_out; `out`: batch × N × C_out.
+    ///
+    /// # Panics
+    /// If a slice length does not match its shape.
+    pub fn forward_batch(
+        &self,
+        batch: usize,
+        x: &[T],
+        c_in: usize,
+        weights: &[T],
+        c_out: usize,
+        out: &mut [T],
+    ) {
+        assert_eq!(
+            x.len(),
+            batch * self.vertices * c_in,
+            "input: expected batch × N × C_in values"
+        );
+        assert_eq!(
+            out.len(),
+            batch * self.vertices * c_out,
+            "output: expected batch × N × C_out values"
+        );
+        for (xi, oi) in x
+            .chunks_exact(self.vertices * c_in)
+            .zip(out.chunks_exact_mut(self.vertices * c_out))
+        {
+            self.forward(xi, c_in, weights, c_out, oi);
+        }
+    }
+
+    /// Backward pass for a batch: `grad_x` per signal, `grad_w` summed over the batch.
+    ///
+    /// # Shapes
+    /// `x`, `grad_x`: batch × N × C_in; `grad_out`: batch × N × C_out; `weights`, `grad_w`: B × C_in × C_out.
+    ///
+    /// # Panics
+    /// If a slice length does not match its shape.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_batch(
+        &self,
+        batch: usize,
+        x: &[T],
+        c_in: usize,
+        weights: &[T],
+        c_out: usize,
+        grad_out: &[T],
+        grad_x: &mut [T],
+        grad_w: &mut [T],
+    ) {
+        let (ni, no) = (self.vertices * c_in, self.vertices * c_out);
+        assert_eq!(
+            x.len(),
+            batch * ni,
+            "input: expected batch × N × C_in values"
+        );
+        assert_eq!(
+            grad_out.len(),
+            batch * no,
+            "output gradient: expected batch × N × C_out values"
+        );
+        assert_eq!(
+            grad_x.len(),
+            batch * ni,
+            "input gradient: expected batch × N × C_in values"
+        );
+        grad_w.iter_mut().for_each(|v| *v = T::default());
+        let mut gw = vec![T::default(); grad_w.len()];
+        for i in 0..batch {
+            let (xi, gi) = (&x[i * ni..(i + 1) * ni], &grad_out[i * no..(i + 1) * no]);
+            self.backward(
+                xi,
+                c_in,
+                weights,
+                c_out,
+                gi,
+                &mut grad_x[i * ni..(i + 1) * ni],
+                &mut gw,
+            );
+            for (a, &b) in grad_w.iter_mut().zip(&gw) {
+                *a += b;
+            }
+        }
     }
 
     /// The operator of basis function `b` as a sparse N × N matrix.
