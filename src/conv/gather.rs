@@ -115,7 +115,6 @@ pub(crate) fn gather<T: Real>(
     #[cfg(target_arch = "x86_64")]
     {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && s.coef_entry.is_none()
             && width.is_multiple_of(16)
             && std::arch::is_x86_feature_detected!("avx512f")
         {
@@ -125,7 +124,7 @@ pub(crate) fn gather<T: Real>(
             let s32 = Structure {
                 offsets: s.offsets,
                 cols: s.cols,
-                coef_entry: None,
+                coef_entry: s.coef_entry,
                 coefs: cast(s.coefs),
                 basis: s.basis,
             };
@@ -145,11 +144,10 @@ pub(crate) fn gather<T: Real>(
     gather_rows::<T, false>(s, rows, src, width, y)
 }
 
-/// The forward gather for `f32` with AVX-512: a tile of 8 basis functions × 16 channels (eight 512-bit
+/// The gather for `f32` with AVX-512: a tile of 8 basis functions × 16 channels (eight 512-bit
 /// accumulators) streams over the row's entries; each entry costs one load of 16 input values and eight
 /// broadcast coefficients for eight fused multiply-adds (fewer in the last tile when B is not a multiple of
-/// 8). Needs `width % 16 == 0` and
-/// contiguous coefficients (the forward structure).
+/// 8). Needs `width % 16 == 0`; coefficients are read in place or through the transposed index.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn gather_f32_avx512(
@@ -167,19 +165,28 @@ unsafe fn gather_f32_avx512(
         let yrow = &mut y[i * row_len..(i + 1) * row_len];
         let (e0, e1) = (s.offsets[p] as usize, s.offsets[p + 1] as usize);
         let cols = &s.cols[e0..e1];
-        let coefs = &s.coefs[e0 * nb..e1 * nb];
         assert!(
             cols.iter().all(|&q| (q as usize) < n_src),
             "column out of range"
+        );
+        // Offset of each entry's coefficients: its own position, or through the transposed index.
+        let coef_at = |j: usize| match s.coef_entry {
+            None => (e0 + j) * nb,
+            Some(ce) => ce[e0 + j] as usize * nb,
+        };
+        assert!(
+            (0..cols.len()).all(|j| coef_at(j) + nb <= s.coefs.len()),
+            "coefficient out of range"
         );
         for l0 in (0..width).step_by(16) {
             for b0 in (0..nb).step_by(8) {
                 let bn = (nb - b0).min(8);
                 let mut acc = [_mm512_setzero_ps(); 8];
                 for (j, &q) in cols.iter().enumerate() {
-                    // SAFETY: q < n_src (asserted), l0 + 16 ≤ width, and j·nb + b0 + bn ≤ coefs.len().
+                    // SAFETY: q < n_src and coef_at(j) + nb ≤ coefs.len() (asserted), l0 + 16 ≤ width,
+                    // b0 + bn ≤ nb.
                     let x = _mm512_loadu_ps(src.as_ptr().add(q as usize * width + l0));
-                    let c = coefs.as_ptr().add(j * nb + b0);
+                    let c = s.coefs.as_ptr().add(coef_at(j) + b0);
                     for (bb, a) in acc.iter_mut().enumerate().take(bn) {
                         *a = _mm512_fmadd_ps(_mm512_set1_ps(*c.add(bb)), x, *a);
                     }

@@ -354,6 +354,31 @@ impl<T: Real> ConvOperator<T> {
         }
     }
 
+    /// `out[p] = Σ_b (Σ_e coef[e, b] src[col_e]) · W_b` over the rows of `s`, in parallel blocks: the
+    /// gather into a (block × B·width) tile, then one product with `w` read as (B·width) × out_width.
+    fn apply(
+        &self,
+        s: &Structure<T>,
+        src: &[T],
+        width: usize,
+        w: &[T],
+        out_width: usize,
+        out: &mut [T],
+    ) {
+        let k = self.basis * width;
+        out.par_chunks_mut(BLOCK * out_width)
+            .enumerate()
+            .for_each_init(
+                || vec![T::default(); BLOCK * k],
+                |y, (blk, o)| {
+                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
+                    let m = rows.len();
+                    gather(s, rows, src, width, y);
+                    gemm(m, k, out_width, &y[..m * k], w, o);
+                },
+            );
+    }
+
     /// Forward pass: `out = Σ_b (A_b X) W_b`.
     ///
     /// # Shapes
@@ -371,21 +396,16 @@ impl<T: Real> ConvOperator<T> {
             self.basis * c_in * c_out,
             "weights: expected B × C_in × C_out values"
         );
-        let k = self.basis * c_in;
         let x = self.to_internal(x, c_in);
         let mut internal = vec![T::default(); out.len()];
-        internal
-            .par_chunks_mut(BLOCK * c_out)
-            .enumerate()
-            .for_each_init(
-                || vec![T::default(); BLOCK * k],
-                |y, (blk, o)| {
-                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
-                    let m = rows.len();
-                    gather(&self.forward_structure(), rows, &x, c_in, y);
-                    gemm(m, k, c_out, &y[..m * k], weights, o);
-                },
-            );
+        self.apply(
+            &self.forward_structure(),
+            &x,
+            c_in,
+            weights,
+            c_out,
+            &mut internal,
+        );
         self.to_external(&internal, c_out, out);
     }
 
@@ -468,41 +488,22 @@ impl<T: Real> ConvOperator<T> {
         }
         // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
         // product with the weights read as (B·C_out) × C_in.
-        let kt = nb * c_out;
-        internal_gx
-            .par_chunks_mut(BLOCK * c_in)
-            .enumerate()
-            .for_each_init(
-                || vec![T::default(); BLOCK * kt],
-                |h, (blk, gx)| {
-                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
-                    let m = rows.len();
-                    gather(&self.transposed_structure(), rows, grad_out, c_out, h);
-                    // gx (m × c_in) = H (m × B·c_out) · Wᵀ, with Wᵀ[(b, o), i] = W[(b, i), o].
-                    for b in 0..nb {
-                        let wb = &weights[b * c_in * c_out..(b + 1) * c_in * c_out];
-                        let hb = &h[b * c_out..];
-                        let beta = if b == 0 {
-                            T::default()
-                        } else {
-                            T::from_f64(1.0)
-                        };
-                        T::gemm(
-                            m,
-                            c_out,
-                            c_in,
-                            hb,
-                            kt as isize,
-                            1,
-                            wb,
-                            1,
-                            c_out as isize,
-                            beta,
-                            gx,
-                        );
-                    }
-                },
-            );
+        let mut transposed = vec![T::default(); weights.len()];
+        for b in 0..nb {
+            for i in 0..c_in {
+                for o in 0..c_out {
+                    transposed[(b * c_out + o) * c_in + i] = weights[(b * c_in + i) * c_out + o];
+                }
+            }
+        }
+        self.apply(
+            &self.transposed_structure(),
+            grad_out,
+            c_out,
+            &transposed,
+            c_in,
+            &mut internal_gx,
+        );
         self.to_external(&internal_gx, c_in, grad_x);
     }
 

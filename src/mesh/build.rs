@@ -560,24 +560,19 @@ pub(crate) fn clean(
             }
             continue;
         }
-        if !bad_edge && !check_fans {
-            return finish(
-                source,
-                faces,
-                face_origin,
-                vertex_origin,
-                twin,
-                repairs,
-                repair,
-            );
-        }
-        // Fans: union corners of each vertex across paired sides.
-        let fans = vertex_fans(nv, &faces, &twin);
-        let mut fan_count = vec![0u32; nv];
-        for (c, &fan) in fans.iter().enumerate() {
-            let v = faces[c / 3][c % 3] as usize;
-            fan_count[v] = fan_count[v].max(fan + 1);
-        }
+        // Fans: union corners of each vertex across paired sides (only when something may be wrong:
+        // the mesh assembly detects a vertex with several fans by itself).
+        let (fans, fan_count) = if bad_edge || check_fans {
+            let fans = vertex_fans(nv, &faces, &twin);
+            let mut fan_count = vec![0u32; nv];
+            for (c, &fan) in fans.iter().enumerate() {
+                let v = faces[c / 3][c % 3] as usize;
+                fan_count[v] = fan_count[v].max(fan + 1);
+            }
+            (fans, fan_count)
+        } else {
+            (Vec::new(), vec![1; nv])
+        };
         let split: Vec<usize> = (0..nv).filter(|&v| fan_count[v] > 1).collect();
         if split.is_empty() && !bad_edge {
             return finish(
