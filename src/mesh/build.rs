@@ -419,10 +419,15 @@ pub(crate) fn clean(
     let mut face_origin: Vec<u32> = (0..source.faces.len() as u32)
         .filter(|&f| keep[f as usize])
         .collect();
-    let mut faces: Vec<[u32; 3]> = face_origin
-        .iter()
-        .map(|&f| source.faces[f as usize])
-        .collect();
+    // Nothing dropped (the common case): a plain copy.
+    let mut faces: Vec<[u32; 3]> = if face_origin.len() == source.faces.len() {
+        source.faces.clone()
+    } else {
+        face_origin
+            .iter()
+            .map(|&f| source.faces[f as usize])
+            .collect()
+    };
     let mut vertex_origin: Vec<u32> = (0..n as u32).collect();
     if faces.is_empty() {
         return Err(Error::EmptyMesh);

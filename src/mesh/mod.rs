@@ -327,12 +327,22 @@ impl Mesh {
         mesh.boundary_loops = mesh.trace_boundary_loops();
         mesh.components = mesh.summarize_components(&orient.component_orientable);
 
-        let positions = source.positions.as_ref().map(|p| {
-            clean
+        let identity = clean.vertex_origin.len() == source.vertex_count
+            && clean
                 .vertex_origin
-                .par_iter()
-                .map(|&o| p[o as usize])
-                .collect::<Vec<_>>()
+                .iter()
+                .enumerate()
+                .all(|(i, &o)| o as usize == i);
+        let positions = source.positions.as_ref().map(|p| {
+            if identity {
+                p.clone()
+            } else {
+                clean
+                    .vertex_origin
+                    .par_iter()
+                    .map(|&o| p[o as usize])
+                    .collect::<Vec<_>>()
+            }
         });
         let edge_lengths = match (&clean.face_edge_lengths, &positions) {
             (Some(ls), _) => mesh
