@@ -1,0 +1,100 @@
+//! Rigid motions and uniform scaling of the positions change nothing intrinsic: corner angles and
+//! transports stay, areas scale by s². And transport there and back is the identity on every mesh.
+
+use manifold_cnn::transport::wrap_angle;
+use manifold_cnn::{io, BuildOptions, Manifold, MeshSource};
+use proptest::prelude::*;
+
+/// A rotation from a (non-zero) quaternion, a translation and a scale.
+fn motion() -> impl Strategy<Value = ([[f64; 3]; 3], [f64; 3], f64)> {
+    (
+        proptest::array::uniform4(-1.0f64..1.0).prop_filter("non-zero quaternion", |q| {
+            q.iter().map(|x| x * x).sum::<f64>() > 1e-3
+        }),
+        proptest::array::uniform3(-100.0f64..100.0),
+        0.01f64..100.0,
+    )
+        .prop_map(|(q, t, s)| {
+            let n = q.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let (w, x, y, z) = (q[0] / n, q[1] / n, q[2] / n, q[3] / n);
+            let r = [
+                [
+                    1.0 - 2.0 * (y * y + z * z),
+                    2.0 * (x * y - w * z),
+                    2.0 * (x * z + w * y),
+                ],
+                [
+                    2.0 * (x * y + w * z),
+                    1.0 - 2.0 * (x * x + z * z),
+                    2.0 * (y * z - w * x),
+                ],
+                [
+                    2.0 * (x * z - w * y),
+                    2.0 * (y * z + w * x),
+                    1.0 - 2.0 * (x * x + y * y),
+                ],
+            ];
+            (r, t, s)
+        })
+}
+
+fn transformed(src: &MeshSource, r: &[[f64; 3]; 3], t: &[f64; 3], s: f64) -> MeshSource {
+    let mut out = src.clone();
+    for p in out.positions.as_mut().unwrap() {
+        let q = *p;
+        for i in 0..3 {
+            p[i] = s * (r[i][0] * q[0] + r[i][1] * q[1] + r[i][2] * q[2]) + t[i];
+        }
+    }
+    out
+}
+
+fn base() -> MeshSource {
+    io::load_source("default").unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn rigid_motions_and_scaling_keep_angles_and_transports((r, t, s) in motion()) {
+        let src = base();
+        let a = Manifold::from_source(&src, &BuildOptions::default()).unwrap();
+        let b = Manifold::from_source(&transformed(&src, &r, &t, s), &BuildOptions::default()).unwrap();
+        prop_assert_eq!(a.mesh.faces(), b.mesh.faces());
+        for (x, y) in a.geometry.corner_angles().iter().zip(b.geometry.corner_angles()) {
+            prop_assert!((x - y).abs() < 1e-9, "corner angle {} vs {}", x, y);
+        }
+        for (x, y) in a.geometry.face_areas().iter().zip(b.geometry.face_areas()) {
+            prop_assert!((s * s * x - y).abs() <= 1e-9 * y.abs().max(1e-300), "area {} vs {}", s * s * x, y);
+        }
+        for (g, h) in a.connection.spoke_transports().iter().zip(b.connection.spoke_transports()) {
+            prop_assert_eq!(g.reflect, h.reflect);
+            prop_assert!(wrap_angle(g.angle - h.angle).abs() < 1e-9, "transport {:?} vs {:?}", g, h);
+        }
+    }
+}
+
+#[test]
+fn transport_there_and_back_is_the_identity_on_real_meshes() {
+    for file in [
+        "bull.obj",
+        "elephant.obj",
+        "lion_head.obj",
+        "mech_holes_shark.obj",
+        "spider_nonmanifold.obj",
+    ] {
+        let path = format!("{}/meshes/{file}", env!("CARGO_MANIFEST_DIR"));
+        let m = Manifold::load(&path, &BuildOptions { repair: true }).unwrap();
+        for s in 0..m.mesh.spoke_count() {
+            let g = m
+                .connection
+                .spoke_transport(s)
+                .then(m.connection.spoke_transport(m.mesh.spoke_opposite(s)));
+            assert!(
+                !g.reflect && wrap_angle(g.angle).abs() < 1e-12,
+                "{file}, spoke {s}: {g:?}"
+            );
+        }
+    }
+}
