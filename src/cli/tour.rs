@@ -100,7 +100,7 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
         })
         .fold(0.0, f64::max);
     println!(
-        "  face holonomy = Σ s_v α_c − π on every face: max deviation {expected_max:.1e}; sum over faces {:.6} (4π·(1−g)·… = 2πχ {:.6})",
+        "  face holonomy = Σ s_v α_c − π on every face: max deviation {expected_max:.1e}; sum over faces {:.6} (2πχ = {:.6})",
         face_hol.iter().sum::<f64>(),
         2.0 * PI * mesh.euler_characteristic() as f64
     );
