@@ -635,3 +635,122 @@ fn isotropic_kernels_commute_with_random_rotations() {
         );
     }
 }
+
+#[test]
+fn convolve_command_line() {
+    use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
+    let dir = std::env::temp_dir().join(format!("manifold-cnn-convolve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let n = 162; // icosphere:2
+    let x: Vec<f32> = noise(n * 3, 41).iter().map(|&v| v as f32).collect();
+    write_npy_f32(path("x.npy"), &[n as u64, 3], &x).unwrap();
+    write_npy_f32(path("short.npy"), &[10, 3], &x[..30]).unwrap();
+    let mut with_nan = x.clone();
+    with_nan[7] = f32::NAN;
+    write_npy_f32(path("nan.npy"), &[n as u64, 3], &with_nan).unwrap();
+    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
+    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
+    let out = run(&[
+        "convolve",
+        "icosphere:2",
+        "--signal",
+        &path("x.npy"),
+        "--kernel",
+        "random:3",
+        "--out-channels",
+        "5",
+        "--radius",
+        "0.5",
+        "--out",
+        &path("y.npy"),
+        "--json",
+        "--repeat",
+        "2",
+        "--export-operator",
+        &path("op.npz"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["vertices"], n);
+    assert_eq!(v["group"], "SO2");
+    for key in [
+        "basis",
+        "seconds_precompile",
+        "seconds_forward",
+        "seconds_backward",
+    ] {
+        assert!(v[key].is_number(), "{key}");
+    }
+    let (shape, y) = read_npy_f32(path("y.npy")).unwrap();
+    assert_eq!(shape, vec![n as u64, 5]);
+    assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0));
+    for bad in [
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("short.npy"),
+            "--kernel",
+            "random:1",
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("nan.npy"),
+            "--kernel",
+            "random:1",
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("x.npy"),
+            "--kernel",
+            "random:1",
+            "--group",
+            "C0",
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("x.npy"),
+            "--kernel",
+            "random:1",
+            "--group",
+            "sphere",
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("x.npy"),
+            "--kernel",
+            &path("x.npy"),
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("missing.npy"),
+            "--kernel",
+            "random:1",
+        ],
+    ] {
+        let out = run(&bad);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

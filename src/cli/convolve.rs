@@ -174,6 +174,19 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             .parse()
             .map_err(|_| bad("kernel", format!("'{}': expected random:SEED", args.kernel)))?;
         let c_out = args.out_channels.unwrap_or(c_in);
+        if c_out == 0
+            || nb
+                .checked_mul(c_in)
+                .and_then(|k| k.checked_mul(c_out))
+                .is_none_or(|w| w > 1 << 30)
+        {
+            return Err(bad(
+                "out_channels",
+                format!(
+                    "{c_out} output channels: must be at least 1 and keep B × C_in × C_out ≤ 2^30"
+                ),
+            ));
+        }
         let scale = 1.0 / ((nb * c_in) as f64).sqrt();
         let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
         let w: Vec<f32> = (0..nb * c_in * c_out)
@@ -203,14 +216,29 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge)?;
     drop(table);
     let seconds_precompile = t0.elapsed().as_secs_f64();
-    let mut out = vec![0f32; n * c_out];
+    // Large channel counts are a user's choice: refuse what cannot be allocated instead of aborting.
+    let zeros = |len: usize, what: &str| -> Result<Vec<f32>, Error> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(len).map_err(|_| {
+            bad(
+                "out_channels",
+                format!("cannot allocate the {what} ({len} values)"),
+            )
+        })?;
+        v.resize(len, 0.0);
+        Ok(v)
+    };
+    let mut out = zeros(n * c_out, "output")?;
     let mut times = Vec::with_capacity(args.repeat);
     for _ in 0..args.repeat {
         let t = Instant::now();
         op.forward(&x, c_in, &weights, c_out, &mut out);
         times.push(t.elapsed().as_secs_f64());
     }
-    let (mut gx, mut gw) = (vec![0f32; n * c_in], vec![0f32; weights.len()]);
+    let (mut gx, mut gw) = (
+        zeros(n * c_in, "input gradient")?,
+        vec![0f32; weights.len()],
+    );
     let t = Instant::now();
     op.backward(&x, c_in, &weights, c_out, &out, &mut gx, &mut gw);
     let seconds_backward = t.elapsed().as_secs_f64();
