@@ -14,7 +14,7 @@
 
 use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
-use manifold_cnn::io::npz::{write_npy_f32, NpzWriter};
+use manifold_cnn::io::npz::write_npy_f32;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{io, subdivide, BuildOptions, Manifold, MeshSource};
 use rayon::prelude::*;
@@ -190,26 +190,9 @@ fn main() {
         let dir = std::env::temp_dir().join("manifold-cnn-roofline");
         std::fs::create_dir_all(&dir).unwrap();
         let op_path = dir.join("op.npz");
-        let (indptr, indices, coefs) = op.csr();
-        let nb = op.basis_len();
-        {
-            let mut w = NpzWriter::create(&op_path).unwrap();
-            let indptr: Vec<i64> = indptr.iter().map(|&v| v as i64).collect();
-            for b in 0..nb {
-                let data: Vec<f32> = coefs.iter().skip(b).step_by(nb).copied().collect();
-                w.i64(&format!("indptr_{b}"), &[indptr.len() as u64], &indptr)
-                    .unwrap();
-                w.u32(&format!("indices_{b}"), &[indices.len() as u64], &indices)
-                    .unwrap();
-                w.f32(&format!("data_{b}"), &[data.len() as u64], &data)
-                    .unwrap();
-            }
-            w.f32("weights", &[nb as u64, 1, 1], &vec![0.0; nb])
-                .unwrap();
-            w.i64("shape", &[2], &[n as i64, n as i64]).unwrap();
-            w.finish().unwrap();
-        }
-        drop((indptr, indices, coefs));
+        // The reference script draws its own weights; these only fill the archive's slot.
+        op.write_npz(&op_path, &vec![0.0; op.basis_len()], 1, 1)
+            .unwrap();
         let mut xs = Vec::new();
         for c in [16usize, 64] {
             let path = dir.join(format!("x{c}.npy"));

@@ -52,6 +52,39 @@ impl Manifold {
         Manifold::from_source(&crate::io::load_source(spec)?, options)
     }
 
+    /// Writes the mesh arrays every export shares: `faces` (F×3) and, where positions exist,
+    /// `positions`, `normals`, `frame_x` (3-D direction of polar angle 0) and `frame_y` (of π/2), N×3.
+    ///
+    /// # Errors
+    /// If writing fails.
+    pub fn write_mesh_arrays(&self, w: &mut crate::io::npz::NpzWriter) -> Result<()> {
+        let (nv, nf) = (
+            self.mesh.vertex_count() as u64,
+            self.mesh.face_count() as u64,
+        );
+        let faces: Vec<u32> = self
+            .mesh
+            .faces()
+            .iter()
+            .flat_map(|f| f.map(|v| v.raw()))
+            .collect();
+        w.u32("faces", &[nf, 3], &faces)?;
+        if let (Some(p), Some(ext)) = (&self.positions, self.extrinsic_frames()) {
+            let vecs = |v: &[nalgebra::Vector3<f64>]| {
+                v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>()
+            };
+            w.f64(
+                "positions",
+                &[nv, 3],
+                &p.iter().flatten().copied().collect::<Vec<f64>>(),
+            )?;
+            w.f64("normals", &[nv, 3], &vecs(&ext.normals))?;
+            w.f64("frame_x", &[nv, 3], &vecs(&ext.x))?;
+            w.f64("frame_y", &[nv, 3], &vecs(&ext.y))?;
+        }
+        Ok(())
+    }
+
     /// 3-D frames, where the mesh has positions.
     pub fn extrinsic_frames(&self) -> Option<ExtrinsicFrames> {
         self.positions

@@ -6,7 +6,7 @@ use super::TableArgs;
 use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
-use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32, NpzWriter};
+use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
 use manifold_cnn::kernel::{
     GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile,
 };
@@ -247,18 +247,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         write_npy_f32(path, &[n as u64, c_out as u64], &out)?;
     }
     if let Some(path) = &args.export_operator {
-        let mut w = NpzWriter::create(path)?;
-        let (indptr, indices, coefs) = op.csr();
-        let indptr: Vec<i64> = indptr.iter().map(|&v| v as i64).collect();
-        for b in 0..nb {
-            let data: Vec<f32> = coefs.iter().skip(b).step_by(nb).copied().collect();
-            w.i64(&format!("indptr_{b}"), &[indptr.len() as u64], &indptr)?;
-            w.u32(&format!("indices_{b}"), &[indices.len() as u64], &indices)?;
-            w.f32(&format!("data_{b}"), &[data.len() as u64], &data)?;
-        }
-        w.f32("weights", &[nb as u64, c_in as u64, c_out as u64], &weights)?;
-        w.i64("shape", &[2], &[n as i64, n as i64])?;
-        w.finish()?;
+        op.write_npz(path, &weights, c_in, c_out)?;
     }
     let flops = op.forward_flops(c_in, c_out);
     if args.json {

@@ -88,33 +88,16 @@ pub fn run(args: &InspectArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes the arrays listed in the README's `inspect --out` section.
+/// Writes `inspect --out`: the mesh arrays ([`Manifold::write_mesh_arrays`]), `angle_defects` (N: the
+/// Gauss–Bonnet contribution, 2π − Θ inside and π − Θ on the boundary), `vertex_areas` (N), and per
+/// directed edge `edge_src`, `edge_dst`, `edge_polar_angle`, `transport_angle`, `transport_reflect`.
 pub fn write_npz(m: &Manifold, path: &str) -> Result<(), Error> {
     let mesh = &m.mesh;
-    let (nv, nf, ns) = (
-        mesh.vertex_count() as u64,
-        mesh.face_count() as u64,
-        mesh.spoke_count() as u64,
-    );
+    let (nv, ns) = (mesh.vertex_count() as u64, mesh.spoke_count() as u64);
     let mut w = NpzWriter::create(path)?;
-    let faces: Vec<u32> = mesh
-        .faces()
-        .iter()
-        .flat_map(|f| f.map(|v| v.raw()))
-        .collect();
-    w.u32("faces", &[nf, 3], &faces)?;
+    m.write_mesh_arrays(&mut w)?;
     w.f64("angle_defects", &[nv], &m.geometry.vertex_curvatures(mesh))?;
     w.f64("vertex_areas", &[nv], m.geometry.vertex_areas())?;
-    if let (Some(p), Some(ext)) = (&m.positions, m.extrinsic_frames()) {
-        let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<f64>>();
-        let vecs = |v: &[nalgebra::Vector3<f64>]| {
-            v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>()
-        };
-        w.f64("positions", &[nv, 3], &flat(p))?;
-        w.f64("normals", &[nv, 3], &vecs(&ext.normals))?;
-        w.f64("frame_x", &[nv, 3], &vecs(&ext.x))?;
-        w.f64("frame_y", &[nv, 3], &vecs(&ext.y))?;
-    }
     let src: Vec<u32> = mesh
         .vertices()
         .flat_map(|v| mesh.vertex_spokes(v).map(move |_| v.raw()))

@@ -290,6 +290,47 @@ impl<T: Real> ConvOperator<T> {
         (indptr, indices, coefs)
     }
 
+    /// Writes the operator for other frameworks: for each basis function `b` a CSR matrix
+    /// (`indptr_b` int64, `indices_b` uint32, `data_b` float32; N × N, mesh numbering), plus `weights`
+    /// (B × C_in × C_out, float32) and `shape` (N, N), so that `out = Σ_b (A_b X) W_b`.
+    ///
+    /// # Errors
+    /// If writing fails.
+    ///
+    /// # Panics
+    /// If `weights.len() != B · c_in · c_out`.
+    pub fn write_npz(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        weights: &[f32],
+        c_in: usize,
+        c_out: usize,
+    ) -> Result<()> {
+        let nb = self.basis;
+        assert_eq!(
+            weights.len(),
+            nb * c_in * c_out,
+            "weights: expected B × C_in × C_out values"
+        );
+        let (indptr, indices, coefs) = self.csr();
+        let indptr: Vec<i64> = indptr.iter().map(|&v| v as i64).collect();
+        let mut w = crate::io::npz::NpzWriter::create(path)?;
+        for b in 0..nb {
+            let data: Vec<f32> = coefs
+                .iter()
+                .skip(b)
+                .step_by(nb)
+                .map(|c| c.to_f64() as f32)
+                .collect();
+            w.i64(&format!("indptr_{b}"), &[indptr.len() as u64], &indptr)?;
+            w.u32(&format!("indices_{b}"), &[indices.len() as u64], &indices)?;
+            w.f32(&format!("data_{b}"), &[data.len() as u64], &data)?;
+        }
+        w.f32("weights", &[nb as u64, c_in as u64, c_out as u64], weights)?;
+        w.i64("shape", &[2], &[self.vertices as i64, self.vertices as i64])?;
+        w.finish()
+    }
+
     /// Internal copy of vertex-major data, rows in the operator's order.
     fn to_internal(&self, data: &[T], width: usize) -> Vec<T> {
         let mut out = vec![T::default(); data.len()];

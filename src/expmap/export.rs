@@ -105,12 +105,7 @@ pub fn write_npz(table: &ExpMapTable, m: &Manifold, path: impl AsRef<Path>) -> R
     };
     w.bool("truncated", &[n64, s64], &bits(FLAG_TRUNCATED))?;
     w.bool("mirrored", &[n64, s64], &bits(FLAG_MIRRORED))?;
-    let faces: Vec<u32> = mesh
-        .faces()
-        .iter()
-        .flat_map(|f| f.map(|v| v.raw()))
-        .collect();
-    w.u32("faces", &[nf as u64, 3], &faces)?;
+    m.write_mesh_arrays(&mut w)?;
     w.f64("vertex_scale", &[n64], m.frames.vertex_scales())?;
     w.f64("radius", &[1], &[table.radius()])?;
     w.u32(
@@ -122,15 +117,5 @@ pub fn write_npz(table: &ExpMapTable, m: &Manifold, path: impl AsRef<Path>) -> R
             0
         }],
     )?;
-    if let (Some(p), Some(ext)) = (&m.positions, m.extrinsic_frames()) {
-        let vecs = |v: &[nalgebra::Vector3<f64>]| {
-            v.iter().flat_map(|x| [x.x, x.y, x.z]).collect::<Vec<f64>>()
-        };
-        let flat: Vec<f64> = p.iter().flatten().copied().collect();
-        w.f64("positions", &[n64, 3], &flat)?;
-        w.f64("normals", &[n64, 3], &vecs(&ext.normals))?;
-        w.f64("frame_x", &[n64, 3], &vecs(&ext.x))?;
-        w.f64("frame_y", &[n64, 3], &vecs(&ext.y))?;
-    }
     w.finish()
 }
