@@ -32,6 +32,7 @@ pub enum SpanningTree {
 pub struct Gauge {
     roots: Vec<VertexId>,
     transports: Vec<O2>,
+    order: Vec<VertexId>,
 }
 
 /// SplitMix64: a tiny, well-mixed, seedable generator (enough for shuffles in tests and trees).
@@ -91,13 +92,23 @@ impl Gauge {
                 });
             }
         }
+        let bfs = VertexTree::new(&m.mesh, &m.connection, &roots);
         let transports = match tree {
-            SpanningTree::Bfs => VertexTree::new(&m.mesh, &m.connection, &roots)
-                .transports()
-                .to_vec(),
+            SpanningTree::Bfs => bfs.transports().to_vec(),
             SpanningTree::Random { seed } => random_tree_transports(m, &roots, seed),
         };
-        Ok(Gauge { roots, transports })
+        Ok(Gauge {
+            roots,
+            transports,
+            order: bfs.order().to_vec(),
+        })
+    }
+
+    /// Every vertex in breadth-first order from the roots (component by component): the order in which
+    /// [`ConvOperator`](super::ConvOperator) stores its rows, so that a row's neighbours sit within a
+    /// few fronts of it.
+    pub fn order(&self) -> &[VertexId] {
+        &self.order
     }
 
     /// The reference vertex of each component.

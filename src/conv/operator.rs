@@ -5,7 +5,6 @@ use super::gauge::Gauge;
 use super::real::Real;
 use crate::error::{Error, Result};
 use crate::expmap::ExpMapTable;
-use crate::holonomy::VertexTree;
 use crate::Manifold;
 use rayon::prelude::*;
 
@@ -97,11 +96,7 @@ impl<T: Real> ConvOperator<T> {
         }
         // Rows and columns are stored in breadth-first order from the gauge roots: neighbours of a row
         // then sit within a few fronts of it, so the gather stays in cache whatever the input's order.
-        let order: Vec<u32> = VertexTree::new(&m.mesh, &m.connection, gauge.roots())
-            .order()
-            .iter()
-            .map(|v| v.raw())
-            .collect();
+        let order: Vec<u32> = gauge.order().iter().map(|v| v.raw()).collect();
         let mut rank = vec![0u32; n];
         for (i, &v) in order.iter().enumerate() {
             rank[v as usize] = i as u32;
