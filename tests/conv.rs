@@ -248,6 +248,20 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
     assert!(errors[3] < errors[0] / 10.0, "{errors:?}");
 }
 
+/// The Funk–Hecke eigenvalue of the isotropic kernel Σ w_b k_b(r) for the spherical harmonics of
+/// Legendre polynomial `legendre`, by the table's own quadrature: λ = Σ_s w_s k(r_s) P(cos r_s).
+fn funk_hecke(t: &ExpMapTable, w: &[f64; 3], legendre: impl Fn(f64) -> f64) -> f64 {
+    let mut vals = [0.0; 3];
+    t.sample_radii()
+        .iter()
+        .zip(t.sample_weights())
+        .map(|(&r, &wt)| {
+            Radial.eval(r, 0.0, &mut vals);
+            wt * legendre(r.cos()) * vals.iter().zip(w).map(|(x, y)| x * y).sum::<f64>()
+        })
+        .sum()
+}
+
 #[test]
 fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
     // For a linear function g(x) = a·x and the exact exponential map of the unit sphere,
@@ -268,13 +282,7 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
             .map(|x| a[0] * x[0] + a[1] * x[1] + a[2] * x[2])
             .collect();
         let out = conv(&op, &f, 1, &w, 1);
-        let mut lambda = 0.0;
-        let mut vals = [0.0; 3];
-        for (s, (&r, &wt)) in t.sample_radii().iter().zip(t.sample_weights()).enumerate() {
-            let _ = s;
-            Radial.eval(r, 0.0, &mut vals);
-            lambda += wt * r.cos() * vals.iter().zip(&w).map(|(x, y)| x * y).sum::<f64>();
-        }
+        let lambda = funk_hecke(&t, &w, |c| c);
         let err = out
             .iter()
             .zip(&f)
@@ -596,16 +604,7 @@ fn isotropic_kernels_commute_with_random_rotations() {
         let t = table(&m, 6, 24, 0.6);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
-        let mut vals = [0.0; 3];
-        let mut lambda = 0.0;
-        for (&r, &wt) in t.sample_radii().iter().zip(t.sample_weights()) {
-            Radial.eval(r, 0.0, &mut vals);
-            let c = r.cos();
-            lambda += wt
-                * 0.5
-                * (3.0 * c * c - 1.0)
-                * vals.iter().zip(&w).map(|(x, y)| x * y).sum::<f64>();
-        }
+        let lambda = funk_hecke(&t, &w, |c| 0.5 * (3.0 * c * c - 1.0));
         let mut worst: f64 = 0.0;
         for rot in &rotations {
             let f: Vec<f64> = m
