@@ -370,3 +370,26 @@ fn icosphere_latitude_holonomy_tends_to_the_enclosed_area() {
     }
     assert!(errors[errors.len() - 1] < 0.05, "{errors:?}");
 }
+
+#[test]
+fn flat_square_turns_only_at_its_four_corners() {
+    // A flat square: no interior curvature, boundary turning π/2 at each corner and 0 along the sides,
+    // so Σ τ = 2π = 2πχ.
+    let (nx, ny) = (6, 5);
+    let m = strict(&format!("grid:{nx}x{ny}"));
+    let defects = m.geometry.vertex_angle_defects(&m.mesh);
+    let turning = m.geometry.vertex_boundary_turning(&m.mesh);
+    for v in m.mesh.vertices() {
+        let (x, y) = (v.index() % nx, v.index() / nx);
+        let corner = (x == 0 || x == nx - 1) && (y == 0 || y == ny - 1);
+        assert!(defects[v.index()].abs() < 1e-12);
+        let expected = if corner { PI / 2.0 } else { 0.0 };
+        assert!(
+            (turning[v.index()] - expected).abs() < 1e-12,
+            "vertex {v}: {}",
+            turning[v.index()]
+        );
+    }
+    let total: f64 = defects.iter().chain(&turning).sum();
+    assert!((total - 2.0 * PI).abs() < 1e-12);
+}

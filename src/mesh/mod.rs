@@ -561,11 +561,6 @@ impl Mesh {
     pub fn find_spoke(&self, a: VertexId, b: VertexId) -> Option<usize> {
         self.vertex_spokes(a).find(|&s| self.spoke_targets[s] == b)
     }
-    /// The vertex a spoke starts from. O(log V).
-    pub fn spoke_source(&self, s: usize) -> VertexId {
-        let i = self.spoke_offsets.partition_point(|&o| o as usize <= s) - 1;
-        VertexId::new(i)
-    }
     /// The reference spoke of `v` as an index into its star (0 for interior vertices).
     pub fn vertex_reference_spoke(&self, v: VertexId) -> usize {
         self.vertex_reference[v.index()] as usize
