@@ -22,23 +22,23 @@ fn table(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTa
 }
 
 /// A plain, unconstrained test basis written in Cartesian coordinates of the tangent plane: the
-/// monomials 1, x, y, x², xy, y² times a bump in r. Nothing rotationally symmetric about it.
-struct Monomials;
+/// monomials xⁱyʲ with i + j ≤ degree (1, x, y, x², xy, y², …) times a bump in r. Nothing rotationally
+/// symmetric about it.
+struct Monomials(usize);
 impl SampledBasis for Monomials {
     fn len(&self) -> usize {
-        6
+        (self.0 + 1) * (self.0 + 2) / 2
     }
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         let (x, y) = (r * theta.cos(), r * theta.sin());
         let bump = (-r * r / 4.0).exp();
-        out.copy_from_slice(&[
-            bump,
-            x * bump,
-            y * bump,
-            x * x * bump,
-            x * y * bump,
-            y * y * bump,
-        ]);
+        let mut k = 0;
+        for d in 0..=self.0 {
+            for j in 0..=d {
+                out[k] = x.powi((d - j) as i32) * y.powi(j as i32) * bump;
+                k += 1;
+            }
+        }
     }
 }
 
@@ -94,7 +94,7 @@ fn flat_grid_is_planar_cross_correlation() {
     let m = build(&format!("grid:{nx}x{ny}"));
     let t = table(&m, rings, dirs, rho);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials, &gauge).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &gauge).unwrap();
     let img = noise(nx * ny, 7);
     let w = noise(6, 8);
     let out = conv(&op, &img, 1, &w, 1);
@@ -117,7 +117,7 @@ fn flat_grid_is_planar_cross_correlation() {
                 let r = (i as f64 + 0.5) * dr;
                 for j in 0..dirs {
                     let th = 2.0 * PI * j as f64 / dirs as f64;
-                    Monomials.eval(r, th, &mut vals);
+                    Monomials(2).eval(r, th, &mut vals);
                     let k: f64 = vals.iter().zip(&w).map(|(a, b)| a * b).sum();
                     let f = sample_image(&img, nx, xf + r * th.cos(), yf + r * th.sin());
                     expected += r * dr * (2.0 * PI / dirs as f64) * k * f;
@@ -140,7 +140,7 @@ fn flat_torus_is_exactly_translation_equivariant() {
     let m = build(&format!("flat-torus:{nx}x{ny}"));
     let t = table(&m, 3, 10, 2.7);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials, &gauge).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &gauge).unwrap();
     let (c_in, c_out) = (2, 3);
     let x = noise(nx * ny * c_in, 1);
     let w = noise(6 * c_in * c_out, 2);
@@ -222,7 +222,7 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
                 let t = table(m, 6, dirs, rho);
                 let g = Gauge::new(m, Some(&[root]), SpanningTree::Bfs).unwrap();
                 conv(
-                    &ConvOperator::<f64>::new(m, &t, &Monomials, &g).unwrap(),
+                    &ConvOperator::<f64>::new(m, &t, &Monomials(2), &g).unwrap(),
                     &smooth,
                     1,
                     &w,
@@ -305,7 +305,7 @@ fn backward_matches_finite_differences() {
     let m = build("icosphere:1");
     let t = table(&m, 3, 8, 0.8);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials, &g).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &g).unwrap();
     let (n, c_in, c_out, nb) = (m.mesh.vertex_count(), 2, 3, 6);
     let x = noise(n * c_in, 5);
     let w = noise(nb * c_in * c_out, 6);
@@ -352,33 +352,38 @@ fn f32_operator_agrees_with_f64() {
     let m = build("icosphere:2");
     let t = table(&m, 4, 12, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op64 = ConvOperator::<f64>::new(&m, &t, &Monomials, &g).unwrap();
-    let op32 = ConvOperator::<f32>::new(&m, &t, &Monomials, &g).unwrap();
-    // 16 and 32 channels take the vectorised paths; 5 the generic one.
-    for (c_in, c_out) in [(16, 32), (5, 4)] {
-        let n = m.mesh.vertex_count();
-        let x = noise(n * c_in, 9);
-        let w = noise(6 * c_in * c_out, 10);
-        let out64 = conv(&op64, &x, c_in, &w, c_out);
-        let (x32, w32): (Vec<f32>, Vec<f32>) = (
-            x.iter().map(|&v| v as f32).collect(),
-            w.iter().map(|&v| v as f32).collect(),
-        );
-        let mut out32 = vec![0f32; n * c_out];
-        op32.forward(&x32, c_in, &w32, c_out, &mut out32);
-        let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
-        for (a, b) in out64.iter().zip(&out32) {
-            assert!((a - *b as f64).abs() < 1e-5 * scale);
-        }
-        // Backward in both precisions, with the output as the incoming gradient.
-        let (mut gx64, mut gw64) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-        op64.backward(&x, c_in, &w, c_out, &out64, &mut gx64, &mut gw64);
-        let (mut gx32, mut gw32) = (vec![0f32; x.len()], vec![0f32; w.len()]);
-        op32.backward(&x32, c_in, &w32, c_out, &out32, &mut gx32, &mut gw32);
-        for (g64, g32) in [(&gx64, &gx32), (&gw64, &gw32)] {
-            let scale = g64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
-            for (a, b) in g64.iter().zip(g32.iter()) {
-                assert!((a - *b as f64).abs() < 1e-4 * scale, "{a} vs {b}");
+    // 1, 6 and 28 basis functions: between them every tile height of the vectorised gather (16, 8, 4,
+    // 2, 1); 16 and 32 channels take the vectorised paths, 5 the generic one.
+    for degree in [0, 2, 6] {
+        let basis = Monomials(degree);
+        let nb = basis.len();
+        let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
+        let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
+        for (c_in, c_out) in [(16, 32), (5, 4)] {
+            let n = m.mesh.vertex_count();
+            let x = noise(n * c_in, 9);
+            let w = noise(nb * c_in * c_out, 10);
+            let out64 = conv(&op64, &x, c_in, &w, c_out);
+            let (x32, w32): (Vec<f32>, Vec<f32>) = (
+                x.iter().map(|&v| v as f32).collect(),
+                w.iter().map(|&v| v as f32).collect(),
+            );
+            let mut out32 = vec![0f32; n * c_out];
+            op32.forward(&x32, c_in, &w32, c_out, &mut out32);
+            let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+            for (a, b) in out64.iter().zip(&out32) {
+                assert!((a - *b as f64).abs() < 1e-5 * scale, "B = {nb}: {a} vs {b}");
+            }
+            // Backward in both precisions, with the output as the incoming gradient.
+            let (mut gx64, mut gw64) = (vec![0.0; x.len()], vec![0.0; w.len()]);
+            op64.backward(&x, c_in, &w, c_out, &out64, &mut gx64, &mut gw64);
+            let (mut gx32, mut gw32) = (vec![0f32; x.len()], vec![0f32; w.len()]);
+            op32.backward(&x32, c_in, &w32, c_out, &out32, &mut gx32, &mut gw32);
+            for (g64, g32) in [(&gx64, &gx32), (&gw64, &gw32)] {
+                let scale = g64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+                for (a, b) in g64.iter().zip(g32.iter()) {
+                    assert!((a - *b as f64).abs() < 1e-4 * scale, "B = {nb}: {a} vs {b}");
+                }
             }
         }
     }
@@ -554,7 +559,7 @@ fn a_batch_is_its_signals_one_by_one() {
     let m = build("icosphere:2");
     let t = table(&m, 3, 8, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials, &g).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &g).unwrap();
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
     let x = noise(batch * n * c_in, 31);
     let w = noise(6 * c_in * c_out, 32);

@@ -8,16 +8,69 @@
 use super::real::Real;
 use std::ops::Range;
 
-/// One CSR-like structure to gather over.
+/// One CSR-like structure to gather over, with its index bounds established once by its maker so the
+/// gather checks no entry on the way.
 pub(crate) struct Structure<'a, T> {
-    pub offsets: &'a [u32],
+    offsets: &'a [u32],
     /// Column (source row) of each entry.
-    pub cols: &'a [u32],
+    cols: &'a [u32],
     /// Entry of `coefs` holding each stored entry's coefficients (`None`: the entry itself).
-    pub coef_entry: Option<&'a [u32]>,
+    coef_entry: Option<&'a [u32]>,
     /// B coefficients per entry.
-    pub coefs: &'a [T],
-    pub basis: usize,
+    coefs: &'a [T],
+    basis: usize,
+    /// Every column is below this.
+    col_bound: usize,
+}
+
+impl<'a, T> Structure<'a, T> {
+    /// # Safety
+    /// Every `cols[e] < col_bound`; every `coef_entry[e]` (or, without it, every `e`) indexes a block of
+    /// `basis` values inside `coefs`; `offsets` is non-decreasing and ends at most at `cols.len()`
+    /// (which `coef_entry` matches in length). The gather's unchecked reads rely on these.
+    pub(crate) unsafe fn new(
+        offsets: &'a [u32],
+        cols: &'a [u32],
+        coef_entry: Option<&'a [u32]>,
+        coefs: &'a [T],
+        basis: usize,
+        col_bound: usize,
+    ) -> Self {
+        debug_assert!(cols.iter().all(|&q| (q as usize) < col_bound));
+        debug_assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
+        debug_assert!(offsets.last().is_none_or(|&e| e as usize <= cols.len()));
+        debug_assert!(match coef_entry {
+            None => coefs.len() >= cols.len() * basis,
+            Some(ce) =>
+                ce.len() == cols.len()
+                    && ce.iter().all(|&e| (e as usize + 1) * basis <= coefs.len()),
+        });
+        Structure {
+            offsets,
+            cols,
+            coef_entry,
+            coefs,
+            basis,
+            col_bound,
+        }
+    }
+
+    /// The entries of row `p`.
+    fn row(&self, p: usize) -> Range<usize> {
+        let (e0, e1) = (self.offsets[p] as usize, self.offsets[p + 1] as usize);
+        assert!(e0 <= e1 && e1 <= self.cols.len(), "row {p}: bad offsets");
+        e0..e1
+    }
+
+    /// Offset in `coefs` of entry `e`'s coefficients.
+    #[inline(always)]
+    fn coef_offset(&self, e: usize) -> usize {
+        match self.coef_entry {
+            None => e * self.basis,
+            // SAFETY: e < cols.len() == coef_entry.len() (constructor contract).
+            Some(ce) => unsafe { *ce.get_unchecked(e) as usize * self.basis },
+        }
+    }
 }
 
 #[inline(always)]
@@ -30,31 +83,23 @@ fn gather_rows<T: Real, const FMA: bool>(
 ) {
     let nb = s.basis;
     let row_len = nb * width;
-    let n_src = src.len() / width.max(1);
+    assert!(
+        src.len() >= s.col_bound * width,
+        "source too short for the structure's columns"
+    );
     for (i, p) in rows.enumerate() {
         let yrow = &mut y[i * row_len..(i + 1) * row_len];
-        let entries = s.offsets[p] as usize..s.offsets[p + 1] as usize;
+        let entries = s.row(p);
         let cols = &s.cols[entries.clone()];
-        // Offsets of each entry's coefficients.
-        let coef_base = |j: usize| match s.coef_entry {
-            Some(ce) => ce[entries.start + j] as usize * nb,
-            None => (entries.start + j) * nb,
-        };
-        assert!(
-            cols.iter().all(|&q| (q as usize) < n_src),
-            "column out of range"
-        );
-        assert!(
-            (0..cols.len()).all(|j| coef_base(j) + nb <= s.coefs.len()),
-            "coefficient out of range"
-        );
+        let coef_base = |j: usize| s.coef_offset(entries.start + j);
         if width.is_multiple_of(16) && nb.is_multiple_of(4) {
             for l0 in (0..width).step_by(16) {
                 for b0 in (0..nb).step_by(4) {
                     let mut acc = [[T::default(); 16]; 4];
                     for (j, &q) in cols.iter().enumerate() {
-                        // SAFETY: every column is below n_src and every coefficient block in range
-                        // (asserted above), and l0 + 16 ≤ width, b0 + 4 ≤ nb.
+                        // SAFETY: every column is below col_bound (src long enough, asserted above)
+                        // and every coefficient block in range (constructor contract); l0 + 16 ≤
+                        // width, b0 + 4 ≤ nb.
                         let (xs, cs) = unsafe {
                             let xp = src.as_ptr().add(q as usize * width + l0) as *const [T; 16];
                             let cp = s.coefs.as_ptr().add(coef_base(j) + b0) as *const [T; 4];
@@ -127,6 +172,7 @@ pub(crate) fn gather<T: Real>(
                 coef_entry: s.coef_entry,
                 coefs: cast(s.coefs),
                 basis: s.basis,
+                col_bound: s.col_bound,
             };
             let y32 =
                 unsafe { std::slice::from_raw_parts_mut(y.as_mut_ptr() as *mut f32, y.len()) };
@@ -144,10 +190,12 @@ pub(crate) fn gather<T: Real>(
     gather_rows::<T, false>(s, rows, src, width, y)
 }
 
-/// The gather for `f32` with AVX-512: a tile of 8 basis functions × 16 channels (eight 512-bit
-/// accumulators) streams over the row's entries; each entry costs one load of 16 input values and eight
-/// broadcast coefficients for eight fused multiply-adds (fewer in the last tile when B is not a multiple of
-/// 8). Needs `width % 16 == 0`; coefficients are read in place or through the transposed index.
+/// The gather for `f32` with AVX-512: a tile of up to 16 basis functions × 16 channels (as many
+/// 512-bit accumulators, half the register file) streams over the row's entries; each entry costs one
+/// load of 16 input values and one broadcast coefficient per fused multiply-add. The tile height is a
+/// compile-time constant (16, 8, 4, 2, 1: B is covered greedily) so the accumulators stay in registers
+/// and the loop carries no per-FMA branch. Needs `width % 16 == 0`; coefficients are read in place or
+/// through the transposed index.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn gather_f32_avx512(
@@ -157,46 +205,91 @@ unsafe fn gather_f32_avx512(
     width: usize,
     y: &mut [f32],
 ) {
-    use std::arch::x86_64::*;
     let nb = s.basis;
     let row_len = nb * width;
-    let n_src = src.len() / width;
+    assert!(
+        src.len() >= s.col_bound * width,
+        "source too short for the structure's columns"
+    );
+    assert!(y.len() >= rows.len() * row_len, "output too short");
     for (i, p) in rows.enumerate() {
-        let yrow = &mut y[i * row_len..(i + 1) * row_len];
-        let (e0, e1) = (s.offsets[p] as usize, s.offsets[p + 1] as usize);
-        let cols = &s.cols[e0..e1];
-        assert!(
-            cols.iter().all(|&q| (q as usize) < n_src),
-            "column out of range"
-        );
-        // Offset of each entry's coefficients: its own position, or through the transposed index.
-        let coef_at = |j: usize| match s.coef_entry {
-            None => (e0 + j) * nb,
-            Some(ce) => ce[e0 + j] as usize * nb,
+        let entries = s.row(p);
+        let cols = &s.cols[entries.clone()];
+        let coef_at = |j: usize| s.coef_offset(entries.start + j);
+        // The coefficients to prefetch while entry j is read: the operator streams them from memory
+        // faster than the hardware prefetcher fetches them unless asked ahead (4 KiB along the
+        // stream, or 16 entries ahead through the transposed index).
+        let ahead = |j: usize| match s.coef_entry {
+            None => coef_at(j) + PREFETCH_FLOATS,
+            Some(_) => {
+                let e = entries.start + j + PREFETCH_ENTRIES;
+                if e < s.cols.len() {
+                    s.coef_offset(e)
+                } else {
+                    0
+                }
+            }
         };
-        assert!(
-            (0..cols.len()).all(|j| coef_at(j) + nb <= s.coefs.len()),
-            "coefficient out of range"
-        );
+        let yrow = y.as_mut_ptr().add(i * row_len);
         for l0 in (0..width).step_by(16) {
-            for b0 in (0..nb).step_by(8) {
-                let bn = (nb - b0).min(8);
-                let mut acc = [_mm512_setzero_ps(); 8];
-                for (j, &q) in cols.iter().enumerate() {
-                    // SAFETY: q < n_src and coef_at(j) + nb ≤ coefs.len() (asserted), l0 + 16 ≤ width,
-                    // b0 + bn ≤ nb.
-                    let x = _mm512_loadu_ps(src.as_ptr().add(q as usize * width + l0));
-                    let c = s.coefs.as_ptr().add(coef_at(j) + b0);
-                    for (bb, a) in acc.iter_mut().enumerate().take(bn) {
-                        *a = _mm512_fmadd_ps(_mm512_set1_ps(*c.add(bb)), x, *a);
-                    }
-                }
-                for (bb, a) in acc.iter().enumerate().take(bn) {
-                    _mm512_storeu_ps(yrow.as_mut_ptr().add((b0 + bb) * width + l0), *a);
-                }
+            let mut b0 = 0;
+            while b0 < nb {
+                let x = src.as_ptr().add(l0);
+                let c = s.coefs.as_ptr().add(b0);
+                let out = yrow.add(b0 * width + l0);
+                // SAFETY: every column is below col_bound (src long enough, asserted above) and
+                // every coefficient block in range (constructor contract); l0 + 16 ≤ width and
+                // b0 + tile height ≤ nb.
+                b0 += match nb - b0 {
+                    16.. => tile_f32_avx512::<16>(cols, &coef_at, &ahead, x, c, width, out),
+                    8.. => tile_f32_avx512::<8>(cols, &coef_at, &ahead, x, c, width, out),
+                    4.. => tile_f32_avx512::<4>(cols, &coef_at, &ahead, x, c, width, out),
+                    2.. => tile_f32_avx512::<2>(cols, &coef_at, &ahead, x, c, width, out),
+                    _ => tile_f32_avx512::<1>(cols, &coef_at, &ahead, x, c, width, out),
+                };
             }
         }
     }
+}
+
+/// How far ahead the AVX-512 gather prefetches coefficients: in a stream (4 KiB), and through an index.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_FLOATS: usize = 1024;
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_ENTRIES: usize = 16;
+
+/// One `BN × 16` tile of the AVX-512 gather: `out[bb·width + l] = Σ_j c[coef_at(j) + bb] ·
+/// x[cols[j]·width + l]`, prefetching `c + ahead(j)` on the way; returns `BN`.
+///
+/// # Safety
+/// Every `x[cols[j]·width .. + 16]`, `c[coef_at(j) .. + BN]` and `out[bb·width .. + 16]` (bb < BN)
+/// must be in bounds (`ahead` may point anywhere: a prefetch never faults).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn tile_f32_avx512<const BN: usize>(
+    cols: &[u32],
+    coef_at: &impl Fn(usize) -> usize,
+    ahead: &impl Fn(usize) -> usize,
+    x: *const f32,
+    c: *const f32,
+    width: usize,
+    out: *mut f32,
+) -> usize {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_setzero_ps(); BN];
+    for (j, &q) in cols.iter().enumerate() {
+        let xv = _mm512_loadu_ps(x.add(q as usize * width));
+        let cj = c.add(coef_at(j));
+        _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ahead(j)) as *const i8);
+        for (bb, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_fmadd_ps(_mm512_set1_ps(*cj.add(bb)), xv, *a);
+        }
+    }
+    for (bb, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.add(bb * width), *a);
+    }
+    BN
 }
 
 /// `out (m × n) = y (m × k) · w (k × n)` for `f32` with AVX-512, `n % 16 == 0`: tiles of 8 rows × 16

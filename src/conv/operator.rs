@@ -58,7 +58,24 @@ pub struct ConvOperator<T: Real> {
     t_entries: Vec<u32>,
 }
 
-const BLOCK: usize = 64;
+const BLOCK: usize = 32;
+
+/// Output rows shared by the parallel blocks of [`ConvOperator::apply`], each of which writes rows no
+/// other block writes.
+struct SharedRows<T>(*mut T);
+// SAFETY: only used to write disjoint rows (see `apply`); T itself is Send.
+unsafe impl<T: Send> Sync for SharedRows<T> {}
+unsafe impl<T: Send> Send for SharedRows<T> {}
+
+impl<T> SharedRows<T> {
+    /// Pointer to element `i` (a method, so closures capture the wrapper, not the raw pointer).
+    ///
+    /// # Safety
+    /// `i` must lie inside the allocation.
+    unsafe fn at(&self, i: usize) -> *mut T {
+        self.0.add(i)
+    }
+}
 
 impl<T: Real> ConvOperator<T> {
     /// Compiles the operator of every basis function from an exp-map table and a gauge.
@@ -225,7 +242,7 @@ impl<T: Real> ConvOperator<T> {
                 fill[q] += 1;
             }
         }
-        Ok(ConvOperator {
+        let op = ConvOperator {
             vertices: n,
             basis: nb,
             order,
@@ -236,7 +253,9 @@ impl<T: Real> ConvOperator<T> {
             t_offsets,
             t_rows,
             t_entries,
-        })
+        };
+        op.check_indices();
+        Ok(op)
     }
 
     /// Number of vertices N (rows and columns of each `A_b`).
@@ -337,15 +356,6 @@ impl<T: Real> ConvOperator<T> {
         out
     }
 
-    /// Writes internal rows back in vertex order.
-    fn to_external(&self, internal: &[T], width: usize, out: &mut [T]) {
-        out.par_chunks_mut(width.max(1))
-            .zip(self.rank.par_iter())
-            .for_each(|(row, &i)| {
-                row.copy_from_slice(&internal[i as usize * width..(i as usize + 1) * width]);
-            });
-    }
-
     /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
     pub fn forward_flops(&self, c_in: usize, c_out: usize) -> f64 {
         2.0 * self.nnz() as f64 * (self.basis * c_in) as f64
@@ -371,27 +381,72 @@ impl<T: Real> ConvOperator<T> {
     }
 
     fn forward_structure(&self) -> Structure<'_, T> {
-        Structure {
-            offsets: &self.row_offsets,
-            cols: &self.cols,
-            coef_entry: None,
-            coefs: &self.coefs,
-            basis: self.basis,
+        // SAFETY: `new` built every column below N, non-decreasing offsets ending at nnz and nnz·B
+        // coefficients, and checked them (`check_indices`); the fields never change afterwards.
+        unsafe {
+            Structure::new(
+                &self.row_offsets,
+                &self.cols,
+                None,
+                &self.coefs,
+                self.basis,
+                self.vertices,
+            )
         }
     }
 
     fn transposed_structure(&self) -> Structure<'_, T> {
-        Structure {
-            offsets: &self.t_offsets,
-            cols: &self.t_rows,
-            coef_entry: Some(&self.t_entries),
-            coefs: &self.coefs,
-            basis: self.basis,
+        // SAFETY: as for `forward_structure`: transposed rows below N, entries below nnz (checked in
+        // `check_indices`).
+        unsafe {
+            Structure::new(
+                &self.t_offsets,
+                &self.t_rows,
+                Some(&self.t_entries),
+                &self.coefs,
+                self.basis,
+                self.vertices,
+            )
         }
     }
 
-    /// `out[p] = Σ_b (Σ_e coef[e, b] src[col_e]) · W_b` over the rows of `s`, in parallel blocks: the
-    /// gather into a (block × B·width) tile, then one product with `w` read as (B·width) × out_width.
+    /// The index invariants the gather's unchecked reads rely on, checked once after compiling.
+    fn check_indices(&self) {
+        let (n, nnz) = (self.vertices, self.cols.len());
+        let csr_ok = |offsets: &[u32]| {
+            offsets.len() == n + 1
+                && offsets[0] == 0
+                && offsets[n] as usize == nnz
+                && offsets.windows(2).all(|w| w[0] <= w[1])
+        };
+        assert!(csr_ok(&self.row_offsets) && csr_ok(&self.t_offsets));
+        assert!(self.coefs.len() == nnz * self.basis);
+        assert!(self
+            .cols
+            .par_iter()
+            .chain(&self.t_rows)
+            .all(|&q| (q as usize) < n));
+        assert!(
+            self.t_entries.len() == nnz && self.t_entries.par_iter().all(|&e| (e as usize) < nnz)
+        );
+        let mut seen = vec![false; n];
+        for &v in &self.order {
+            assert!(
+                !std::mem::replace(&mut seen[v as usize], true),
+                "order repeats vertex {v}"
+            );
+        }
+        assert!(self
+            .rank
+            .iter()
+            .enumerate()
+            .all(|(v, &i)| self.order[i as usize] as usize == v));
+    }
+
+    /// `out[order[p]] = Σ_b (Σ_e coef[e, b] src[col_e]) · W_b` over the rows `p` of `s`, in parallel
+    /// blocks: the gather into a (block × B·width) tile, one product with `w` read as
+    /// (B·width) × out_width into a block of output rows, and those rows written straight to their
+    /// vertices (`out` is in vertex order; no internal copy of it is made).
     fn apply(
         &self,
         s: &Structure<T>,
@@ -401,16 +456,36 @@ impl<T: Real> ConvOperator<T> {
         out_width: usize,
         out: &mut [T],
     ) {
+        assert_eq!(out.len(), self.vertices * out_width);
         let k = self.basis * width;
-        out.par_chunks_mut(BLOCK * out_width)
-            .enumerate()
+        let dst = SharedRows(out.as_mut_ptr());
+        (0..self.vertices.div_ceil(BLOCK))
+            .into_par_iter()
             .for_each_init(
-                || vec![T::default(); BLOCK * k],
-                |y, (blk, o)| {
+                || {
+                    (
+                        vec![T::default(); BLOCK * k],
+                        vec![T::default(); BLOCK * out_width],
+                    )
+                },
+                |(y, o), blk| {
                     let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                     let m = rows.len();
-                    gather(s, rows, src, width, y);
-                    gemm(m, k, out_width, &y[..m * k], w, o);
+                    gather(s, rows.clone(), src, width, y);
+                    gemm(m, k, out_width, &y[..m * k], w, &mut o[..m * out_width]);
+                    for (r, p) in rows.enumerate() {
+                        let v = self.order[p] as usize;
+                        // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so
+                        // each output row is written by exactly one block, and v < N keeps the row
+                        // inside `out` (length N · out_width, asserted above).
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                o.as_ptr().add(r * out_width),
+                                dst.at(v * out_width),
+                                out_width,
+                            );
+                        }
+                    }
                 },
             );
     }
@@ -433,16 +508,7 @@ impl<T: Real> ConvOperator<T> {
             "weights: expected B × C_in × C_out values"
         );
         let x = self.to_internal(x, c_in);
-        let mut internal = vec![T::default(); out.len()];
-        self.apply(
-            &self.forward_structure(),
-            &x,
-            c_in,
-            weights,
-            c_out,
-            &mut internal,
-        );
-        self.to_external(&internal, c_out, out);
+        self.apply(&self.forward_structure(), &x, c_in, weights, c_out, out);
     }
 
     /// Backward pass: from `grad_out` = ∂L/∂out, computes ∂L/∂x (overwritten) and ∂L/∂W (overwritten).
@@ -484,7 +550,6 @@ impl<T: Real> ConvOperator<T> {
         );
         let x = &self.to_internal(x, c_in)[..];
         let grad_out = &self.to_internal(grad_out, c_out)[..];
-        let mut internal_gx = vec![T::default(); grad_x.len()];
         // ∂L/∂W: per group of blocks a partial Yᵀ·G, summed in order.
         const GROUP: usize = 16;
         let groups = self.vertices.div_ceil(BLOCK * GROUP);
@@ -538,9 +603,8 @@ impl<T: Real> ConvOperator<T> {
             c_out,
             &transposed,
             c_in,
-            &mut internal_gx,
+            grad_x,
         );
-        self.to_external(&internal_gx, c_in, grad_x);
     }
 
     /// Forward pass for a batch of signals on the same mesh, one after another through
