@@ -60,6 +60,52 @@ pub struct ConvOperator<T: Real> {
 
 const BLOCK: usize = 32;
 
+/// The order in which the operator stores its rows and columns, chosen so that a block of consecutive
+/// rows reads a compact patch of the input whatever the input's own order: along a Z-order (Morton)
+/// curve through the vertex positions where the mesh has them (a block of rows is then a small patch
+/// and its neighbours a slightly larger one), else breadth-first from the gauge roots (a row's
+/// neighbours then sit within a few fronts of it; fronts grow with the mesh, so this is the weaker
+/// order on large meshes).
+fn locality_order(m: &Manifold, gauge: &Gauge) -> Vec<u32> {
+    let Some(p) = &m.positions else {
+        return gauge.order().iter().map(|v| v.raw()).collect();
+    };
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for x in p {
+        for k in 0..3 {
+            lo[k] = lo[k].min(x[k]);
+            hi[k] = hi[k].max(x[k]);
+        }
+    }
+    let extent = (0..3).map(|k| hi[k] - lo[k]).fold(0.0, f64::max);
+    const CELLS: f64 = ((1u64 << 21) - 1) as f64;
+    let scale = if extent > 0.0 { CELLS / extent } else { 0.0 };
+    let mut keyed: Vec<(u64, u32)> = p
+        .par_iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let cell = |k: usize| ((x[k] - lo[k]) * scale).clamp(0.0, CELLS) as u64;
+            (
+                spread_bits(cell(0)) | spread_bits(cell(1)) << 1 | spread_bits(cell(2)) << 2,
+                i as u32,
+            )
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The low 21 bits of `x` moved to every third bit (bit i to bit 3i): one coordinate of a Morton key.
+fn spread_bits(x: u64) -> u64 {
+    let mut x = x & 0x1f_ffff;
+    x = (x | x << 32) & 0x001f_0000_0000_ffff;
+    x = (x | x << 16) & 0x001f_0000_ff00_00ff;
+    x = (x | x << 8) & 0x100f_00f0_0f00_f00f;
+    x = (x | x << 4) & 0x10c3_0c30_c30c_30c3;
+    x = (x | x << 2) & 0x1249_2492_4924_9249;
+    x
+}
+
 /// Output rows shared by the parallel blocks of [`ConvOperator::apply`], each of which writes rows no
 /// other block writes.
 struct SharedRows<T>(*mut T);
@@ -111,9 +157,7 @@ impl<T: Real> ConvOperator<T> {
                 message: "no basis functions".into(),
             });
         }
-        // Rows and columns are stored in breadth-first order from the gauge roots: neighbours of a row
-        // then sit within a few fronts of it, so the gather stays in cache whatever the input's order.
-        let order: Vec<u32> = gauge.order().iter().map(|v| v.raw()).collect();
+        let order = locality_order(m, gauge);
         let mut rank = vec![0u32; n];
         for (i, &v) in order.iter().enumerate() {
             rank[v as usize] = i as u32;
@@ -728,5 +772,23 @@ impl SampledBasis for crate::kernel::ConstrainedBasis {
     }
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread_bits;
+
+    #[test]
+    fn spread_bits_moves_bit_i_to_bit_3i() {
+        let naive = |x: u64| (0..21).fold(0u64, |acc, i| acc | ((x >> i) & 1) << (3 * i));
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            assert_eq!(spread_bits(x), naive(x & 0x1f_ffff), "{x:#x}");
+        }
+        assert_eq!(spread_bits(0x1f_ffff), 0x1249_2492_4924_9249);
     }
 }
