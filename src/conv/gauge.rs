@@ -104,9 +104,9 @@ impl Gauge {
         })
     }
 
-    /// Every vertex in breadth-first order from the roots (component by component): the order in which
-    /// [`ConvOperator`](super::ConvOperator) stores its rows, so that a row's neighbours sit within a
-    /// few fronts of it.
+    /// Every vertex in breadth-first order from the roots (component by component). On meshes without
+    /// positions, [`ConvOperator`](super::ConvOperator) stores its rows in this order, so that a row's
+    /// neighbours sit within a few fronts of it.
     pub fn order(&self) -> &[VertexId] {
         &self.order
     }
