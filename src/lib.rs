@@ -65,6 +65,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod conv;
+mod disjoint;
 pub mod error;
 pub mod expmap;
 pub mod frames;
@@ -75,6 +76,7 @@ pub mod io;
 pub mod kernel;
 pub mod manifold;
 pub mod mesh;
+mod prefetch;
 pub mod primitives;
 pub mod subdivide;
 pub mod transport;

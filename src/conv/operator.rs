@@ -3,6 +3,7 @@
 use super::gather::{gather, gemm, Structure};
 use super::gauge::Gauge;
 use super::real::Real;
+use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::ExpMapTable;
 use crate::Manifold;
@@ -104,23 +105,6 @@ fn spread_bits(x: u64) -> u64 {
     x = (x | x << 4) & 0x10c3_0c30_c30c_30c3;
     x = (x | x << 2) & 0x1249_2492_4924_9249;
     x
-}
-
-/// Output rows shared by the parallel blocks of [`ConvOperator::apply`], each of which writes rows no
-/// other block writes.
-struct SharedRows<T>(*mut T);
-// SAFETY: only used to write disjoint rows (see `apply`); T itself is Send.
-unsafe impl<T: Send> Sync for SharedRows<T> {}
-unsafe impl<T: Send> Send for SharedRows<T> {}
-
-impl<T> SharedRows<T> {
-    /// Pointer to element `i` (a method, so closures capture the wrapper, not the raw pointer).
-    ///
-    /// # Safety
-    /// `i` must lie inside the allocation.
-    unsafe fn at(&self, i: usize) -> *mut T {
-        self.0.add(i)
-    }
 }
 
 impl<T: Real> ConvOperator<T> {
@@ -502,7 +486,7 @@ impl<T: Real> ConvOperator<T> {
     ) {
         assert_eq!(out.len(), self.vertices * out_width);
         let k = self.basis * width;
-        let dst = SharedRows(out.as_mut_ptr());
+        let dst = DisjointWrites::new(out);
         (0..self.vertices.div_ceil(BLOCK))
             .into_par_iter()
             .for_each_init(
@@ -520,14 +504,9 @@ impl<T: Real> ConvOperator<T> {
                     for (r, p) in rows.enumerate() {
                         let v = self.order[p] as usize;
                         // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so
-                        // each output row is written by exactly one block, and v < N keeps the row
-                        // inside `out` (length N · out_width, asserted above).
+                        // each output row is written by exactly one block.
                         unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                o.as_ptr().add(r * out_width),
-                                dst.at(v * out_width),
-                                out_width,
-                            );
+                            dst.write(v * out_width, &o[r * out_width..(r + 1) * out_width]);
                         }
                     }
                 },

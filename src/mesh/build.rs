@@ -5,7 +5,9 @@
 //! fixed safely is fixed and recorded as a [`Repair`].
 
 use super::MeshSource;
+use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
+use crate::prefetch::prefetch;
 use rayon::prelude::*;
 
 /// Options for [`Mesh::build`](super::Mesh::build).
@@ -145,6 +147,10 @@ pub(crate) struct CleanFaces {
     pub side_twin: Vec<u32>,
     pub repairs: Vec<Repair>,
 }
+
+/// Runs of sides per parallel task in the edge checks, and how many runs ahead they prefetch.
+const RUN_CHUNK: usize = 8192;
+const AHEAD: usize = 8;
 
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -439,9 +445,19 @@ pub(crate) fn clean(
     let suspicious = {
         let (runs, sides) = grouped.as_ref().unwrap();
         let third = |s: u32| faces[(s / 3) as usize][(s as usize % 3 + 2) % 3];
-        runs.par_windows(2).any(|r| {
-            let run = &sides[r[0] as usize..r[1] as usize];
-            (0..run.len()).any(|i| (i + 1..run.len()).any(|j| third(run[i]) == third(run[j])))
+        let nr = runs.len() - 1;
+        (0..nr.div_ceil(RUN_CHUNK)).into_par_iter().any(|chunk| {
+            (chunk * RUN_CHUNK..((chunk + 1) * RUN_CHUNK).min(nr)).any(|r| {
+                // The sides' faces lie anywhere: ask for those of a run a few places ahead.
+                if r + AHEAD < nr {
+                    let a = runs[r + AHEAD] as usize;
+                    for &s in &sides[a..(a + 2).min(runs[r + AHEAD + 1] as usize)] {
+                        prefetch(&faces[(s / 3) as usize]);
+                    }
+                }
+                let run = &sides[runs[r] as usize..runs[r + 1] as usize];
+                (0..run.len()).any(|i| (i + 1..run.len()).any(|j| third(run[i]) == third(run[j])))
+            })
         })
     };
     if suspicious {
@@ -514,7 +530,34 @@ pub(crate) fn clean(
         let mut twin = vec![NONE; faces.len() * 3];
         let mut bad_edge = false;
         let mut dropped = Vec::new();
-        for r in runs.windows(2) {
+        let nr = runs.len() - 1;
+        let crowded = runs.par_windows(2).any(|r| r[1] - r[0] >= 3);
+        if !crowded {
+            // Every edge has one or two sides (the usual case): pair them in parallel.
+            let pairs = DisjointWrites::new(&mut twin);
+            (0..nr.div_ceil(RUN_CHUNK))
+                .into_par_iter()
+                .for_each(|chunk| {
+                    for r in chunk * RUN_CHUNK..((chunk + 1) * RUN_CHUNK).min(nr) {
+                        if r + AHEAD < nr {
+                            let a = runs[r + AHEAD] as usize;
+                            for &s in &sides[a..(a + 2).min(runs[r + AHEAD + 1] as usize)] {
+                                pairs.prefetch(s as usize);
+                            }
+                        }
+                        let run = &sides[runs[r] as usize..runs[r + 1] as usize];
+                        if let [a, b] = *run {
+                            // SAFETY: each side belongs to exactly one run, so no other task writes
+                            // twin[a] or twin[b].
+                            unsafe {
+                                pairs.write(a as usize, &[b]);
+                                pairs.write(b as usize, &[a]);
+                            }
+                        }
+                    }
+                });
+        }
+        for r in runs.windows(2).filter(|_| crowded) {
             let run = &sides[r[0] as usize..r[1] as usize];
             if run.len() >= 3 {
                 let (a, b) = side_vertices(&faces, run[0]);

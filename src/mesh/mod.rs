@@ -37,6 +37,7 @@ pub(crate) use star::split_lengths;
 
 use crate::error::{Error, Result};
 use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
+use crate::prefetch::prefetch;
 use build::NONE;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -282,28 +283,48 @@ impl Mesh {
             stars.vertex_reference,
         );
 
-        // Opposite spokes and reflections.
-        let mut edge_spokes = vec![[NONE; 2]; edge_vertices.len()];
-        for (s, e) in spoke_edges.iter().enumerate() {
-            let slot = &mut edge_spokes[e.index()];
-            if slot[0] == NONE {
-                slot[0] = s as u32;
-            } else {
-                slot[1] = s as u32;
-            }
-        }
-        let mut spoke_opposites = vec![NONE; spoke_edges.len()];
-        let mut spoke_reflect = vec![false; spoke_edges.len()];
-        for (e, sp) in edge_spokes.iter().enumerate() {
-            debug_assert!(sp[1] != NONE, "edge {e} has two spokes");
-            spoke_opposites[sp[0] as usize] = sp[1];
-            spoke_opposites[sp[1] as usize] = sp[0];
-            let h = edge_halfedges[e][0] as usize;
+        // Opposite spokes (the target's spoke along the same edge) and reflections, in parallel over
+        // spokes; the target's spoke list is prefetched a few spokes ahead (two steps: its offsets,
+        // then its edges).
+        const AHEAD: usize = 8;
+        let opposite_of = |s: usize| -> (u32, bool) {
+            let (t, e) = (spoke_targets[s].index(), spoke_edges[s]);
+            let range = spoke_offsets[t] as usize..spoke_offsets[t + 1] as usize;
+            let opposite = spoke_edges[range.clone()]
+                .iter()
+                .position(|&x| x == e)
+                .map_or(NONE, |i| (range.start + i) as u32);
+            let h = edge_halfedges[e.index()][0] as usize;
             let (f, k) = (h / 3, h % 3);
-            let r = corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3];
-            spoke_reflect[sp[0] as usize] = r;
-            spoke_reflect[sp[1] as usize] = r;
-        }
+            (
+                opposite,
+                corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3],
+            )
+        };
+        let ns = spoke_edges.len();
+        let mut spoke_opposites = vec![NONE; ns];
+        let mut spoke_reflect = vec![false; ns];
+        spoke_opposites
+            .par_chunks_mut(4096)
+            .zip(spoke_reflect.par_chunks_mut(4096))
+            .enumerate()
+            .for_each(|(chunk, (opp, refl))| {
+                let s0 = chunk * 4096;
+                for i in 0..opp.len() {
+                    let s = s0 + i;
+                    if s + 2 * AHEAD < ns {
+                        prefetch(&spoke_offsets[spoke_targets[s + 2 * AHEAD].index()]);
+                        prefetch(&edge_halfedges[spoke_edges[s + 2 * AHEAD].index()]);
+                    }
+                    if s + AHEAD < ns {
+                        let t = spoke_targets[s + AHEAD].index();
+                        prefetch(&spoke_edges[spoke_offsets[t] as usize]);
+                        let h = edge_halfedges[spoke_edges[s + AHEAD].index()][0] as usize;
+                        prefetch(&corner_flipped[h]);
+                    }
+                    (opp[i], refl[i]) = opposite_of(s);
+                }
+            });
         let mut mesh = Mesh {
             faces,
             halfedge_twin,
