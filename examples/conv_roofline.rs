@@ -80,17 +80,21 @@ fn fma_peak() -> f64 {
                 _mm256_storeu_ps(out.as_mut_ptr(), s);
                 out.iter().sum()
             }
-            let iters = 50_000_000usize;
+            let iters = 20_000_000usize;
             let threads = rayon::current_num_threads();
-            let t = Instant::now();
-            // SAFETY: the features were detected above.
-            let s: f32 = (0..threads)
-                .into_par_iter()
-                .map(|_| unsafe { chains(iters) })
-                .sum();
-            let secs = t.elapsed().as_secs_f64();
-            assert!(s.is_finite());
-            return (threads * iters * 10 * 8 * 2) as f64 / secs / 1e9;
+            // Best of five: one run can lose a core to the rest of the machine for a moment.
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = Instant::now();
+                // SAFETY: the features were detected above.
+                let s: f32 = (0..threads)
+                    .into_par_iter()
+                    .map(|_| unsafe { chains(iters) })
+                    .sum();
+                best = best.min(t.elapsed().as_secs_f64());
+                assert!(s.is_finite());
+            }
+            return (threads * iters * 10 * 8 * 2) as f64 / best / 1e9;
         }
     }
     f64::NAN
