@@ -152,6 +152,18 @@ pub(crate) struct CleanFaces {
 const RUN_CHUNK: usize = 8192;
 const AHEAD: usize = 8;
 
+/// Calls `f` on the first two sides of the run `AHEAD` places after run `r` (if there is one): what a
+/// pass over the runs prefetches.
+#[inline(always)]
+fn ahead_sides(runs: &[u32], sides: &[u32], r: usize, f: impl Fn(u32)) {
+    if r + AHEAD + 1 < runs.len() {
+        let a = runs[r + AHEAD] as usize;
+        sides[a..(a + 2).min(runs[r + AHEAD + 1] as usize)]
+            .iter()
+            .for_each(|&s| f(s));
+    }
+}
+
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// Groups face sides by undirected vertex pair. Returns, in order of (lo, hi), the runs of sides
@@ -449,12 +461,7 @@ pub(crate) fn clean(
         (0..nr.div_ceil(RUN_CHUNK)).into_par_iter().any(|chunk| {
             (chunk * RUN_CHUNK..((chunk + 1) * RUN_CHUNK).min(nr)).any(|r| {
                 // The sides' faces lie anywhere: ask for those of a run a few places ahead.
-                if r + AHEAD < nr {
-                    let a = runs[r + AHEAD] as usize;
-                    for &s in &sides[a..(a + 2).min(runs[r + AHEAD + 1] as usize)] {
-                        prefetch(&faces[(s / 3) as usize]);
-                    }
-                }
+                ahead_sides(runs, sides, r, |s| prefetch(&faces[(s / 3) as usize]));
                 let run = &sides[runs[r] as usize..runs[r + 1] as usize];
                 (0..run.len()).any(|i| (i + 1..run.len()).any(|j| third(run[i]) == third(run[j])))
             })
@@ -539,12 +546,7 @@ pub(crate) fn clean(
                 .into_par_iter()
                 .for_each(|chunk| {
                     for r in chunk * RUN_CHUNK..((chunk + 1) * RUN_CHUNK).min(nr) {
-                        if r + AHEAD < nr {
-                            let a = runs[r + AHEAD] as usize;
-                            for &s in &sides[a..(a + 2).min(runs[r + AHEAD + 1] as usize)] {
-                                pairs.prefetch(s as usize);
-                            }
-                        }
+                        ahead_sides(&runs, &sides, r, |s| pairs.prefetch(s as usize));
                         let run = &sides[runs[r] as usize..runs[r + 1] as usize];
                         if let [a, b] = *run {
                             // SAFETY: each side belongs to exactly one run, so no other task writes

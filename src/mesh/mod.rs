@@ -323,6 +323,7 @@ impl Mesh {
                         prefetch(&corner_flipped[h]);
                     }
                     (opp[i], refl[i]) = opposite_of(s);
+                    debug_assert!(opp[i] != NONE, "spoke {s} has no opposite");
                 }
             });
         let mut mesh = Mesh {
