@@ -76,6 +76,7 @@ pub mod io;
 pub mod kernel;
 pub mod manifold;
 pub mod mesh;
+mod par;
 mod prefetch;
 pub mod primitives;
 pub mod subdivide;

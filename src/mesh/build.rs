@@ -4,11 +4,14 @@
 //! [`Error`] naming the element (input numbering). With [`BuildOptions::repair`] each defect that can be
 //! fixed safely is fixed and recorded as a [`Repair`].
 
+use super::corners::{self, References, VertexCorners};
 use super::MeshSource;
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
+use crate::par::first_where;
 use crate::prefetch::prefetch;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Options for [`Mesh::build`](super::Mesh::build).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -134,9 +137,10 @@ pub const ZERO_AREA_RELATIVE: f64 = 1e-12;
 pub const EDGE_LENGTH_AGREEMENT: f64 = 1e-9;
 
 /// The outcome of validation and repair: a manifold face list, still in input orientation.
-pub(crate) struct CleanFaces {
-    /// Faces (new vertex numbering), in input order of the faces kept.
-    pub faces: Vec<[u32; 3]>,
+pub(crate) struct CleanFaces<'a> {
+    /// Faces (new vertex numbering), in input order of the faces kept: the source's own when nothing
+    /// changed.
+    pub faces: Cow<'a, [[u32; 3]]>,
     /// Input face index of each kept face.
     pub face_origin: Vec<u32>,
     /// Input vertex index of each new vertex.
@@ -146,6 +150,8 @@ pub(crate) struct CleanFaces {
     /// Paired face sides: twin[3f+k] = 3g+j or NONE (computed on the final list).
     pub side_twin: Vec<u32>,
     pub repairs: Vec<Repair>,
+    /// The corners and references of every vertex, where the pass that paired the sides built them.
+    pub corners: Option<(VertexCorners, References)>,
 }
 
 /// Runs of sides per parallel task in the edge checks, and how many runs ahead they prefetch.
@@ -275,16 +281,36 @@ fn position_lengths(p: &[[f64; 3]], f: [u32; 3]) -> ([f64; 3], f64) {
     (l, ratio)
 }
 
+/// Whether a face is certainly not thin by [`position_lengths`]' ratio, from squared quantities (no
+/// square roots). `false` decides nothing: overflow, NaN and near-threshold faces take the exact test.
+#[inline]
+fn clearly_not_thin(p: &[[f64; 3]], f: [u32; 3]) -> bool {
+    let d = |i: usize, j: usize| {
+        let (a, b) = (p[f[i] as usize], p[f[j] as usize]);
+        [b[0] - a[0], b[1] - a[1], b[2] - a[2]]
+    };
+    let (e0, e1, e2) = (d(0, 1), d(1, 2), d(2, 0));
+    let n2 = |e: [f64; 3]| e[0] * e[0] + e[1] * e[1] + e[2] * e[2];
+    let cr = [
+        e0[1] * e2[2] - e0[2] * e2[1],
+        e0[2] * e2[0] - e0[0] * e2[2],
+        e0[0] * e2[1] - e0[1] * e2[0],
+    ];
+    let l2 = n2(e0).max(n2(e1)).max(n2(e2));
+    // ratio = |cr| / l², so ratio > r ⟺ |cr|² > r² l⁴; a factor 4 of margin covers the rounding.
+    n2(cr) > 4.0 * ZERO_AREA_RELATIVE * ZERO_AREA_RELATIVE * (l2 * l2)
+}
+
 /// Validates (and in repair mode, repairs) a source into a manifold face list.
 ///
 /// Fans around vertices are analysed only when `check_fans` is set or a non-manifold edge was found:
 /// the mesh assembly detects a vertex with several fans on its own (its star walk does not reach every
 /// corner) and then calls again with `check_fans`.
-pub(crate) fn clean(
-    source: &MeshSource,
+pub(crate) fn clean<'a>(
+    source: &'a MeshSource,
     options: &BuildOptions,
     check_fans: bool,
-) -> Result<CleanFaces> {
+) -> Result<CleanFaces<'a>> {
     let repair = options.repair;
     let n = source.vertex_count;
     if source.faces.is_empty() {
@@ -339,8 +365,8 @@ pub(crate) fn clean(
 
     // Non-finite coordinates.
     if let Some(p) = &source.positions {
-        let bad: Vec<bool> = p.iter().map(|x| !x.iter().all(|c| c.is_finite())).collect();
-        if let Some(v) = bad.iter().position(|&b| b) {
+        let finite = |x: &[f64; 3]| x.iter().all(|c| c.is_finite());
+        if let Some(v) = first_where(p.len(), |v| !finite(&p[v])) {
             if !repair {
                 return Err(Error::NonFiniteCoordinate {
                     vertex: v,
@@ -348,7 +374,7 @@ pub(crate) fn clean(
                 });
             }
             for (fi, f) in source.faces.iter().enumerate() {
-                if f.iter().any(|&i| bad[i as usize]) {
+                if f.iter().any(|&i| !finite(&p[i as usize])) {
                     keep[fi] = false;
                     repairs.push(Repair::DroppedNonFiniteFace { face: fi });
                 }
@@ -357,45 +383,47 @@ pub(crate) fn clean(
     }
     // Degenerate faces: repeated vertex, invalid lengths, zero area (checked in parallel, reported in
     // face order).
-    #[derive(Clone, Copy)]
     enum Check {
         Fine,
         Repeated(u32),
         BadLength(usize),
         Thin,
     }
-    let checks: Vec<Check> = source
-        .faces
-        .par_iter()
-        .enumerate()
-        .map(|(fi, f)| {
-            if f[0] == f[1] || f[0] == f[2] {
-                return Check::Repeated(f[0]);
+    let check = |fi: usize| {
+        let f = source.faces[fi];
+        if f[0] == f[1] || f[0] == f[2] {
+            return Check::Repeated(f[0]);
+        }
+        if f[1] == f[2] {
+            return Check::Repeated(f[1]);
+        }
+        let ratio = if let Some(ls) = &source.face_edge_lengths {
+            let l = ls[fi];
+            if let Some(side) = (0..3).find(|&k| !(l[k].is_finite() && l[k] > 0.0)) {
+                return Check::BadLength(side);
             }
-            if f[1] == f[2] {
-                return Check::Repeated(f[1]);
+            twice_area_ratio(l)
+        } else {
+            let p = source.positions.as_ref().unwrap();
+            if clearly_not_thin(p, f) {
+                return Check::Fine;
             }
-            let ratio = if let Some(ls) = &source.face_edge_lengths {
-                let l = ls[fi];
-                if let Some(side) = (0..3).find(|&k| !(l[k].is_finite() && l[k] > 0.0)) {
-                    return Check::BadLength(side);
-                }
-                twice_area_ratio(l)
-            } else {
-                position_lengths(source.positions.as_ref().unwrap(), *f).1
-            };
-            if ratio <= ZERO_AREA_RELATIVE {
-                Check::Thin
-            } else {
-                Check::Fine
-            }
-        })
-        .collect();
-    for (fi, check) in checks.into_iter().enumerate() {
+            position_lengths(p, f).1
+        };
+        if ratio <= ZERO_AREA_RELATIVE {
+            Check::Thin
+        } else {
+            Check::Fine
+        }
+    };
+    // Almost every mesh has no degenerate face: find the first one in parallel, report from there.
+    let first_bad = first_where(source.faces.len(), |fi| !matches!(check(fi), Check::Fine))
+        .unwrap_or(source.faces.len());
+    for fi in first_bad..source.faces.len() {
         if !keep[fi] {
             continue;
         }
-        let (error, repaired) = match check {
+        let (error, repaired) = match check(fi) {
             Check::Fine => continue,
             Check::Repeated(v) => (
                 Error::RepeatedVertexInFace {
@@ -434,21 +462,39 @@ pub(crate) fn clean(
         repairs.push(repaired);
     }
 
-    let mut face_origin: Vec<u32> = (0..source.faces.len() as u32)
-        .filter(|&f| keep[f as usize])
-        .collect();
-    // Nothing dropped (the common case): a plain copy.
-    let mut faces: Vec<[u32; 3]> = if face_origin.len() == source.faces.len() {
-        source.faces.clone()
+    // Nothing dropped (the common case): the source's faces as they are.
+    let (mut face_origin, mut faces): (Vec<u32>, Cow<[[u32; 3]]>) = if repairs.is_empty() {
+        let all = (0..source.faces.len() as u32).into_par_iter().collect();
+        (all, Cow::Borrowed(&source.faces))
     } else {
-        face_origin
-            .iter()
-            .map(|&f| source.faces[f as usize])
-            .collect()
+        let kept: Vec<u32> = (0..source.faces.len() as u32)
+            .filter(|&f| keep[f as usize])
+            .collect();
+        let faces = kept.iter().map(|&f| source.faces[f as usize]).collect();
+        (kept, Cow::Owned(faces))
     };
-    let mut vertex_origin: Vec<u32> = (0..n as u32).collect();
+    let mut vertex_origin: Vec<u32> = (0..n as u32).into_par_iter().collect();
     if faces.is_empty() {
         return Err(Error::EmptyMesh);
+    }
+
+    // The usual mesh (positions, every edge with one or two sides, no duplicate face, one fan per
+    // vertex) is paired through the corner lists; anything else takes the general passes below, which
+    // name and repair what they find. Intrinsic lengths take them too: they check that sides agree.
+    if source.face_edge_lengths.is_none() && !check_fans {
+        let corners = VertexCorners::new(n, &faces);
+        if let Some(pairing) = corners::pair_sides(&faces, &corners) {
+            let clean = CleanFaces {
+                faces,
+                face_origin,
+                vertex_origin,
+                face_edge_lengths: None,
+                side_twin: pairing.twin,
+                repairs,
+                corners: Some((corners, pairing.references)),
+            };
+            return finish(source, clean, repair);
+        }
     }
 
     // Duplicate faces (same vertex set, either orientation). Two copies of a face put two sides with
@@ -503,10 +549,12 @@ pub(crate) fn clean(
             });
         }
         face_origin.retain(|&f| keep[f as usize]);
-        faces = face_origin
-            .iter()
-            .map(|&f| source.faces[f as usize])
-            .collect();
+        faces = Cow::Owned(
+            face_origin
+                .iter()
+                .map(|&f| source.faces[f as usize])
+                .collect(),
+        );
         grouped = None;
     }
 
@@ -600,11 +648,11 @@ pub(crate) fn clean(
                 repairs.push(Repair::DroppedNonManifoldFace {
                     face: face_origin[f] as usize,
                 });
-                faces[f] = [NONE; 3];
+                faces.to_mut()[f] = [NONE; 3];
             }
             let kept: Vec<usize> = (0..faces.len()).filter(|&f| faces[f][0] != NONE).collect();
             face_origin = kept.iter().map(|&f| face_origin[f]).collect();
-            faces = kept.iter().map(|&f| faces[f]).collect();
+            faces = Cow::Owned(kept.iter().map(|&f| faces[f]).collect());
             if faces.is_empty() {
                 return Err(Error::EmptyMesh);
             }
@@ -625,15 +673,16 @@ pub(crate) fn clean(
         };
         let split: Vec<usize> = (0..nv).filter(|&v| fan_count[v] > 1).collect();
         if split.is_empty() && !bad_edge {
-            return finish(
-                source,
+            let clean = CleanFaces {
                 faces,
                 face_origin,
                 vertex_origin,
-                twin,
+                face_edge_lengths: None,
+                side_twin: twin,
                 repairs,
-                repair,
-            );
+                corners: None,
+            };
+            return finish(source, clean, repair);
         }
         if let Some(&v) = split.first() {
             if !repair {
@@ -655,10 +704,11 @@ pub(crate) fn clean(
                 vertex_origin.push(vertex_origin[v]);
             }
         }
+        let split_faces = faces.to_mut();
         for (c, &fan) in fans.iter().enumerate() {
-            let v = faces[c / 3][c % 3] as usize;
+            let v = split_faces[c / 3][c % 3] as usize;
             if fan > 0 {
-                faces[c / 3][c % 3] = copy_base[v] + fan - 1;
+                split_faces[c / 3][c % 3] = copy_base[v] + fan - 1;
             }
         }
     }
@@ -716,62 +766,61 @@ fn vertex_fans(nv: usize, faces: &[[u32; 3]], twin: &[u32]) -> Vec<u32> {
     fan
 }
 
-fn finish(
+/// Checks for unreferenced vertices (dropping them in repair mode) and carries the edge lengths over.
+fn finish<'a>(
     source: &MeshSource,
-    faces: Vec<[u32; 3]>,
-    face_origin: Vec<u32>,
-    vertex_origin: Vec<u32>,
-    twin: Vec<u32>,
-    mut repairs: Vec<Repair>,
+    mut clean: CleanFaces<'a>,
     repair: bool,
-) -> Result<CleanFaces> {
-    // Unreferenced vertices.
-    let nv = vertex_origin.len();
-    let mut used = vec![false; nv];
-    for f in &faces {
-        for &v in f {
-            used[v as usize] = true;
+) -> Result<CleanFaces<'a>> {
+    let nv = clean.vertex_origin.len();
+    let unused = match &clean.corners {
+        Some((corners, _)) => first_where(nv, |v| corners.of(v).is_empty()),
+        None => {
+            let mut used = vec![false; nv];
+            for &v in clean.faces.iter().flatten() {
+                used[v as usize] = true;
+            }
+            used.iter().position(|&u| !u)
         }
-    }
-    let (faces, vertex_origin) = if used.iter().all(|&u| u) {
-        (faces, vertex_origin)
-    } else {
-        let first = used.iter().position(|&u| !u).unwrap();
+    };
+    if let Some(first) = unused {
         if !repair {
-            let v = vertex_origin[first] as usize;
+            let v = clean.vertex_origin[first] as usize;
             return Err(Error::UnreferencedVertex {
                 vertex: v,
                 line: source.vertex_line(v),
             });
+        }
+        let mut used = vec![false; nv];
+        for &v in clean.faces.iter().flatten() {
+            used[v as usize] = true;
         }
         let mut new_index = vec![NONE; nv];
         let mut origin = Vec::with_capacity(nv);
         for v in 0..nv {
             if used[v] {
                 new_index[v] = origin.len() as u32;
-                origin.push(vertex_origin[v]);
+                origin.push(clean.vertex_origin[v]);
             } else {
-                repairs.push(Repair::DroppedUnreferencedVertex {
-                    vertex: vertex_origin[v] as usize,
+                clean.repairs.push(Repair::DroppedUnreferencedVertex {
+                    vertex: clean.vertex_origin[v] as usize,
                 });
             }
         }
-        let faces = faces
-            .iter()
-            .map(|f| f.map(|v| new_index[v as usize]))
-            .collect();
-        (faces, origin)
-    };
-    let face_edge_lengths = source
+        clean.faces = Cow::Owned(
+            clean
+                .faces
+                .iter()
+                .map(|f| f.map(|v| new_index[v as usize]))
+                .collect(),
+        );
+        clean.vertex_origin = origin;
+        // The lists were numbered by the old vertices.
+        clean.corners = None;
+    }
+    clean.face_edge_lengths = source
         .face_edge_lengths
         .as_ref()
-        .map(|ls| face_origin.iter().map(|&f| ls[f as usize]).collect());
-    Ok(CleanFaces {
-        faces,
-        face_origin,
-        vertex_origin,
-        face_edge_lengths,
-        side_twin: twin,
-        repairs,
-    })
+        .map(|ls| clean.face_origin.iter().map(|&f| ls[f as usize]).collect());
+    Ok(clean)
 }

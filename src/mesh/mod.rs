@@ -27,6 +27,7 @@
 //! spoke is [`Mesh::vertex_reference_spoke`].
 
 mod build;
+mod corners;
 mod orientation;
 mod source;
 mod star;
@@ -154,25 +155,15 @@ impl Mesh {
         let nv = clean.vertex_origin.len();
         let nf = clean.faces.len();
 
-        // Reference target of each vertex, from the input corner order, and the corner it was read
-        // from (input corner numbering).
-        let mut reference = vec![NONE; nv];
-        let mut reference_corner = vec![NONE; nv];
-        for (fi, f) in clean.faces.iter().enumerate() {
-            if reference[f[0] as usize] == NONE {
-                reference[f[0] as usize] = f[1];
-                reference_corner[f[0] as usize] = 3 * fi as u32;
+        // Corners of each vertex, ascending (input corner numbering until the flips below).
+        let (mut corners, mut references) = match clean.corners {
+            Some(both) => both,
+            None => {
+                let corners = corners::VertexCorners::new(nv, &clean.faces);
+                let references = corners::References::of_faces(&clean.faces, &corners);
+                (corners, references)
             }
-        }
-        for (fi, f) in clean.faces.iter().enumerate() {
-            for k in 1..3 {
-                if reference[f[k] as usize] == NONE {
-                    reference[f[k] as usize] = f[(k + 1) % 3];
-                    reference_corner[f[k] as usize] = (3 * fi + k) as u32;
-                }
-            }
-        }
-
+        };
         let orient = orientation::orient(&clean.faces, &clean.side_twin);
         let flip = &orient.flip;
         let faces: Vec<[VertexId; 3]> = clean
@@ -199,13 +190,10 @@ impl Mesh {
                     }
                 }
             });
-        let flipped_faces = flip.iter().filter(|&&x| x).count();
-        // Flipping [a, b, c] to [a, c, b] swaps corners 1 and 2.
-        for c in reference_corner.iter_mut() {
-            let (f, k) = (*c as usize / 3, *c as usize % 3);
-            if flip[f] && k != 0 {
-                *c = (3 * f + 3 - k) as u32;
-            }
+        let flipped_faces = flip.par_iter().filter(|&&x| x).count();
+        if flipped_faces > 0 {
+            corners.flip(flip);
+            corners::flip_corners(&mut references.corner, flip);
         }
 
         // Edges in order of their first halfedge.
@@ -228,24 +216,7 @@ impl Mesh {
             }
         }
 
-        // Corners of each vertex (unordered), by counting sort.
-        let mut star_offsets = vec![0u32; nv + 1];
-        for f in &faces {
-            for v in f {
-                star_offsets[v.index() + 1] += 1;
-            }
-        }
-        for v in 0..nv {
-            star_offsets[v + 1] += star_offsets[v];
-        }
-        let mut unordered = vec![0u32; 3 * nf];
-        {
-            let mut fill = star_offsets.clone();
-            for (c, v) in faces.iter().flatten().enumerate() {
-                unordered[fill[v.index()] as usize] = c as u32;
-                fill[v.index()] += 1;
-            }
-        }
+        let (star_offsets, unordered) = (corners.offsets, corners.corners);
         let mut vertex_boundary = vec![false; nv];
         for (h, &t) in halfedge_twin.iter().enumerate() {
             if t == NONE {
@@ -268,8 +239,8 @@ impl Mesh {
             star_offsets: &star_offsets,
             unordered: &unordered,
             vertex_boundary: &vertex_boundary,
-            reference: &reference,
-            reference_corner: &reference_corner,
+            reference: &references.target,
+            reference_corner: &references.corner,
         };
         let stars = star::walk_all(&ctx, &spoke_offsets)?;
         let mut corner_flipped = vec![false; 3 * nf];
