@@ -253,6 +253,11 @@ fn check_invariants(m: &Mesh) {
         for s in spokes {
             assert_eq!(m.spoke_opposite(m.spoke_opposite(s)), s);
             assert_eq!(m.spoke_target(m.spoke_opposite(s)), v);
+            assert_eq!(m.spoke_edge(m.spoke_opposite(s)), m.spoke_edge(s));
+            assert_eq!(m.spoke_reflects(m.spoke_opposite(s)), m.spoke_reflects(s));
+            let mut ends = [v, m.spoke_target(s)];
+            ends.sort();
+            assert_eq!(m.edge_vertices(m.spoke_edge(s)), ends);
         }
     }
     assert_eq!(corners, 3 * m.face_count());
@@ -263,6 +268,32 @@ fn check_invariants(m: &Mesh) {
         .map(|c| c.euler_characteristic())
         .sum();
     assert_eq!(comps, m.euler_characteristic());
+}
+
+#[test]
+fn primitives_and_real_meshes_satisfy_the_invariants() {
+    let specs = [
+        "icosphere:3",
+        "grid:6x5",
+        "flat-torus:6x5",
+        "flat-mobius:9x4",
+        "mobius:16x4",
+        "torus:9x6",
+        "cube:3",
+        "cone:5",
+    ];
+    for spec in specs {
+        let s = manifold_cnn::io::load_source(spec).unwrap();
+        check_invariants(&Mesh::build(&s, &STRICT).unwrap().mesh);
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "obj") {
+            let s = manifold_cnn::io::load_source(path.to_str().unwrap()).unwrap();
+            check_invariants(&Mesh::build(&s, &REPAIR).unwrap().mesh);
+        }
+    }
 }
 
 fn random_source() -> impl Strategy<Value = MeshSource> {

@@ -28,6 +28,7 @@
 
 mod build;
 mod corners;
+mod edges;
 mod orientation;
 mod source;
 mod star;
@@ -49,7 +50,6 @@ pub struct Mesh {
     faces: Vec<[VertexId; 3]>,
     halfedge_twin: Vec<u32>,
     halfedge_edge: Vec<EdgeId>,
-    edge_vertices: Vec<[VertexId; 2]>,
     edge_halfedges: Vec<[u32; 2]>,
     corner_flipped: Vec<bool>,
     star_offsets: Vec<u32>,
@@ -196,25 +196,10 @@ impl Mesh {
             corners::flip_corners(&mut references.corner, flip);
         }
 
-        // Edges in order of their first halfedge.
-        let mut halfedge_edge = vec![EdgeId(0); 3 * nf];
-        let mut edge_vertices = Vec::with_capacity(3 * nf / 2 + 1);
-        let mut edge_halfedges = Vec::with_capacity(3 * nf / 2 + 1);
-        for h in 0..3 * nf {
-            let t = halfedge_twin[h];
-            if t != NONE && (t as usize) < h {
-                continue;
-            }
-            let e = EdgeId::new(edge_vertices.len());
-            let f = &faces[h / 3];
-            let (a, b) = (f[h % 3], f[(h % 3 + 1) % 3]);
-            edge_vertices.push([a.min(b), a.max(b)]);
-            edge_halfedges.push([h as u32, t]);
-            halfedge_edge[h] = e;
-            if t != NONE {
-                halfedge_edge[t as usize] = e;
-            }
-        }
+        let edges::Edges {
+            halfedge_edge,
+            edge_halfedges,
+        } = edges::number_edges(&halfedge_twin);
 
         let (star_offsets, unordered) = (corners.offsets, corners.corners);
         let mut vertex_boundary = vec![false; nv];
@@ -242,66 +227,60 @@ impl Mesh {
             reference: &references.target,
             reference_corner: &references.corner,
         };
-        let stars = star::walk_all(&ctx, &spoke_offsets)?;
-        let mut corner_flipped = vec![false; 3 * nf];
-        for (c, &fl) in stars.star_corners.iter().zip(&stars.star_flipped) {
-            corner_flipped[c.index()] = fl;
-        }
+        let stars = star::walk_all(&ctx, &spoke_offsets, edge_halfedges.len())?;
+        let ns = stars.spoke_edges.len();
+        // Opposite spokes (the target's spoke along the same edge): the other spoke of the edge.
+        let edge_spokes = &stars.edge_spokes;
+        let mut spoke_opposites = vec![NONE; ns];
+        spoke_opposites
+            .par_chunks_mut(4096)
+            .zip(stars.spoke_edges.par_chunks(4096))
+            .enumerate()
+            .for_each(|(chunk, (opp, edges))| {
+                const AHEAD: usize = 16;
+                for (i, e) in edges.iter().enumerate() {
+                    if let Some(ahead) = edges.get(i + AHEAD) {
+                        prefetch(&edge_spokes[2 * ahead.index()]);
+                    }
+                    let (s, pair) = (chunk * 4096 + i, &edge_spokes[2 * e.index()..][..2]);
+                    opp[i] = if pair[0] as usize == s {
+                        pair[1]
+                    } else {
+                        pair[0]
+                    };
+                }
+            });
+        drop(stars.edge_spokes);
+        // Where stars disagree (only on non-orientable components), the spoke reflects.
+        let (corner_flipped, spoke_reflect) = if orient.component_orientable.iter().all(|&o| o) {
+            debug_assert!(!stars.star_flipped.iter().any(|&f| f));
+            (vec![false; 3 * nf], vec![false; ns])
+        } else {
+            let mut corner_flipped = vec![false; 3 * nf];
+            for (c, &fl) in stars.star_corners.iter().zip(&stars.star_flipped) {
+                corner_flipped[c.index()] = fl;
+            }
+            let reflect = stars
+                .spoke_edges
+                .par_iter()
+                .map(|e| {
+                    let h = edge_halfedges[e.index()][0] as usize;
+                    let (f, k) = (h / 3, h % 3);
+                    corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3]
+                })
+                .collect();
+            (corner_flipped, reflect)
+        };
         let (star_corners, spoke_targets, spoke_edges, vertex_reference) = (
             stars.star_corners,
             stars.spoke_targets,
             stars.spoke_edges,
             stars.vertex_reference,
         );
-
-        // Opposite spokes (the target's spoke along the same edge) and reflections, in parallel over
-        // spokes; the target's spoke list is prefetched a few spokes ahead (two steps: its offsets,
-        // then its edges).
-        const AHEAD: usize = 8;
-        let opposite_of = |s: usize| -> (u32, bool) {
-            let (t, e) = (spoke_targets[s].index(), spoke_edges[s]);
-            let range = spoke_offsets[t] as usize..spoke_offsets[t + 1] as usize;
-            let opposite = spoke_edges[range.clone()]
-                .iter()
-                .position(|&x| x == e)
-                .map_or(NONE, |i| (range.start + i) as u32);
-            let h = edge_halfedges[e.index()][0] as usize;
-            let (f, k) = (h / 3, h % 3);
-            (
-                opposite,
-                corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3],
-            )
-        };
-        let ns = spoke_edges.len();
-        let mut spoke_opposites = vec![NONE; ns];
-        let mut spoke_reflect = vec![false; ns];
-        spoke_opposites
-            .par_chunks_mut(4096)
-            .zip(spoke_reflect.par_chunks_mut(4096))
-            .enumerate()
-            .for_each(|(chunk, (opp, refl))| {
-                let s0 = chunk * 4096;
-                for i in 0..opp.len() {
-                    let s = s0 + i;
-                    if s + 2 * AHEAD < ns {
-                        prefetch(&spoke_offsets[spoke_targets[s + 2 * AHEAD].index()]);
-                        prefetch(&edge_halfedges[spoke_edges[s + 2 * AHEAD].index()]);
-                    }
-                    if s + AHEAD < ns {
-                        let t = spoke_targets[s + AHEAD].index();
-                        prefetch(&spoke_edges[spoke_offsets[t] as usize]);
-                        let h = edge_halfedges[spoke_edges[s + AHEAD].index()][0] as usize;
-                        prefetch(&corner_flipped[h]);
-                    }
-                    (opp[i], refl[i]) = opposite_of(s);
-                    debug_assert!(opp[i] != NONE, "spoke {s} has no opposite");
-                }
-            });
         let mut mesh = Mesh {
             faces,
             halfedge_twin,
             halfedge_edge,
-            edge_vertices,
             edge_halfedges,
             corner_flipped,
             star_offsets,
@@ -348,9 +327,11 @@ impl Mesh {
                 })
                 .collect(),
             (None, Some(p)) => mesh
-                .edge_vertices
+                .edge_halfedges
                 .par_iter()
-                .map(|[a, b]| {
+                .map(|hs| {
+                    let h = HalfedgeId(hs[0]);
+                    let (a, b) = (mesh.halfedge_tail(h), mesh.halfedge_head(h));
                     let (x, y) = (p[a.index()], p[b.index()]);
                     ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2)).sqrt()
                 })
@@ -440,7 +421,7 @@ impl Mesh {
     }
     /// Number of (undirected) edges.
     pub fn edge_count(&self) -> usize {
-        self.edge_vertices.len()
+        self.edge_halfedges.len()
     }
     /// Number of halfedges (3 per face).
     pub fn halfedge_count(&self) -> usize {
@@ -494,7 +475,9 @@ impl Mesh {
     }
     /// The endpoints of an edge, smaller id first.
     pub fn edge_vertices(&self, e: EdgeId) -> [VertexId; 2] {
-        self.edge_vertices[e.index()]
+        let h = HalfedgeId(self.edge_halfedges[e.index()][0]);
+        let (a, b) = (self.halfedge_tail(h), self.halfedge_head(h));
+        [a.min(b), a.max(b)]
     }
     /// The halfedges of an edge: one, or two for interior edges.
     pub fn edge_halfedges(&self, e: EdgeId) -> (HalfedgeId, Option<HalfedgeId>) {

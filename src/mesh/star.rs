@@ -1,6 +1,7 @@
 //! Ordering the corners and spokes around every vertex (see the module docs of [`super`]).
 
 use super::build::NONE;
+use crate::disjoint::DisjointWrites;
 use crate::ids::{EdgeId, HalfedgeId, VertexId};
 use crate::prefetch::prefetch;
 use rayon::prelude::*;
@@ -25,6 +26,9 @@ pub(crate) struct Stars {
     pub spoke_targets: Vec<VertexId>,
     pub spoke_edges: Vec<EdgeId>,
     pub vertex_reference: Vec<u32>,
+    /// The two spokes of every edge: `edge_spokes[2e]` leaves its lower vertex, `edge_spokes[2e + 1]`
+    /// its higher one.
+    pub edge_spokes: Vec<u32>,
 }
 
 /// Output slices of one block of vertices.
@@ -56,7 +60,11 @@ pub(crate) fn split_lengths<T>(
 
 /// Walks every star, in parallel over blocks of vertices, writing straight into the final arrays.
 /// `None` if some vertex's walk does not reach all its corners (several fans).
-pub(crate) fn walk_all(ctx: &StarContext, spoke_offsets: &[u32]) -> Option<Stars> {
+pub(crate) fn walk_all(
+    ctx: &StarContext,
+    spoke_offsets: &[u32],
+    edge_count: usize,
+) -> Option<Stars> {
     let nv = ctx.star_offsets.len() - 1;
     let nc = ctx.star_offsets[nv] as usize;
     let ns = spoke_offsets[nv] as usize;
@@ -66,7 +74,9 @@ pub(crate) fn walk_all(ctx: &StarContext, spoke_offsets: &[u32]) -> Option<Stars
         spoke_targets: vec![VertexId(0); ns],
         spoke_edges: vec![EdgeId(0); ns],
         vertex_reference: vec![0; nv],
+        edge_spokes: vec![0; 2 * edge_count],
     };
+    let edge_spokes = DisjointWrites::new(&mut stars.edge_spokes);
     let bounds: Vec<(usize, usize)> = (0..nv.div_ceil(BLOCK))
         .map(|b| (b * BLOCK, ((b + 1) * BLOCK).min(nv)))
         .collect();
@@ -115,12 +125,43 @@ pub(crate) fn walk_all(ctx: &StarContext, spoke_offsets: &[u32]) -> Option<Stars
                         prefetch(&ctx.halfedge_edge[c]);
                     }
                 }
+                // Halfway there, their edges are in: ask for the edges' spoke entries (written at
+                // the end of the walk).
+                if v + AHEAD / 2 < v1 {
+                    let u = v + AHEAD / 2;
+                    let star = ctx.star_offsets[u] as usize..ctx.star_offsets[u + 1] as usize;
+                    for &c in &ctx.unordered[star] {
+                        edge_spokes.prefetch(2 * ctx.halfedge_edge[c as usize].index());
+                    }
+                }
                 let c = ctx.star_offsets[v] as usize - c0;
-                let s = spoke_offsets[v] as usize - s0;
-                walk_vertex(ctx, v, &mut walk, &mut out, c, s, v - v0).is_some()
+                let spokes = Spokes {
+                    first: spoke_offsets[v] as usize,
+                    local: spoke_offsets[v] as usize - s0,
+                    of_edges: &edge_spokes,
+                };
+                walk_vertex(ctx, v, &mut walk, &mut out, c, spokes, v - v0).is_some()
             })
         });
     ok.then_some(stars)
+}
+
+/// Where a vertex's spokes go: its first spoke's global index and its index in the block's slices, and
+/// the edges' spoke table.
+struct Spokes<'a, 'b> {
+    first: usize,
+    local: usize,
+    of_edges: &'a DisjointWrites<'b, u32>,
+}
+
+impl Spokes<'_, '_> {
+    /// Records spoke `i` of vertex `v`, pointing to `w` along `e`, in the edge's table entry.
+    #[inline]
+    fn record(&self, i: usize, v: usize, w: VertexId, e: EdgeId) {
+        let slot = 2 * e.index() + (v > w.index()) as usize;
+        // SAFETY: an edge is one spoke at each of its two (distinct) ends, so each slot is written once.
+        unsafe { self.of_edges.write(slot, &[(self.first + i) as u32]) };
+    }
 }
 
 fn walk_vertex(
@@ -129,9 +170,10 @@ fn walk_vertex(
     walk: &mut Vec<(usize, bool)>,
     out: &mut Block,
     corner_base: usize,
-    spoke_base: usize,
+    spokes: Spokes,
     local: usize,
 ) -> Option<()> {
+    let spoke_base = spokes.local;
     let faces = ctx.faces;
     let vid = VertexId::new(v);
     let mine = &ctx.unordered[ctx.star_offsets[v] as usize..ctx.star_offsets[v + 1] as usize];
@@ -219,6 +261,7 @@ fn walk_vertex(
         let (w, e) = spoke_start(&x);
         out.targets[spoke_base + i] = w;
         out.edges[spoke_base + i] = e;
+        spokes.record(i, v, w, e);
     }
     if boundary {
         let &(c, fl) = walk.last()?;
@@ -233,6 +276,7 @@ fn walk_vertex(
         };
         out.targets[spoke_base + count] = w;
         out.edges[spoke_base + count] = e;
+        spokes.record(count, v, w, e);
         let r = out.targets[spoke_base..=spoke_base + count]
             .iter()
             .position(|t| t.0 == reference)
