@@ -17,6 +17,7 @@
 //! Where positions exist, [`ExtrinsicFrames`] gives each vertex a normal and the 3-D directions `x`
 //! (polar angle 0, the reference edge projected to the tangent plane) and `y = n × x` (angle π/2).
 
+use crate::disjoint::DisjointWrites;
 use crate::geometry::Geometry;
 use crate::ids::VertexId;
 use crate::mesh::Mesh;
@@ -34,7 +35,13 @@ pub struct TangentFrames {
 impl TangentFrames {
     /// Builds the frames. O(corners), parallel over vertices.
     pub fn new(mesh: &Mesh, geometry: &Geometry) -> TangentFrames {
-        let angles = geometry.corner_angles();
+        let sums = geometry.vertex_angle_sums();
+        TangentFrames::build(mesh, geometry.corner_angles(), |v| sums[v.index()])
+    }
+
+    /// The frames with the angle sum of each vertex from `theta`, which is called once per vertex,
+    /// just before its spokes are laid out.
+    fn build(mesh: &Mesh, angles: &[f64], theta: impl Fn(VertexId) -> f64 + Sync) -> TangentFrames {
         let nv = mesh.vertex_count();
         let mut vertex_scales = vec![0.0; nv];
         let mut spoke_angles = vec![0.0; mesh.spoke_count()];
@@ -62,28 +69,10 @@ impl TangentFrames {
                 let s0 = spoke_start(v0);
                 for v in v0..v1 {
                     let vid = VertexId::new(v);
-                    let boundary = mesh.is_boundary_vertex(vid);
-                    let s = if boundary {
-                        1.0
-                    } else {
-                        2.0 * PI / geometry.vertex_angle_sums()[v]
-                    };
-                    scales[v - v0] = s;
+                    let theta = theta(vid);
                     let spokes = mesh.vertex_spokes(vid);
                     let out = &mut phis[spokes.start - s0..spokes.end - s0];
-                    let corners = mesh.vertex_corners(vid);
-                    let mut acc = 0.0;
-                    out[0] = 0.0;
-                    for (i, c) in corners[..out.len() - 1].iter().enumerate() {
-                        acc += angles[c.index()];
-                        out[i + 1] = s * acc;
-                    }
-                    let r = out[mesh.vertex_reference_spoke(vid)];
-                    if r != 0.0 {
-                        for p in out.iter_mut() {
-                            *p -= r;
-                        }
-                    }
+                    scales[v - v0] = vertex_frame(mesh, vid, theta, angles, out);
                 }
             });
         TangentFrames {
@@ -101,6 +90,59 @@ impl TangentFrames {
     pub fn spoke_angles(&self) -> &[f64] {
         &self.spoke_angles
     }
+}
+
+/// Lays out the polar angles of the spokes of `v` (angle sum `theta`) into `out`; returns its scale.
+#[inline]
+fn vertex_frame(mesh: &Mesh, v: VertexId, theta: f64, angles: &[f64], out: &mut [f64]) -> f64 {
+    let s = if mesh.is_boundary_vertex(v) {
+        1.0
+    } else {
+        2.0 * PI / theta
+    };
+    let corners = mesh.vertex_corners(v);
+    let mut acc = 0.0;
+    out[0] = 0.0;
+    for (i, c) in corners[..out.len() - 1].iter().enumerate() {
+        acc += angles[c.index()];
+        out[i + 1] = s * acc;
+    }
+    let r = out[mesh.vertex_reference_spoke(v)];
+    if r != 0.0 {
+        for p in out.iter_mut() {
+            *p -= r;
+        }
+    }
+    s
+}
+
+/// Geometry and frames in one pass over the vertices: each vertex's corner angles are read once
+/// (from anywhere in memory) for its angle sum, area and spoke angles alike. The same values as
+/// [`Geometry::new`] then [`TangentFrames::new`].
+pub(crate) fn geometry_and_frames(
+    mesh: &Mesh,
+    edge_lengths: Vec<f64>,
+) -> (Geometry, TangentFrames) {
+    let mut geometry = Geometry::faces_only(mesh, edge_lengths);
+    let nv = mesh.vertex_count();
+    let (mut sums, mut areas) = (vec![0.0; nv], vec![0.0; nv]);
+    let frames = {
+        let (sum_of, area_of) = (
+            DisjointWrites::new(&mut sums),
+            DisjointWrites::new(&mut areas),
+        );
+        TangentFrames::build(mesh, geometry.corner_angles(), |v| {
+            let (theta, area) = geometry.vertex_sums(mesh, v);
+            // SAFETY: `build` visits each vertex once.
+            unsafe {
+                sum_of.write(v.index(), &[theta]);
+                area_of.write(v.index(), &[area]);
+            }
+            theta
+        })
+    };
+    geometry.set_vertex_sums(sums, areas);
+    (geometry, frames)
 }
 
 /// 3-D frames for output and visualisation, where the mesh has positions.
@@ -158,5 +200,38 @@ impl ExtrinsicFrames {
             out.y.push(y);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::BuildOptions;
+
+    #[test]
+    fn the_fused_pass_gives_the_separate_passes_values() {
+        for spec in [
+            "icosphere:2",
+            "grid:5x4",
+            "cone:5",
+            "flat-mobius:9x4",
+            "mobius:16x4",
+        ] {
+            let src = crate::io::load_source(spec).unwrap();
+            let built = Mesh::build(&src, &BuildOptions::default()).unwrap();
+            let (mesh, lengths) = (&built.mesh, built.edge_lengths);
+            let geometry = Geometry::new(mesh, lengths.clone());
+            let frames = TangentFrames::new(mesh, &geometry);
+            let (g, f) = geometry_and_frames(mesh, lengths);
+            assert_eq!(
+                g.vertex_angle_sums(),
+                geometry.vertex_angle_sums(),
+                "{spec}"
+            );
+            assert_eq!(g.vertex_areas(), geometry.vertex_areas(), "{spec}");
+            assert_eq!(g.corner_angles(), geometry.corner_angles(), "{spec}");
+            assert_eq!(f.vertex_scales(), frames.vertex_scales(), "{spec}");
+            assert_eq!(f.spoke_angles(), frames.spoke_angles(), "{spec}");
+        }
     }
 }

@@ -69,6 +69,31 @@ impl Geometry {
     /// # Complexity
     /// O(F), parallel over faces.
     pub fn new(mesh: &Mesh, edge_lengths: Vec<f64>) -> Geometry {
+        let mut g = Geometry::faces_only(mesh, edge_lengths);
+        (g.vertex_angle_sums, g.vertex_areas) = (0..mesh.vertex_count())
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|v| g.vertex_sums(mesh, VertexId::new(v)))
+            .unzip();
+        g
+    }
+
+    /// Angle sum Θ_v and barycentric area of one vertex, from the face quantities.
+    #[inline]
+    pub(crate) fn vertex_sums(&self, mesh: &Mesh, v: VertexId) -> (f64, f64) {
+        let cs = mesh.vertex_corners(v);
+        let theta: f64 = cs.iter().map(|c| self.corner_angles[c.index()]).sum();
+        let area = cs
+            .iter()
+            .map(|c| self.face_areas[c.face().index()])
+            .sum::<f64>()
+            / 3.0;
+        (theta, area)
+    }
+
+    /// The face quantities (corner angles, face areas); the per-vertex sums are left empty for the
+    /// caller to fill (see [`crate::frames`], which fills them while building the frames).
+    pub(crate) fn faces_only(mesh: &Mesh, edge_lengths: Vec<f64>) -> Geometry {
         assert_eq!(edge_lengths.len(), mesh.edge_count(), "one length per edge");
         let nf = mesh.face_count();
         let mut corner_angles = vec![0.0; 3 * nf];
@@ -102,22 +127,18 @@ impl Geometry {
                     *area = triangle_area(l);
                 }
             });
-        let (vertex_angle_sums, vertex_areas): (Vec<f64>, Vec<f64>) = (0..mesh.vertex_count())
-            .into_par_iter()
-            .map(|v| {
-                let cs = mesh.vertex_corners(VertexId::new(v));
-                let theta: f64 = cs.iter().map(|c| corner_angles[c.index()]).sum();
-                let area = cs.iter().map(|c| face_areas[c.face().index()]).sum::<f64>() / 3.0;
-                (theta, area)
-            })
-            .unzip();
         Geometry {
             edge_lengths,
             corner_angles,
             face_areas,
-            vertex_angle_sums,
-            vertex_areas,
+            vertex_angle_sums: Vec::new(),
+            vertex_areas: Vec::new(),
         }
+    }
+
+    /// Sets what [`Geometry::faces_only`] left empty.
+    pub(crate) fn set_vertex_sums(&mut self, angle_sums: Vec<f64>, areas: Vec<f64>) {
+        (self.vertex_angle_sums, self.vertex_areas) = (angle_sums, areas);
     }
 
     /// Length of every edge.

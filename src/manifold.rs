@@ -31,8 +31,8 @@ impl Manifold {
     /// As [`Mesh::build`].
     pub fn from_source(source: &MeshSource, options: &BuildOptions) -> Result<Manifold> {
         let built = Mesh::build(source, options)?;
-        let geometry = Geometry::new(&built.mesh, built.edge_lengths);
-        let frames = TangentFrames::new(&built.mesh, &geometry);
+        let (geometry, frames) =
+            crate::frames::geometry_and_frames(&built.mesh, built.edge_lengths);
         let connection = Connection::new(&built.mesh, &frames);
         Ok(Manifold {
             mesh: built.mesh,

@@ -129,10 +129,12 @@ impl O2 {
     }
 }
 
-/// The connection of a mesh: the O(2) transport along every spoke (directed edge).
+/// The connection of a mesh: the O(2) transport along every spoke (directed edge), stored as its
+/// angle and whether it reflects.
 #[derive(Clone, Debug)]
 pub struct Connection {
-    spoke_transports: Vec<O2>,
+    spoke_angles: Vec<f64>,
+    spoke_reflect: Vec<bool>,
 }
 
 /// A path that is not a sequence of adjacent vertices.
@@ -159,29 +161,52 @@ impl Connection {
     /// Builds the transport of every spoke from the polar angles of both ends.
     pub fn new(mesh: &Mesh, frames: &TangentFrames) -> Connection {
         let phi = frames.spoke_angles();
-        let spoke_transports = (0..mesh.spoke_count())
+        let ns = mesh.spoke_count();
+        let spoke_reflect: Vec<bool> = (0..ns)
             .into_par_iter()
-            .map(|s| {
-                let back = mesh.spoke_opposite(s);
-                let reflect = mesh.spoke_reflects(s);
-                let sigma = if reflect { -1.0 } else { 1.0 };
-                O2 {
-                    angle: wrap_angle(phi[back] + PI - sigma * phi[s]),
-                    reflect,
-                }
-            })
+            .map(|s| mesh.spoke_reflects(s))
             .collect();
-        Connection { spoke_transports }
+        let mut spoke_angles = vec![0.0; ns];
+        const CHUNK: usize = 4096;
+        // The opposite spoke's angle lies anywhere: ask for it a few spokes ahead.
+        const AHEAD: usize = 16;
+        spoke_angles
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(chunk, angles)| {
+                let s0 = chunk * CHUNK;
+                for (i, angle) in angles.iter_mut().enumerate() {
+                    let s = s0 + i;
+                    if s + AHEAD < ns {
+                        crate::prefetch::prefetch(&phi[mesh.spoke_opposite(s + AHEAD)]);
+                    }
+                    let sigma = if spoke_reflect[s] { -1.0 } else { 1.0 };
+                    *angle = wrap_angle(phi[mesh.spoke_opposite(s)] + PI - sigma * phi[s]);
+                }
+            });
+        Connection {
+            spoke_angles,
+            spoke_reflect,
+        }
     }
 
     /// Transport along every spoke, indexed by spoke.
-    pub fn spoke_transports(&self) -> &[O2] {
-        &self.spoke_transports
+    pub fn spoke_transports(&self) -> impl ExactSizeIterator<Item = O2> + '_ {
+        (0..self.spoke_angles.len()).map(|s| self.spoke_transport(s))
+    }
+
+    /// The rotation angle of the transport along every spoke, indexed by spoke.
+    pub fn spoke_angles(&self) -> &[f64] {
+        &self.spoke_angles
     }
 
     /// Transport along one spoke.
+    #[inline]
     pub fn spoke_transport(&self, s: usize) -> O2 {
-        self.spoke_transports[s]
+        O2 {
+            angle: self.spoke_angles[s],
+            reflect: self.spoke_reflect[s],
+        }
     }
 
     /// The composed transport along a vertex path `p[0] → p[1] → … → p[n]`.
@@ -195,7 +220,7 @@ impl Connection {
                 position: i,
                 vertices: (w[0], w[1]),
             })?;
-            g = g.then(self.spoke_transports[s]);
+            g = g.then(self.spoke_transport(s));
         }
         Ok(g)
     }

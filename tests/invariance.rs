@@ -68,7 +68,7 @@ proptest! {
         for (x, y) in a.geometry.face_areas().iter().zip(b.geometry.face_areas()) {
             prop_assert!((s * s * x - y).abs() <= 1e-9 * y.abs().max(1e-300), "area {} vs {}", s * s * x, y);
         }
-        for (g, h) in a.connection.spoke_transports().iter().zip(b.connection.spoke_transports()) {
+        for (g, h) in a.connection.spoke_transports().zip(b.connection.spoke_transports()) {
             prop_assert_eq!(g.reflect, h.reflect);
             prop_assert!(wrap_angle(g.angle - h.angle).abs() < 1e-9, "transport {:?} vs {:?}", g, h);
         }

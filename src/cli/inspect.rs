@@ -103,19 +103,15 @@ pub fn write_npz(m: &Manifold, path: &str) -> Result<(), Error> {
         .flat_map(|v| mesh.vertex_spokes(v).map(move |_| v.raw()))
         .collect();
     let dst: Vec<u32> = mesh.spoke_targets().iter().map(|v| v.raw()).collect();
-    let t = m.connection.spoke_transports();
+    let t = &m.connection;
     w.u32("edge_src", &[ns], &src)?;
     w.u32("edge_dst", &[ns], &dst)?;
     w.f64("edge_polar_angle", &[ns], m.frames.spoke_angles())?;
-    w.f64(
-        "transport_angle",
-        &[ns],
-        &t.iter().map(|g| g.angle).collect::<Vec<_>>(),
-    )?;
+    w.f64("transport_angle", &[ns], t.spoke_angles())?;
     w.bool(
         "transport_reflect",
         &[ns],
-        &t.iter().map(|g| g.reflect).collect::<Vec<_>>(),
+        &t.spoke_transports().map(|g| g.reflect).collect::<Vec<_>>(),
     )?;
     w.finish()
 }
