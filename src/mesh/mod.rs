@@ -166,6 +166,7 @@ impl Mesh {
         };
         let orient = orientation::orient(&clean.faces, &clean.side_twin);
         let flip = &orient.flip;
+        let flipped_faces = flip.par_iter().filter(|&&x| x).count();
         let faces: Vec<[VertexId; 3]> = clean
             .faces
             .par_iter()
@@ -175,13 +176,13 @@ impl Mesh {
                 g.map(VertexId)
             })
             .collect();
-        // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, and so on).
-        let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
-        let mut halfedge_twin = vec![NONE; 3 * nf];
-        halfedge_twin
-            .par_chunks_mut(3)
-            .enumerate()
-            .for_each(|(f, twins)| {
+        let halfedge_twin = if flipped_faces == 0 {
+            clean.side_twin
+        } else {
+            // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, …).
+            let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
+            let mut twin = vec![NONE; 3 * nf];
+            twin.par_chunks_mut(3).enumerate().for_each(|(f, twins)| {
                 for k in 0..3 {
                     let t = clean.side_twin[3 * f + k];
                     if t != NONE {
@@ -190,7 +191,8 @@ impl Mesh {
                     }
                 }
             });
-        let flipped_faces = flip.par_iter().filter(|&&x| x).count();
+            twin
+        };
         if flipped_faces > 0 {
             corners.flip(flip);
             corners::flip_corners(&mut references.corner, flip);
@@ -203,7 +205,12 @@ impl Mesh {
 
         let (star_offsets, unordered) = (corners.offsets, corners.corners);
         let mut vertex_boundary = vec![false; nv];
-        for (h, &t) in halfedge_twin.iter().enumerate() {
+        let first_boundary = crate::par::first_where(3 * nf, |h| halfedge_twin[h] == NONE);
+        for (h, &t) in halfedge_twin
+            .iter()
+            .enumerate()
+            .skip(first_boundary.unwrap_or(3 * nf))
+        {
             if t == NONE {
                 let f = &faces[h / 3];
                 vertex_boundary[f[h % 3].index()] = true;
@@ -300,14 +307,10 @@ impl Mesh {
         mesh.components = mesh.summarize_components(&orient.component_orientable);
 
         let identity = clean.vertex_origin.len() == source.vertex_count
-            && clean
-                .vertex_origin
-                .iter()
-                .enumerate()
-                .all(|(i, &o)| o as usize == i);
+            && crate::par::first_where(nv, |i| clean.vertex_origin[i] as usize != i).is_none();
         let positions = source.positions.as_ref().map(|p| {
             if identity {
-                p.clone()
+                p.par_iter().with_min_len(4096).copied().collect()
             } else {
                 clean
                     .vertex_origin
@@ -326,16 +329,35 @@ impl Mesh {
                     ls[f][if flip[f] { 2 - k } else { k }]
                 })
                 .collect(),
-            (None, Some(p)) => mesh
-                .edge_halfedges
-                .par_iter()
-                .map(|hs| {
-                    let h = HalfedgeId(hs[0]);
-                    let (a, b) = (mesh.halfedge_tail(h), mesh.halfedge_head(h));
-                    let (x, y) = (p[a.index()], p[b.index()]);
-                    ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2)).sqrt()
-                })
-                .collect(),
+            (None, Some(p)) => {
+                let ends = |e: usize| {
+                    let h = HalfedgeId(mesh.edge_halfedges[e][0]);
+                    (mesh.halfedge_tail(h).index(), mesh.halfedge_head(h).index())
+                };
+                let mut lengths = vec![0.0; mesh.edge_count()];
+                lengths
+                    .par_chunks_mut(4096)
+                    .enumerate()
+                    .for_each(|(chunk, out)| {
+                        // The endpoints lie anywhere: ask for them a few edges ahead.
+                        const AHEAD: usize = 8;
+                        let (e0, n) = (chunk * 4096, out.len());
+                        for (i, l) in out.iter_mut().enumerate() {
+                            if i + AHEAD < n {
+                                let (a, b) = ends(e0 + i + AHEAD);
+                                prefetch(&p[a]);
+                                prefetch(&p[b]);
+                            }
+                            let (a, b) = ends(e0 + i);
+                            let (x, y) = (p[a], p[b]);
+                            *l = ((x[0] - y[0]).powi(2)
+                                + (x[1] - y[1]).powi(2)
+                                + (x[2] - y[2]).powi(2))
+                            .sqrt();
+                        }
+                    });
+                lengths
+            }
             // `clean` rejects sources with neither.
             (None, None) => return None,
         };
@@ -396,6 +418,14 @@ impl Mesh {
                 orientable: o,
             })
             .collect();
+        if let [only] = &mut comps[..] {
+            // Everything belongs to it.
+            only.faces = self.face_count();
+            only.vertices = self.vertex_count();
+            only.edges = self.edge_count();
+            only.boundary_loops = self.boundary_loops.len();
+            return comps;
+        }
         for &c in &self.face_components {
             comps[c as usize].faces += 1;
         }

@@ -6,7 +6,9 @@
 //! touched, and the orientation seam of a non-orientable mesh stays where the input put it.
 
 use super::build::NONE;
+use rayon::prelude::*;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 pub(crate) struct Orientation {
     /// Whether each face is reversed.
@@ -17,13 +19,44 @@ pub(crate) struct Orientation {
     pub component_orientable: Vec<bool>,
 }
 
-fn find(p: &mut [u32], mut x: u32) -> u32 {
-    while p[x as usize] != x {
-        p[x as usize] = p[p[x as usize] as usize];
-        x = p[x as usize];
+/// Root of `x`: the lowest element of its set. Safe to run while other tasks link sets (see `union`):
+/// parent pointers only ever decrease, so any value read, however stale, is an element of the set.
+fn find(parent: &[AtomicU32], mut x: u32) -> u32 {
+    loop {
+        let p = parent[x as usize].load(Relaxed);
+        if p == x {
+            return x;
+        }
+        let g = parent[p as usize].load(Relaxed);
+        if g != p {
+            // Path halving; losing the race to another task's update is harmless.
+            let _ = parent[x as usize].compare_exchange_weak(p, g, Relaxed, Relaxed);
+        }
+        x = g;
     }
-    x
 }
+
+/// Merges the sets of `a` and `b`, from any number of tasks at once: the higher root is linked below
+/// the lower one by a compare-and-swap that fails, and is retried, if that root was linked meanwhile.
+fn union(parent: &[AtomicU32], a: u32, b: u32) {
+    let (mut a, mut b) = (a, b);
+    loop {
+        (a, b) = (find(parent, a), find(parent, b));
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        if parent[hi as usize]
+            .compare_exchange(hi, lo, Relaxed, Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// Sides per parallel task.
+const CHUNK: usize = 3 * 8192;
 
 pub(crate) fn orient(faces: &[[u32; 3]], twin: &[u32]) -> Orientation {
     let nf = faces.len();
@@ -31,38 +64,49 @@ pub(crate) fn orient(faces: &[[u32; 3]], twin: &[u32]) -> Orientation {
         let f = &faces[s / 3];
         (f[s % 3], f[(s % 3 + 1) % 3])
     };
-    let mut parent: Vec<u32> = (0..nf as u32).collect();
-    // Pairs of faces that meet with the same direction on their shared edge.
-    let mut against = Vec::new();
-    for s in 0..3 * nf {
-        let t = twin[s];
-        if t == NONE || (t as usize) < s {
-            continue;
-        }
-        let (a, b) = side(s);
-        let (c, d) = side(t as usize);
-        let (fs, ft) = ((s / 3) as u32, t / 3);
-        if a == d && b == c {
-            let (x, y) = (find(&mut parent, fs), find(&mut parent, ft));
-            if x != y {
-                parent[x.max(y) as usize] = x.min(y);
+    let parent: Vec<AtomicU32> = (0..nf as u32).into_par_iter().map(AtomicU32::new).collect();
+    // Join faces that meet with opposite directions on their shared edge (consistently oriented);
+    // collect the pairs that meet with the same direction, in side order.
+    let against: Vec<(u32, u32)> = (0..twin.len().div_ceil(CHUNK))
+        .into_par_iter()
+        .flat_map_iter(|chunk| {
+            let mut against = Vec::new();
+            for s in chunk * CHUNK..((chunk + 1) * CHUNK).min(twin.len()) {
+                let t = twin[s];
+                if t == NONE || (t as usize) < s {
+                    continue;
+                }
+                let ((a, b), (c, d)) = (side(s), side(t as usize));
+                let (fs, ft) = ((s / 3) as u32, t / 3);
+                if a == d && b == c {
+                    union(&parent, fs, ft);
+                } else {
+                    against.push((fs, ft));
+                }
             }
-        } else {
-            against.push((fs, ft));
-        }
-    }
-    // Patch index per face, patches numbered by their lowest face.
+            against
+        })
+        .collect();
+    // Patch index per face, patches numbered by their lowest face (their root).
+    let root: Vec<u32> = (0..nf as u32)
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|f| find(&parent, f))
+        .collect();
+    drop(parent);
     let mut patch_of_root = vec![NONE; nf];
-    let mut face_patch = vec![0u32; nf];
     let mut patches = 0u32;
     for f in 0..nf {
-        let r = find(&mut parent, f as u32) as usize;
-        if patch_of_root[r] == NONE {
-            patch_of_root[r] = patches;
+        if root[f] as usize == f {
+            patch_of_root[f] = patches;
             patches += 1;
         }
-        face_patch[f] = patch_of_root[r];
     }
+    let face_patch: Vec<u32> = root
+        .par_iter()
+        .with_min_len(4096)
+        .map(|&r| patch_of_root[r as usize])
+        .collect();
     let np = patches as usize;
     // Patch graph: an edge with parity 1 for each pair of faces meeting against each other.
     let mut adj_count = vec![0u32; np + 1];
@@ -109,8 +153,58 @@ pub(crate) fn orient(faces: &[[u32; 3]], twin: &[u32]) -> Orientation {
         }
     }
     Orientation {
-        flip: face_patch.iter().map(|&p| patch_flip[p as usize]).collect(),
-        face_components: face_patch.iter().map(|&p| patch_comp[p as usize]).collect(),
+        flip: face_patch
+            .par_iter()
+            .map(|&p| patch_flip[p as usize])
+            .collect(),
+        face_components: face_patch
+            .par_iter()
+            .map(|&p| patch_comp[p as usize])
+            .collect(),
         component_orientable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_unions_find_the_connected_components() {
+        // Random pairs over n elements, joined from many tasks; reference: labels spread by a serial
+        // fixed-point iteration (each element takes the lowest label of its pairs until nothing moves).
+        let n = 20_000u32;
+        let mut x = 12345u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) % n as u64) as u32
+        };
+        let pairs: Vec<(u32, u32)> = (0..15_000).map(|_| (next(), next())).collect();
+        let parent: Vec<AtomicU32> = (0..n).map(AtomicU32::new).collect();
+        pairs
+            .par_iter()
+            .with_max_len(16)
+            .for_each(|&(a, b)| union(&parent, a, b));
+        let mut label: Vec<u32> = (0..n).collect();
+        loop {
+            let mut moved = false;
+            for &(a, b) in &pairs {
+                let m = label[a as usize].min(label[b as usize]);
+                for v in [a, b] {
+                    if label[v as usize] != m {
+                        label[v as usize] = m;
+                        moved = true;
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        for v in 0..n {
+            assert_eq!(find(&parent, v), label[v as usize], "element {v}");
+        }
     }
 }
