@@ -47,7 +47,11 @@ fn bench_build(c: &mut Criterion) {
         g.throughput(Throughput::Elements(src.vertex_count as u64));
         g.bench_function(
             BenchmarkId::new("manifold", format!("{name} {} v", src.vertex_count)),
-            |b| b.iter(|| Manifold::from_source(src, &BuildOptions::default()).unwrap()),
+            |b| {
+                b.iter_with_large_drop(|| {
+                    Manifold::from_source(src, &BuildOptions::default()).unwrap()
+                })
+            },
         );
     }
     g.finish();

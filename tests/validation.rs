@@ -250,7 +250,23 @@ fn check_invariants(m: &Mesh) {
             spokes.len(),
             m.vertex_corners(v).len() + m.is_boundary_vertex(v) as usize
         );
-        for s in spokes {
+        // The star: corner i's face is v with the targets of spokes i and i + 1 (wrapping inside), and
+        // its orientation against the star decides which of them follows v in the face.
+        let corners = m.vertex_corners(v);
+        for (i, &c) in corners.iter().enumerate() {
+            let (a, b) = (
+                m.spoke_target(spokes.start + i),
+                m.spoke_target(spokes.start + (i + 1) % spokes.len()),
+            );
+            let (after, before) = (m.halfedge_head(c), m.halfedge_tail(c.prev()));
+            assert_eq!(m.halfedge_tail(c), v);
+            if m.corner_flipped(c) {
+                assert_eq!((after, before), (b, a), "vertex {v}, corner {i}");
+            } else {
+                assert_eq!((after, before), (a, b), "vertex {v}, corner {i}");
+            }
+        }
+        for s in spokes.clone() {
             assert_eq!(m.spoke_opposite(m.spoke_opposite(s)), s);
             assert_eq!(m.spoke_target(m.spoke_opposite(s)), v);
             assert_eq!(m.spoke_edge(m.spoke_opposite(s)), m.spoke_edge(s));

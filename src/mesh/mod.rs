@@ -226,7 +226,6 @@ impl Mesh {
         // Walk every star, in parallel over blocks of vertices.
         let ctx = star::StarContext {
             faces: &faces,
-            halfedge_twin: &halfedge_twin,
             halfedge_edge: &halfedge_edge,
             star_offsets: &star_offsets,
             unordered: &unordered,

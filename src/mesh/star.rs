@@ -1,6 +1,5 @@
 //! Ordering the corners and spokes around every vertex (see the module docs of [`super`]).
 
-use super::build::NONE;
 use crate::disjoint::DisjointWrites;
 use crate::ids::{EdgeId, HalfedgeId, VertexId};
 use crate::prefetch::prefetch;
@@ -8,7 +7,6 @@ use rayon::prelude::*;
 
 pub(crate) struct StarContext<'a> {
     pub faces: &'a [[VertexId; 3]],
-    pub halfedge_twin: &'a [u32],
     pub halfedge_edge: &'a [EdgeId],
     pub star_offsets: &'a [u32],
     /// Corners of each vertex in no particular order, by `star_offsets`.
@@ -110,18 +108,17 @@ pub(crate) fn walk_all(
         .into_par_iter()
         .zip(bounds.par_iter())
         .all(|(mut out, &(v0, v1))| {
-            let mut walk = Vec::new();
+            let mut scratch = Scratch::default();
             let (c0, s0) = (ctx.star_offsets[v0] as usize, spoke_offsets[v0] as usize);
             (v0..v1).all(|v| {
-                // The walk hops between faces stored anywhere; ask for the faces, twins and edges of
-                // a vertex a few places ahead so their misses overlap instead of queueing.
+                // A vertex's faces lie anywhere; ask for the faces and edges of a vertex a few places
+                // ahead so their misses overlap instead of queueing.
                 if v + AHEAD < v1 {
                     let u = v + AHEAD;
                     let star = ctx.star_offsets[u] as usize..ctx.star_offsets[u + 1] as usize;
                     for &c in &ctx.unordered[star] {
                         let c = c as usize;
                         prefetch(&ctx.faces[c / 3]);
-                        prefetch(&ctx.halfedge_twin[c]);
                         prefetch(&ctx.halfedge_edge[c]);
                     }
                 }
@@ -140,7 +137,7 @@ pub(crate) fn walk_all(
                     local: spoke_offsets[v] as usize - s0,
                     of_edges: &edge_spokes,
                 };
-                walk_vertex(ctx, v, &mut walk, &mut out, c, spokes, v - v0).is_some()
+                walk_vertex(ctx, v, &mut scratch, &mut out, c, spokes, v - v0).is_some()
             })
         });
     ok.then_some(stars)
@@ -164,10 +161,18 @@ impl Spokes<'_, '_> {
     }
 }
 
+/// Buffers reused from vertex to vertex: the corners around the vertex, (corner, vertex after, vertex
+/// before), and the walk, (corner, whether its face runs against the star).
+#[derive(Default)]
+struct Scratch {
+    around: Vec<(usize, u32, u32)>,
+    walk: Vec<(usize, bool)>,
+}
+
 fn walk_vertex(
     ctx: &StarContext,
     v: usize,
-    walk: &mut Vec<(usize, bool)>,
+    scratch: &mut Scratch,
     out: &mut Block,
     corner_base: usize,
     spokes: Spokes,
@@ -175,60 +180,46 @@ fn walk_vertex(
 ) -> Option<()> {
     let spoke_base = spokes.local;
     let faces = ctx.faces;
-    let vid = VertexId::new(v);
     let mine = &ctx.unordered[ctx.star_offsets[v] as usize..ctx.star_offsets[v + 1] as usize];
     let count = mine.len();
-    let corner_at = |g: usize| -> usize { (0..3).find(|&j| faces[g][j] == vid).unwrap_or(0) };
+    // Each corner with the vertices after and before v in its face. Pairing left at most two sides on
+    // every edge, so the face across the edge {v, w} from corner i is the one other corner whose face
+    // holds w: the walk never leaves these few entries (no twin lookups).
+    let around = &mut scratch.around;
+    around.clear();
+    around.extend(mine.iter().map(|&c| {
+        let (f, k) = (c as usize / 3, c as usize % 3);
+        (c as usize, faces[f][(k + 1) % 3].0, faces[f][(k + 2) % 3].0)
+    }));
+    let across =
+        |i: usize, w: u32| (0..count).find(|&j| j != i && (around[j].1 == w || around[j].2 == w));
     let reference = ctx.reference[v];
     // Start from the corner holding the reference edge.
     let c0 = ctx.reference_corner[v] as usize;
     let boundary = ctx.vertex_boundary[v];
-    let mut start = (c0, false);
+    let mut start = (around.iter().position(|x| x.0 == c0)?, false);
     if boundary {
-        // Walk backwards to the first corner after the boundary.
+        // Walk backwards (across the side leaving v, or arriving where the face runs against the
+        // star) to the first corner after the boundary.
         let mut cur = start;
         for _ in 0..count {
-            let (c, fl) = cur;
-            let (f, k) = (c / 3, c % 3);
-            let (edge_h, w) = if !fl {
-                (c, faces[f][(k + 1) % 3])
-            } else {
-                (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
-            };
-            let t = ctx.halfedge_twin[edge_h];
-            if t == NONE {
-                break;
-            }
-            let g = (t / 3) as usize;
-            let kg = corner_at(g);
-            cur = (3 * g + kg, faces[g][(kg + 2) % 3] != w);
+            let (i, fl) = cur;
+            let w = if fl { around[i].2 } else { around[i].1 };
+            let Some(j) = across(i, w) else { break };
+            cur = (j, around[j].2 != w);
         }
         start = cur;
     }
+    let walk = &mut scratch.walk;
     walk.clear();
     let mut cur = start;
     for _ in 0..count {
-        walk.push(cur);
-        let (c, fl) = cur;
-        let (f, k) = (c / 3, c % 3);
-        let (edge_h, w) = if !fl {
-            (3 * f + (k + 2) % 3, faces[f][(k + 2) % 3])
-        } else {
-            (c, faces[f][(k + 1) % 3])
-        };
-        let t = ctx.halfedge_twin[edge_h];
-        if t == NONE {
-            break;
-        }
-        let g = (t / 3) as usize;
-        // The twin leaves v (always so between consistently oriented faces): it is v's corner in g, and
-        // its head is w, so g runs with the star (the general rule below gives the same).
-        cur = if faces[g][t as usize % 3] == vid {
-            (t as usize, false)
-        } else {
-            let kg = corner_at(g);
-            (3 * g + kg, faces[g][(kg + 1) % 3] != w)
-        };
+        walk.push((around[cur.0].0, cur.1));
+        let (i, fl) = cur;
+        let w = if fl { around[i].1 } else { around[i].2 };
+        let Some(j) = across(i, w) else { break };
+        // The next face runs with the star if w follows v in it.
+        cur = (j, around[j].1 != w);
         if cur.0 == start.0 {
             break;
         }
