@@ -21,6 +21,7 @@ use crate::disjoint::DisjointWrites;
 use crate::geometry::Geometry;
 use crate::ids::VertexId;
 use crate::mesh::Mesh;
+use crate::prefetch::prefetch;
 use nalgebra::Vector3;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -36,12 +37,17 @@ impl TangentFrames {
     /// Builds the frames. O(corners), parallel over vertices.
     pub fn new(mesh: &Mesh, geometry: &Geometry) -> TangentFrames {
         let sums = geometry.vertex_angle_sums();
-        TangentFrames::build(mesh, geometry.corner_angles(), |v| sums[v.index()])
+        TangentFrames::build(mesh, geometry.corner_angles(), |v| sums[v.index()], None)
     }
 
     /// The frames with the angle sum of each vertex from `theta`, which is called once per vertex,
-    /// just before its spokes are laid out.
-    fn build(mesh: &Mesh, angles: &[f64], theta: impl Fn(VertexId) -> f64 + Sync) -> TangentFrames {
+    /// just before its spokes are laid out (and reads `face_areas`, if given).
+    fn build(
+        mesh: &Mesh,
+        angles: &[f64],
+        theta: impl Fn(VertexId) -> f64 + Sync,
+        face_areas: Option<&[f64]>,
+    ) -> TangentFrames {
         let nv = mesh.vertex_count();
         let mut vertex_scales = vec![0.0; nv];
         let mut spoke_angles = vec![0.0; mesh.spoke_count()];
@@ -68,6 +74,17 @@ impl TangentFrames {
             .for_each(|((scales, phis), &(v0, v1))| {
                 let s0 = spoke_start(v0);
                 for v in v0..v1 {
+                    // A vertex's corners lie anywhere: ask for their angles (and faces' areas, where
+                    // `theta` reads them) a few vertices ahead.
+                    const AHEAD: usize = 4;
+                    if v + AHEAD < v1 {
+                        for c in mesh.vertex_corners(VertexId::new(v + AHEAD)) {
+                            prefetch(&angles[c.index()]);
+                            if let Some(areas) = face_areas {
+                                prefetch(&areas[c.face().index()]);
+                            }
+                        }
+                    }
                     let vid = VertexId::new(v);
                     let theta = theta(vid);
                     let spokes = mesh.vertex_spokes(vid);
@@ -131,7 +148,7 @@ pub(crate) fn geometry_and_frames(
             DisjointWrites::new(&mut sums),
             DisjointWrites::new(&mut areas),
         );
-        TangentFrames::build(mesh, geometry.corner_angles(), |v| {
+        let theta = |v: VertexId| {
             let (theta, area) = geometry.vertex_sums(mesh, v);
             // SAFETY: `build` visits each vertex once.
             unsafe {
@@ -139,7 +156,9 @@ pub(crate) fn geometry_and_frames(
                 area_of.write(v.index(), &[area]);
             }
             theta
-        })
+        };
+        let areas = Some(geometry.face_areas());
+        TangentFrames::build(mesh, geometry.corner_angles(), theta, areas)
     };
     geometry.set_vertex_sums(sums, areas);
     (geometry, frames)

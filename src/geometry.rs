@@ -20,6 +20,7 @@
 
 use crate::ids::{FaceId, HalfedgeId, VertexId};
 use crate::mesh::Mesh;
+use crate::prefetch::prefetch;
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
@@ -116,11 +117,17 @@ impl Geometry {
             .zip(face_areas.par_chunks_mut(4096))
             .enumerate()
             .for_each(|(b, (angles, areas))| {
+                let areas_len = areas.len();
+                let edge = |f: usize, k: usize| mesh.halfedge_edge(HalfedgeId::new(3 * f + k));
                 for (i, area) in areas.iter_mut().enumerate() {
                     let f = b * 4096 + i;
-                    let l = [0, 1, 2].map(|k| {
-                        edge_lengths[mesh.halfedge_edge(HalfedgeId::new(3 * f + k)).index()]
-                    });
+                    // Half a face's edges were numbered by a neighbour stored anywhere: ask for
+                    // their lengths a few faces ahead.
+                    const AHEAD: usize = 8;
+                    if i + AHEAD < areas_len {
+                        (0..3).for_each(|k| prefetch(&edge_lengths[edge(f + AHEAD, k).index()]));
+                    }
+                    let l = [0, 1, 2].map(|k| edge_lengths[edge(f, k).index()]);
                     // Corner k lies between sides k (k→k+1) and k+2 (k+2→k), opposite side k+1. The two
                     // smaller angles are computed directly (accurately, however thin the triangle), the
                     // largest as π minus them.

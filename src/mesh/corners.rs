@@ -29,6 +29,9 @@ pub(crate) fn flip_corners(corners: &mut [u32], flip: &[bool]) {
     });
 }
 
+/// How many corners ahead the counting sort prefetches.
+const AHEAD_CORNERS: usize = 16;
+
 /// Vertices per parallel task.
 const BLOCK: usize = 8192;
 /// How many vertices ahead a pass over the lists prefetches their faces.
@@ -54,7 +57,12 @@ impl VertexCorners {
             .par_chunks(per_chunk)
             .map(|part| {
                 let mut count = vec![0u32; vertex_count];
-                for v in part.iter().flatten() {
+                let part = part.as_flattened();
+                for (i, v) in part.iter().enumerate() {
+                    // Vertices lie anywhere: ask for their counters a few corners ahead.
+                    if let Some(&ahead) = part.get(i + 2 * AHEAD_CORNERS) {
+                        prefetch(&count[ahead as usize]);
+                    }
                     count[*v as usize] += 1;
                 }
                 count
@@ -80,7 +88,15 @@ impl VertexCorners {
             .enumerate()
             .for_each(|(chunk, (part, fill))| {
                 let c0 = 3 * chunk * per_chunk;
-                for (i, v) in part.iter().flatten().enumerate() {
+                let part = part.as_flattened();
+                for (i, v) in part.iter().enumerate() {
+                    // Two steps ahead: the vertex's next slot, then the place it points to.
+                    if let Some(&ahead) = part.get(i + 2 * AHEAD_CORNERS) {
+                        prefetch(&fill[ahead as usize]);
+                    }
+                    if let Some(&ahead) = part.get(i + AHEAD_CORNERS) {
+                        out.prefetch(fill[ahead as usize] as usize);
+                    }
                     let slot = &mut fill[*v as usize];
                     // SAFETY: each slot is handed out once, by the chunk that owns it.
                     unsafe { out.write(*slot as usize, &[(c0 + i) as u32]) };

@@ -6,6 +6,7 @@
 //! touched, and the orientation seam of a non-orientable mesh stays where the input put it.
 
 use super::build::NONE;
+use crate::prefetch::prefetch;
 use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -71,7 +72,15 @@ pub(crate) fn orient(faces: &[[u32; 3]], twin: &[u32]) -> Orientation {
         .into_par_iter()
         .flat_map_iter(|chunk| {
             let mut against = Vec::new();
-            for s in chunk * CHUNK..((chunk + 1) * CHUNK).min(twin.len()) {
+            let end = ((chunk + 1) * CHUNK).min(twin.len());
+            for s in chunk * CHUNK..end {
+                // The twin's face lies anywhere: ask for it, and its parent, a few sides ahead.
+                const AHEAD: usize = 16;
+                if s + AHEAD < end && twin[s + AHEAD] != NONE {
+                    let t = twin[s + AHEAD] as usize;
+                    prefetch(&faces[t / 3]);
+                    prefetch(&parent[t / 3]);
+                }
                 let t = twin[s];
                 if t == NONE || (t as usize) < s {
                     continue;
