@@ -235,27 +235,7 @@ impl Mesh {
         };
         let stars = star::walk_all(&ctx, &spoke_offsets, edge_halfedges.len())?;
         let ns = stars.spoke_edges.len();
-        // Opposite spokes (the target's spoke along the same edge): the other spoke of the edge.
-        let edge_spokes = &stars.edge_spokes;
-        let mut spoke_opposites = vec![NONE; ns];
-        spoke_opposites
-            .par_chunks_mut(4096)
-            .zip(stars.spoke_edges.par_chunks(4096))
-            .enumerate()
-            .for_each(|(chunk, (opp, edges))| {
-                const AHEAD: usize = 16;
-                for (i, e) in edges.iter().enumerate() {
-                    if let Some(ahead) = edges.get(i + AHEAD) {
-                        prefetch(&edge_spokes[2 * ahead.index()]);
-                    }
-                    let (s, pair) = (chunk * 4096 + i, &edge_spokes[2 * e.index()..][..2]);
-                    opp[i] = if pair[0] as usize == s {
-                        pair[1]
-                    } else {
-                        pair[0]
-                    };
-                }
-            });
+        let spoke_opposites = stars.opposite_spokes();
         drop(stars.edge_spokes);
         // Where stars disagree (only on non-orientable components), the spoke reflects.
         let (corner_flipped, spoke_reflect) = if orient.component_orientable.iter().all(|&o| o) {
@@ -328,35 +308,7 @@ impl Mesh {
                     ls[f][if flip[f] { 2 - k } else { k }]
                 })
                 .collect(),
-            (None, Some(p)) => {
-                let ends = |e: usize| {
-                    let h = HalfedgeId(mesh.edge_halfedges[e][0]);
-                    (mesh.halfedge_tail(h).index(), mesh.halfedge_head(h).index())
-                };
-                let mut lengths = vec![0.0; mesh.edge_count()];
-                lengths
-                    .par_chunks_mut(4096)
-                    .enumerate()
-                    .for_each(|(chunk, out)| {
-                        // The endpoints lie anywhere: ask for them a few edges ahead.
-                        const AHEAD: usize = 8;
-                        let (e0, n) = (chunk * 4096, out.len());
-                        for (i, l) in out.iter_mut().enumerate() {
-                            if i + AHEAD < n {
-                                let (a, b) = ends(e0 + i + AHEAD);
-                                prefetch(&p[a]);
-                                prefetch(&p[b]);
-                            }
-                            let (a, b) = ends(e0 + i);
-                            let (x, y) = (p[a], p[b]);
-                            *l = ((x[0] - y[0]).powi(2)
-                                + (x[1] - y[1]).powi(2)
-                                + (x[2] - y[2]).powi(2))
-                            .sqrt();
-                        }
-                    });
-                lengths
-            }
+            (None, Some(p)) => mesh.edge_lengths_from(p),
             // `clean` rejects sources with neither.
             (None, None) => return None,
         };
@@ -372,6 +324,37 @@ impl Mesh {
             edge_lengths,
             report,
         })
+    }
+
+    /// The length of every edge between `positions`.
+    fn edge_lengths_from(&self, positions: &[[f64; 3]]) -> Vec<f64> {
+        let ends = |e: usize| {
+            let h = HalfedgeId(self.edge_halfedges[e][0]);
+            (self.halfedge_tail(h).index(), self.halfedge_head(h).index())
+        };
+        let mut lengths = vec![0.0; self.edge_count()];
+        lengths
+            .par_chunks_mut(4096)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                // The endpoints lie anywhere: ask for them a few edges ahead.
+                const AHEAD: usize = 8;
+                let (e0, n) = (chunk * 4096, out.len());
+                for (i, l) in out.iter_mut().enumerate() {
+                    if i + AHEAD < n {
+                        let (a, b) = ends(e0 + i + AHEAD);
+                        prefetch(&positions[a]);
+                        prefetch(&positions[b]);
+                    }
+                    let (x, y) = {
+                        let (a, b) = ends(e0 + i);
+                        (positions[a], positions[b])
+                    };
+                    *l = ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2))
+                        .sqrt();
+                }
+            });
+        lengths
     }
 
     fn trace_boundary_loops(&self) -> Vec<Vec<VertexId>> {

@@ -29,6 +29,34 @@ pub(crate) struct Stars {
     pub edge_spokes: Vec<u32>,
 }
 
+impl Stars {
+    /// The opposite of every spoke (the target's spoke along the same edge): the other spoke in its
+    /// edge's entry of `edge_spokes`.
+    pub(crate) fn opposite_spokes(&self) -> Vec<u32> {
+        let mut opposites = vec![0; self.spoke_edges.len()];
+        opposites
+            .par_chunks_mut(BLOCK)
+            .zip(self.spoke_edges.par_chunks(BLOCK))
+            .enumerate()
+            .for_each(|(chunk, (opposite, edges))| {
+                // The edge's entry lies anywhere: ask for it a few spokes ahead.
+                const AHEAD: usize = 16;
+                for (i, e) in edges.iter().enumerate() {
+                    if let Some(ahead) = edges.get(i + AHEAD) {
+                        prefetch(&self.edge_spokes[2 * ahead.index()]);
+                    }
+                    let (s, pair) = (chunk * BLOCK + i, &self.edge_spokes[2 * e.index()..][..2]);
+                    opposite[i] = if pair[0] as usize == s {
+                        pair[1]
+                    } else {
+                        pair[0]
+                    };
+                }
+            });
+        opposites
+    }
+}
+
 /// Output slices of one block of vertices.
 struct Block<'a> {
     corners: &'a mut [HalfedgeId],
