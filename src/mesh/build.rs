@@ -259,46 +259,48 @@ fn twice_area_ratio(l: [f64; 3]) -> f64 {
     0.5 * p.sqrt() / (a * a)
 }
 
-fn position_lengths(p: &[[f64; 3]], f: [u32; 3]) -> ([f64; 3], f64) {
-    let d = |i: usize, j: usize| {
-        let (a, b) = (p[f[i] as usize], p[f[j] as usize]);
-        [b[0] - a[0], b[1] - a[1], b[2] - a[2]]
-    };
-    let (e0, e1, e2) = (d(0, 1), d(1, 2), d(2, 0));
-    let n = |e: [f64; 3]| (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
-    let cr = [
-        e0[1] * e2[2] - e0[2] * e2[1],
-        e0[2] * e2[0] - e0[0] * e2[2],
-        e0[0] * e2[1] - e0[1] * e2[0],
-    ];
-    let l = [n(e0), n(e1), n(e2)];
-    let lmax = l[0].max(l[1]).max(l[2]);
-    let ratio = if lmax > 0.0 {
-        n(cr) / (lmax * lmax)
+/// Twice the area of a face over its longest side squared, from positions (compared with
+/// [`ZERO_AREA_RELATIVE`]).
+fn position_area_ratio(p: &[[f64; 3]], f: [u32; 3]) -> f64 {
+    let (sides, cr) = side_vectors(p, f);
+    let lmax = sides.map(norm2).into_iter().fold(0.0, f64::max).sqrt();
+    if lmax > 0.0 {
+        norm2(cr).sqrt() / (lmax * lmax)
     } else {
         0.0
-    };
-    (l, ratio)
+    }
 }
 
-/// Whether a face is certainly not thin by [`position_lengths`]' ratio, from squared quantities (no
+/// Whether a face is certainly not thin by [`position_area_ratio`], from squared quantities (no
 /// square roots). `false` decides nothing: overflow, NaN and near-threshold faces take the exact test.
 #[inline]
 fn clearly_not_thin(p: &[[f64; 3]], f: [u32; 3]) -> bool {
+    let (sides, cr) = side_vectors(p, f);
+    let l2 = sides.map(norm2);
+    let l2 = l2[0].max(l2[1]).max(l2[2]);
+    // ratio = |cr| / l², so ratio > r ⟺ |cr|² > r² l⁴; a factor 4 of margin covers the rounding.
+    norm2(cr) > 4.0 * ZERO_AREA_RELATIVE * ZERO_AREA_RELATIVE * (l2 * l2)
+}
+
+/// The side vectors of a face (corner k to corner k + 1) and the cross product of the first and last.
+#[inline]
+fn side_vectors(p: &[[f64; 3]], f: [u32; 3]) -> ([[f64; 3]; 3], [f64; 3]) {
     let d = |i: usize, j: usize| {
         let (a, b) = (p[f[i] as usize], p[f[j] as usize]);
         [b[0] - a[0], b[1] - a[1], b[2] - a[2]]
     };
     let (e0, e1, e2) = (d(0, 1), d(1, 2), d(2, 0));
-    let n2 = |e: [f64; 3]| e[0] * e[0] + e[1] * e[1] + e[2] * e[2];
     let cr = [
         e0[1] * e2[2] - e0[2] * e2[1],
         e0[2] * e2[0] - e0[0] * e2[2],
         e0[0] * e2[1] - e0[1] * e2[0],
     ];
-    let l2 = n2(e0).max(n2(e1)).max(n2(e2));
-    // ratio = |cr| / l², so ratio > r ⟺ |cr|² > r² l⁴; a factor 4 of margin covers the rounding.
-    n2(cr) > 4.0 * ZERO_AREA_RELATIVE * ZERO_AREA_RELATIVE * (l2 * l2)
+    ([e0, e1, e2], cr)
+}
+
+#[inline]
+fn norm2(e: [f64; 3]) -> f64 {
+    e[0] * e[0] + e[1] * e[1] + e[2] * e[2]
 }
 
 /// Validates (and in repair mode, repairs) a source into a manifold face list.
@@ -415,7 +417,7 @@ pub(crate) fn clean<'a>(
             if clearly_not_thin(p, f) {
                 return Check::Fine;
             }
-            position_lengths(p, f).1
+            position_area_ratio(p, f)
         };
         if ratio <= ZERO_AREA_RELATIVE {
             Check::Thin

@@ -14,9 +14,9 @@ pub(crate) struct Edges {
 const CHUNK: usize = 8192;
 const AHEAD: usize = 16;
 
-/// Numbers the edges of oriented `faces` with halfedge twins `twin` (`NONE` on the boundary). Edge `e`
-/// is the `e`-th halfedge `h` (in halfedge order) that has no twin or a twin after it; its halfedges
-/// are `[h, twin]`.
+/// Numbers the edges of a mesh from its halfedge twins (`NONE` on the boundary). Edge `e` is the
+/// `e`-th halfedge `h` (in halfedge order) that has no twin or a twin after it; its halfedges are
+/// `[h, twin]`.
 pub(crate) fn number_edges(twin: &[u32]) -> Edges {
     let nh = twin.len();
     let owns = |h: usize| twin[h] == NONE || twin[h] as usize > h;

@@ -46,6 +46,10 @@ impl Stars {
                         prefetch(&self.edge_spokes[2 * ahead.index()]);
                     }
                     let (s, pair) = (chunk * BLOCK + i, &self.edge_spokes[2 * e.index()..][..2]);
+                    debug_assert!(
+                        pair.contains(&(s as u32)),
+                        "spoke {s} missing from its edge"
+                    );
                     opposite[i] = if pair[0] as usize == s {
                         pair[1]
                     } else {
