@@ -5,18 +5,14 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use manifold_cnn::io::obj;
-use manifold_cnn::mesh::{BuildOptions, MeshSource};
-use manifold_cnn::{primitives, subdivide, Manifold};
+use manifold_cnn::mesh::BuildOptions;
+use manifold_cnn::{primitives, Manifold};
 use std::time::Duration;
 
-fn bull_subdivided() -> MeshSource {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj");
-    let bull = obj::read_obj(path).expect("meshes/bull.obj");
-    subdivide::subdivide(&bull, 4).expect("Loop subdivision of bull")
-}
+mod support;
 
 fn bench_parse(c: &mut Criterion) {
-    let src = bull_subdivided();
+    let src = support::source("bull_loop4");
     let dir = std::env::temp_dir().join("manifold-cnn-bench");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bull_loop4.obj");
@@ -39,7 +35,7 @@ fn bench_build(c: &mut Criterion) {
     let sources = [
         ("icosphere:8", primitives::icosphere(8).unwrap()),
         ("icosphere:9", primitives::icosphere(9).unwrap()),
-        ("bull_loop4", bull_subdivided()),
+        ("bull_loop4", support::source("bull_loop4")),
     ];
     let mut g = c.benchmark_group("build");
     g.sample_size(10).measurement_time(Duration::from_secs(15));

@@ -14,29 +14,13 @@ use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
-use manifold_cnn::{io, subdivide, BuildOptions, Manifold};
+use manifold_cnn::{BuildOptions, Manifold};
 use std::time::Duration;
 
-fn load(spec: &str) -> Manifold {
-    let src = match spec {
-        "bull_loop4" => {
-            let bull =
-                io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj")).unwrap();
-            subdivide::subdivide(&bull, 4).unwrap()
-        }
-        other => io::load_source(other).unwrap(),
-    };
-    Manifold::from_source(&src, &BuildOptions::default()).unwrap()
-}
+mod support;
 
-fn values(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32
-                / (1u32 << 24) as f32
-                - 0.5
-        })
-        .collect()
+fn load(spec: &str) -> Manifold {
+    Manifold::from_source(&support::source(spec), &BuildOptions::default()).unwrap()
 }
 
 fn bench(c: &mut Criterion) {
@@ -80,8 +64,8 @@ fn bench(c: &mut Criterion) {
         for (name, op) in &ops {
             let nb = op.basis_len();
             for ch in [16usize, 64] {
-                let x = values(n * ch, 1);
-                let w = values(nb * ch * ch, 2);
+                let x = support::values(n * ch, 1);
+                let w = support::values(nb * ch * ch, 2);
                 let mut out = vec![0f32; n * ch];
                 g.bench_function(
                     BenchmarkId::new(format!("forward/{name}"), format!("{ch}to{ch}")),

@@ -16,21 +16,13 @@ use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::io::npz::write_npy_f32;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
-use manifold_cnn::{io, subdivide, BuildOptions, Manifold, MeshSource};
+use manifold_cnn::{BuildOptions, Manifold};
 use rayon::prelude::*;
 use serde_json::json;
 use std::time::Instant;
 
-fn source(spec: &str) -> MeshSource {
-    match spec {
-        "bull_loop4" => {
-            let bull =
-                io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj")).unwrap();
-            subdivide::subdivide(&bull, 4).unwrap()
-        }
-        other => io::load_source(other).unwrap(),
-    }
-}
+#[path = "../benches/support/mod.rs"]
+mod support;
 
 /// STREAM triad a = b + s·c over three 512 MiB arrays, both cores; best of 5, counting 3 arrays moved.
 fn stream_triad() -> f64 {
@@ -100,20 +92,10 @@ fn fma_peak() -> f64 {
     f64::NAN
 }
 
-fn values(n: usize, seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32
-                / (1u32 << 24) as f32
-                - 0.5
-        })
-        .collect()
-}
-
 fn median_forward(op: &ConvOperator<f32>, c: usize, reps: usize) -> f64 {
     let n = op.vertex_count();
-    let x = values(n * c, 1);
-    let w = values(op.basis_len() * c * c, 2);
+    let x = support::values(n * c, 1);
+    let w = support::values(op.basis_len() * c * c, 2);
     let mut out = vec![0f32; n * c];
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
@@ -154,7 +136,7 @@ fn main() {
     let peak = fma_peak();
     eprintln!("STREAM triad {bandwidth:.1} GB/s; f32 FMA peak {peak:.0} GFLOP/s");
 
-    let src = source(&spec);
+    let src = support::source(&spec);
     let m = Manifold::from_source(&src, &BuildOptions::default()).unwrap();
     let n = m.mesh.vertex_count();
     let t = Instant::now();
@@ -200,7 +182,7 @@ fn main() {
         let mut xs = Vec::new();
         for c in [16usize, 64] {
             let path = dir.join(format!("x{c}.npy"));
-            write_npy_f32(&path, &[n as u64, c as u64], &values(n * c, 1)).unwrap();
+            write_npy_f32(&path, &[n as u64, c as u64], &support::values(n * c, 1)).unwrap();
             xs.push(path);
         }
         drop(op);

@@ -55,6 +55,19 @@ impl<'a, T> Structure<'a, T> {
         }
     }
 
+    /// Panics unless `src` covers every column (`width` values each) and `y` holds `rows.len()`
+    /// output rows of `basis × width`: what both gather kernels need before their unchecked reads.
+    fn check_buffers(&self, rows: &Range<usize>, src: &[T], width: usize, y: &[T]) {
+        assert!(
+            src.len() >= self.col_bound * width,
+            "source too short for the structure's columns"
+        );
+        assert!(
+            y.len() >= rows.len() * self.basis * width,
+            "output too short"
+        );
+    }
+
     /// The entries of row `p`.
     fn row(&self, p: usize) -> Range<usize> {
         let (e0, e1) = (self.offsets[p] as usize, self.offsets[p + 1] as usize);
@@ -83,10 +96,7 @@ fn gather_rows<T: Real, const FMA: bool>(
 ) {
     let nb = s.basis;
     let row_len = nb * width;
-    assert!(
-        src.len() >= s.col_bound * width,
-        "source too short for the structure's columns"
-    );
+    s.check_buffers(&rows, src, width, y);
     for (i, p) in rows.enumerate() {
         let yrow = &mut y[i * row_len..(i + 1) * row_len];
         let entries = s.row(p);
@@ -207,11 +217,7 @@ unsafe fn gather_f32_avx512(
 ) {
     let nb = s.basis;
     let row_len = nb * width;
-    assert!(
-        src.len() >= s.col_bound * width,
-        "source too short for the structure's columns"
-    );
-    assert!(y.len() >= rows.len() * row_len, "output too short");
+    s.check_buffers(&rows, src, width, y);
     for (i, p) in rows.enumerate() {
         let entries = s.row(p);
         let cols = &s.cols[entries.clone()];
