@@ -135,6 +135,11 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A tensor operation failed (candle's message, which names the shapes).
+    Tensor {
+        /// candle's message.
+        message: String,
+    },
 }
 
 /// Shorthand for results with this crate's [`Error`].
@@ -204,8 +209,17 @@ impl fmt::Display for Error {
             MissingGeometry { message } => write!(f, "mesh geometry: {message}"),
             InvalidSpec { spec, message } => write!(f, "mesh spec '{spec}': {message}"),
             InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
+            Tensor { message } => write!(f, "tensor: {message}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Error {
+        Error::Tensor {
+            message: e.to_string(),
+        }
+    }
+}

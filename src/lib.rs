@@ -76,9 +76,11 @@ pub mod io;
 pub mod kernel;
 pub mod manifold;
 pub mod mesh;
+pub mod nn;
 mod par;
 mod prefetch;
 pub mod primitives;
+pub mod rng;
 pub mod subdivide;
 pub mod transport;
 

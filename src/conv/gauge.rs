@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use crate::holonomy::VertexTree;
 use crate::ids::VertexId;
+use crate::rng::SplitMix;
 use crate::transport::O2;
 use crate::Manifold;
 
@@ -33,22 +34,6 @@ pub struct Gauge {
     roots: Vec<VertexId>,
     transports: Vec<O2>,
     order: Vec<VertexId>,
-}
-
-/// SplitMix64: a tiny, well-mixed, seedable generator (enough for shuffles in tests and trees).
-pub(crate) struct SplitMix(pub u64);
-
-impl SplitMix {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
 }
 
 impl Gauge {

@@ -1,0 +1,29 @@
+//! Networks on meshes: layers on candle tensors, with the manifold convolution as a custom op.
+//!
+//! A model is a list of layers ([`ModelSpec`], read from `model.json`) whose convolutions are
+//!
+//! ```text
+//! y[p] = b + Σ_b (A_b x)[p] W_b,      A_b[p, q] = Σ_s w_s k_b(r_s, Γ_p⁻¹ θ_s) β_{s,q}
+//! ```
+//!
+//! ([`ConvOperator`](crate::conv::ConvOperator)): the kernel `Σ_b W_b k_b` is transported to every
+//! vertex and integrated against the signal pulled back by the exponential map, with the basis `k_b`
+//! constrained to the holonomy group so that the transported kernel is well defined. Each mesh is
+//! compiled once into [`MeshLevels`] (its operators at every resolution the model pools to) and any
+//! number of signals run through it; candle's autograd chains the convolution's backward pass
+//! ([`ConvOp`]) with the other layers', and its optimisers update the weights.
+
+mod levels;
+mod model;
+mod op;
+mod spec;
+mod train;
+
+pub use levels::{coarser_levels, Level, MeshLevels};
+pub use model::Model;
+pub use op::ConvOp;
+pub use spec::{ConvSpec, GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
+pub use train::{
+    evaluate, predict, train, EpochStats, Label, Loss, OptimizerKind, Sample, Schedule,
+    TrainOptions,
+};

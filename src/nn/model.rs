@@ -1,0 +1,569 @@
+//! A network built from a [`ModelSpec`]: its layers, their weights (candle `Var`s in a `VarMap`), the
+//! forward pass over a compiled mesh, and saving/loading as `model.json` + `model.safetensors`.
+
+use super::levels::{constrained_basis, MeshLevels};
+use super::spec::{parse_group, GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
+use crate::error::{Error, Result};
+use crate::holonomy::HolonomyGroup;
+use crate::rng::SplitMix;
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::VarMap;
+use std::collections::HashMap;
+use std::path::Path;
+
+enum Layer {
+    Conv {
+        w: Var,
+        b: Option<Var>,
+    },
+    Linear {
+        w: Var,
+        b: Var,
+    },
+    Relu,
+    Gelu,
+    Tanh,
+    Sigmoid,
+    LeakyRelu(f64),
+    Norm {
+        gamma: Var,
+        beta: Var,
+    },
+    Dropout(f64),
+    Pool(PoolMode),
+    Unpool,
+    Residual {
+        body: Vec<Layer>,
+        projection: Option<Var>,
+    },
+    GlobalPool(GlobalPoolMode),
+    Dense {
+        w: Var,
+        b: Var,
+    },
+}
+
+/// What flows between layers while the model is built: the shape of one sample's features.
+#[derive(Clone, Copy)]
+struct Flow {
+    level: usize,
+    channels: usize,
+    /// After `global_pool`: one vector per sample.
+    pooled: bool,
+}
+
+/// Builds layers, creating their variables with seeded initial values.
+struct Builder<'a> {
+    vars: &'a mut HashMap<String, Var>,
+    names: Vec<String>,
+    rng: SplitMix,
+    basis_len: usize,
+    levels: usize,
+    dtype: DType,
+}
+
+impl Builder<'_> {
+    fn var(&mut self, name: &str, shape: &[usize], std: f64, fill: f64) -> Result<Var> {
+        let count: usize = shape.iter().product();
+        let values: Vec<f64> = (0..count)
+            .map(|_| {
+                if std > 0.0 {
+                    std * self.rng.normal()
+                } else {
+                    fill
+                }
+            })
+            .collect();
+        let t = Tensor::from_vec(values, shape, &Device::Cpu)?.to_dtype(self.dtype)?;
+        let v = Var::from_tensor(&t)?;
+        self.vars.insert(name.to_string(), v.clone());
+        self.names.push(name.to_string());
+        Ok(v)
+    }
+
+    fn layers(&mut self, specs: &[LayerSpec], prefix: &str, flow: &mut Flow) -> Result<Vec<Layer>> {
+        let mut out = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let name = format!("{prefix}{i}");
+            out.push(self.layer(spec, &name, flow)?);
+        }
+        Ok(out)
+    }
+
+    fn layer(&mut self, spec: &LayerSpec, name: &str, flow: &mut Flow) -> Result<Layer> {
+        let bad = |message: String| Error::InvalidParameter {
+            name: "layers",
+            message: format!("{name}: {message}"),
+        };
+        let per_vertex = |flow: &Flow, what: &str| {
+            if flow.pooled {
+                Err(bad(format!("{what} needs per-vertex features, but they were pooled by an earlier global_pool")))
+            } else {
+                Ok(())
+            }
+        };
+        let positive = |c: usize, what: &str| {
+            if c == 0 {
+                Err(bad(format!("{what} must be at least 1")))
+            } else {
+                Ok(c)
+            }
+        };
+        let c_in = flow.channels;
+        Ok(match spec {
+            LayerSpec::Conv { channels, bias } => {
+                per_vertex(flow, "conv")?;
+                let c = positive(*channels, "channels")?;
+                let fan_in = (self.basis_len * c_in) as f64;
+                let w = self.var(
+                    &format!("{name}.weight"),
+                    &[self.basis_len, c_in, c],
+                    (2.0 / fan_in).sqrt(),
+                    0.0,
+                )?;
+                let b = if *bias {
+                    Some(self.var(&format!("{name}.bias"), &[c], 0.0, 0.0)?)
+                } else {
+                    None
+                };
+                flow.channels = c;
+                Layer::Conv { w, b }
+            }
+            LayerSpec::Linear { channels } => {
+                per_vertex(flow, "linear")?;
+                let c = positive(*channels, "channels")?;
+                let w = self.var(
+                    &format!("{name}.weight"),
+                    &[c_in, c],
+                    (2.0 / c_in as f64).sqrt(),
+                    0.0,
+                )?;
+                let b = self.var(&format!("{name}.bias"), &[c], 0.0, 0.0)?;
+                flow.channels = c;
+                Layer::Linear { w, b }
+            }
+            LayerSpec::Relu => Layer::Relu,
+            LayerSpec::Gelu => Layer::Gelu,
+            LayerSpec::Tanh => Layer::Tanh,
+            LayerSpec::Sigmoid => Layer::Sigmoid,
+            LayerSpec::LeakyRelu { slope } => Layer::LeakyRelu(*slope),
+            LayerSpec::Norm => {
+                per_vertex(flow, "norm")?;
+                let gamma = self.var(&format!("{name}.scale"), &[c_in], 0.0, 1.0)?;
+                let beta = self.var(&format!("{name}.shift"), &[c_in], 0.0, 0.0)?;
+                Layer::Norm { gamma, beta }
+            }
+            LayerSpec::Dropout { p } => {
+                if !(0.0..1.0).contains(p) {
+                    return Err(bad(format!("dropout p = {p} is not in [0, 1)")));
+                }
+                Layer::Dropout(*p)
+            }
+            LayerSpec::Pool { mode } => {
+                per_vertex(flow, "pool")?;
+                if flow.level + 1 >= self.levels {
+                    return Err(bad("no coarser level to pool to".into()));
+                }
+                flow.level += 1;
+                Layer::Pool(*mode)
+            }
+            LayerSpec::Unpool => {
+                per_vertex(flow, "unpool")?;
+                if flow.level == 0 {
+                    return Err(bad(
+                        "unpool at the finest level: nothing finer to go to".into()
+                    ));
+                }
+                flow.level -= 1;
+                Layer::Unpool
+            }
+            LayerSpec::Residual { layers } => {
+                let start = *flow;
+                let body = self.layers(layers, &format!("{name}.layers."), flow)?;
+                if flow.level != start.level || flow.pooled != start.pooled {
+                    return Err(bad(
+                        "a residual block must end at the level and shape it started from".into(),
+                    ));
+                }
+                let projection = if flow.channels != start.channels {
+                    let std = (1.0 / start.channels as f64).sqrt();
+                    Some(self.var(
+                        &format!("{name}.projection"),
+                        &[start.channels, flow.channels],
+                        std,
+                        0.0,
+                    )?)
+                } else {
+                    None
+                };
+                Layer::Residual { body, projection }
+            }
+            LayerSpec::GlobalPool { mode } => {
+                per_vertex(flow, "global_pool")?;
+                flow.pooled = true;
+                if *mode == GlobalPoolMode::MeanMax {
+                    flow.channels *= 2;
+                }
+                Layer::GlobalPool(*mode)
+            }
+            LayerSpec::Dense { units } => {
+                if !flow.pooled {
+                    return Err(bad("dense needs one vector per sample: put a global_pool before it (per-vertex maps are `linear`)".into()));
+                }
+                let u = positive(*units, "units")?;
+                let w = self.var(
+                    &format!("{name}.weight"),
+                    &[c_in, u],
+                    (2.0 / c_in as f64).sqrt(),
+                    0.0,
+                )?;
+                let b = self.var(&format!("{name}.bias"), &[u], 0.0, 0.0)?;
+                flow.channels = u;
+                Layer::Dense { w, b }
+            }
+        })
+    }
+}
+
+/// State of one forward pass.
+struct Pass<'a> {
+    mesh: &'a MeshLevels,
+    level: usize,
+    /// Dropout masks come from here while training; `None` evaluates.
+    dropout: Option<SplitMix>,
+}
+
+fn forward_layers(layers: &[Layer], x: Tensor, pass: &mut Pass) -> candle_core::Result<Tensor> {
+    layers.iter().try_fold(x, |x, l| forward_layer(l, x, pass))
+}
+
+/// `[S, N, C] · [C, K]` as one product over all vertices.
+fn per_vertex_matmul(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    let (s, n, c) = x.dims3()?;
+    x.reshape((s * n, c))?.matmul(w)?.reshape((s, n, ()))
+}
+
+fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Result<Tensor> {
+    let mesh = pass.mesh;
+    match layer {
+        Layer::Conv { w, b } => {
+            let y = mesh.level(pass.level).conv.apply(&x, w.as_tensor())?;
+            match b {
+                Some(b) => y.broadcast_add(b.as_tensor()),
+                None => Ok(y),
+            }
+        }
+        Layer::Linear { w, b } => {
+            per_vertex_matmul(&x, w.as_tensor())?.broadcast_add(b.as_tensor())
+        }
+        Layer::Relu => x.relu(),
+        Layer::Gelu => x.gelu(),
+        Layer::Tanh => x.tanh(),
+        Layer::Sigmoid => candle_nn::ops::sigmoid(&x),
+        Layer::LeakyRelu(s) => candle_nn::ops::leaky_relu(&x, *s),
+        Layer::Norm { gamma, beta } => {
+            // Area-weighted mean and variance of each channel over the vertices, per sample.
+            let a = mesh.area_tensor(pass.level, x.dtype(), x.device())?;
+            let mean = x.broadcast_mul(&a)?.sum_keepdim(1)?;
+            let centred = x.broadcast_sub(&mean)?;
+            let var = centred.sqr()?.broadcast_mul(&a)?.sum_keepdim(1)?;
+            let y = centred.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
+            y.broadcast_mul(gamma.as_tensor())?
+                .broadcast_add(beta.as_tensor())
+        }
+        Layer::Dropout(p) => match &mut pass.dropout {
+            Some(rng) if *p > 0.0 => {
+                let keep = 1.0 / (1.0 - p);
+                let mask: Vec<f32> = (0..x.elem_count())
+                    .map(|_| if rng.uniform() < *p { 0.0 } else { keep as f32 })
+                    .collect();
+                let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+                x * mask
+            }
+            _ => Ok(x),
+        },
+        Layer::Pool(mode) => {
+            let y = mesh.pool(&x, pass.level, *mode == PoolMode::Max)?;
+            pass.level += 1;
+            Ok(y)
+        }
+        Layer::Unpool => {
+            pass.level -= 1;
+            mesh.unpool(&x, pass.level)
+        }
+        Layer::Residual { body, projection } => {
+            let y = forward_layers(body, x.clone(), pass)?;
+            let skip = match projection {
+                Some(p) if x.rank() == 3 => per_vertex_matmul(&x, p.as_tensor())?,
+                Some(p) => x.matmul(p.as_tensor())?,
+                None => x,
+            };
+            y + skip
+        }
+        Layer::GlobalPool(mode) => {
+            let mean = || {
+                let a = mesh.area_tensor(pass.level, x.dtype(), x.device())?;
+                x.broadcast_mul(&a)?.sum(1)
+            };
+            match mode {
+                GlobalPoolMode::Mean => mean(),
+                GlobalPoolMode::Max => x.max(1),
+                GlobalPoolMode::MeanMax => Tensor::cat(&[mean()?, x.max(1)?], 1),
+            }
+        }
+        Layer::Dense { w, b } => x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor()),
+    }
+}
+
+/// A network: layers with their weights, built from a [`ModelSpec`] for one holonomy group.
+pub struct Model {
+    spec: ModelSpec,
+    group: HolonomyGroup,
+    basis_len: usize,
+    layers: Vec<Layer>,
+    varmap: VarMap,
+    names: Vec<String>,
+    dtype: DType,
+}
+
+impl Model {
+    /// Builds the layers of `spec` for kernels constrained to `group`, with weights drawn from `seed`
+    /// (Kaiming-normal: standard deviation √(2 / fan-in), fan-in = B·C_in for a convolution; biases and
+    /// shifts 0, scales 1), in `dtype` (`F32` to train, `F64` for gradient checks).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the layer (`layers[i]`, nested `layers[i].layers[j]`) whose
+    /// shape does not fit: a `dense` before `global_pool`, a `pool` with no coarser level, a residual
+    /// block that changes level, a mesh task without `global_pool`, a last layer whose width is not
+    /// `outputs`, …
+    pub fn new(spec: &ModelSpec, group: &HolonomyGroup, seed: u64, dtype: DType) -> Result<Model> {
+        if spec.input_channels == 0 || spec.outputs == 0 {
+            return Err(Error::InvalidParameter {
+                name: "model",
+                message: "input_channels and outputs must be at least 1".into(),
+            });
+        }
+        let basis_len = constrained_basis(&spec.conv, group, 1.0)?.dimension();
+        let varmap = VarMap::new();
+        let mut vars = varmap.data().lock().expect("a new VarMap is not poisoned");
+        let mut builder = Builder {
+            vars: &mut vars,
+            names: Vec::new(),
+            rng: SplitMix(seed),
+            basis_len,
+            levels: spec.pooling_levels() + 1,
+            dtype,
+        };
+        let mut flow = Flow {
+            level: 0,
+            channels: spec.input_channels,
+            pooled: false,
+        };
+        let layers = builder.layers(&spec.layers, "layers.", &mut flow)?;
+        let names = std::mem::take(&mut builder.names);
+        drop(vars);
+        let end = |message: String| Error::InvalidParameter {
+            name: "layers",
+            message,
+        };
+        match spec.task {
+            Task::Mesh if !flow.pooled => {
+                return Err(end("a \"mesh\" task needs a global_pool (one output per sample)".into()))
+            }
+            Task::Vertex if flow.pooled || flow.level != 0 => {
+                return Err(end("a \"vertex\" task must end per vertex on the input's level (no global_pool; unpool what was pooled)".into()))
+            }
+            _ => {}
+        }
+        if flow.channels != spec.outputs {
+            return Err(end(format!(
+                "the last layer gives {} values, but outputs = {}",
+                flow.channels, spec.outputs
+            )));
+        }
+        let mut spec = spec.clone();
+        spec.group = group.name();
+        Ok(Model {
+            spec,
+            group: *group,
+            basis_len,
+            layers,
+            varmap,
+            names,
+            dtype,
+        })
+    }
+
+    /// The description, with `group` the name of the group the model was built for.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The holonomy group the kernels are constrained to.
+    pub fn group(&self) -> &HolonomyGroup {
+        &self.group
+    }
+
+    /// Basis functions B per convolution.
+    pub fn basis_len(&self) -> usize {
+        self.basis_len
+    }
+
+    /// The numeric type of the weights.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The trainable variables, in layer order.
+    pub fn vars(&self) -> Vec<Var> {
+        let data = self.varmap.data().lock().expect("not poisoned");
+        self.names.iter().map(|n| data[n].clone()).collect()
+    }
+
+    /// The variables' names (`layers.0.weight`, …), in layer order.
+    pub fn var_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of trainable numbers.
+    pub fn parameter_count(&self) -> usize {
+        self.vars().iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// Number of coarser levels the model needs of each mesh.
+    pub fn pooling_levels(&self) -> usize {
+        self.spec.pooling_levels()
+    }
+
+    /// Runs the model on `x` (`[S, N, C_in]`, S signals on `mesh`'s finest level): `[S, K]` for a
+    /// mesh task, `[S, N, K]` for a vertex task. `dropout_seed` is `Some` while training (dropout
+    /// active, masks drawn from it) and `None` to evaluate.
+    ///
+    /// # Errors
+    /// If `x` does not fit the mesh or the model (candle's error, naming the shapes).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mesh: &MeshLevels,
+        dropout_seed: Option<u64>,
+    ) -> candle_core::Result<Tensor> {
+        if mesh.len() <= self.pooling_levels() {
+            candle_core::bail!(
+                "the model pools {} time(s) but the mesh was compiled with {} level(s)",
+                self.pooling_levels(),
+                mesh.len()
+            );
+        }
+        let (_, n, c) = x.dims3()?;
+        if n != mesh.vertex_count() || c != self.spec.input_channels {
+            candle_core::bail!(
+                "input {:?}: expected [S, {}, {}] (the mesh's vertices × the model's input channels)",
+                x.dims(),
+                mesh.vertex_count(),
+                self.spec.input_channels
+            );
+        }
+        let mut pass = Pass {
+            mesh,
+            level: 0,
+            dropout: dropout_seed.map(SplitMix),
+        };
+        forward_layers(&self.layers, x.to_dtype(self.dtype)?, &mut pass)
+    }
+
+    /// Writes `dir/model.json` (the description, group resolved) and `dir/model.safetensors` (the
+    /// weights, which PyTorch's `safetensors` reads).
+    ///
+    /// # Errors
+    /// If the directory cannot be created or a file written.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let json = dir.join("model.json");
+        std::fs::write(&json, self.spec.to_json() + "\n").map_err(|e| io(&json, e))?;
+        self.save_weights(&dir.join("model.safetensors"))
+    }
+
+    /// Writes the weights alone.
+    ///
+    /// # Errors
+    /// If the file cannot be written.
+    pub fn save_weights(&self, path: &Path) -> Result<()> {
+        self.varmap.save(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads a model saved by [`save`](Self::save).
+    ///
+    /// # Errors
+    /// A missing or unreadable file; a description that does not parse (naming the field); a weights
+    /// file with a missing, extra or wrongly shaped tensor (naming it and both shapes).
+    pub fn load(dir: &Path) -> Result<Model> {
+        let json = dir.join("model.json");
+        let text = std::fs::read_to_string(&json).map_err(|e| io(&json, e))?;
+        let spec = ModelSpec::from_json(&text, &json.display().to_string())?;
+        let group = parse_group(&spec.group)?.ok_or_else(|| Error::InvalidParameter {
+            name: "group",
+            message: format!(
+                "{}: a saved model names its group (found \"auto\")",
+                json.display()
+            ),
+        })?;
+        let model = Model::new(&spec, &group, 0, DType::F32)?;
+        model.load_weights(&dir.join("model.safetensors"))?;
+        Ok(model)
+    }
+
+    /// Replaces the weights with those of a safetensors file.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_weights(&self, path: &Path) -> Result<()> {
+        let shown = path.display().to_string();
+        let bad = |message: String| Error::InvalidParameter {
+            name: "weights",
+            message: format!("{shown}: {message}"),
+        };
+        let tensors =
+            candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Io {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+        let data = self.varmap.data().lock().expect("not poisoned");
+        for name in tensors.keys() {
+            if !data.contains_key(name) {
+                return Err(bad(format!(
+                    "tensor '{name}' belongs to no layer of this model"
+                )));
+            }
+        }
+        for name in &self.names {
+            let var = &data[name];
+            let t = tensors
+                .get(name)
+                .ok_or_else(|| bad(format!("tensor '{name}' is missing")))?;
+            if t.dims() != var.dims() {
+                return Err(bad(format!(
+                    "tensor '{name}' has shape {:?}, the model needs {:?}",
+                    t.dims(),
+                    var.dims()
+                )));
+            }
+            var.set(&t.to_dtype(self.dtype)?)?;
+        }
+        Ok(())
+    }
+
+    /// Softmax probabilities over the last dimension of the model's output.
+    pub fn probabilities(logits: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::softmax(logits, D::Minus1)
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}

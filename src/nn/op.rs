@@ -1,0 +1,180 @@
+//! The manifold convolution as a candle custom op: forward and backward run the precompiled
+//! [`ConvOperator`], candle's autograd chains them with everything else.
+
+use crate::conv::ConvOperator;
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use std::sync::Arc;
+
+/// One mesh's compiled convolution in both precisions: `f32` for training, `f64` for gradient checks.
+///
+/// Applied to an input `x` of shape `[S, N, C_in]` (S signals on the mesh's N vertices) and weights
+/// `w` of shape `[B, C_in, C_out]` it gives `y[s] = Σ_b (A_b x[s]) W_b`, shape `[S, N, C_out]`.
+/// The backward pass computes `∂L/∂W = Σ_s Σ_b (A_b x[s])ᵀ ∂L/∂y[s]` always and `∂L/∂x` only when `x`
+/// needs it (not for a network's first layer, whose input is data).
+#[derive(Clone)]
+pub struct ConvOp {
+    f32: Arc<ConvOperator<f32>>,
+    f64: Option<Arc<ConvOperator<f64>>>,
+}
+
+impl ConvOp {
+    /// The op for an `f32` operator, with an optional `f64` twin for running the same op in `f64`.
+    ///
+    /// # Panics
+    /// If the twin has another number of vertices or basis functions.
+    pub fn new(f32: Arc<ConvOperator<f32>>, f64: Option<Arc<ConvOperator<f64>>>) -> ConvOp {
+        if let Some(d) = &f64 {
+            assert!(
+                d.vertex_count() == f32.vertex_count() && d.basis_len() == f32.basis_len(),
+                "the f64 operator must have the f32 operator's shape"
+            );
+        }
+        ConvOp { f32, f64 }
+    }
+
+    /// Number of vertices N.
+    pub fn vertex_count(&self) -> usize {
+        self.f32.vertex_count()
+    }
+
+    /// Number of basis functions B.
+    pub fn basis_len(&self) -> usize {
+        self.f32.basis_len()
+    }
+
+    /// The `f32` operator.
+    pub fn operator(&self) -> &ConvOperator<f32> {
+        &self.f32
+    }
+
+    /// `y = Σ_b (A_b x) W_b` for `x` `[S, N, C_in]` and `w` `[B, C_in, C_out]`, differentiable in both.
+    ///
+    /// # Errors
+    /// If the shapes or dtypes do not fit (candle's error, naming the shapes).
+    pub fn apply(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        let (_, n, c_in) = x.dims3()?;
+        let (nb, wc_in, _) = w.dims3()?;
+        if n != self.vertex_count() || nb != self.basis_len() || wc_in != c_in {
+            candle_core::bail!(
+                "manifold conv: input {:?} and weights {:?} do not fit an operator of {} vertices and {} basis functions",
+                x.dims(),
+                w.dims(),
+                self.vertex_count(),
+                self.basis_len()
+            );
+        }
+        x.contiguous()?.apply_op2(&w.contiguous()?, self.clone())
+    }
+}
+
+/// The contiguous data of a storage with its layout, or an error naming the op.
+fn contiguous<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("manifold conv: non-contiguous operand"),
+    }
+}
+
+/// What one precision needs: the forward and the two gradients.
+trait Precision: candle_core::WithDType + crate::conv::Real {
+    fn operator(op: &ConvOp) -> candle_core::Result<&ConvOperator<Self>>;
+}
+
+impl Precision for f32 {
+    fn operator(op: &ConvOp) -> candle_core::Result<&ConvOperator<f32>> {
+        Ok(&op.f32)
+    }
+}
+
+impl Precision for f64 {
+    fn operator(op: &ConvOp) -> candle_core::Result<&ConvOperator<f64>> {
+        match &op.f64 {
+            Some(o) => Ok(o),
+            None => candle_core::bail!("manifold conv: no f64 operator was compiled for this mesh"),
+        }
+    }
+}
+
+fn forward<T: Precision>(
+    op: &ConvOp,
+    x: &[T],
+    lx: &Layout,
+    w: &[T],
+    lw: &Layout,
+) -> candle_core::Result<(Vec<T>, Shape)> {
+    let (x, w) = (contiguous(x, lx)?, contiguous(w, lw)?);
+    let (s, n, c_in) = lx.shape().dims3()?;
+    let c_out = lw.shape().dims3()?.2;
+    let mut out = vec![T::default(); s * n * c_out];
+    T::operator(op)?.forward_batch(s, x, c_in, w, c_out, &mut out);
+    Ok((out, Shape::from((s, n, c_out))))
+}
+
+fn backward<T: Precision>(
+    op: &ConvOp,
+    x: &Tensor,
+    w: &Tensor,
+    grad: &Tensor,
+) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    let (s, n, c_in) = x.dims3()?;
+    let (nb, _, c_out) = w.dims3()?;
+    let xs = x.flatten_all()?.to_vec1::<T>()?;
+    let ws = w.flatten_all()?.to_vec1::<T>()?;
+    let gs = grad.contiguous()?.flatten_all()?.to_vec1::<T>()?;
+    let mut gx = vec![T::default(); s * n * c_in];
+    let mut gw = vec![T::default(); nb * c_in * c_out];
+    T::operator(op)?.backward_batch(s, &xs, c_in, &ws, c_out, &gs, &mut gx, &mut gw);
+    let gx = if x.track_op() {
+        Some(Tensor::from_vec(gx, (s, n, c_in), x.device())?)
+    } else {
+        None
+    };
+    Ok((
+        gx,
+        Some(Tensor::from_vec(gw, (nb, c_in, c_out), w.device())?),
+    ))
+}
+
+impl CustomOp2 for ConvOp {
+    fn name(&self) -> &'static str {
+        "manifold-conv"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
+                let (y, shape) = forward(self, x, l1, w, l2)?;
+                Ok((CpuStorage::F32(y), shape))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
+                let (y, shape) = forward(self, x, l1, w, l2)?;
+                Ok((CpuStorage::F64(y), shape))
+            }
+            _ => candle_core::bail!(
+                "manifold conv: input and weights must both be f32 or both f64, got {:?} and {:?}",
+                s1.dtype(),
+                s2.dtype()
+            ),
+        }
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        match x.dtype() {
+            candle_core::DType::F64 => backward::<f64>(self, x, w, grad),
+            _ => backward::<f32>(self, x, w, grad),
+        }
+    }
+}

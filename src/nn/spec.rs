@@ -1,0 +1,314 @@
+//! The model description: what `model.json` holds.
+//!
+//! ```json
+//! {
+//!   "input_channels": 1,
+//!   "outputs": 10,
+//!   "task": "mesh",
+//!   "group": "auto",
+//!   "conv": { "basis": "harmonic:3:0", "rings": 4, "directions": 16, "radius_edges": 2.0 },
+//!   "layers": [
+//!     { "type": "conv", "channels": 16 }, { "type": "norm" }, { "type": "relu" },
+//!     { "type": "pool", "mode": "max" },
+//!     { "type": "residual", "layers": [ { "type": "conv", "channels": 16 }, { "type": "relu" } ] },
+//!     { "type": "global_pool", "mode": "mean" },
+//!     { "type": "dropout", "p": 0.1 },
+//!     { "type": "dense", "units": 10 }
+//!   ]
+//! }
+//! ```
+//!
+//! # Fields
+//! - `input_channels`: C of the input signals (N × C per sample).
+//! - `outputs`: K, the number of classes (or regression outputs) of the last layer.
+//! - `task`: `"mesh"` (one output vector per sample: the layers must contain a `global_pool`) or
+//!   `"vertex"` (one per vertex of the input mesh: the layers must end on the input's resolution).
+//! - `group`: the holonomy group the kernels are constrained to: `"auto"` (the join of every mesh's
+//!   measured group, fixed when training starts and written back as its name), `"trivial"`, `"SO2"`,
+//!   `"O2"`, `"Z2"`, `"C<n>"`, `"D<n>"`.
+//! - `conv`: the convolution shared by every `conv` layer. `basis`: `harmonic:R:M` (R Gaussian radial
+//!   profiles × circular harmonics up to order M), `bins:R:A` or `gaussians:R:A` (R rings × A sectors),
+//!   constrained to `group`; `rings` × `directions`: the exp-map table's polar grid; `radius_edges`: the
+//!   kernel's radius in mean edge lengths *of the level it runs on* (so it doubles, in length, at each
+//!   pooling); `padding`: `"zero"` or `"clamp"` for geodesics that leave the surface.
+//! - `layers`, each an object with `type`:
+//!   - `conv` `{channels, bias = true}`: manifold convolution, weights `[B, C_in, C_out]`;
+//!   - `linear` `{channels}`: per-vertex 1×1 map;
+//!   - `relu`, `gelu`, `tanh`, `sigmoid`, `leaky_relu` `{slope = 0.01}`: pointwise (candle's);
+//!   - `norm`: per-channel normalization over the vertices, area-weighted, with a learned scale and
+//!     shift;
+//!   - `dropout` `{p}`: zeroes values with probability p while training (scaled by 1/(1 − p));
+//!   - `pool` `{mode = "max"}` (`"max"` or `"mean"`): to the next coarser level of a mesh made by
+//!     subdivision — each coarse vertex takes the max or mean over its one ring in the fine mesh;
+//!   - `unpool`: back to the next finer level, by the subdivision's interpolation (edge midpoints);
+//!   - `residual` `{layers}`: `x + f(x)`, with a learned 1×1 projection of `x` when `f` changes the
+//!     number of channels (`f` must not change the level);
+//!   - `global_pool` `{mode = "mean"}` (`"mean"`: area-weighted; `"max"`; `"mean_max"`: both,
+//!     concatenated): per-vertex features to one vector per sample;
+//!   - `dense` `{units}`: a fully connected layer on that vector.
+//!
+//! Unknown fields and layer types are errors naming them.
+
+use serde::{Deserialize, Serialize};
+
+/// A model description (see the [module docs](self) for the schema).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Channels of the input signals.
+    pub input_channels: usize,
+    /// Size of the last layer's output (classes).
+    pub outputs: usize,
+    /// One output per sample or per vertex.
+    #[serde(default)]
+    pub task: Task,
+    /// Holonomy group of the kernels (`"auto"` or a group name).
+    #[serde(default = "auto")]
+    pub group: String,
+    /// The convolution every `conv` layer uses.
+    #[serde(default)]
+    pub conv: ConvSpec,
+    /// The layers, in order.
+    pub layers: Vec<LayerSpec>,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+/// What a model predicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// One output vector per sample (mesh-level classification).
+    #[default]
+    Mesh,
+    /// One output vector per vertex (segmentation).
+    Vertex,
+}
+
+/// The convolution shared by the model's `conv` layers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConvSpec {
+    /// Kernel basis before the holonomy constraint: `harmonic:R:M`, `bins:R:A` or `gaussians:R:A`.
+    pub basis: String,
+    /// Rings of the exp-map table.
+    pub rings: usize,
+    /// Directions of the exp-map table.
+    pub directions: usize,
+    /// Kernel radius in mean edge lengths of the level the layer runs on.
+    pub radius_edges: f64,
+    /// `"zero"` or `"clamp"`.
+    pub padding: String,
+}
+
+impl Default for ConvSpec {
+    fn default() -> Self {
+        ConvSpec {
+            basis: "harmonic:3:2".into(),
+            rings: 4,
+            directions: 16,
+            radius_edges: 2.0,
+            padding: "zero".into(),
+        }
+    }
+}
+
+/// One layer of a [`ModelSpec`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LayerSpec {
+    /// Manifold convolution.
+    Conv {
+        /// Output channels.
+        channels: usize,
+        /// Whether to add a learned bias per channel.
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// Per-vertex 1×1 linear map with bias.
+    Linear {
+        /// Output channels.
+        channels: usize,
+    },
+    /// max(x, 0).
+    Relu,
+    /// Gaussian error linear unit.
+    Gelu,
+    /// tanh.
+    Tanh,
+    /// The logistic function.
+    Sigmoid,
+    /// max(x, slope·x).
+    LeakyRelu {
+        /// Slope for negative inputs.
+        #[serde(default = "slope")]
+        slope: f64,
+    },
+    /// Area-weighted per-channel normalization over the vertices, with learned scale and shift.
+    Norm,
+    /// Dropout while training.
+    Dropout {
+        /// Probability of zeroing a value.
+        p: f64,
+    },
+    /// To the next coarser level.
+    Pool {
+        /// `max` or `mean` over the one ring.
+        #[serde(default)]
+        mode: PoolMode,
+    },
+    /// To the next finer level.
+    Unpool,
+    /// `x + f(x)`.
+    Residual {
+        /// The layers of `f`.
+        layers: Vec<LayerSpec>,
+    },
+    /// Per-vertex features to one vector per sample.
+    GlobalPool {
+        /// `mean` (area-weighted), `max` or `mean_max`.
+        #[serde(default)]
+        mode: GlobalPoolMode,
+    },
+    /// Fully connected layer on the pooled vector.
+    Dense {
+        /// Output size.
+        units: usize,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn slope() -> f64 {
+    0.01
+}
+
+/// How `pool` combines a coarse vertex's one ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolMode {
+    /// The largest value.
+    #[default]
+    Max,
+    /// The mean.
+    Mean,
+}
+
+/// How `global_pool` reduces the vertices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlobalPoolMode {
+    /// Area-weighted mean.
+    #[default]
+    Mean,
+    /// Maximum.
+    Max,
+    /// Mean and maximum, concatenated (2C values).
+    MeanMax,
+}
+
+impl ModelSpec {
+    /// Reads a model description from JSON text.
+    ///
+    /// # Errors
+    /// [`Error::Parse`](crate::Error::Parse) naming the line and the unknown or missing field or layer
+    /// type; `origin` names the file in the message.
+    pub fn from_json(text: &str, origin: &str) -> crate::Result<ModelSpec> {
+        serde_json::from_str(text).map_err(|e| crate::Error::Parse {
+            path: origin.into(),
+            line: e.line(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The description as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a model spec always serializes")
+    }
+
+    /// Number of `pool` layers minus `unpool` layers on the deepest path: the coarser levels of each
+    /// mesh the model needs.
+    pub fn pooling_levels(&self) -> usize {
+        fn walk(layers: &[LayerSpec], level: &mut i64, deepest: &mut i64) {
+            for l in layers {
+                match l {
+                    LayerSpec::Pool { .. } => *level += 1,
+                    LayerSpec::Unpool => *level -= 1,
+                    LayerSpec::Residual { layers } => walk(layers, level, deepest),
+                    _ => {}
+                }
+                *deepest = (*deepest).max(*level);
+            }
+        }
+        let (mut level, mut deepest) = (0, 0);
+        walk(&self.layers, &mut level, &mut deepest);
+        deepest as usize
+    }
+}
+
+/// Parses a basis spec for kernels of support radius `rho`.
+pub(crate) fn parse_basis(s: &str, rho: f64) -> crate::Result<crate::kernel::KernelBasis> {
+    use crate::kernel::{
+        GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile,
+    };
+    let bad = |message: String| crate::Error::InvalidParameter {
+        name: "basis",
+        message,
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let num = |i: usize| -> crate::Result<usize> {
+        parts
+            .get(i)
+            .and_then(|p| p.parse::<usize>().ok())
+            .ok_or_else(|| bad(format!("'{s}': expected KIND:N:M")))
+    };
+    match parts[0] {
+        "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
+            RadialBasis::new(RadialProfile::Gaussian, num(1)?, rho)?,
+            num(2)? as u32,
+        )?)),
+        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?, rho)?)),
+        "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
+            num(1)?,
+            num(2)?,
+            rho,
+        )?)),
+        _ => Err(bad(format!(
+            "'{s}': kind must be harmonic, bins or gaussians"
+        ))),
+    }
+}
+
+/// Parses a group name as `holonomy` prints it; `None` for `auto`.
+pub(crate) fn parse_group(s: &str) -> crate::Result<Option<crate::holonomy::HolonomyGroup>> {
+    use crate::holonomy::HolonomyGroup;
+    let bad = |message: String| crate::Error::InvalidParameter {
+        name: "group",
+        message,
+    };
+    let lower = s.to_ascii_lowercase();
+    let n = |rest: &str| -> crate::Result<u32> {
+        rest.parse::<u32>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| bad(format!("'{s}': expected a positive order")))
+    };
+    Ok(Some(match lower.as_str() {
+        "auto" => return Ok(None),
+        "trivial" => HolonomyGroup::trivial(),
+        "so2" => HolonomyGroup::so2(),
+        "o2" => HolonomyGroup::o2(),
+        "z2" => HolonomyGroup::reflection(0.0),
+        _ if lower.starts_with('c') => HolonomyGroup::cyclic(n(&lower[1..])?),
+        _ if lower.starts_with('d') => HolonomyGroup::dihedral(n(&lower[1..])?, 0.0),
+        _ => {
+            return Err(bad(format!(
+                "'{s}' is not a group (auto, trivial, SO2, O2, Z2, C<n>, D<n>)"
+            )))
+        }
+    }))
+}
