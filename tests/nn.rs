@@ -4,8 +4,8 @@
 use candle_core::{DType, Device, Tensor, Var};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::nn::{
-    coarser_levels, evaluate, train, EpochStats, Label, Loss, MeshLevels, Model, ModelSpec, Sample,
-    TrainOptions,
+    coarser_levels, evaluate, predict, train, EpochStats, Label, Loss, MeshLevels, Model,
+    ModelSpec, Sample, TrainOptions,
 };
 use manifold_cnn::rng::SplitMix;
 use manifold_cnn::{BuildOptions, Manifold};
@@ -213,4 +213,144 @@ fn training_lowers_the_loss_and_repeats_with_the_seed() {
     let (_, again, _, _) = bump_training(3, 15);
     let curve = |h: &[EpochStats]| h.iter().map(|e| e.train_loss).collect::<Vec<_>>();
     assert_eq!(curve(&history), curve(&again));
+}
+
+#[test]
+fn save_load_gives_identical_outputs_and_wrong_shapes_are_named() {
+    let (model, _, mesh, data) = bump_training(5, 2);
+    let dir = std::env::temp_dir().join(format!("manifold-cnn-nn-save-{}", std::process::id()));
+    model.save(&dir).unwrap();
+    let loaded = Model::load(&dir).unwrap();
+    assert_eq!(loaded.spec(), model.spec());
+    let meshes = std::slice::from_ref(&mesh);
+    let a = predict(&model, meshes, &data[..8], 4).unwrap();
+    let b = predict(&loaded, meshes, &data[..8], 4).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        let (x, y): (Vec<f32>, Vec<f32>) = (x.to_vec1().unwrap(), y.to_vec1().unwrap());
+        assert_eq!(x, y);
+    }
+    // The same description with wider convolutions: every weight file of the first is the wrong shape.
+    let wider = spec(&BUMP_MODEL.replace("\"channels\": 8", "\"channels\": 9"));
+    let other = Model::new(&wider, &HolonomyGroup::so2(), 0, DType::F32).unwrap();
+    let err = other
+        .load_weights(&dir.join("model.safetensors"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.safetensors")
+            && err.contains("'layers.0.weight'")
+            && err.contains("[3, 1, 8]")
+            && err.contains("[3, 1, 9]"),
+        "{err}"
+    );
+    // Unknown layer types and fields are named.
+    let err = ModelSpec::from_json(&BUMP_MODEL.replace("\"relu\"", "\"rellu\""), "m.json")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("m.json") && err.contains("rellu"), "{err}");
+    let err = ModelSpec::from_json(&BUMP_MODEL.replace("\"units\"", "\"unit\""), "m.json")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unit"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn pooling_and_unpooling_follow_the_subdivision() {
+    // icosphere:2 → icosphere:1. The one ring comes from the fine faces here (the library reads spokes).
+    let model = Model::new(
+        &spec(r#"{ "input_channels": 1, "outputs": 1, "group": "SO2", "conv": { "basis": "harmonic:1:0" },
+                   "layers": [ { "type": "pool" }, { "type": "global_pool" }, { "type": "dense", "units": 1 } ] }"#),
+        &HolonomyGroup::so2(),
+        0,
+        DType::F64,
+    )
+    .unwrap();
+    let mesh = compile("icosphere:2", &model, false);
+    let (fine, coarse) = (&mesh.level(0).manifold, &mesh.level(1).manifold);
+    let (nf, nc) = (fine.mesh.vertex_count(), coarse.mesh.vertex_count());
+    let p = fine.positions.as_ref().unwrap();
+    let mut ring: Vec<Vec<usize>> = (0..nc).map(|v| vec![v]).collect();
+    for f in fine.mesh.faces() {
+        for a in 0..3 {
+            let (v, w) = (f[a].index(), f[(a + 1) % 3].index());
+            for (s, t) in [(v, w), (w, v)] {
+                if s < nc && !ring[s].contains(&t) {
+                    ring[s].push(t);
+                }
+            }
+        }
+    }
+    let values: Vec<f64> = (0..nf)
+        .map(|v| (3.0 * p[v][0] + p[v][1] * p[v][2]).sin())
+        .collect();
+    let x = Tensor::from_vec(values.clone(), (1, nf, 1), &Device::Cpu).unwrap();
+    let max: Vec<f64> = mesh
+        .pool(&x, 0, true)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let mean: Vec<f64> = mesh
+        .pool(&x, 0, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for v in 0..nc {
+        let r: Vec<f64> = ring[v].iter().map(|&w| values[w]).collect();
+        assert_eq!(r.len(), if v < 12 { 6 } else { 7 }, "ring of {v}");
+        assert_eq!(max[v], r.iter().cloned().fold(f64::MIN, f64::max));
+        assert!((mean[v] - r.iter().sum::<f64>() / r.len() as f64).abs() < 1e-15);
+    }
+    // Unpooling a linear function of the coarse positions gives it at the unprojected edge midpoints.
+    let pc = coarse.positions.as_ref().unwrap();
+    let lin = |q: [f64; 3]| 0.3 * q[0] - 1.2 * q[1] + 0.7 * q[2];
+    let xc: Vec<f64> = pc.iter().map(|&q| lin(q)).collect();
+    let up: Vec<f64> = mesh
+        .unpool(&Tensor::from_vec(xc, (1, nc, 1), &Device::Cpu).unwrap(), 0)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for v in 0..nf {
+        // The fine vertex is the normalized midpoint: its direction times the midpoint's length.
+        let expected = if v < nc {
+            lin(pc[v])
+        } else {
+            let parents: Vec<usize> = (0..nc)
+                .filter(|&w| {
+                    let d = (0..3).map(|k| (p[v][k] - pc[w][k]).powi(2)).sum::<f64>();
+                    d < 0.2
+                })
+                .collect();
+            // The two coarse neighbours whose midpoint is along p[v].
+            let (a, b) = parents
+                .iter()
+                .flat_map(|&a| parents.iter().map(move |&b| (a, b)))
+                .filter(|(a, b)| a < b)
+                .min_by(|&(a, b), &(c, d)| {
+                    let dir = |a: usize, b: usize| {
+                        let m = [
+                            (pc[a][0] + pc[b][0]) / 2.0,
+                            (pc[a][1] + pc[b][1]) / 2.0,
+                            (pc[a][2] + pc[b][2]) / 2.0,
+                        ];
+                        let r = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).sqrt();
+                        (0..3).map(|k| (m[k] / r - p[v][k]).powi(2)).sum::<f64>()
+                    };
+                    dir(a, b).total_cmp(&dir(c, d))
+                })
+                .unwrap();
+            (lin(pc[a]) + lin(pc[b])) / 2.0
+        };
+        assert!(
+            (up[v] - expected).abs() < 1e-12,
+            "vertex {v}: {} vs {expected}",
+            up[v]
+        );
+    }
 }
