@@ -1,0 +1,411 @@
+//! `manifold-cnn train` and `manifold-cnn predict`: networks from a model description and data
+//! manifests (CSV `mesh,signals,labels`, see [`manifold_cnn::data::manifest`]).
+
+use candle_core::DType;
+use manifold_cnn::data::Dataset;
+use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
+use manifold_cnn::io::npz::write_npy_f32;
+use manifold_cnn::nn::{
+    self, coarser_levels, EpochStats, Loss, MeshLevels, Model, ModelSpec, OptimizerKind, Schedule,
+    Task, TrainOptions,
+};
+use manifold_cnn::{BuildOptions, Error, Manifold};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Arguments of `train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// The model description (JSON; see the `nn` module docs for the schema).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Training manifest: CSV with header `mesh,signals,labels`.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation manifest (same format); picks the checkpoint kept.
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Samples per step (they may lie on meshes of different sizes).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Base learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Seed of the initial weights, the shuffles and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `adamw` or `sgd` (with momentum).
+    #[arg(long, default_value = "adamw")]
+    pub optimizer: String,
+    /// AdamW's decoupled weight decay.
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// SGD's momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Learning-rate schedule: `cosine`, `constant` or `step:EVERY:FACTOR`.
+    #[arg(long, default_value = "cosine")]
+    pub schedule: String,
+    /// `cross-entropy` or `mse` (against one-hot classes).
+    #[arg(long, default_value = "cross-entropy")]
+    pub loss: String,
+    /// Output directory: model.json, model.safetensors (the best epoch), log.jsonl, curves.png.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `predict`.
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    /// A directory written by `train` (model.json, model.safetensors).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Manifest of the samples (labels optional: accuracy is reported where given).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the outputs: float32 [S, K] (mesh task) or [S, N, K] (vertex task).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Samples per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn bad(name: &'static str, message: String) -> Error {
+    Error::InvalidParameter { name, message }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
+    let optimizer = match a.optimizer.to_ascii_lowercase().as_str() {
+        "adamw" => OptimizerKind::AdamW {
+            weight_decay: a.weight_decay,
+        },
+        "sgd" => OptimizerKind::Sgd {
+            momentum: a.momentum,
+        },
+        o => return Err(bad("optimizer", format!("'{o}': expected adamw or sgd"))),
+    };
+    let schedule = match a.schedule.to_ascii_lowercase().as_str() {
+        "cosine" => Schedule::Cosine,
+        "constant" => Schedule::Constant,
+        s if s.starts_with("step:") => {
+            let parts: Vec<&str> = s.split(':').collect();
+            match (parts.get(1).and_then(|p| p.parse().ok()), parts.get(2).and_then(|p| p.parse().ok())) {
+                (Some(every), Some(factor)) if parts.len() == 3 && every > 0 => Schedule::Step { every, factor },
+                _ => return Err(bad("schedule", format!("'{s}': expected step:EVERY:FACTOR"))),
+            }
+        }
+        s => return Err(bad("schedule", format!("'{s}': expected cosine, constant or step:EVERY:FACTOR"))),
+    };
+    let loss = match a.loss.to_ascii_lowercase().as_str() {
+        "cross-entropy" | "cross_entropy" | "ce" => Loss::CrossEntropy,
+        "mse" => Loss::Mse,
+        l => return Err(bad("loss", format!("'{l}': expected cross-entropy or mse"))),
+    };
+    if !(a.lr > 0.0 && a.lr.is_finite()) {
+        return Err(bad("lr", format!("{} is not a positive learning rate", a.lr)));
+    }
+    Ok(TrainOptions {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        learning_rate: a.lr,
+        seed: a.seed,
+        optimizer,
+        schedule,
+        loss,
+        progress: !a.json,
+    })
+}
+
+fn read_spec(path: &Path) -> Result<ModelSpec, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    ModelSpec::from_json(&text, &path.display().to_string())
+}
+
+/// The group the kernels are constrained to: the join of the meshes' measured groups for `auto`, else
+/// the named group, which must contain each of them.
+fn resolve_group(spec: &ModelSpec, meshes: &[(String, Arc<Manifold>)]) -> Result<HolonomyGroup, Error> {
+    let named = manifold_cnn::holonomy::HolonomyGroup::parse(&spec.group)?;
+    let mut joined = HolonomyGroup::trivial();
+    for (name, m) in meshes {
+        let measured = HolonomyAnalysis::new(m, &HolonomyOptions::default())?.group();
+        if let Some(g) = &named {
+            if !measured.is_subgroup_of(g) {
+                return Err(bad(
+                    "group",
+                    format!(
+                        "the model's kernels are constrained to {}, but {name} has holonomy group {}: \
+                         such kernels are not well defined there (use \"auto\" or a group containing {})",
+                        g.name(),
+                        measured.name(),
+                        measured.name()
+                    ),
+                ));
+            }
+        }
+        joined = joined.join(&measured);
+    }
+    Ok(named.unwrap_or(joined))
+}
+
+/// Compiles every mesh for the model, saying what it does when it takes long.
+fn compile(model: &Model, meshes: &[(String, Arc<Manifold>)], quiet: bool) -> Result<Vec<MeshLevels>, Error> {
+    let started = Instant::now();
+    let out = meshes
+        .iter()
+        .map(|(name, m)| {
+            MeshLevels::compile(
+                m.clone(),
+                coarser_levels(name, model.pooling_levels())?,
+                &model.spec().conv,
+                model.group(),
+                false,
+            )
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !quiet {
+        eprintln!(
+            "compiled {} mesh(es) at {} level(s) in {:.2} s",
+            meshes.len(),
+            model.pooling_levels() + 1,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(out)
+}
+
+fn check_data(data: &Dataset, model: &Model, what: &str) -> Result<(), Error> {
+    let spec = model.spec();
+    if data.channels != spec.input_channels {
+        return Err(Error::Data {
+            path: data.source.clone(),
+            line: None,
+            message: format!(
+                "signals have {} channel(s), the model takes {} ({what})",
+                data.channels, spec.input_channels
+            ),
+        });
+    }
+    let expected = match spec.task {
+        Task::Mesh => manifold_cnn::data::Task::MeshClassification,
+        Task::Vertex => manifold_cnn::data::Task::VertexClassification,
+    };
+    if let Some(t) = data.task {
+        if t != expected {
+            return Err(Error::Data {
+                path: data.source.clone(),
+                line: None,
+                message: format!("the labels are for {t:?}, the model's task is {:?}", spec.task),
+            });
+        }
+    }
+    data.check_classes(spec.outputs)
+}
+
+/// Runs `train`.
+pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let opts = options(a)?;
+    let spec = read_spec(&a.model)?;
+    let build = BuildOptions::default();
+    let train_data = Dataset::load(&a.train, &build)?;
+    let val_data = a.val.as_ref().map(|v| Dataset::load(v, &build)).transpose()?;
+    if train_data.task.is_none() {
+        return Err(Error::Data {
+            path: train_data.source.clone(),
+            line: None,
+            message: "training needs labels in every row".into(),
+        });
+    }
+    // Every distinct mesh of both sets, compiled once; validation samples point past the training meshes.
+    let mut meshes: Vec<(String, Arc<Manifold>)> = Vec::new();
+    let mut mesh_index = |spec: &str, m: &Arc<Manifold>| -> usize {
+        match meshes.iter().position(|(s, _)| s == spec) {
+            Some(i) => i,
+            None => {
+                meshes.push((spec.to_string(), m.clone()));
+                meshes.len() - 1
+            }
+        }
+    };
+    let remap = |d: &Dataset, f: &mut dyn FnMut(&str, &Arc<Manifold>) -> usize| -> Vec<usize> {
+        d.meshes.iter().map(|m| f(&m.spec, &m.manifold)).collect()
+    };
+    let train_map = remap(&train_data, &mut mesh_index);
+    let val_map = val_data.as_ref().map(|d| remap(d, &mut mesh_index));
+    let group = resolve_group(&spec, &meshes)?;
+    let model = Model::new(&spec, &group, a.seed, DType::F32)?;
+    check_data(&train_data, &model, "training")?;
+    if let Some(v) = &val_data {
+        check_data(v, &model, "validation")?;
+    }
+    let compiled = compile(&model, &meshes, a.json)?;
+    let samples = |d: &Dataset, map: &[usize]| -> Vec<nn::Sample> {
+        d.samples
+            .iter()
+            .map(|s| nn::Sample {
+                mesh: map[s.mesh],
+                signal: s.signal.clone(),
+                label: s.label.clone(),
+            })
+            .collect()
+    };
+    let train_samples = samples(&train_data, &train_map);
+    let val_samples = val_data.as_ref().zip(val_map.as_deref()).map(|(d, m)| samples(d, m));
+    drop((train_data, val_data));
+
+    std::fs::create_dir_all(&a.out).map_err(|e| io_error(&a.out, e))?;
+    model.save(&a.out)?;
+    let log_path = a.out.join("log.jsonl");
+    let mut log = std::fs::File::create(&log_path).map_err(|e| io_error(&log_path, e))?;
+    if !a.json {
+        eprintln!(
+            "training {} parameters (kernels constrained to {}, {} basis functions) on {} samples",
+            model.parameter_count(),
+            group.name(),
+            model.basis_len(),
+            train_samples.len()
+        );
+    }
+    let mut best = f64::NEG_INFINITY;
+    let weights = a.out.join("model.safetensors");
+    let history = nn::train(&model, &compiled, &train_samples, val_samples.as_deref(), &opts, |e, m| {
+        let line = serde_json::json!({
+            "epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+            "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
+            "learning_rate": e.learning_rate, "seconds": e.seconds,
+        });
+        writeln!(log, "{line}").map_err(|err| io_error(&log_path, err))?;
+        // The checkpoint kept: best validation accuracy, or lowest training loss without validation.
+        let score = e.val_accuracy.unwrap_or(-e.train_loss);
+        if score > best {
+            best = score;
+            m.save_weights(&weights)?;
+        }
+        if !a.json {
+            eprintln!("{}", epoch_line(e));
+        }
+        Ok(())
+    })?;
+    super::plot::curves(&a.out.join("curves.png"), &history)?;
+    let last = history.last().expect("at least one epoch");
+    let seconds = started.elapsed().as_secs_f64();
+    let per_epoch = history.iter().map(|e| e.seconds).sum::<f64>() / history.len() as f64;
+    if a.json {
+        super::print_json(&serde_json::json!({
+            "epochs": history.len(),
+            "train_loss": last.train_loss,
+            "train_accuracy": last.train_accuracy,
+            "val_accuracy": last.val_accuracy,
+            "parameters": model.parameter_count(),
+            "seconds": seconds,
+            "seconds_per_epoch": per_epoch,
+        }));
+    } else {
+        println!(
+            "trained {} epochs in {seconds:.1} s ({per_epoch:.2} s per epoch); wrote {}",
+            history.len(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn epoch_line(e: &EpochStats) -> String {
+    let val = match (e.val_loss, e.val_accuracy) {
+        (Some(l), Some(acc)) => format!(", validation loss {l:.4} accuracy {acc:.4}"),
+        _ => String::new(),
+    };
+    format!(
+        "epoch {:>3}: loss {:.4} accuracy {:.4}{val} (lr {:.2e}, {:.1} s)",
+        e.epoch, e.train_loss, e.train_accuracy, e.learning_rate, e.seconds
+    )
+}
+
+/// Runs `predict`.
+pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let model = Model::load(&a.model)?;
+    let data = Dataset::load(&a.data, &BuildOptions::default())?;
+    if data.channels != model.spec().input_channels {
+        check_data(&data, &model, "prediction")?;
+    }
+    if data.task.is_some() {
+        check_data(&data, &model, "prediction")?;
+    }
+    let meshes: Vec<(String, Arc<Manifold>)> =
+        data.meshes.iter().map(|m| (m.spec.clone(), m.manifold.clone())).collect();
+    for (name, m) in &meshes {
+        let measured = HolonomyAnalysis::new(m, &HolonomyOptions::default())?.group();
+        if !measured.is_subgroup_of(model.group()) {
+            eprintln!(
+                "warning: {name} has holonomy group {}, the model's kernels are constrained to {}: its outputs depend on the gauge there",
+                measured.name(),
+                model.group().name()
+            );
+        }
+    }
+    let compiled = compile(&model, &meshes, a.json)?;
+    let k = model.spec().outputs;
+    let shape: Vec<u64> = match model.spec().task {
+        Task::Mesh => vec![data.samples.len() as u64, k as u64],
+        Task::Vertex => {
+            let n = data.samples[0].signal.len() / data.channels.max(1);
+            if let Some(s) = data.samples.iter().find(|s| s.signal.len() != n * data.channels) {
+                return Err(Error::Data {
+                    path: data.source.clone(),
+                    line: Some(s.row),
+                    message: format!(
+                        "per-vertex outputs are written as one [S, N, K] array, so every sample needs the same vertex count: {} here, {n} in the first row",
+                        s.signal.len() / data.channels.max(1)
+                    ),
+                });
+            }
+            vec![data.samples.len() as u64, n as u64, k as u64]
+        }
+    };
+    let samples: Vec<nn::Sample> = data
+        .samples
+        .iter()
+        .map(|s| nn::Sample { mesh: s.mesh, signal: s.signal.clone(), label: s.label.clone() })
+        .collect();
+    let outputs = nn::predict(&model, &compiled, &samples, a.batch_size)?;
+    let mut values = Vec::with_capacity(shape.iter().product::<u64>() as usize);
+    for o in &outputs {
+        values.extend(o.flatten_all()?.to_vec1::<f32>()?);
+    }
+    write_npy_f32(&a.out, &shape, &values)?;
+    let accuracy = if data.task.is_some() {
+        Some(nn::evaluate(&model, &compiled, &samples, a.batch_size, Loss::CrossEntropy)?.1)
+    } else {
+        None
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if a.json {
+        super::print_json(&serde_json::json!({
+            "samples": samples.len(), "accuracy": accuracy, "seconds": seconds,
+        }));
+    } else {
+        let acc = accuracy.map_or(String::new(), |x| format!(", accuracy {:.4}", x));
+        println!("{} samples{acc}; wrote {} {:?} in {seconds:.2} s", samples.len(), a.out.display(), shape);
+    }
+    Ok(())
+}
