@@ -35,8 +35,8 @@ fn bench(c: &mut Criterion) {
             radius: Radius::MeanEdgeLengths(3.0),
             ..Default::default()
         };
-        let rho = params.validate(&m).unwrap();
-        let bins = KernelBasis::Bins(PolarBins::new(2, 8, rho).unwrap());
+        params.validate(&m).unwrap();
+        let bins = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
         let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let table = ExpMapTable::build(&m, &params).unwrap();
         let ops = [

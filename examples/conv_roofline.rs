@@ -115,9 +115,9 @@ fn compile(m: &Manifold) -> ConvOperator<f32> {
         radius: Radius::MeanEdgeLengths(3.0),
         ..Default::default()
     };
-    let rho = params.validate(m).unwrap();
+    params.validate(m).unwrap();
     let table = ExpMapTable::build(m, &params).unwrap();
-    let basis = KernelBasis::Bins(PolarBins::new(2, 8, rho).unwrap());
+    let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
     let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
     ConvOperator::new(m, &table, &basis, &gauge).unwrap()
 }

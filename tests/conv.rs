@@ -23,13 +23,16 @@ fn table(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTa
 
 /// A plain, unconstrained test basis written in Cartesian coordinates of the tangent plane: the
 /// monomials xⁱyʲ with i + j ≤ degree (1, x, y, x², xy, y², …) times a bump in r. Nothing rotationally
-/// symmetric about it.
-struct Monomials(usize);
+/// symmetric about it. `Monomials(degree, ρ)`: the operator passes radii in units of the table radius
+/// ρ, so the basis scales them back, and the kernel is the same function of the mesh's lengths
+/// whatever ρ.
+struct Monomials(usize, f64);
 impl SampledBasis for Monomials {
     fn len(&self) -> usize {
         (self.0 + 1) * (self.0 + 2) / 2
     }
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
+        let r = r * self.1;
         let (x, y) = (r * theta.cos(), r * theta.sin());
         let bump = (-r * r / 4.0).exp();
         let mut k = 0;
@@ -42,13 +45,15 @@ impl SampledBasis for Monomials {
     }
 }
 
-/// An isotropic test basis: three radial profiles.
-struct Radial;
+/// An isotropic test basis: three radial profiles of the mesh's lengths (`Radial(ρ)` scales the unit-disc
+/// radius back by the table radius ρ).
+struct Radial(f64);
 impl SampledBasis for Radial {
     fn len(&self) -> usize {
         3
     }
     fn eval(&self, r: f64, _theta: f64, out: &mut [f64]) {
+        let r = r * self.0;
         out.copy_from_slice(&[1.0, r, (-r * r).exp()]);
     }
 }
@@ -94,7 +99,8 @@ fn flat_grid_is_planar_cross_correlation() {
     let m = build(&format!("grid:{nx}x{ny}"));
     let t = table(&m, rings, dirs, rho);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &gauge).unwrap();
+    let basis = Monomials(2, rho);
+    let op = ConvOperator::<f64>::new(&m, &t, &basis, &gauge).unwrap();
     let img = noise(nx * ny, 7);
     let w = noise(6, 8);
     let out = conv(&op, &img, 1, &w, 1);
@@ -117,7 +123,7 @@ fn flat_grid_is_planar_cross_correlation() {
                 let r = (i as f64 + 0.5) * dr;
                 for j in 0..dirs {
                     let th = 2.0 * PI * j as f64 / dirs as f64;
-                    Monomials(2).eval(r, th, &mut vals);
+                    basis.eval(r / rho, th, &mut vals);
                     let k: f64 = vals.iter().zip(&w).map(|(a, b)| a * b).sum();
                     let f = sample_image(&img, nx, xf + r * th.cos(), yf + r * th.sin());
                     expected += r * dr * (2.0 * PI / dirs as f64) * k * f;
@@ -140,7 +146,7 @@ fn flat_torus_is_exactly_translation_equivariant() {
     let m = build(&format!("flat-torus:{nx}x{ny}"));
     let t = table(&m, 3, 10, 2.7);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &gauge).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2, 2.7), &gauge).unwrap();
     let (c_in, c_out) = (2, 3);
     let x = noise(nx * ny * c_in, 1);
     let w = noise(6 * c_in * c_out, 2);
@@ -222,7 +228,7 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
                 let t = table(m, 6, dirs, rho);
                 let g = Gauge::new(m, Some(&[root]), SpanningTree::Bfs).unwrap();
                 conv(
-                    &ConvOperator::<f64>::new(m, &t, &Monomials(2), &g).unwrap(),
+                    &ConvOperator::<f64>::new(m, &t, &Monomials(2, rho), &g).unwrap(),
                     &smooth,
                     1,
                     &w,
@@ -251,12 +257,13 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
 /// The Funk–Hecke eigenvalue of the isotropic kernel Σ w_b k_b(r) for the spherical harmonics of
 /// Legendre polynomial `legendre`, by the table's own quadrature: λ = Σ_s w_s k(r_s) P(cos r_s).
 fn funk_hecke(t: &ExpMapTable, w: &[f64; 3], legendre: impl Fn(f64) -> f64) -> f64 {
+    let radial = Radial(t.radius());
     let mut vals = [0.0; 3];
     t.sample_radii()
         .iter()
         .zip(t.sample_weights())
         .map(|(&r, &wt)| {
-            Radial.eval(r, 0.0, &mut vals);
+            radial.eval(r / t.radius(), 0.0, &mut vals);
             wt * legendre(r.cos()) * vals.iter().zip(w).map(|(x, y)| x * y).sum::<f64>()
         })
         .sum()
@@ -275,7 +282,7 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
         let rho = 0.6;
         let t = table(&m, 6, 24, rho);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let op = ConvOperator::<f64>::new(&m, &t, &Radial(t.radius()), &g).unwrap();
         let p = m.positions.as_ref().unwrap();
         let f: Vec<f64> = p
             .iter()
@@ -305,7 +312,7 @@ fn backward_matches_finite_differences() {
     let m = build("icosphere:1");
     let t = table(&m, 3, 8, 0.8);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &g).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2, 0.8), &g).unwrap();
     let (n, c_in, c_out, nb) = (m.mesh.vertex_count(), 2, 3, 6);
     let x = noise(n * c_in, 5);
     let w = noise(nb * c_in * c_out, 6);
@@ -355,7 +362,7 @@ fn f32_operator_agrees_with_f64() {
     // 1, 6 and 28 basis functions: between them every tile height of the vectorised gather (16, 8, 4,
     // 2, 1); 16 and 32 channels take the vectorised paths, 5 the generic one.
     for degree in [0, 2, 6] {
-        let basis = Monomials(degree);
+        let basis = Monomials(degree, 0.5);
         let nb = basis.len();
         let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
         let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
@@ -458,7 +465,7 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
             p.iter().enumerate().map(|(i, x)| (key(*x), i)).collect();
         let t = table(&m, 4, dirs, 0.35);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let op = ConvOperator::<f64>::new(&m, &t, &Radial(t.radius()), &g).unwrap();
         let f: Vec<f64> = p.iter().map(signal).collect();
         let out = conv(&op, &f, 1, &w, 1);
         let scale = out.iter().fold(0.0f64, |a, b| a.max(b.abs()));
@@ -496,8 +503,8 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyOptions};
 use manifold_cnn::kernel::{HarmonicBasis, KernelBasis, RadialBasis, RadialProfile};
 
-fn harmonics(max_radius: f64) -> KernelBasis {
-    let radial = RadialBasis::new(RadialProfile::Gaussian, 3, max_radius).unwrap();
+fn harmonics() -> KernelBasis {
+    let radial = RadialBasis::new(RadialProfile::Gaussian, 3).unwrap();
     KernelBasis::Harmonic(HarmonicBasis::new(radial, 3).unwrap())
 }
 
@@ -537,7 +544,7 @@ fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
         let analysis = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
         assert_eq!(analysis.group().name(), group, "{spec}");
         let t = table(&m, 4, 16, radius);
-        let base = harmonics(radius);
+        let base = harmonics();
         let constrained = base.constrain(&analysis.group());
         assert!(constrained.dimension() < base.len());
         let with = tree_dependence(&m, &t, &constrained, 21);
@@ -559,7 +566,7 @@ fn a_batch_is_its_signals_one_by_one() {
     let m = build("icosphere:2");
     let t = table(&m, 3, 8, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &g).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2, 0.5), &g).unwrap();
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
     let x = noise(batch * n * c_in, 31);
     let w = noise(6 * c_in * c_out, 32);
@@ -608,7 +615,7 @@ fn isotropic_kernels_commute_with_random_rotations() {
         let m = build(&format!("icosphere:{level}"));
         let t = table(&m, 6, 24, 0.6);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let op = ConvOperator::<f64>::new(&m, &t, &Radial(t.radius()), &g).unwrap();
         let lambda = funk_hecke(&t, &w, |c| 0.5 * (3.0 * c * c - 1.0));
         let mut worst: f64 = 0.0;
         for rot in &rotations {

@@ -86,8 +86,8 @@ pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
     }))
 }
 
-/// Parses a basis spec for kernels of support radius `rho`.
-pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
+/// Parses a basis spec (bases live on the unit disc: the operator scales them to the table's radius).
+pub fn parse_basis(s: &str) -> Result<KernelBasis, Error> {
     let parts: Vec<&str> = s.split(':').collect();
     let num = |i: usize| -> Result<usize, Error> {
         parts
@@ -97,14 +97,13 @@ pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
     };
     match parts[0] {
         "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
-            RadialBasis::new(RadialProfile::Gaussian, num(1)?, rho)?,
+            RadialBasis::new(RadialProfile::Gaussian, num(1)?)?,
             num(2)? as u32,
         )?)),
-        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?, rho)?)),
+        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?)?)),
         "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
             num(1)?,
             num(2)?,
-            rho,
         )?)),
         _ => Err(bad(
             "basis",
@@ -152,12 +151,12 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         ));
     }
     let params = args.table.params()?;
-    let rho = params.validate(&m)?;
+    params.validate(&m)?;
     let group = match parse_group(&args.group)? {
         Some(g) => g,
         None => HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group(),
     };
-    let basis = parse_basis(&args.basis, rho)?.constrain(&group);
+    let basis = parse_basis(&args.basis)?.constrain(&group);
     let nb = basis.dimension();
     if nb == 0 {
         return Err(bad(

@@ -20,7 +20,8 @@ pub trait SampledBasis: Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Writes the B values at `(r, θ)` into `out` (length B).
+    /// Writes the B values at `(r, θ)` into `out` (length B); `r` is in units of the disc radius (the
+    /// convolution passes `r_s/ρ`, ρ the exp-map table's radius, so the unit disc is the table's disc).
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
 }
 
@@ -29,11 +30,12 @@ pub trait SampledBasis: Sync {
 /// For vertex `p`, basis function `b` and vertex `q`,
 ///
 /// ```text
-/// A_b[p, q] = Σ_s  w_s · k_b(r_s, Γ_p⁻¹ θ_s) · β_{s,q}
+/// A_b[p, q] = Σ_s  w_s · k_b(r_s/ρ, Γ_p⁻¹ θ_s) · β_{s,q}
 /// ```
 ///
 /// over the samples `s` of the exp-map table at `p`: `w_s` the quadrature weight, `(r_s, θ_s)` the
-/// sample's polar coordinates in the frame of `p`, `Γ_p = Γ_{p0→p}` the gauge (so `k_b(r, Γ_p⁻¹θ)` is
+/// sample's polar coordinates in the frame of `p`, ρ the table's radius (kernels live on the unit disc,
+/// see [`kernel`](crate::kernel)), `Γ_p = Γ_{p0→p}` the gauge (so `k_b(r, Γ_p⁻¹θ)` is
 /// the kernel transported from `p0` to `p`), and `β_{s,q}` the barycentric weight of `q` at the landing
 /// point (zero unless `q` is a corner of the landing face). This is the seed's
 /// `(k ⋆ f)(p) = ∫ (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)` with the tangent-plane measure, for the kernel
@@ -147,6 +149,7 @@ impl<T: Real> ConvOperator<T> {
             rank[v as usize] = i as u32;
         }
         let ns = table.samples_per_vertex();
+        let rho = table.radius();
         let (radii, angles, weights) = (
             table.sample_radii(),
             table.sample_angles(),
@@ -220,7 +223,7 @@ impl<T: Real> ConvOperator<T> {
                         if !done[s as usize] {
                             done[s as usize] = true;
                             let v = &mut vals[s as usize * nb..(s as usize + 1) * nb];
-                            basis.eval(radii[s as usize], g_inv.apply(angles[s as usize]), v);
+                            basis.eval(radii[s as usize] / rho, g_inv.apply(angles[s as usize]), v);
                         }
                     }
                     let mut t = 0;
