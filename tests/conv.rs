@@ -2,7 +2,9 @@
 //! flat torus, quadrature-level gauge independence, Funk–Hecke on the sphere, tree independence of
 //! holonomy-invariant kernels, and gradients against finite differences.
 
-use manifold_cnn::conv::{ConvOperator, Gauge, SampledBasis, SpanningTree};
+use manifold_cnn::conv::{
+    ConvOperator, ConvOptions, Gauge, Quadrature, SampledBasis, SpanningTree,
+};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 use std::f64::consts::PI;
@@ -73,6 +75,18 @@ fn noise(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// The operator with the seed's tangent-plane integral ([`Quadrature::Integral`]): the oracles below
+/// compare it with integrals written out by hand.
+fn integral_op(
+    m: &Manifold,
+    t: &ExpMapTable,
+    basis: &dyn SampledBasis,
+    g: &Gauge,
+) -> manifold_cnn::Result<ConvOperator<f64>> {
+    let options = ConvOptions::new().quadrature(Quadrature::Integral);
+    ConvOperator::with_options(m, t, basis, g, &options)
+}
+
 fn conv(op: &ConvOperator<f64>, x: &[f64], c_in: usize, w: &[f64], c_out: usize) -> Vec<f64> {
     let mut out = vec![0.0; op.vertex_count() * c_out];
     op.forward(x, c_in, w, c_out, &mut out);
@@ -100,7 +114,7 @@ fn flat_grid_is_planar_cross_correlation() {
     let t = table(&m, rings, dirs, rho);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let basis = Monomials(2, rho);
-    let op = ConvOperator::<f64>::new(&m, &t, &basis, &gauge).unwrap();
+    let op = integral_op(&m, &t, &basis, &gauge).unwrap();
     let img = noise(nx * ny, 7);
     let w = noise(6, 8);
     let out = conv(&op, &img, 1, &w, 1);
@@ -146,7 +160,7 @@ fn flat_torus_is_exactly_translation_equivariant() {
     let m = build(&format!("flat-torus:{nx}x{ny}"));
     let t = table(&m, 3, 10, 2.7);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2, 2.7), &gauge).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 2.7), &gauge).unwrap();
     let (c_in, c_out) = (2, 3);
     let x = noise(nx * ny * c_in, 1);
     let w = noise(6 * c_in * c_out, 2);
@@ -228,7 +242,7 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
                 let t = table(m, 6, dirs, rho);
                 let g = Gauge::new(m, Some(&[root]), SpanningTree::Bfs).unwrap();
                 conv(
-                    &ConvOperator::<f64>::new(m, &t, &Monomials(2, rho), &g).unwrap(),
+                    &integral_op(m, &t, &Monomials(2, rho), &g).unwrap(),
                     &smooth,
                     1,
                     &w,
@@ -282,7 +296,7 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
         let rho = 0.6;
         let t = table(&m, 6, 24, rho);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial(t.radius()), &g).unwrap();
+        let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let p = m.positions.as_ref().unwrap();
         let f: Vec<f64> = p
             .iter()
@@ -312,7 +326,7 @@ fn backward_matches_finite_differences() {
     let m = build("icosphere:1");
     let t = table(&m, 3, 8, 0.8);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2, 0.8), &g).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 0.8), &g).unwrap();
     let (n, c_in, c_out, nb) = (m.mesh.vertex_count(), 2, 3, 6);
     let x = noise(n * c_in, 5);
     let w = noise(nb * c_in * c_out, 6);
@@ -465,7 +479,7 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
             p.iter().enumerate().map(|(i, x)| (key(*x), i)).collect();
         let t = table(&m, 4, dirs, 0.35);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial(t.radius()), &g).unwrap();
+        let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let f: Vec<f64> = p.iter().map(signal).collect();
         let out = conv(&op, &f, 1, &w, 1);
         let scale = out.iter().fold(0.0f64, |a, b| a.max(b.abs()));
@@ -516,13 +530,7 @@ fn tree_dependence(m: &Manifold, t: &ExpMapTable, basis: &dyn SampledBasis, seed
     let w = noise(nb * c_in * c_out, seed + 1);
     let run = |tree| {
         let g = Gauge::new(m, None, tree).unwrap();
-        conv(
-            &ConvOperator::<f64>::new(m, t, basis, &g).unwrap(),
-            &x,
-            c_in,
-            &w,
-            c_out,
-        )
+        conv(&integral_op(m, t, basis, &g).unwrap(), &x, c_in, &w, c_out)
     };
     let (a, b) = (run(SpanningTree::Bfs), run(SpanningTree::Random { seed }));
     let scale = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
@@ -566,7 +574,7 @@ fn a_batch_is_its_signals_one_by_one() {
     let m = build("icosphere:2");
     let t = table(&m, 3, 8, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2, 0.5), &g).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 0.5), &g).unwrap();
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
     let x = noise(batch * n * c_in, 31);
     let w = noise(6 * c_in * c_out, 32);
@@ -615,7 +623,7 @@ fn isotropic_kernels_commute_with_random_rotations() {
         let m = build(&format!("icosphere:{level}"));
         let t = table(&m, 6, 24, 0.6);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial(t.radius()), &g).unwrap();
+        let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let lambda = funk_hecke(&t, &w, |c| 0.5 * (3.0 * c * c - 1.0));
         let mut worst: f64 = 0.0;
         for rot in &rotations {
@@ -697,9 +705,54 @@ fn convolve_command_line() {
     ] {
         assert!(v[key].is_number(), "{key}");
     }
+    assert_eq!(v["quadrature"], "mean");
     let (shape, y) = read_npy_f32(path("y.npy")).unwrap();
     assert_eq!(shape, vec![n as u64, 5]);
     assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0));
+    // The integral: the same weights, every sample weighed by w_s instead of w_s / Σ_t w_t, where the
+    // table's Σ_t w_t = πρ² exactly (midpoint rule in r dr) and the sphere truncates nothing.
+    let common = [
+        "convolve",
+        "icosphere:2",
+        "--signal",
+        &path("x.npy"),
+        "--kernel",
+        "random:3",
+        "--out-channels",
+        "5",
+        "--radius",
+        "0.5",
+    ];
+    let integral = run(&[
+        &common[..],
+        &["--quadrature", "integral", "--out", &path("yi.npy")],
+    ]
+    .concat());
+    assert!(
+        integral.status.success(),
+        "{}",
+        String::from_utf8_lossy(&integral.stderr)
+    );
+    let (_, yi) = read_npy_f32(path("yi.npy")).unwrap();
+    let area = PI * 0.25;
+    let scale = y.iter().fold(0.0f32, |a, b| a.max(b.abs())) as f64;
+    for (a, b) in y.iter().zip(&yi) {
+        assert!(
+            (*a as f64 * area - *b as f64).abs() < 1e-5 * scale * area,
+            "{a}·πρ² vs {b}"
+        );
+    }
+    // The sphere's holonomy group is SO(2): naming C2 warns with both names, naming O2 does not.
+    let small = run(&[&common[..], &["--group", "C2"]].concat());
+    assert!(small.status.success());
+    let err = String::from_utf8_lossy(&small.stderr);
+    assert!(
+        err.contains("warning") && err.contains("C2") && err.contains("SO2"),
+        "{err}"
+    );
+    let big = run(&[&common[..], &["--group", "O2"]].concat());
+    assert!(big.status.success());
+    assert!(!String::from_utf8_lossy(&big.stderr).contains("warning"));
     for bad in [
         vec![
             "convolve",
@@ -743,6 +796,16 @@ fn convolve_command_line() {
             "--signal",
             &path("x.npy"),
             "--kernel",
+            "random:1",
+            "--quadrature",
+            "trapezoid",
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("x.npy"),
+            "--kernel",
             &path("x.npy"),
         ],
         vec![
@@ -764,4 +827,146 @@ fn convolve_command_line() {
         assert!(!out.stderr.is_empty());
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+use manifold_cnn::expmap::FLAG_TRUNCATED;
+use manifold_cnn::kernel::PolarBins;
+
+/// Row sums of `A_0` in the mesh's vertex numbering.
+fn row_sums<T: manifold_cnn::conv::Real>(op: &ConvOperator<T>) -> Vec<f64> {
+    let a = op.basis_matrix(0);
+    a.outer_iterator()
+        .map(|row| row.data().iter().map(|c| c.to_f64()).sum())
+        .collect()
+}
+
+/// For every vertex, the fraction of the disc's quadrature weight `Σ_s w_s` whose samples are not
+/// truncated: 1 at vertices whose disc lies on the surface.
+fn untruncated_weight(t: &ExpMapTable) -> Vec<f64> {
+    let ns = t.samples_per_vertex();
+    let total: f64 = t.sample_weights().iter().sum();
+    (0..t.vertex_count())
+        .map(|p| {
+            (0..ns)
+                .filter(|&s| t.flags()[p * ns + s] & FLAG_TRUNCATED == 0)
+                .map(|s| t.sample_weights()[s])
+                .sum::<f64>()
+                / total
+        })
+        .collect()
+}
+
+#[test]
+fn the_constant_kernel_averages_under_the_mean_quadrature() {
+    // One ring, one sector: the indicator of the unit disc, i.e. the constant kernel 1 on the table's
+    // disc. Row p of its operator sums Σ_s ω_s Σ_q β_{s,q} = Σ_s ω_s over the samples that land (the
+    // barycentric weights of a landing point sum to 1), which is 1 when none is truncated (zero padding
+    // drops the truncated ones, leaving their share of the disc).
+    let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
+    // The strip is 4 units wide: a radius of 1.5 leaves its middle row's discs whole.
+    let default_radius = ExpMapParams::default().radius;
+    for (spec, radius) in [
+        (
+            format!("{}/meshes/bull.obj", env!("CARGO_MANIFEST_DIR")),
+            default_radius,
+        ),
+        ("flat-mobius:24x5".to_string(), Radius::Absolute(1.5)),
+        ("icosphere:2".to_string(), default_radius),
+    ] {
+        let m = build(&spec);
+        let params = ExpMapParams {
+            radius,
+            ..Default::default()
+        };
+        let t = ExpMapTable::build(&m, &params).unwrap();
+        let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+        let share = untruncated_weight(&t);
+        let inside = share.iter().filter(|&&x| x == 1.0).count();
+        assert!(inside > 0, "{spec}: some vertex must have its whole disc");
+        let sums64 = row_sums(&ConvOperator::<f64>::new(&m, &t, &one, &g).unwrap());
+        let sums32 = row_sums(&ConvOperator::<f32>::new(&m, &t, &one, &g).unwrap());
+        let integral = row_sums(&integral_op(&m, &t, &one, &g).unwrap());
+        let area: f64 = t.sample_weights().iter().sum();
+        for v in 0..m.mesh.vertex_count() {
+            assert!(
+                (sums64[v] - share[v]).abs() < 1e-12,
+                "{spec} vertex {v}: {}",
+                sums64[v]
+            );
+            assert!(
+                (sums32[v] - share[v]).abs() < 1e-6,
+                "{spec} vertex {v}: {}",
+                sums32[v]
+            );
+            assert!(
+                (integral[v] - share[v] * area).abs() < 1e-12 * area,
+                "{spec} vertex {v}: {} vs {}",
+                integral[v],
+                share[v] * area
+            );
+        }
+        let mean = |v: &[f64]| {
+            let inner: Vec<f64> = (0..v.len())
+                .filter(|&i| share[i] == 1.0)
+                .map(|i| v[i])
+                .collect();
+            inner.iter().sum::<f64>() / inner.len() as f64
+        };
+        eprintln!(
+            "{spec}: {inside} of {} vertices untruncated; their mean row sum {:.6} (mean), {:.4e} (integral)",
+            m.mesh.vertex_count(),
+            mean(&sums64),
+            mean(&integral)
+        );
+    }
+}
+
+#[test]
+fn the_mean_quadrature_does_not_see_the_length_unit() {
+    // The same surface in units 1000 times smaller: the exp map, the gauge and the landing points are
+    // the same (the radius is given in mean edge lengths), so under Mean the operator is the same to
+    // rounding, and under Integral it scales by s² (dμ = r dr dθ).
+    let path = format!("{}/meshes/bull.obj", env!("CARGO_MANIFEST_DIR"));
+    let source = manifold_cnn::io::load_source(&path).unwrap();
+    let s = 1000.0;
+    let mut scaled = source.clone();
+    for x in scaled.positions.as_mut().unwrap() {
+        *x = x.map(|c| c * s);
+    }
+    let basis = harmonics();
+    let params = ExpMapParams {
+        rings: 4,
+        directions: 12,
+        radius: Radius::MeanEdgeLengths(3.0),
+        ..Default::default()
+    };
+    let outs: Vec<[Vec<f64>; 2]> = [&source, &scaled]
+        .iter()
+        .map(|src| {
+            let m = Manifold::from_source(src, &BuildOptions::default()).unwrap();
+            let t = ExpMapTable::build(&m, &params).unwrap();
+            let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+            let n = m.mesh.vertex_count();
+            let x = noise(n * 2, 51);
+            let w = noise(basis.len() * 2 * 3, 52);
+            let mean = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
+            let integral = integral_op(&m, &t, &basis, &g).unwrap();
+            [conv(&mean, &x, 2, &w, 3), conv(&integral, &x, 2, &w, 3)]
+        })
+        .collect();
+    let scale = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let (mean, integral) = (&outs[0][0], &outs[0][1]);
+    let (mean_s, integral_s) = (&outs[1][0], &outs[1][1]);
+    let sm = scale(mean);
+    assert!(sm > 0.0);
+    for (a, b) in mean.iter().zip(mean_s) {
+        assert!((a - b).abs() < 1e-9 * sm, "mean: {a} vs {b}");
+    }
+    let si = scale(integral);
+    for (a, b) in integral.iter().zip(integral_s) {
+        assert!(
+            (a * s * s - b).abs() < 1e-9 * si * s * s,
+            "integral: {a}·s² vs {b}"
+        );
+    }
 }

@@ -1,9 +1,12 @@
 //! `manifold-cnn convolve MESH --signal IN.npy --kernel K.npy|random:SEED --group auto|trivial|SO2|Cn|Dn|Z2|O2
-//! [--basis harmonic:R:M|bins:R:A|gaussians:R:A] [table options] --out OUT.npy [--json]
-//! [--export-operator OP.npz] [--repeat K]`
+//! [--basis harmonic:R:M|bins:R:A|gaussians:R:A] [--quadrature mean|integral] [table options]
+//! --out OUT.npy [--json] [--export-operator OP.npz] [--repeat K]`
+//!
+//! A named group that does not contain the mesh's measured holonomy group gets a warning on stderr:
+//! kernels invariant under it are not well defined on this mesh.
 
 use super::TableArgs;
-use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::conv::{ConvOperator, ConvOptions, Gauge, Quadrature, SpanningTree};
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
@@ -34,6 +37,10 @@ pub struct ConvolveArgs {
     /// to M), `bins:R:A` (polar bins) or `gaussians:R:A`.
     #[arg(long, default_value = "harmonic:2:3")]
     pub basis: String,
+    /// Quadrature: `mean` (the kernel averages over the disc; weights over Σ w, scale-free) or
+    /// `integral` (the tangent-plane integral r Δr Δθ, scaling with the mesh's units squared).
+    #[arg(long, default_value = "mean")]
+    pub quadrature: String,
     /// Output channels for `--kernel random:SEED` (default: C_in).
     #[arg(long)]
     pub out_channels: Option<usize>,
@@ -42,7 +49,8 @@ pub struct ConvolveArgs {
     /// Where to write the N × C_out float32 output.
     #[arg(long)]
     pub out: Option<String>,
-    /// Write the operator (one CSR matrix per basis function, float32) and the weights to an .npz.
+    /// Write the operator as compiled (one CSR matrix per basis function, float32, its coefficients
+    /// under the chosen `--quadrature`) and the weights to an .npz.
     #[arg(long)]
     pub export_operator: Option<String>,
     /// Run the forward pass K times and report the median time.
@@ -84,6 +92,18 @@ pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
             ))
         }
     }))
+}
+
+/// Parses a quadrature name: `mean` or `integral`.
+pub fn parse_quadrature(s: &str) -> Result<Quadrature, Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "mean" => Ok(Quadrature::Mean),
+        "integral" => Ok(Quadrature::Integral),
+        _ => Err(bad(
+            "quadrature",
+            format!("'{s}' is not a quadrature (mean, integral)"),
+        )),
+    }
 }
 
 /// Parses a basis spec (bases live on the unit disc: the operator scales them to the table's radius).
@@ -152,9 +172,25 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     }
     let params = args.table.params()?;
     params.validate(&m)?;
+    let quadrature = parse_quadrature(&args.quadrature)?;
+    let measured = HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group();
     let group = match parse_group(&args.group)? {
-        Some(g) => g,
-        None => HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group(),
+        Some(g) => {
+            if !measured.is_subgroup_of(&g) {
+                eprintln!(
+                    "warning: the named group {} does not contain the measured holonomy group {} of {}: \
+                     a kernel invariant under {} is not well defined on this mesh (it depends on the \
+                     spanning tree of the gauge); name {} or a group containing it",
+                    g.name(),
+                    measured.name(),
+                    args.mesh,
+                    g.name(),
+                    measured.join(&g).name()
+                );
+            }
+            g
+        }
+        None => measured,
     };
     let basis = parse_basis(&args.basis)?.constrain(&group);
     let nb = basis.dimension();
@@ -212,7 +248,8 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let t0 = Instant::now();
     let table = ExpMapTable::build(&m, &params)?;
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
-    let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge)?;
+    let options = ConvOptions::new().quadrature(quadrature);
+    let op = ConvOperator::<f32>::with_options(&m, &table, &basis, &gauge, &options)?;
     drop(table);
     let seconds_precompile = t0.elapsed().as_secs_f64();
     // Large channel counts are a user's choice: refuse what cannot be allocated instead of aborting.
@@ -255,6 +292,8 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "vertices": n,
             "basis": nb,
             "group": group.name(),
+            "measured_group": measured.name(),
+            "quadrature": args.quadrature.to_ascii_lowercase(),
             "in_channels": c_in,
             "out_channels": c_out,
             "samples": params.rings * params.directions,

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! (k ⋆ f)(p) = ∫_{T_p M} (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)
-//!            ≈ Σ_s w_s · k(r_s, Γ_p⁻¹ θ_s) · f(exp_p(r_s, θ_s))
+//!            ≈ Σ_s w_s · k(r_s/ρ, Γ_p⁻¹ θ_s) · f(exp_p(r_s, θ_s))
 //! ```
 //!
 //! The pieces: an exp-map table ([`expmap`](crate::expmap)) gives the samples `(r_s, θ_s)`, their
@@ -10,6 +10,11 @@
 //! ([`kernel`](crate::kernel)) constrained by the holonomy group gives the `k_b`; `f` at a landing point
 //! is the barycentric interpolation of its vertex values. [`ConvOperator`] compiles all of it into one
 //! sparse operator per basis function and runs forward and backward passes over many channels.
+//!
+//! By default ([`Quadrature::Mean`]) the weights are divided by `Σ_s w_s`, the quadrature of the disc's
+//! area, so the sum above is the kernel-weighted *mean* of `f` over the disc: a constant kernel
+//! averages, and the same weights mean the same on meshes of any size. [`Quadrature::Integral`] keeps
+//! the integral itself.
 
 mod gather;
 mod gauge;
@@ -17,5 +22,5 @@ mod operator;
 mod real;
 
 pub use gauge::{Gauge, SpanningTree};
-pub use operator::{ConvOperator, SampledBasis};
+pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis};
 pub use real::Real;

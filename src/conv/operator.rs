@@ -25,20 +25,74 @@ pub trait SampledBasis: Sync {
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
 }
 
+/// How the operator weighs the samples of the exp-map table.
+///
+/// With `w_s = r_s Δr Δθ` the table's tangent-plane quadrature weights (`Σ_s w_s ≈ πρ²`, the area of
+/// the disc of radius ρ):
+///
+/// ```text
+/// Mean:      ω_s = w_s / Σ_t w_t        (Σ_s ω_s = 1)
+/// Integral:  ω_s = w_s
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Quadrature {
+    /// The kernel averages the signal over the disc: the weights are divided by the quadrature of the
+    /// disc's area, so the constant kernel 1 gives the mean of the signal over the disc (row sums of its
+    /// operator are exactly 1 at every vertex none of whose samples is truncated), in any length unit.
+    /// Weights learnt on one mesh then mean the same on another. The default.
+    #[default]
+    Mean,
+    /// The tangent-plane integral of the seed, `∫ k(v) f(exp_p v) dμ(v)` with `dμ = r dr dθ`: scales
+    /// with the square of the mesh's length unit.
+    Integral,
+}
+
+/// Options of [`ConvOperator::with_options`].
+///
+/// # Example
+/// ```
+/// use manifold_cnn::conv::{ConvOptions, Quadrature};
+/// let o = ConvOptions::default();
+/// assert_eq!(o.quadrature, Quadrature::Mean);
+/// assert_eq!(ConvOptions::new().quadrature(Quadrature::Integral).quadrature, Quadrature::Integral);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ConvOptions {
+    /// How samples are weighed (default [`Quadrature::Mean`]).
+    pub quadrature: Quadrature,
+}
+
+impl ConvOptions {
+    /// The default options.
+    pub fn new() -> ConvOptions {
+        ConvOptions::default()
+    }
+
+    /// These options with another quadrature.
+    pub fn quadrature(mut self, quadrature: Quadrature) -> ConvOptions {
+        self.quadrature = quadrature;
+        self
+    }
+}
+
 /// The convolution `out[p] = Σ_b (A_b X)[p] · W_b` with the operator of every basis function compiled.
 ///
 /// For vertex `p`, basis function `b` and vertex `q`,
 ///
 /// ```text
-/// A_b[p, q] = Σ_s  w_s · k_b(r_s/ρ, Γ_p⁻¹ θ_s) · β_{s,q}
+/// A_b[p, q] = Σ_s  ω_s · k_b(r_s/ρ, Γ_p⁻¹ θ_s) · β_{s,q}
 /// ```
 ///
-/// over the samples `s` of the exp-map table at `p`: `w_s` the quadrature weight, `(r_s, θ_s)` the
+/// over the samples `s` of the exp-map table at `p`: `ω_s` the quadrature weight ([`Quadrature`]:
+/// by default the table's weight `w_s` over the disc's `Σ_t w_t`, so that a constant kernel averages),
+/// `(r_s, θ_s)` the
 /// sample's polar coordinates in the frame of `p`, ρ the table's radius (kernels live on the unit disc,
 /// see [`kernel`](crate::kernel)), `Γ_p = Γ_{p0→p}` the gauge (so `k_b(r, Γ_p⁻¹θ)` is
 /// the kernel transported from `p0` to `p`), and `β_{s,q}` the barycentric weight of `q` at the landing
 /// point (zero unless `q` is a corner of the landing face). This is the seed's
-/// `(k ⋆ f)(p) = ∫ (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)` with the tangent-plane measure, for the kernel
+/// `(k ⋆ f)(p) = ∫ (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)` with the tangent-plane measure (divided by the
+/// disc's area under [`Quadrature::Mean`]), for the kernel
 /// `k = Σ_b W_b k_b` whose coefficients map `C_in` input channels to `C_out` output channels.
 ///
 /// # Storage
@@ -50,6 +104,7 @@ pub trait SampledBasis: Sync {
 pub struct ConvOperator<T: Real> {
     vertices: usize,
     basis: usize,
+    quadrature: Quadrature,
     /// Vertex of each internal row; `rank` is its inverse.
     order: Vec<u32>,
     rank: Vec<u32>,
@@ -110,7 +165,8 @@ fn spread_bits(x: u64) -> u64 {
 }
 
 impl<T: Real> ConvOperator<T> {
-    /// Compiles the operator of every basis function from an exp-map table and a gauge.
+    /// Compiles the operator of every basis function from an exp-map table and a gauge, with the
+    /// default [`ConvOptions`] (the [`Quadrature::Mean`] of the disc).
     ///
     /// Truncated samples follow the table's [`Padding`](crate::expmap::Padding) policy.
     ///
@@ -124,6 +180,45 @@ impl<T: Real> ConvOperator<T> {
         table: &ExpMapTable,
         basis: &dyn SampledBasis,
         gauge: &Gauge,
+    ) -> Result<Self> {
+        Self::with_options(m, table, basis, gauge, &ConvOptions::default())
+    }
+
+    /// As [`new`](Self::new), with the given options.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    ///
+    /// # Example
+    /// The constant kernel (one ring, one sector) averages: row sums are 1 on a flat torus, where no
+    /// sample is truncated, whatever the radius.
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, ConvOptions, Gauge, Quadrature, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+    /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("flat-torus:10x10", &BuildOptions::default()).unwrap();
+    /// let params = ExpMapParams { radius: Radius::Absolute(2.5), ..Default::default() };
+    /// let table = ExpMapTable::build(&m, &params).unwrap();
+    /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let mean = ConvOperator::<f64>::new(&m, &table, &one, &gauge).unwrap();
+    /// let a = mean.basis_matrix(0);
+    /// for row in a.outer_iterator() {
+    ///     assert!((row.data().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    /// }
+    /// // The integral instead: row sums are the quadrature of the disc's area, Σ_s w_s = π·2.5².
+    /// let options = ConvOptions::new().quadrature(Quadrature::Integral);
+    /// let integral = ConvOperator::<f64>::with_options(&m, &table, &one, &gauge, &options).unwrap();
+    /// let row: f64 = integral.basis_matrix(0).outer_view(0).unwrap().data().iter().sum();
+    /// assert!((row - std::f64::consts::PI * 6.25).abs() < 1e-9);
+    /// ```
+    pub fn with_options(
+        m: &Manifold,
+        table: &ExpMapTable,
+        basis: &dyn SampledBasis,
+        gauge: &Gauge,
+        options: &ConvOptions,
     ) -> Result<Self> {
         let n = m.mesh.vertex_count();
         if table.vertex_count() != n || gauge.transports().len() != n {
@@ -150,11 +245,14 @@ impl<T: Real> ConvOperator<T> {
         }
         let ns = table.samples_per_vertex();
         let rho = table.radius();
-        let (radii, angles, weights) = (
-            table.sample_radii(),
-            table.sample_angles(),
-            table.sample_weights(),
-        );
+        let (radii, angles) = (table.sample_radii(), table.sample_angles());
+        let weights: Vec<f64> = match options.quadrature {
+            Quadrature::Integral => table.sample_weights().to_vec(),
+            Quadrature::Mean => {
+                let area: f64 = table.sample_weights().iter().sum();
+                table.sample_weights().iter().map(|w| w / area).collect()
+            }
+        };
         // The corners of vertex p's landing faces that carry weight, as (internal column, sample).
         let landings = |p: usize, out: &mut Vec<(u32, u32, f64)>| {
             out.clear();
@@ -163,13 +261,12 @@ impl<T: Real> ConvOperator<T> {
                     continue;
                 };
                 let corners = m.mesh.face_vertices(face);
-                for k in 0..3 {
-                    if bary[k] != 0.0 {
-                        out.push((
-                            rank[corners[k].index()],
-                            s as u32,
-                            weights[s] * bary[k] as f64,
-                        ));
+                // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
+                // to f64 rounding (a partition of unity: a constant signal stays constant).
+                let (b0, b1) = (bary[0] as f64, bary[1] as f64);
+                for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
+                    if beta != 0.0 {
+                        out.push((rank[corners[k].index()], s as u32, weights[s] * beta));
                     }
                 }
             }
@@ -276,6 +373,7 @@ impl<T: Real> ConvOperator<T> {
         let op = ConvOperator {
             vertices: n,
             basis: nb,
+            quadrature: options.quadrature,
             order,
             rank,
             row_offsets,
@@ -296,6 +394,10 @@ impl<T: Real> ConvOperator<T> {
     /// Number of basis functions B.
     pub fn basis_len(&self) -> usize {
         self.basis
+    }
+    /// The quadrature the coefficients were compiled with.
+    pub fn quadrature(&self) -> Quadrature {
+        self.quadrature
     }
     /// Number of stored (vertex, neighbour) entries.
     pub fn nnz(&self) -> usize {
