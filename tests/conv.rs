@@ -1,9 +1,11 @@
 //! Oracles for the convolution: the planar CNN on a flat grid, exact translation equivariance on the
 //! flat torus, quadrature-level gauge independence, Funk–Hecke on the sphere, tree independence of
-//! holonomy-invariant kernels, and gradients against finite differences.
+//! holonomy-invariant kernels, gradients against finite differences, and the mean quadrature's
+//! averaging (row sums of the constant kernel) and scale invariance.
 
 use manifold_cnn::conv::{
-    ConvOperator, ConvOptions, Gauge, Quadrature, SampledBasis, SpanningTree,
+    ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Real,
+    SampledBasis, Signals, SignalsMut, SpanningTree,
 };
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
@@ -87,10 +89,41 @@ fn integral_op(
     ConvOperator::with_options(m, t, basis, g, &options)
 }
 
-fn conv(op: &ConvOperator<f64>, x: &[f64], c_in: usize, w: &[f64], c_out: usize) -> Vec<f64> {
-    let mut out = vec![0.0; op.vertex_count() * c_out];
-    op.forward(x, c_in, w, c_out, &mut out);
+fn conv<T: Real>(op: &ConvOperator<T>, x: &[T], c_in: usize, w: &[T], c_out: usize) -> Vec<T> {
+    let batch = x.len() / (op.vertex_count() * c_in);
+    let mut out = vec![T::default(); batch * op.vertex_count() * c_out];
+    op.forward(
+        Signals::new(x, batch, c_in).unwrap(),
+        KernelWeights::new(w, op.basis_len(), c_in, c_out).unwrap(),
+        SignalsMut::new(&mut out, batch, c_out).unwrap(),
+    );
     out
+}
+
+/// `(∂L/∂x, ∂L/∂W)` from `grad_out` = ∂L/∂out, each by its own method; `x` may hold a batch.
+fn backward<T: Real>(
+    op: &ConvOperator<T>,
+    x: &[T],
+    c_in: usize,
+    w: &[T],
+    c_out: usize,
+    grad_out: &[T],
+) -> (Vec<T>, Vec<T>) {
+    let batch = x.len() / (op.vertex_count() * c_in);
+    let nb = op.basis_len();
+    let (mut gx, mut gw) = (vec![T::default(); x.len()], vec![T::default(); w.len()]);
+    let g = Signals::new(grad_out, batch, c_out).unwrap();
+    op.weight_gradient(
+        Signals::new(x, batch, c_in).unwrap(),
+        g,
+        KernelWeightsMut::new(&mut gw, nb, c_in, c_out).unwrap(),
+    );
+    op.input_gradient(
+        g,
+        KernelWeights::new(w, nb, c_in, c_out).unwrap(),
+        SignalsMut::new(&mut gx, batch, c_in).unwrap(),
+    );
+    (gx, gw)
 }
 
 /// Linear interpolation of an image on the triangulated unit grid (cells split along (x,y)–(x+1,y+1),
@@ -341,8 +374,7 @@ fn backward_matches_finite_differences() {
     };
     let out = conv(&op, &x, c_in, &w, c_out);
     let gout: Vec<f64> = out.iter().zip(&target).map(|(o, t)| o - t).collect();
-    let (mut gx, mut gw) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-    op.backward(&x, c_in, &w, c_out, &gout, &mut gx, &mut gw);
+    let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &gout);
     let h = 1e-6;
     for i in (0..x.len()).step_by(5) {
         let (mut xp, mut xm) = (x.clone(), x.clone());
@@ -389,17 +421,14 @@ fn f32_operator_agrees_with_f64() {
                 x.iter().map(|&v| v as f32).collect(),
                 w.iter().map(|&v| v as f32).collect(),
             );
-            let mut out32 = vec![0f32; n * c_out];
-            op32.forward(&x32, c_in, &w32, c_out, &mut out32);
+            let out32 = conv(&op32, &x32, c_in, &w32, c_out);
             let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
             for (a, b) in out64.iter().zip(&out32) {
                 assert!((a - *b as f64).abs() < 1e-5 * scale, "B = {nb}: {a} vs {b}");
             }
             // Backward in both precisions, with the output as the incoming gradient.
-            let (mut gx64, mut gw64) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-            op64.backward(&x, c_in, &w, c_out, &out64, &mut gx64, &mut gw64);
-            let (mut gx32, mut gw32) = (vec![0f32; x.len()], vec![0f32; w.len()]);
-            op32.backward(&x32, c_in, &w32, c_out, &out32, &mut gx32, &mut gw32);
+            let (gx64, gw64) = backward(&op64, &x, c_in, &w, c_out, &out64);
+            let (gx32, gw32) = backward(&op32, &x32, c_in, &w32, c_out, &out32);
             for (g64, g32) in [(&gx64, &gx32), (&gw64, &gw32)] {
                 let scale = g64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
                 for (a, b) in g64.iter().zip(g32.iter()) {
@@ -578,18 +607,14 @@ fn a_batch_is_its_signals_one_by_one() {
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
     let x = noise(batch * n * c_in, 31);
     let w = noise(6 * c_in * c_out, 32);
-    let mut out = vec![0.0; batch * n * c_out];
-    op.forward_batch(batch, &x, c_in, &w, c_out, &mut out);
-    let mut gx = vec![0.0; x.len()];
-    let mut gw = vec![0.0; w.len()];
-    op.backward_batch(batch, &x, c_in, &w, c_out, &out, &mut gx, &mut gw);
+    let out = conv(&op, &x, c_in, &w, c_out);
+    let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &out);
     let mut gw_sum = vec![0.0; w.len()];
     for i in 0..batch {
         let xi = &x[i * n * c_in..(i + 1) * n * c_in];
         let oi = conv(&op, xi, c_in, &w, c_out);
         assert_eq!(&out[i * n * c_out..(i + 1) * n * c_out], &oi[..]);
-        let (mut gxi, mut gwi) = (vec![0.0; xi.len()], vec![0.0; w.len()]);
-        op.backward(xi, c_in, &w, c_out, &oi, &mut gxi, &mut gwi);
+        let (gxi, gwi) = backward(&op, xi, c_in, &w, c_out, &oi);
         assert_eq!(&gx[i * n * c_in..(i + 1) * n * c_in], &gxi[..]);
         for (a, b) in gw_sum.iter_mut().zip(&gwi) {
             *a += b;
@@ -598,6 +623,37 @@ fn a_batch_is_its_signals_one_by_one() {
     for (a, b) in gw.iter().zip(&gw_sum) {
         assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
     }
+}
+
+#[test]
+#[should_panic(expected = "signals on 10 vertices, but the operator has 42")]
+fn signals_on_another_mesh_panic() {
+    let m = build("icosphere:1");
+    let t = table(&m, 2, 6, 0.5);
+    let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(0, 0.5), &g).unwrap();
+    let x = [0.0; 10];
+    let mut out = [0.0; 10];
+    op.forward(
+        Signals::new(&x, 1, 1).unwrap(),
+        KernelWeights::new(&[1.0], 1, 1, 1).unwrap(),
+        SignalsMut::new(&mut out, 1, 1).unwrap(),
+    );
+}
+
+#[test]
+fn views_check_their_shapes() {
+    let data = [0.0f32; 12];
+    assert!(Signals::new(&data, 2, 3).is_ok());
+    assert!(Signals::new(&data, 5, 1).is_err());
+    assert!(Signals::new(&data, 0, 1).is_err());
+    assert!(Signals::new(&data, 1, 0).is_err());
+    assert!(KernelWeights::new(&data, 2, 3, 2).is_ok());
+    assert!(KernelWeights::new(&data, 2, 3, 3).is_err());
+    assert!(KernelWeights::new(&data, 0, 3, 2).is_err());
+    let mut m = [0.0f32; 12];
+    assert!(SignalsMut::new(&mut m, 4, 3).is_ok());
+    assert!(KernelWeightsMut::new(&mut m, 1, 1, 11).is_err());
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! kernels invariant under it are not well defined on this mesh.
 
 use super::TableArgs;
-use manifold_cnn::conv::{ConvOperator, ConvOptions, Gauge, Quadrature, SpanningTree};
+use manifold_cnn::conv::{
+    ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Signals,
+    SignalsMut, SpanningTree,
+};
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
@@ -268,7 +271,11 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let mut times = Vec::with_capacity(args.repeat);
     for _ in 0..args.repeat {
         let t = Instant::now();
-        op.forward(&x, c_in, &weights, c_out, &mut out);
+        op.forward(
+            Signals::new(&x, 1, c_in)?,
+            KernelWeights::new(&weights, nb, c_in, c_out)?,
+            SignalsMut::new(&mut out, 1, c_out)?,
+        );
         times.push(t.elapsed().as_secs_f64());
     }
     let (mut gx, mut gw) = (
@@ -276,7 +283,18 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         vec![0f32; weights.len()],
     );
     let t = Instant::now();
-    op.backward(&x, c_in, &weights, c_out, &out, &mut gx, &mut gw);
+    // Both gradients, the output as the incoming gradient: what a hidden layer's backward pass costs.
+    let grad_out = Signals::new(&out, 1, c_out)?;
+    op.weight_gradient(
+        Signals::new(&x, 1, c_in)?,
+        grad_out,
+        KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
+    );
+    op.input_gradient(
+        grad_out,
+        KernelWeights::new(&weights, nb, c_in, c_out)?,
+        SignalsMut::new(&mut gx, 1, c_in)?,
+    );
     let seconds_backward = t.elapsed().as_secs_f64();
     let seconds_forward = median(times);
     if let Some(path) = &args.out {

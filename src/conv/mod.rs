@@ -9,7 +9,10 @@
 //! quadrature weights `w_s` and where they land; the [`Gauge`] gives Γ_{p0→p}; a kernel basis
 //! ([`kernel`](crate::kernel)) constrained by the holonomy group gives the `k_b`; `f` at a landing point
 //! is the barycentric interpolation of its vertex values. [`ConvOperator`] compiles all of it into one
-//! sparse operator per basis function and runs forward and backward passes over many channels.
+//! sparse operator per basis function and runs forward and backward passes over many channels and
+//! batches of signals, which travel as shape-carrying views ([`Signals`], [`KernelWeights`]):
+//! [`ConvOperator::forward`], [`ConvOperator::weight_gradient`] and [`ConvOperator::input_gradient`]
+//! (each gradient on its own, so a first layer skips the input gradient).
 //!
 //! By default ([`Quadrature::Mean`]) the weights are divided by `Σ_s w_s`, the quadrature of the disc's
 //! area, so the sum above is the kernel-weighted *mean* of `f` over the disc: a constant kernel
@@ -20,7 +23,9 @@ mod gather;
 mod gauge;
 mod operator;
 mod real;
+mod shape;
 
 pub use gauge::{Gauge, SpanningTree};
 pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis};
 pub use real::Real;
+pub use shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};

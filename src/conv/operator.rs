@@ -3,6 +3,7 @@
 use super::gather::{gather, gemm, Structure};
 use super::gauge::Gauge;
 use super::real::Real;
+use super::shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::ExpMapTable;
@@ -502,17 +503,6 @@ impl<T: Real> ConvOperator<T> {
             + t * (self.coefs.len() + self.vertices * (c_in + c_out))) as f64
     }
 
-    fn check(&self, what: &str, data: &[T], channels: usize) {
-        assert_eq!(
-            data.len(),
-            self.vertices * channels,
-            "{what}: expected {} vertices × {channels} channels = {} values, got {}",
-            self.vertices,
-            self.vertices * channels,
-            data.len()
-        );
-    }
-
     fn forward_structure(&self) -> Structure<'_, T> {
         // SAFETY: `new` built every column below N, non-decreasing offsets ending at nnz and nnz·B
         // coefficients, and checked them (`check_indices`); the fields never change afterwards.
@@ -618,67 +608,160 @@ impl<T: Real> ConvOperator<T> {
             );
     }
 
-    /// Forward pass: `out = Σ_b (A_b X) W_b`.
-    ///
-    /// # Shapes
-    /// - `x`: N × C_in, row-major (vertex-major);
-    /// - `weights`: B × C_in × C_out, row-major (`weights[(b·C_in + i)·C_out + o]`);
-    /// - `out`: N × C_out, overwritten.
-    ///
-    /// # Panics
-    /// If a slice length does not match its shape.
-    pub fn forward(&self, x: &[T], c_in: usize, weights: &[T], c_out: usize, out: &mut [T]) {
-        self.check("input", x, c_in);
-        self.check("output", out, c_out);
+    /// Panics unless `x` holds signals on this operator's N vertices.
+    fn check_signals(&self, what: &str, vertices: usize) {
         assert_eq!(
-            weights.len(),
-            self.basis * c_in * c_out,
-            "weights: expected B × C_in × C_out values"
+            vertices, self.vertices,
+            "{what}: signals on {vertices} vertices, but the operator has {}",
+            self.vertices
         );
-        let x = self.to_internal(x, c_in);
-        self.apply(&self.forward_structure(), &x, c_in, weights, c_out, out);
     }
 
-    /// Backward pass: from `grad_out` = ∂L/∂out, computes ∂L/∂x (overwritten) and ∂L/∂W (overwritten).
-    ///
-    /// `∂L/∂W_b = Σ_p (A_b X)[p]ᵀ ⊗ grad_out[p]` and `∂L/∂X = Σ_b A_bᵀ grad_out W_bᵀ`, the latter computed
-    /// like a forward pass over the transposed operator. Sums run in fixed blocks, so results do not
-    /// depend on the number of threads.
+    /// Panics unless the weights fit B and the given channel counts.
+    fn check_weights(
+        &self,
+        what: &str,
+        basis: usize,
+        c_in: usize,
+        c_out: usize,
+        want: (usize, usize),
+    ) {
+        assert!(
+            basis == self.basis && (c_in, c_out) == want,
+            "{what}: B × C_in × C_out = {basis} × {c_in} × {c_out}, expected {} × {} × {}",
+            self.basis,
+            want.0,
+            want.1
+        );
+    }
+
+    /// Forward pass: `out_i = Σ_b (A_b X_i) W_b` for every signal `X_i` of the batch.
     ///
     /// # Shapes
-    /// As [`forward`](Self::forward); `grad_out` N × C_out, `grad_x` N × C_in, `grad_w` B × C_in × C_out.
+    /// - `x`: batch × N × C_in;
+    /// - `w`: B × C_in × C_out;
+    /// - `out`: batch × N × C_out, overwritten.
     ///
     /// # Panics
-    /// If a slice length does not match its shape.
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward(
+    /// If a signal is not on N vertices, the batches differ, or the weights are not B × C_in × C_out for
+    /// the channels of `x` and `out`.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
+    /// let op = ConvOperator::<f32>::new(&m, &table, &one, &gauge).unwrap();
+    /// let n = op.vertex_count();
+    /// // Two signals, constant per channel: the constant kernel averages, so they come back unchanged.
+    /// let x: Vec<f32> = (0..2 * n).flat_map(|_| [1.0, -2.0]).collect();
+    /// let w = [1.0f32, 0.0, 0.0, 1.0]; // B = 1, identity from 2 to 2 channels
+    /// let mut out = vec![0.0f32; 2 * n * 2];
+    /// op.forward(
+    ///     Signals::new(&x, 2, 2).unwrap(),
+    ///     KernelWeights::new(&w, 1, 2, 2).unwrap(),
+    ///     SignalsMut::new(&mut out, 2, 2).unwrap(),
+    /// );
+    /// for (a, b) in out.iter().zip(&x) {
+    ///     assert!((a - b).abs() < 1e-5);
+    /// }
+    /// ```
+    pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
+        self.check_signals("input", x.vertices());
+        self.check_signals("output", out.vertices());
+        assert_eq!(
+            x.batch(),
+            out.batch(),
+            "input batch {} and output batch {} differ",
+            x.batch(),
+            out.batch()
+        );
+        let (c_in, c_out) = (x.channels(), out.channels());
+        self.check_weights(
+            "weights",
+            w.basis(),
+            w.in_channels(),
+            w.out_channels(),
+            (c_in, c_out),
+        );
+        let per_out = self.vertices * c_out;
+        for i in 0..x.batch() {
+            let xi = self.to_internal(x.signal(i), c_in);
+            let oi = &mut out.as_mut_slice()[i * per_out..(i + 1) * per_out];
+            self.apply(
+                &self.forward_structure(),
+                &xi,
+                c_in,
+                w.as_slice(),
+                c_out,
+                oi,
+            );
+        }
+    }
+
+    /// Weight gradient, summed over the batch: `∂L/∂W_b = Σ_i Σ_p (A_b X_i)[p]ᵀ ⊗ G_i[p]`, with
+    /// `G_i = ∂L/∂out_i`. Overwrites `grad_w`. Does not compute the input gradient (a network's first
+    /// layer needs only this).
+    ///
+    /// Sums run in fixed blocks and signals in batch order, so the result does not depend on the
+    /// number of threads.
+    ///
+    /// # Shapes
+    /// - `x`: batch × N × C_in;
+    /// - `grad_out`: batch × N × C_out;
+    /// - `grad_w`: B × C_in × C_out, overwritten.
+    ///
+    /// # Panics
+    /// If a signal is not on N vertices, the batches differ, or `grad_w` is not B × C_in × C_out for
+    /// the channels of `x` and `grad_out`.
+    pub fn weight_gradient(
+        &self,
+        x: Signals<T>,
+        grad_out: Signals<T>,
+        mut grad_w: KernelWeightsMut<T>,
+    ) {
+        self.check_signals("input", x.vertices());
+        self.check_signals("output gradient", grad_out.vertices());
+        assert_eq!(
+            x.batch(),
+            grad_out.batch(),
+            "input batch {} and output-gradient batch {} differ",
+            x.batch(),
+            grad_out.batch()
+        );
+        let (c_in, c_out) = (x.channels(), grad_out.channels());
+        self.check_weights(
+            "weight gradient",
+            grad_w.basis(),
+            grad_w.in_channels(),
+            grad_w.out_channels(),
+            (c_in, c_out),
+        );
+        let grad_w = grad_w.as_mut_slice();
+        grad_w.iter_mut().for_each(|v| *v = T::default());
+        for i in 0..x.batch() {
+            let xi = self.to_internal(x.signal(i), c_in);
+            let gi = self.to_internal(grad_out.signal(i), c_out);
+            self.add_weight_gradient(&xi, c_in, &gi, c_out, grad_w);
+        }
+    }
+
+    /// `grad_w += Σ_b Σ_p (A_b x)[p]ᵀ ⊗ grad_out[p]` for one signal (both in internal row order): per
+    /// group of blocks a partial `Yᵀ·G`, the partials added in order.
+    fn add_weight_gradient(
         &self,
         x: &[T],
         c_in: usize,
-        weights: &[T],
-        c_out: usize,
         grad_out: &[T],
-        grad_x: &mut [T],
+        c_out: usize,
         grad_w: &mut [T],
     ) {
-        self.check("input", x, c_in);
-        self.check("output gradient", grad_out, c_out);
-        self.check("input gradient", grad_x, c_in);
-        let nb = self.basis;
-        let k = nb * c_in;
-        assert_eq!(
-            weights.len(),
-            k * c_out,
-            "weights: expected B × C_in × C_out values"
-        );
-        assert_eq!(
-            grad_w.len(),
-            k * c_out,
-            "weight gradient: expected B × C_in × C_out values"
-        );
-        let x = &self.to_internal(x, c_in)[..];
-        let grad_out = &self.to_internal(grad_out, c_out)[..];
-        // ∂L/∂W: per group of blocks a partial Yᵀ·G, summed in order.
+        let k = self.basis * c_in;
         const GROUP: usize = 16;
         let groups = self.vertices.div_ceil(BLOCK * GROUP);
         let partials: Vec<Vec<T>> = (0..groups)
@@ -709,118 +792,70 @@ impl<T: Real> ConvOperator<T> {
                 acc
             })
             .collect();
-        grad_w.iter_mut().for_each(|v| *v = T::default());
         for p in partials {
             for (g, v) in grad_w.iter_mut().zip(p) {
                 *g += v;
             }
         }
+    }
+
+    /// Input gradient: `∂L/∂X_i = Σ_b A_bᵀ G_i W_bᵀ` for every signal of the batch (`G_i = ∂L/∂out_i`),
+    /// computed like a forward pass over the transposed operator. Overwrites `grad_x`.
+    ///
+    /// # Shapes
+    /// - `grad_out`: batch × N × C_out;
+    /// - `w`: B × C_in × C_out;
+    /// - `grad_x`: batch × N × C_in, overwritten.
+    ///
+    /// # Panics
+    /// If a signal is not on N vertices, the batches differ, or the weights are not B × C_in × C_out for
+    /// the channels of `grad_x` and `grad_out`.
+    pub fn input_gradient(
+        &self,
+        grad_out: Signals<T>,
+        w: KernelWeights<T>,
+        mut grad_x: SignalsMut<T>,
+    ) {
+        self.check_signals("output gradient", grad_out.vertices());
+        self.check_signals("input gradient", grad_x.vertices());
+        assert_eq!(
+            grad_out.batch(),
+            grad_x.batch(),
+            "output-gradient batch {} and input-gradient batch {} differ",
+            grad_out.batch(),
+            grad_x.batch()
+        );
+        let (c_in, c_out) = (grad_x.channels(), grad_out.channels());
+        self.check_weights(
+            "weights",
+            w.basis(),
+            w.in_channels(),
+            w.out_channels(),
+            (c_in, c_out),
+        );
         // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
         // product with the weights read as (B·C_out) × C_in.
+        let weights = w.as_slice();
         let mut transposed = vec![T::default(); weights.len()];
-        for b in 0..nb {
+        for b in 0..self.basis {
             for i in 0..c_in {
                 for o in 0..c_out {
                     transposed[(b * c_out + o) * c_in + i] = weights[(b * c_in + i) * c_out + o];
                 }
             }
         }
-        self.apply(
-            &self.transposed_structure(),
-            grad_out,
-            c_out,
-            &transposed,
-            c_in,
-            grad_x,
-        );
-    }
-
-    /// Forward pass for a batch of signals on the same mesh, one after another through
-    /// [`forward`](Self::forward).
-    ///
-    /// # Shapes
-    /// `x`: batch × N × C_in; `weights`: B × C_in × C_out; `out`: batch × N × C_out.
-    ///
-    /// # Panics
-    /// If a slice length does not match its shape.
-    pub fn forward_batch(
-        &self,
-        batch: usize,
-        x: &[T],
-        c_in: usize,
-        weights: &[T],
-        c_out: usize,
-        out: &mut [T],
-    ) {
-        assert_eq!(
-            x.len(),
-            batch * self.vertices * c_in,
-            "input: expected batch × N × C_in values"
-        );
-        assert_eq!(
-            out.len(),
-            batch * self.vertices * c_out,
-            "output: expected batch × N × C_out values"
-        );
-        for (xi, oi) in x
-            .chunks_exact(self.vertices * c_in)
-            .zip(out.chunks_exact_mut(self.vertices * c_out))
-        {
-            self.forward(xi, c_in, weights, c_out, oi);
-        }
-    }
-
-    /// Backward pass for a batch: `grad_x` per signal, `grad_w` summed over the batch.
-    ///
-    /// # Shapes
-    /// `x`, `grad_x`: batch × N × C_in; `grad_out`: batch × N × C_out; `weights`, `grad_w`: B × C_in × C_out.
-    ///
-    /// # Panics
-    /// If a slice length does not match its shape.
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward_batch(
-        &self,
-        batch: usize,
-        x: &[T],
-        c_in: usize,
-        weights: &[T],
-        c_out: usize,
-        grad_out: &[T],
-        grad_x: &mut [T],
-        grad_w: &mut [T],
-    ) {
-        let (ni, no) = (self.vertices * c_in, self.vertices * c_out);
-        assert_eq!(
-            x.len(),
-            batch * ni,
-            "input: expected batch × N × C_in values"
-        );
-        assert_eq!(
-            grad_out.len(),
-            batch * no,
-            "output gradient: expected batch × N × C_out values"
-        );
-        assert_eq!(
-            grad_x.len(),
-            batch * ni,
-            "input gradient: expected batch × N × C_in values"
-        );
-        grad_w.iter_mut().for_each(|v| *v = T::default());
-        let mut gw = vec![T::default(); grad_w.len()];
-        for i in 0..batch {
-            let (xi, gi) = (&x[i * ni..(i + 1) * ni], &grad_out[i * no..(i + 1) * no]);
-            self.backward(
-                xi,
-                c_in,
-                weights,
+        let per_in = self.vertices * c_in;
+        for i in 0..grad_out.batch() {
+            let gi = self.to_internal(grad_out.signal(i), c_out);
+            let xi = &mut grad_x.as_mut_slice()[i * per_in..(i + 1) * per_in];
+            self.apply(
+                &self.transposed_structure(),
+                &gi,
                 c_out,
-                gi,
-                &mut grad_x[i * ni..(i + 1) * ni],
-                &mut gw,
+                &transposed,
+                c_in,
+                xi,
             );
-            for (a, &b) in grad_w.iter_mut().zip(&gw) {
-                *a += b;
-            }
         }
     }
 
