@@ -726,7 +726,7 @@ fn convolve_command_line() {
     write_npy_f32(path("nan.npy"), &[n as u64, 3], &with_nan).unwrap();
     let exe = env!("CARGO_BIN_EXE_manifold-cnn");
     let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
-    let out = run(&[
+    let common = [
         "convolve",
         "icosphere:2",
         "--signal",
@@ -737,14 +737,20 @@ fn convolve_command_line() {
         "5",
         "--radius",
         "0.5",
-        "--out",
-        &path("y.npy"),
-        "--json",
-        "--repeat",
-        "2",
-        "--export-operator",
-        &path("op.npz"),
-    ]);
+    ];
+    let out = run(&[
+        &common[..],
+        &[
+            "--out",
+            &path("y.npy"),
+            "--json",
+            "--repeat",
+            "2",
+            "--export-operator",
+            &path("op.npz"),
+        ],
+    ]
+    .concat());
     assert!(
         out.status.success(),
         "{}",
@@ -767,18 +773,6 @@ fn convolve_command_line() {
     assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0));
     // The integral: the same weights, every sample weighed by w_s instead of w_s / Σ_t w_t, where the
     // table's Σ_t w_t = πρ² exactly (midpoint rule in r dr) and the sphere truncates nothing.
-    let common = [
-        "convolve",
-        "icosphere:2",
-        "--signal",
-        &path("x.npy"),
-        "--kernel",
-        "random:3",
-        "--out-channels",
-        "5",
-        "--radius",
-        "0.5",
-    ];
     let integral = run(&[
         &common[..],
         &["--quadrature", "integral", "--out", &path("yi.npy")],

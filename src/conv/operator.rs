@@ -608,12 +608,20 @@ impl<T: Real> ConvOperator<T> {
             );
     }
 
-    /// Panics unless `x` holds signals on this operator's N vertices.
-    fn check_signals(&self, what: &str, vertices: usize) {
+    /// Panics unless both arguments, given as `(name, vertices, batch)`, hold signals on this
+    /// operator's N vertices, in batches of the same size.
+    fn check_signals(&self, a: (&str, usize, usize), b: (&str, usize, usize)) {
+        for (what, vertices, _) in [a, b] {
+            assert_eq!(
+                vertices, self.vertices,
+                "{what}: signals on {vertices} vertices, but the operator has {}",
+                self.vertices
+            );
+        }
         assert_eq!(
-            vertices, self.vertices,
-            "{what}: signals on {vertices} vertices, but the operator has {}",
-            self.vertices
+            a.2, b.2,
+            "{} batch {} and {} batch {} differ",
+            a.0, a.2, b.0, b.2
         );
     }
 
@@ -672,14 +680,9 @@ impl<T: Real> ConvOperator<T> {
     /// }
     /// ```
     pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
-        self.check_signals("input", x.vertices());
-        self.check_signals("output", out.vertices());
-        assert_eq!(
-            x.batch(),
-            out.batch(),
-            "input batch {} and output batch {} differ",
-            x.batch(),
-            out.batch()
+        self.check_signals(
+            ("input", x.vertices(), x.batch()),
+            ("output", out.vertices(), out.batch()),
         );
         let (c_in, c_out) = (x.channels(), out.channels());
         self.check_weights(
@@ -725,14 +728,9 @@ impl<T: Real> ConvOperator<T> {
         grad_out: Signals<T>,
         mut grad_w: KernelWeightsMut<T>,
     ) {
-        self.check_signals("input", x.vertices());
-        self.check_signals("output gradient", grad_out.vertices());
-        assert_eq!(
-            x.batch(),
-            grad_out.batch(),
-            "input batch {} and output-gradient batch {} differ",
-            x.batch(),
-            grad_out.batch()
+        self.check_signals(
+            ("input", x.vertices(), x.batch()),
+            ("output gradient", grad_out.vertices(), grad_out.batch()),
         );
         let (c_in, c_out) = (x.channels(), grad_out.channels());
         self.check_weights(
@@ -816,14 +814,9 @@ impl<T: Real> ConvOperator<T> {
         w: KernelWeights<T>,
         mut grad_x: SignalsMut<T>,
     ) {
-        self.check_signals("output gradient", grad_out.vertices());
-        self.check_signals("input gradient", grad_x.vertices());
-        assert_eq!(
-            grad_out.batch(),
-            grad_x.batch(),
-            "output-gradient batch {} and input-gradient batch {} differ",
-            grad_out.batch(),
-            grad_x.batch()
+        self.check_signals(
+            ("output gradient", grad_out.vertices(), grad_out.batch()),
+            ("input gradient", grad_x.vertices(), grad_x.batch()),
         );
         let (c_in, c_out) = (grad_x.channels(), grad_out.channels());
         self.check_weights(

@@ -22,7 +22,7 @@ fn vertices_of(what: &'static str, len: usize, batch: usize, channels: usize) ->
             format!("batch ({batch}) and channels ({channels}) must be at least 1"),
         ));
     }
-    let per_vertex = batch.checked_mul(channels).unwrap_or(usize::MAX);
+    let per_vertex = batch.saturating_mul(channels);
     if !len.is_multiple_of(per_vertex) {
         return Err(shape_error(
             what,
