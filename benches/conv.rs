@@ -10,7 +10,9 @@
 //! in `cargo run --release --example conv_roofline`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::conv::{
+    ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SpanningTree,
+};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
@@ -35,8 +37,8 @@ fn bench(c: &mut Criterion) {
             radius: Radius::MeanEdgeLengths(3.0),
             ..Default::default()
         };
-        let rho = params.validate(&m).unwrap();
-        let bins = KernelBasis::Bins(PolarBins::new(2, 8, rho).unwrap());
+        params.validate(&m).unwrap();
+        let bins = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
         let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let table = ExpMapTable::build(&m, &params).unwrap();
         let ops = [
@@ -67,17 +69,25 @@ fn bench(c: &mut Criterion) {
                 let x = support::values(n * ch, 1);
                 let w = support::values(nb * ch * ch, 2);
                 let mut out = vec![0f32; n * ch];
+                let xs = Signals::new(&x, 1, ch).unwrap();
+                let ws = KernelWeights::new(&w, nb, ch, ch).unwrap();
                 g.bench_function(
                     BenchmarkId::new(format!("forward/{name}"), format!("{ch}to{ch}")),
-                    |b| b.iter(|| op.forward(&x, ch, &w, ch, &mut out)),
+                    |b| b.iter(|| op.forward(xs, ws, SignalsMut::new(&mut out, 1, ch).unwrap())),
                 );
                 let (mut gx, mut gw) = (vec![0f32; n * ch], vec![0f32; w.len()]);
                 g.bench_function(
                     BenchmarkId::new(format!("forward+backward/{name}"), format!("{ch}to{ch}")),
                     |b| {
                         b.iter(|| {
-                            op.forward(&x, ch, &w, ch, &mut out);
-                            op.backward(&x, ch, &w, ch, &out, &mut gx, &mut gw);
+                            op.forward(xs, ws, SignalsMut::new(&mut out, 1, ch).unwrap());
+                            let gout = Signals::new(&out, 1, ch).unwrap();
+                            op.weight_gradient(
+                                xs,
+                                gout,
+                                KernelWeightsMut::new(&mut gw, nb, ch, ch).unwrap(),
+                            );
+                            op.input_gradient(gout, ws, SignalsMut::new(&mut gx, 1, ch).unwrap());
                         })
                     },
                 );

@@ -12,7 +12,7 @@
 //! (benches/conv_reference.py) on the same machine, with the speed-up over each. Prints a report and
 //! writes it as JSON to `out/conv_roofline.json`.
 
-use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::io::npz::write_npy_f32;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
@@ -100,7 +100,11 @@ fn median_forward(op: &ConvOperator<f32>, c: usize, reps: usize) -> f64 {
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
             let t = Instant::now();
-            op.forward(&x, c, &w, c, &mut out);
+            op.forward(
+                Signals::new(&x, 1, c).unwrap(),
+                KernelWeights::new(&w, op.basis_len(), c, c).unwrap(),
+                SignalsMut::new(&mut out, 1, c).unwrap(),
+            );
             t.elapsed().as_secs_f64()
         })
         .collect();
@@ -115,9 +119,9 @@ fn compile(m: &Manifold) -> ConvOperator<f32> {
         radius: Radius::MeanEdgeLengths(3.0),
         ..Default::default()
     };
-    let rho = params.validate(m).unwrap();
+    params.validate(m).unwrap();
     let table = ExpMapTable::build(m, &params).unwrap();
-    let basis = KernelBasis::Bins(PolarBins::new(2, 8, rho).unwrap());
+    let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
     let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
     ConvOperator::new(m, &table, &basis, &gauge).unwrap()
 }

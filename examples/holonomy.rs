@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map_err(|_| "the bundled font does not load")?;
 
     let basis: KernelBasis =
-        HarmonicBasis::new(RadialBasis::new(RadialProfile::Hat, 3, 1.0)?, 8)?.into();
+        HarmonicBasis::new(RadialBasis::new(RadialProfile::Hat, 3)?, 8)?.into();
     table(&basis)?;
     println!();
 

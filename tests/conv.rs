@@ -1,8 +1,12 @@
 //! Oracles for the convolution: the planar CNN on a flat grid, exact translation equivariance on the
 //! flat torus, quadrature-level gauge independence, Funk–Hecke on the sphere, tree independence of
-//! holonomy-invariant kernels, and gradients against finite differences.
+//! holonomy-invariant kernels, gradients against finite differences, and the mean quadrature's
+//! averaging (row sums of the constant kernel) and scale invariance.
 
-use manifold_cnn::conv::{ConvOperator, Gauge, SampledBasis, SpanningTree};
+use manifold_cnn::conv::{
+    ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Real,
+    SampledBasis, Signals, SignalsMut, SpanningTree,
+};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 use std::f64::consts::PI;
@@ -23,13 +27,16 @@ fn table(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTa
 
 /// A plain, unconstrained test basis written in Cartesian coordinates of the tangent plane: the
 /// monomials xⁱyʲ with i + j ≤ degree (1, x, y, x², xy, y², …) times a bump in r. Nothing rotationally
-/// symmetric about it.
-struct Monomials(usize);
+/// symmetric about it. `Monomials(degree, ρ)`: the operator passes radii in units of the table radius
+/// ρ, so the basis scales them back, and the kernel is the same function of the mesh's lengths
+/// whatever ρ.
+struct Monomials(usize, f64);
 impl SampledBasis for Monomials {
     fn len(&self) -> usize {
         (self.0 + 1) * (self.0 + 2) / 2
     }
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
+        let r = r * self.1;
         let (x, y) = (r * theta.cos(), r * theta.sin());
         let bump = (-r * r / 4.0).exp();
         let mut k = 0;
@@ -42,13 +49,15 @@ impl SampledBasis for Monomials {
     }
 }
 
-/// An isotropic test basis: three radial profiles.
-struct Radial;
+/// An isotropic test basis: three radial profiles of the mesh's lengths (`Radial(ρ)` scales the unit-disc
+/// radius back by the table radius ρ).
+struct Radial(f64);
 impl SampledBasis for Radial {
     fn len(&self) -> usize {
         3
     }
     fn eval(&self, r: f64, _theta: f64, out: &mut [f64]) {
+        let r = r * self.0;
         out.copy_from_slice(&[1.0, r, (-r * r).exp()]);
     }
 }
@@ -68,10 +77,53 @@ fn noise(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn conv(op: &ConvOperator<f64>, x: &[f64], c_in: usize, w: &[f64], c_out: usize) -> Vec<f64> {
-    let mut out = vec![0.0; op.vertex_count() * c_out];
-    op.forward(x, c_in, w, c_out, &mut out);
+/// The operator with the seed's tangent-plane integral ([`Quadrature::Integral`]): the oracles below
+/// compare it with integrals written out by hand.
+fn integral_op(
+    m: &Manifold,
+    t: &ExpMapTable,
+    basis: &dyn SampledBasis,
+    g: &Gauge,
+) -> manifold_cnn::Result<ConvOperator<f64>> {
+    let options = ConvOptions::new().quadrature(Quadrature::Integral);
+    ConvOperator::with_options(m, t, basis, g, &options)
+}
+
+fn conv<T: Real>(op: &ConvOperator<T>, x: &[T], c_in: usize, w: &[T], c_out: usize) -> Vec<T> {
+    let batch = x.len() / (op.vertex_count() * c_in);
+    let mut out = vec![T::default(); batch * op.vertex_count() * c_out];
+    op.forward(
+        Signals::new(x, batch, c_in).unwrap(),
+        KernelWeights::new(w, op.basis_len(), c_in, c_out).unwrap(),
+        SignalsMut::new(&mut out, batch, c_out).unwrap(),
+    );
     out
+}
+
+/// `(∂L/∂x, ∂L/∂W)` from `grad_out` = ∂L/∂out, each by its own method; `x` may hold a batch.
+fn backward<T: Real>(
+    op: &ConvOperator<T>,
+    x: &[T],
+    c_in: usize,
+    w: &[T],
+    c_out: usize,
+    grad_out: &[T],
+) -> (Vec<T>, Vec<T>) {
+    let batch = x.len() / (op.vertex_count() * c_in);
+    let nb = op.basis_len();
+    let (mut gx, mut gw) = (vec![T::default(); x.len()], vec![T::default(); w.len()]);
+    let g = Signals::new(grad_out, batch, c_out).unwrap();
+    op.weight_gradient(
+        Signals::new(x, batch, c_in).unwrap(),
+        g,
+        KernelWeightsMut::new(&mut gw, nb, c_in, c_out).unwrap(),
+    );
+    op.input_gradient(
+        g,
+        KernelWeights::new(w, nb, c_in, c_out).unwrap(),
+        SignalsMut::new(&mut gx, batch, c_in).unwrap(),
+    );
+    (gx, gw)
 }
 
 /// Linear interpolation of an image on the triangulated unit grid (cells split along (x,y)–(x+1,y+1),
@@ -94,7 +146,8 @@ fn flat_grid_is_planar_cross_correlation() {
     let m = build(&format!("grid:{nx}x{ny}"));
     let t = table(&m, rings, dirs, rho);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &gauge).unwrap();
+    let basis = Monomials(2, rho);
+    let op = integral_op(&m, &t, &basis, &gauge).unwrap();
     let img = noise(nx * ny, 7);
     let w = noise(6, 8);
     let out = conv(&op, &img, 1, &w, 1);
@@ -117,7 +170,7 @@ fn flat_grid_is_planar_cross_correlation() {
                 let r = (i as f64 + 0.5) * dr;
                 for j in 0..dirs {
                     let th = 2.0 * PI * j as f64 / dirs as f64;
-                    Monomials(2).eval(r, th, &mut vals);
+                    basis.eval(r / rho, th, &mut vals);
                     let k: f64 = vals.iter().zip(&w).map(|(a, b)| a * b).sum();
                     let f = sample_image(&img, nx, xf + r * th.cos(), yf + r * th.sin());
                     expected += r * dr * (2.0 * PI / dirs as f64) * k * f;
@@ -140,7 +193,7 @@ fn flat_torus_is_exactly_translation_equivariant() {
     let m = build(&format!("flat-torus:{nx}x{ny}"));
     let t = table(&m, 3, 10, 2.7);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &gauge).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 2.7), &gauge).unwrap();
     let (c_in, c_out) = (2, 3);
     let x = noise(nx * ny * c_in, 1);
     let w = noise(6 * c_in * c_out, 2);
@@ -222,7 +275,7 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
                 let t = table(m, 6, dirs, rho);
                 let g = Gauge::new(m, Some(&[root]), SpanningTree::Bfs).unwrap();
                 conv(
-                    &ConvOperator::<f64>::new(m, &t, &Monomials(2), &g).unwrap(),
+                    &integral_op(m, &t, &Monomials(2, rho), &g).unwrap(),
                     &smooth,
                     1,
                     &w,
@@ -251,12 +304,13 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
 /// The Funk–Hecke eigenvalue of the isotropic kernel Σ w_b k_b(r) for the spherical harmonics of
 /// Legendre polynomial `legendre`, by the table's own quadrature: λ = Σ_s w_s k(r_s) P(cos r_s).
 fn funk_hecke(t: &ExpMapTable, w: &[f64; 3], legendre: impl Fn(f64) -> f64) -> f64 {
+    let radial = Radial(t.radius());
     let mut vals = [0.0; 3];
     t.sample_radii()
         .iter()
         .zip(t.sample_weights())
         .map(|(&r, &wt)| {
-            Radial.eval(r, 0.0, &mut vals);
+            radial.eval(r / t.radius(), 0.0, &mut vals);
             wt * legendre(r.cos()) * vals.iter().zip(w).map(|(x, y)| x * y).sum::<f64>()
         })
         .sum()
@@ -275,7 +329,7 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
         let rho = 0.6;
         let t = table(&m, 6, 24, rho);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let p = m.positions.as_ref().unwrap();
         let f: Vec<f64> = p
             .iter()
@@ -305,7 +359,7 @@ fn backward_matches_finite_differences() {
     let m = build("icosphere:1");
     let t = table(&m, 3, 8, 0.8);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &g).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 0.8), &g).unwrap();
     let (n, c_in, c_out, nb) = (m.mesh.vertex_count(), 2, 3, 6);
     let x = noise(n * c_in, 5);
     let w = noise(nb * c_in * c_out, 6);
@@ -320,8 +374,7 @@ fn backward_matches_finite_differences() {
     };
     let out = conv(&op, &x, c_in, &w, c_out);
     let gout: Vec<f64> = out.iter().zip(&target).map(|(o, t)| o - t).collect();
-    let (mut gx, mut gw) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-    op.backward(&x, c_in, &w, c_out, &gout, &mut gx, &mut gw);
+    let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &gout);
     let h = 1e-6;
     for i in (0..x.len()).step_by(5) {
         let (mut xp, mut xm) = (x.clone(), x.clone());
@@ -355,7 +408,7 @@ fn f32_operator_agrees_with_f64() {
     // 1, 6 and 28 basis functions: between them every tile height of the vectorised gather (16, 8, 4,
     // 2, 1); 16 and 32 channels take the vectorised paths, 5 the generic one.
     for degree in [0, 2, 6] {
-        let basis = Monomials(degree);
+        let basis = Monomials(degree, 0.5);
         let nb = basis.len();
         let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
         let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
@@ -368,17 +421,14 @@ fn f32_operator_agrees_with_f64() {
                 x.iter().map(|&v| v as f32).collect(),
                 w.iter().map(|&v| v as f32).collect(),
             );
-            let mut out32 = vec![0f32; n * c_out];
-            op32.forward(&x32, c_in, &w32, c_out, &mut out32);
+            let out32 = conv(&op32, &x32, c_in, &w32, c_out);
             let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
             for (a, b) in out64.iter().zip(&out32) {
                 assert!((a - *b as f64).abs() < 1e-5 * scale, "B = {nb}: {a} vs {b}");
             }
             // Backward in both precisions, with the output as the incoming gradient.
-            let (mut gx64, mut gw64) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-            op64.backward(&x, c_in, &w, c_out, &out64, &mut gx64, &mut gw64);
-            let (mut gx32, mut gw32) = (vec![0f32; x.len()], vec![0f32; w.len()]);
-            op32.backward(&x32, c_in, &w32, c_out, &out32, &mut gx32, &mut gw32);
+            let (gx64, gw64) = backward(&op64, &x, c_in, &w, c_out, &out64);
+            let (gx32, gw32) = backward(&op32, &x32, c_in, &w32, c_out, &out32);
             for (g64, g32) in [(&gx64, &gx32), (&gw64, &gw32)] {
                 let scale = g64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
                 for (a, b) in g64.iter().zip(g32.iter()) {
@@ -458,7 +508,7 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
             p.iter().enumerate().map(|(i, x)| (key(*x), i)).collect();
         let t = table(&m, 4, dirs, 0.35);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let f: Vec<f64> = p.iter().map(signal).collect();
         let out = conv(&op, &f, 1, &w, 1);
         let scale = out.iter().fold(0.0f64, |a, b| a.max(b.abs()));
@@ -496,8 +546,8 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyOptions};
 use manifold_cnn::kernel::{HarmonicBasis, KernelBasis, RadialBasis, RadialProfile};
 
-fn harmonics(max_radius: f64) -> KernelBasis {
-    let radial = RadialBasis::new(RadialProfile::Gaussian, 3, max_radius).unwrap();
+fn harmonics() -> KernelBasis {
+    let radial = RadialBasis::new(RadialProfile::Gaussian, 3).unwrap();
     KernelBasis::Harmonic(HarmonicBasis::new(radial, 3).unwrap())
 }
 
@@ -509,13 +559,7 @@ fn tree_dependence(m: &Manifold, t: &ExpMapTable, basis: &dyn SampledBasis, seed
     let w = noise(nb * c_in * c_out, seed + 1);
     let run = |tree| {
         let g = Gauge::new(m, None, tree).unwrap();
-        conv(
-            &ConvOperator::<f64>::new(m, t, basis, &g).unwrap(),
-            &x,
-            c_in,
-            &w,
-            c_out,
-        )
+        conv(&integral_op(m, t, basis, &g).unwrap(), &x, c_in, &w, c_out)
     };
     let (a, b) = (run(SpanningTree::Bfs), run(SpanningTree::Random { seed }));
     let scale = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
@@ -537,7 +581,7 @@ fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
         let analysis = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
         assert_eq!(analysis.group().name(), group, "{spec}");
         let t = table(&m, 4, 16, radius);
-        let base = harmonics(radius);
+        let base = harmonics();
         let constrained = base.constrain(&analysis.group());
         assert!(constrained.dimension() < base.len());
         let with = tree_dependence(&m, &t, &constrained, 21);
@@ -559,22 +603,18 @@ fn a_batch_is_its_signals_one_by_one() {
     let m = build("icosphere:2");
     let t = table(&m, 3, 8, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(2), &g).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 0.5), &g).unwrap();
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
     let x = noise(batch * n * c_in, 31);
     let w = noise(6 * c_in * c_out, 32);
-    let mut out = vec![0.0; batch * n * c_out];
-    op.forward_batch(batch, &x, c_in, &w, c_out, &mut out);
-    let mut gx = vec![0.0; x.len()];
-    let mut gw = vec![0.0; w.len()];
-    op.backward_batch(batch, &x, c_in, &w, c_out, &out, &mut gx, &mut gw);
+    let out = conv(&op, &x, c_in, &w, c_out);
+    let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &out);
     let mut gw_sum = vec![0.0; w.len()];
     for i in 0..batch {
         let xi = &x[i * n * c_in..(i + 1) * n * c_in];
         let oi = conv(&op, xi, c_in, &w, c_out);
         assert_eq!(&out[i * n * c_out..(i + 1) * n * c_out], &oi[..]);
-        let (mut gxi, mut gwi) = (vec![0.0; xi.len()], vec![0.0; w.len()]);
-        op.backward(xi, c_in, &w, c_out, &oi, &mut gxi, &mut gwi);
+        let (gxi, gwi) = backward(&op, xi, c_in, &w, c_out, &oi);
         assert_eq!(&gx[i * n * c_in..(i + 1) * n * c_in], &gxi[..]);
         for (a, b) in gw_sum.iter_mut().zip(&gwi) {
             *a += b;
@@ -583,6 +623,37 @@ fn a_batch_is_its_signals_one_by_one() {
     for (a, b) in gw.iter().zip(&gw_sum) {
         assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
     }
+}
+
+#[test]
+#[should_panic(expected = "signals on 10 vertices, but the operator has 42")]
+fn signals_on_another_mesh_panic() {
+    let m = build("icosphere:1");
+    let t = table(&m, 2, 6, 0.5);
+    let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    let op = ConvOperator::<f64>::new(&m, &t, &Monomials(0, 0.5), &g).unwrap();
+    let x = [0.0; 10];
+    let mut out = [0.0; 10];
+    op.forward(
+        Signals::new(&x, 1, 1).unwrap(),
+        KernelWeights::new(&[1.0], 1, 1, 1).unwrap(),
+        SignalsMut::new(&mut out, 1, 1).unwrap(),
+    );
+}
+
+#[test]
+fn views_check_their_shapes() {
+    let data = [0.0f32; 12];
+    assert!(Signals::new(&data, 2, 3).is_ok());
+    assert!(Signals::new(&data, 5, 1).is_err());
+    assert!(Signals::new(&data, 0, 1).is_err());
+    assert!(Signals::new(&data, 1, 0).is_err());
+    assert!(KernelWeights::new(&data, 2, 3, 2).is_ok());
+    assert!(KernelWeights::new(&data, 2, 3, 3).is_err());
+    assert!(KernelWeights::new(&data, 0, 3, 2).is_err());
+    let mut m = [0.0f32; 12];
+    assert!(SignalsMut::new(&mut m, 4, 3).is_ok());
+    assert!(KernelWeightsMut::new(&mut m, 1, 1, 11).is_err());
 }
 
 #[test]
@@ -608,7 +679,7 @@ fn isotropic_kernels_commute_with_random_rotations() {
         let m = build(&format!("icosphere:{level}"));
         let t = table(&m, 6, 24, 0.6);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-        let op = ConvOperator::<f64>::new(&m, &t, &Radial, &g).unwrap();
+        let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let lambda = funk_hecke(&t, &w, |c| 0.5 * (3.0 * c * c - 1.0));
         let mut worst: f64 = 0.0;
         for rot in &rotations {
@@ -655,7 +726,7 @@ fn convolve_command_line() {
     write_npy_f32(path("nan.npy"), &[n as u64, 3], &with_nan).unwrap();
     let exe = env!("CARGO_BIN_EXE_manifold-cnn");
     let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
-    let out = run(&[
+    let common = [
         "convolve",
         "icosphere:2",
         "--signal",
@@ -666,14 +737,20 @@ fn convolve_command_line() {
         "5",
         "--radius",
         "0.5",
-        "--out",
-        &path("y.npy"),
-        "--json",
-        "--repeat",
-        "2",
-        "--export-operator",
-        &path("op.npz"),
-    ]);
+    ];
+    let out = run(&[
+        &common[..],
+        &[
+            "--out",
+            &path("y.npy"),
+            "--json",
+            "--repeat",
+            "2",
+            "--export-operator",
+            &path("op.npz"),
+        ],
+    ]
+    .concat());
     assert!(
         out.status.success(),
         "{}",
@@ -690,9 +767,42 @@ fn convolve_command_line() {
     ] {
         assert!(v[key].is_number(), "{key}");
     }
+    assert_eq!(v["quadrature"], "mean");
     let (shape, y) = read_npy_f32(path("y.npy")).unwrap();
     assert_eq!(shape, vec![n as u64, 5]);
     assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0));
+    // The integral: the same weights, every sample weighed by w_s instead of w_s / Σ_t w_t, where the
+    // table's Σ_t w_t = πρ² exactly (midpoint rule in r dr) and the sphere truncates nothing.
+    let integral = run(&[
+        &common[..],
+        &["--quadrature", "integral", "--out", &path("yi.npy")],
+    ]
+    .concat());
+    assert!(
+        integral.status.success(),
+        "{}",
+        String::from_utf8_lossy(&integral.stderr)
+    );
+    let (_, yi) = read_npy_f32(path("yi.npy")).unwrap();
+    let area = PI * 0.25;
+    let scale = y.iter().fold(0.0f32, |a, b| a.max(b.abs())) as f64;
+    for (a, b) in y.iter().zip(&yi) {
+        assert!(
+            (*a as f64 * area - *b as f64).abs() < 1e-5 * scale * area,
+            "{a}·πρ² vs {b}"
+        );
+    }
+    // The sphere's holonomy group is SO(2): naming C2 warns with both names, naming O2 does not.
+    let small = run(&[&common[..], &["--group", "C2"]].concat());
+    assert!(small.status.success());
+    let err = String::from_utf8_lossy(&small.stderr);
+    assert!(
+        err.contains("warning") && err.contains("C2") && err.contains("SO2"),
+        "{err}"
+    );
+    let big = run(&[&common[..], &["--group", "O2"]].concat());
+    assert!(big.status.success());
+    assert!(!String::from_utf8_lossy(&big.stderr).contains("warning"));
     for bad in [
         vec![
             "convolve",
@@ -736,6 +846,16 @@ fn convolve_command_line() {
             "--signal",
             &path("x.npy"),
             "--kernel",
+            "random:1",
+            "--quadrature",
+            "trapezoid",
+        ],
+        vec![
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            &path("x.npy"),
+            "--kernel",
             &path("x.npy"),
         ],
         vec![
@@ -757,4 +877,146 @@ fn convolve_command_line() {
         assert!(!out.stderr.is_empty());
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+use manifold_cnn::expmap::FLAG_TRUNCATED;
+use manifold_cnn::kernel::PolarBins;
+
+/// Row sums of `A_0` in the mesh's vertex numbering.
+fn row_sums<T: manifold_cnn::conv::Real>(op: &ConvOperator<T>) -> Vec<f64> {
+    let a = op.basis_matrix(0);
+    a.outer_iterator()
+        .map(|row| row.data().iter().map(|c| c.to_f64()).sum())
+        .collect()
+}
+
+/// For every vertex, the fraction of the disc's quadrature weight `Σ_s w_s` whose samples are not
+/// truncated: 1 at vertices whose disc lies on the surface.
+fn untruncated_weight(t: &ExpMapTable) -> Vec<f64> {
+    let ns = t.samples_per_vertex();
+    let total: f64 = t.sample_weights().iter().sum();
+    (0..t.vertex_count())
+        .map(|p| {
+            (0..ns)
+                .filter(|&s| t.flags()[p * ns + s] & FLAG_TRUNCATED == 0)
+                .map(|s| t.sample_weights()[s])
+                .sum::<f64>()
+                / total
+        })
+        .collect()
+}
+
+#[test]
+fn the_constant_kernel_averages_under_the_mean_quadrature() {
+    // One ring, one sector: the indicator of the unit disc, i.e. the constant kernel 1 on the table's
+    // disc. Row p of its operator sums Σ_s ω_s Σ_q β_{s,q} = Σ_s ω_s over the samples that land (the
+    // barycentric weights of a landing point sum to 1), which is 1 when none is truncated (zero padding
+    // drops the truncated ones, leaving their share of the disc).
+    let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
+    // The strip is 4 units wide: a radius of 1.5 leaves its middle row's discs whole.
+    let default_radius = ExpMapParams::default().radius;
+    for (spec, radius) in [
+        (
+            format!("{}/meshes/bull.obj", env!("CARGO_MANIFEST_DIR")),
+            default_radius,
+        ),
+        ("flat-mobius:24x5".to_string(), Radius::Absolute(1.5)),
+        ("icosphere:2".to_string(), default_radius),
+    ] {
+        let m = build(&spec);
+        let params = ExpMapParams {
+            radius,
+            ..Default::default()
+        };
+        let t = ExpMapTable::build(&m, &params).unwrap();
+        let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+        let share = untruncated_weight(&t);
+        let inside = share.iter().filter(|&&x| x == 1.0).count();
+        assert!(inside > 0, "{spec}: some vertex must have its whole disc");
+        let sums64 = row_sums(&ConvOperator::<f64>::new(&m, &t, &one, &g).unwrap());
+        let sums32 = row_sums(&ConvOperator::<f32>::new(&m, &t, &one, &g).unwrap());
+        let integral = row_sums(&integral_op(&m, &t, &one, &g).unwrap());
+        let area: f64 = t.sample_weights().iter().sum();
+        for v in 0..m.mesh.vertex_count() {
+            assert!(
+                (sums64[v] - share[v]).abs() < 1e-12,
+                "{spec} vertex {v}: {}",
+                sums64[v]
+            );
+            assert!(
+                (sums32[v] - share[v]).abs() < 1e-6,
+                "{spec} vertex {v}: {}",
+                sums32[v]
+            );
+            assert!(
+                (integral[v] - share[v] * area).abs() < 1e-12 * area,
+                "{spec} vertex {v}: {} vs {}",
+                integral[v],
+                share[v] * area
+            );
+        }
+        let mean = |v: &[f64]| {
+            let inner: Vec<f64> = (0..v.len())
+                .filter(|&i| share[i] == 1.0)
+                .map(|i| v[i])
+                .collect();
+            inner.iter().sum::<f64>() / inner.len() as f64
+        };
+        eprintln!(
+            "{spec}: {inside} of {} vertices untruncated; their mean row sum {:.6} (mean), {:.4e} (integral)",
+            m.mesh.vertex_count(),
+            mean(&sums64),
+            mean(&integral)
+        );
+    }
+}
+
+#[test]
+fn the_mean_quadrature_does_not_see_the_length_unit() {
+    // The same surface in units 1000 times smaller: the exp map, the gauge and the landing points are
+    // the same (the radius is given in mean edge lengths), so under Mean the operator is the same to
+    // rounding, and under Integral it scales by s² (dμ = r dr dθ).
+    let path = format!("{}/meshes/bull.obj", env!("CARGO_MANIFEST_DIR"));
+    let source = manifold_cnn::io::load_source(&path).unwrap();
+    let s = 1000.0;
+    let mut scaled = source.clone();
+    for x in scaled.positions.as_mut().unwrap() {
+        *x = x.map(|c| c * s);
+    }
+    let basis = harmonics();
+    let params = ExpMapParams {
+        rings: 4,
+        directions: 12,
+        radius: Radius::MeanEdgeLengths(3.0),
+        ..Default::default()
+    };
+    let outs: Vec<[Vec<f64>; 2]> = [&source, &scaled]
+        .iter()
+        .map(|src| {
+            let m = Manifold::from_source(src, &BuildOptions::default()).unwrap();
+            let t = ExpMapTable::build(&m, &params).unwrap();
+            let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+            let n = m.mesh.vertex_count();
+            let x = noise(n * 2, 51);
+            let w = noise(basis.len() * 2 * 3, 52);
+            let mean = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
+            let integral = integral_op(&m, &t, &basis, &g).unwrap();
+            [conv(&mean, &x, 2, &w, 3), conv(&integral, &x, 2, &w, 3)]
+        })
+        .collect();
+    let scale = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let (mean, integral) = (&outs[0][0], &outs[0][1]);
+    let (mean_s, integral_s) = (&outs[1][0], &outs[1][1]);
+    let sm = scale(mean);
+    assert!(sm > 0.0);
+    for (a, b) in mean.iter().zip(mean_s) {
+        assert!((a - b).abs() < 1e-9 * sm, "mean: {a} vs {b}");
+    }
+    let si = scale(integral);
+    for (a, b) in integral.iter().zip(integral_s) {
+        assert!(
+            (a * s * s - b).abs() < 1e-9 * si * s * s,
+            "integral: {a}·s² vs {b}"
+        );
+    }
 }

@@ -112,6 +112,123 @@ fn group_membership_and_elements() {
     );
 }
 
+/// Groups for the join's properties: every kind, reflections on and off each other's axes.
+fn sample_groups() -> Vec<HolonomyGroup> {
+    vec![
+        HolonomyGroup::trivial(),
+        HolonomyGroup::cyclic(2),
+        HolonomyGroup::cyclic(3),
+        HolonomyGroup::cyclic(4),
+        HolonomyGroup::cyclic(6),
+        HolonomyGroup::so2(),
+        HolonomyGroup::reflection(0.0),
+        HolonomyGroup::reflection(PI / 3.0),
+        HolonomyGroup::reflection(PI / 2.0),
+        HolonomyGroup::reflection(1.0), // 1 rad: no rational multiple of 2π apart from 0
+        HolonomyGroup::dihedral(2, 0.0),
+        HolonomyGroup::dihedral(3, PI / 3.0),
+        HolonomyGroup::o2(),
+    ]
+}
+
+/// The same subgroup of O(2): each inside the other.
+fn same_group(a: &HolonomyGroup, b: &HolonomyGroup) -> bool {
+    a.is_subgroup_of(b) && b.is_subgroup_of(a)
+}
+
+#[test]
+fn join_closed_forms() {
+    let (c, z2) = (HolonomyGroup::cyclic, HolonomyGroup::reflection);
+    let name = |a: HolonomyGroup, b: HolonomyGroup| a.join(&b).name();
+    assert_eq!(name(c(2), c(3)), "C6");
+    assert_eq!(name(c(4), c(6)), "C12");
+    assert_eq!(name(c(4), HolonomyGroup::so2()), "SO2");
+    assert_eq!(name(HolonomyGroup::trivial(), c(5)), "C5");
+    assert_eq!(name(HolonomyGroup::trivial(), z2(0.7)), "Z2");
+    for axis in [0.0, 0.4, PI, -2.0] {
+        assert_eq!(name(HolonomyGroup::so2(), z2(axis)), "O2", "{axis}");
+    }
+    // Two reflections ψ ↦ a − ψ and ψ ↦ b − ψ compose to the rotation by a − b.
+    assert_eq!(name(z2(0.0), z2(PI / 2.0)), "D4");
+    assert_eq!(name(z2(0.3), z2(0.3 + 2.0 * PI / 3.0)), "D3");
+    assert_eq!(name(z2(0.0), z2(PI)), "D2");
+    assert_eq!(name(z2(0.0), z2(1.0)), "O2");
+    // The same reflection twice is Z2, with the axis kept.
+    let z = z2(0.5).join(&z2(0.5));
+    assert_eq!(z.name(), "Z2");
+    assert!((z.reflection_angle().unwrap() - 0.5).abs() < 1e-12);
+    // C_n with a reflection is D_n with that reflection.
+    let d = c(3).join(&z2(0.2));
+    assert_eq!(d.name(), "D3");
+    assert!(same_group(&d, &HolonomyGroup::dihedral(3, 0.2)));
+    // D2 (axis a) ∨ D3 (axis b): rotations C6, and the reflections differ by b − a.
+    assert_eq!(
+        name(
+            HolonomyGroup::dihedral(2, 0.0),
+            HolonomyGroup::dihedral(3, 0.0)
+        ),
+        "D6"
+    );
+    assert_eq!(
+        name(
+            HolonomyGroup::dihedral(2, 0.0),
+            HolonomyGroup::dihedral(3, PI / 6.0)
+        ),
+        "D12"
+    );
+}
+
+#[test]
+fn join_is_commutative_associative_idempotent_and_least() {
+    let groups = sample_groups();
+    for a in &groups {
+        assert!(same_group(&a.join(a), a), "{a} ∨ {a}");
+        assert!(same_group(&a.join(&HolonomyGroup::trivial()), a), "{a} ∨ 1");
+        for b in &groups {
+            let ab = a.join(b);
+            assert!(same_group(&ab, &b.join(a)), "{a} ∨ {b}");
+            // An upper bound …
+            assert!(
+                a.is_subgroup_of(&ab) && b.is_subgroup_of(&ab),
+                "{a}, {b} ⊂ {ab}"
+            );
+            // … and the least one among the sample: any group holding both holds the join.
+            for u in &groups {
+                if a.is_subgroup_of(u) && b.is_subgroup_of(u) {
+                    assert!(ab.is_subgroup_of(u), "{a} ∨ {b} = {ab} ⊄ {u}");
+                }
+            }
+            // a ⊂ b exactly when the join adds nothing to b.
+            assert_eq!(a.is_subgroup_of(b), same_group(&ab, b), "{a} ⊂ {b}");
+            for c in &groups {
+                assert!(
+                    same_group(&ab.join(c), &a.join(&b.join(c))),
+                    "({a} ∨ {b}) ∨ {c}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn subgroups_of_o2() {
+    let (c, d) = (HolonomyGroup::cyclic, HolonomyGroup::dihedral);
+    assert!(c(2).is_subgroup_of(&c(4)));
+    assert!(!c(4).is_subgroup_of(&c(2)));
+    assert!(!c(3).is_subgroup_of(&c(4)));
+    assert!(c(7).is_subgroup_of(&HolonomyGroup::so2()));
+    assert!(!HolonomyGroup::so2().is_subgroup_of(&c(4096)));
+    assert!(HolonomyGroup::so2().is_subgroup_of(&HolonomyGroup::o2()));
+    assert!(!HolonomyGroup::o2().is_subgroup_of(&HolonomyGroup::so2()));
+    assert!(d(4, 0.2).is_subgroup_of(&HolonomyGroup::o2()));
+    // D_n's reflections are a + 2πk/n: D2 (axis a) ⊂ D4 (axis a + π/2), not ⊂ D4 (axis a + π/4).
+    assert!(d(2, 0.2).is_subgroup_of(&d(4, 0.2 + PI / 2.0)));
+    assert!(!d(2, 0.2).is_subgroup_of(&d(4, 0.2 + PI / 4.0)));
+    assert!(!HolonomyGroup::reflection(0.0).is_subgroup_of(&HolonomyGroup::so2()));
+    assert!(!HolonomyGroup::reflection(0.0).is_subgroup_of(&HolonomyGroup::reflection(1.0)));
+    assert!(HolonomyGroup::trivial().is_subgroup_of(&HolonomyGroup::trivial()));
+}
+
 #[test]
 fn invalid_options_are_errors() {
     let m = load("grid:3x3");

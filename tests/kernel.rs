@@ -47,7 +47,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn harmonic(profile: RadialProfile, r: usize, m: u32) -> KernelBasis {
-    HarmonicBasis::new(RadialBasis::new(profile, r, 1.0).unwrap(), m)
+    HarmonicBasis::new(RadialBasis::new(profile, r).unwrap(), m)
         .unwrap()
         .into()
 }
@@ -114,7 +114,7 @@ fn harmonic_dimensions_match_the_closed_forms() {
 #[test]
 fn polar_bin_dimensions_follow_the_orbits() {
     let (rr, a) = (3usize, 8usize);
-    let bins: KernelBasis = PolarBins::new(rr, a, 1.0).unwrap().into();
+    let bins: KernelBasis = PolarBins::new(rr, a).unwrap().into();
     let dim = |g: HolonomyGroup| bins.constrain(&g).dimension();
     assert_eq!(dim(HolonomyGroup::trivial()), rr * a);
     assert_eq!(dim(HolonomyGroup::cyclic(4)), rr * a / 4);
@@ -136,7 +136,7 @@ fn polar_bin_dimensions_follow_the_orbits() {
     // D4 with the axis through sector 0's middle: the two rotation orbits stay apart.
     assert_eq!(dim(HolonomyGroup::dihedral(4, 2.0 * PI / 8.0)), 2 * rr);
     // Odd A: ψ ↦ −ψ sends j to 6 − j... for A = 7, to −1 − j mod 7, fixing j = 3.
-    let odd: KernelBasis = PolarBins::new(2, 7, 1.0).unwrap().into();
+    let odd: KernelBasis = PolarBins::new(2, 7).unwrap().into();
     assert_eq!(
         odd.constrain(&HolonomyGroup::reflection(0.0)).dimension(),
         2 * (7 + 1) / 2
@@ -145,7 +145,7 @@ fn polar_bin_dimensions_follow_the_orbits() {
 
 #[test]
 fn gaussian_mixture_dimensions() {
-    let g: KernelBasis = GaussianMixture::new(2, 8, 1.0).unwrap().into();
+    let g: KernelBasis = GaussianMixture::new(2, 8).unwrap().into();
     assert_eq!(g.constrain(&HolonomyGroup::trivial()).dimension(), 16);
     assert_eq!(g.constrain(&HolonomyGroup::cyclic(4)).dimension(), 4);
     // Centres at 2πj/8; ψ ↦ −ψ sends centre j to −j: fixes 0 and 4.
@@ -163,9 +163,9 @@ fn all_bases() -> Vec<KernelBasis> {
     vec![
         harmonic(RadialProfile::Hat, 3, 8),
         harmonic(RadialProfile::Gaussian, 2, 5),
-        PolarBins::new(3, 8, 1.0).unwrap().into(),
-        PolarBins::new(2, 12, 1.0).unwrap().into(),
-        GaussianMixture::new(2, 8, 1.0).unwrap().into(),
+        PolarBins::new(3, 8).unwrap().into(),
+        PolarBins::new(2, 12).unwrap().into(),
+        GaussianMixture::new(2, 8).unwrap().into(),
     ]
 }
 
@@ -251,8 +251,8 @@ fn transform_is_the_definition_g_k_of_v_equals_k_of_g_inverse_v() {
         O2::reflection(0.0),
     ];
     for basis in [
-        KernelBasis::from(PolarBins::new(2, 8, 1.0).unwrap()),
-        KernelBasis::from(GaussianMixture::new(2, 8, 1.0).unwrap()),
+        KernelBasis::from(PolarBins::new(2, 8).unwrap()),
+        KernelBasis::from(GaussianMixture::new(2, 8).unwrap()),
     ] {
         let c = rng.vec(basis.len());
         for g in grid_elements {
@@ -270,8 +270,7 @@ fn transform_is_the_definition_g_k_of_v_equals_k_of_g_inverse_v() {
 #[test]
 fn rotation_shifts_the_phase_of_each_harmonic() {
     // k = cos 3θ (profile 0), moved by a rotation γ, is cos 3(θ − γ): coefficients (cos 3γ, sin 3γ).
-    let basis =
-        HarmonicBasis::new(RadialBasis::new(RadialProfile::Hat, 1, 1.0).unwrap(), 4).unwrap();
+    let basis = HarmonicBasis::new(RadialBasis::new(RadialProfile::Hat, 1).unwrap(), 4).unwrap();
     let mut c = vec![0.0; basis.len()];
     c[basis.index(0, 3, false)] = 1.0;
     let gamma = 0.37;
@@ -289,20 +288,20 @@ fn rotation_shifts_the_phase_of_each_harmonic() {
 
 #[test]
 fn evaluation_matches_closed_forms() {
-    let rb = RadialBasis::new(RadialProfile::Hat, 4, 1.5).unwrap();
+    let rb = RadialBasis::new(RadialProfile::Hat, 4).unwrap();
     let basis = HarmonicBasis::new(rb, 12).unwrap();
     let kb: KernelBasis = basis.into();
     let mut rng = Rng(3);
-    let pts = rng.points(30, 1.5);
+    let pts = rng.points(30, 1.0);
     let mut out = vec![0.0; pts.len() * kb.len()];
     kb.evaluate(&pts, &mut out);
     for (i, p) in pts.iter().enumerate() {
         let row = &out[i * kb.len()..(i + 1) * kb.len()];
-        // Hats on [0, 1.5] with spacing 0.5 sum to one.
+        // Hats on the unit interval with spacing 1/3 sum to one.
         let sum: f64 = (0..4).map(|k| row[basis.index(k, 0, false)]).sum();
         assert!((sum - 1.0).abs() < 1e-12);
         for k in 0..4 {
-            let rv = (1.0 - (p.r - 0.5 * k as f64).abs() / 0.5).max(0.0);
+            let rv = (1.0 - (p.r - k as f64 / 3.0).abs() * 3.0).max(0.0);
             for m in 1..=12u32 {
                 let c = row[basis.index(k, m, false)];
                 let s = row[basis.index(k, m, true)];
@@ -316,7 +315,7 @@ fn evaluation_matches_closed_forms() {
     let mut o = vec![1.0; kb.len()];
     kb.evaluate(&far, &mut o);
     assert!(o.iter().all(|&x| x == 0.0));
-    let bins = PolarBins::new(2, 4, 1.0).unwrap();
+    let bins = PolarBins::new(2, 4).unwrap();
     assert_eq!(
         bins.bin(PolarPoint::new(0.75, PI / 4.0 + 2.0 * PI)),
         Some(4)
@@ -408,13 +407,13 @@ fn cube_and_sphere_constraints_from_their_meshes() {
 
 #[test]
 fn invalid_parameters_are_errors() {
-    assert!(RadialBasis::new(RadialProfile::Hat, 0, 1.0).is_err());
-    assert!(RadialBasis::new(RadialProfile::Hat, 2, 0.0).is_err());
-    assert!(RadialBasis::new(RadialProfile::Hat, 2, f64::INFINITY).is_err());
-    let rb = RadialBasis::new(RadialProfile::Hat, 2, 1.0).unwrap();
+    assert!(RadialBasis::new(RadialProfile::Hat, 0).is_err());
+    assert!(RadialBasis::new(RadialProfile::Hat, 1 << 17).is_err());
+    let rb = RadialBasis::new(RadialProfile::Hat, 2).unwrap();
     assert!(HarmonicBasis::new(rb, 5000).is_err());
-    assert!(PolarBins::new(0, 4, 1.0).is_err());
-    assert!(PolarBins::new(2, 0, 1.0).is_err());
-    assert!(GaussianMixture::with_widths(2, 4, 1.0, 0.0, 0.1).is_err());
-    assert!(GaussianMixture::with_widths(2, 4, 1.0, 0.1, f64::NAN).is_err());
+    assert!(PolarBins::new(0, 4).is_err());
+    assert!(PolarBins::new(2, 0).is_err());
+    assert!(GaussianMixture::with_widths(2, 4, 0.0, 0.1).is_err());
+    assert!(GaussianMixture::with_widths(2, 4, 0.1, f64::NAN).is_err());
+    assert!(GaussianMixture::with_widths(2, 4, f64::INFINITY, 0.1).is_err());
 }

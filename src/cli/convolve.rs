@@ -1,9 +1,15 @@
 //! `manifold-cnn convolve MESH --signal IN.npy --kernel K.npy|random:SEED --group auto|trivial|SO2|Cn|Dn|Z2|O2
-//! [--basis harmonic:R:M|bins:R:A|gaussians:R:A] [table options] --out OUT.npy [--json]
-//! [--export-operator OP.npz] [--repeat K]`
+//! [--basis harmonic:R:M|bins:R:A|gaussians:R:A] [--quadrature mean|integral] [table options]
+//! --out OUT.npy [--json] [--export-operator OP.npz] [--repeat K]`
+//!
+//! A named group that does not contain the mesh's measured holonomy group gets a warning on stderr:
+//! kernels invariant under it are not well defined on this mesh.
 
 use super::TableArgs;
-use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+use manifold_cnn::conv::{
+    ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Signals,
+    SignalsMut, SpanningTree,
+};
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
@@ -34,6 +40,10 @@ pub struct ConvolveArgs {
     /// to M), `bins:R:A` (polar bins) or `gaussians:R:A`.
     #[arg(long, default_value = "harmonic:2:3")]
     pub basis: String,
+    /// Quadrature: `mean` (the kernel averages over the disc; weights over Σ w, scale-free) or
+    /// `integral` (the tangent-plane integral r Δr Δθ, scaling with the mesh's units squared).
+    #[arg(long, default_value = "mean")]
+    pub quadrature: String,
     /// Output channels for `--kernel random:SEED` (default: C_in).
     #[arg(long)]
     pub out_channels: Option<usize>,
@@ -42,7 +52,8 @@ pub struct ConvolveArgs {
     /// Where to write the N × C_out float32 output.
     #[arg(long)]
     pub out: Option<String>,
-    /// Write the operator (one CSR matrix per basis function, float32) and the weights to an .npz.
+    /// Write the operator as compiled (one CSR matrix per basis function, float32, its coefficients
+    /// under the chosen `--quadrature`) and the weights to an .npz.
     #[arg(long)]
     pub export_operator: Option<String>,
     /// Run the forward pass K times and report the median time.
@@ -86,8 +97,20 @@ pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
     }))
 }
 
-/// Parses a basis spec for kernels of support radius `rho`.
-pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
+/// Parses a quadrature name: `mean` or `integral`.
+pub fn parse_quadrature(s: &str) -> Result<Quadrature, Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "mean" => Ok(Quadrature::Mean),
+        "integral" => Ok(Quadrature::Integral),
+        _ => Err(bad(
+            "quadrature",
+            format!("'{s}' is not a quadrature (mean, integral)"),
+        )),
+    }
+}
+
+/// Parses a basis spec (bases live on the unit disc: the operator scales them to the table's radius).
+pub fn parse_basis(s: &str) -> Result<KernelBasis, Error> {
     let parts: Vec<&str> = s.split(':').collect();
     let num = |i: usize| -> Result<usize, Error> {
         parts
@@ -97,14 +120,13 @@ pub fn parse_basis(s: &str, rho: f64) -> Result<KernelBasis, Error> {
     };
     match parts[0] {
         "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
-            RadialBasis::new(RadialProfile::Gaussian, num(1)?, rho)?,
+            RadialBasis::new(RadialProfile::Gaussian, num(1)?)?,
             num(2)? as u32,
         )?)),
-        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?, rho)?)),
+        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?)?)),
         "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
             num(1)?,
             num(2)?,
-            rho,
         )?)),
         _ => Err(bad(
             "basis",
@@ -152,12 +174,28 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         ));
     }
     let params = args.table.params()?;
-    let rho = params.validate(&m)?;
+    params.validate(&m)?;
+    let quadrature = parse_quadrature(&args.quadrature)?;
+    let measured = HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group();
     let group = match parse_group(&args.group)? {
-        Some(g) => g,
-        None => HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group(),
+        Some(g) => {
+            if !measured.is_subgroup_of(&g) {
+                eprintln!(
+                    "warning: the named group {} does not contain the measured holonomy group {} of {}: \
+                     a kernel invariant under {} is not well defined on this mesh (it depends on the \
+                     spanning tree of the gauge); name {} or a group containing it",
+                    g.name(),
+                    measured.name(),
+                    args.mesh,
+                    g.name(),
+                    measured.join(&g).name()
+                );
+            }
+            g
+        }
+        None => measured,
     };
-    let basis = parse_basis(&args.basis, rho)?.constrain(&group);
+    let basis = parse_basis(&args.basis)?.constrain(&group);
     let nb = basis.dimension();
     if nb == 0 {
         return Err(bad(
@@ -213,7 +251,8 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let t0 = Instant::now();
     let table = ExpMapTable::build(&m, &params)?;
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
-    let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge)?;
+    let options = ConvOptions::new().quadrature(quadrature);
+    let op = ConvOperator::<f32>::with_options(&m, &table, &basis, &gauge, &options)?;
     drop(table);
     let seconds_precompile = t0.elapsed().as_secs_f64();
     // Large channel counts are a user's choice: refuse what cannot be allocated instead of aborting.
@@ -232,7 +271,11 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let mut times = Vec::with_capacity(args.repeat);
     for _ in 0..args.repeat {
         let t = Instant::now();
-        op.forward(&x, c_in, &weights, c_out, &mut out);
+        op.forward(
+            Signals::new(&x, 1, c_in)?,
+            KernelWeights::new(&weights, nb, c_in, c_out)?,
+            SignalsMut::new(&mut out, 1, c_out)?,
+        );
         times.push(t.elapsed().as_secs_f64());
     }
     let (mut gx, mut gw) = (
@@ -240,7 +283,18 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         vec![0f32; weights.len()],
     );
     let t = Instant::now();
-    op.backward(&x, c_in, &weights, c_out, &out, &mut gx, &mut gw);
+    // Both gradients, the output as the incoming gradient: what a hidden layer's backward pass costs.
+    let grad_out = Signals::new(&out, 1, c_out)?;
+    op.weight_gradient(
+        Signals::new(&x, 1, c_in)?,
+        grad_out,
+        KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
+    );
+    op.input_gradient(
+        grad_out,
+        KernelWeights::new(&weights, nb, c_in, c_out)?,
+        SignalsMut::new(&mut gx, 1, c_in)?,
+    );
     let seconds_backward = t.elapsed().as_secs_f64();
     let seconds_forward = median(times);
     if let Some(path) = &args.out {
@@ -256,6 +310,8 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "vertices": n,
             "basis": nb,
             "group": group.name(),
+            "measured_group": measured.name(),
+            "quadrature": args.quadrature.to_ascii_lowercase(),
             "in_channels": c_in,
             "out_channels": c_out,
             "samples": params.rings * params.directions,

@@ -3,6 +3,7 @@
 use super::gather::{gather, gemm, Structure};
 use super::gauge::Gauge;
 use super::real::Real;
+use super::shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::ExpMapTable;
@@ -20,8 +21,60 @@ pub trait SampledBasis: Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Writes the B values at `(r, θ)` into `out` (length B).
+    /// Writes the B values at `(r, θ)` into `out` (length B); `r` is in units of the disc radius (the
+    /// convolution passes `r_s/ρ`, ρ the exp-map table's radius, so the unit disc is the table's disc).
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
+}
+
+/// How the operator weighs the samples of the exp-map table.
+///
+/// With `w_s = r_s Δr Δθ` the table's tangent-plane quadrature weights (`Σ_s w_s ≈ πρ²`, the area of
+/// the disc of radius ρ):
+///
+/// ```text
+/// Mean:      ω_s = w_s / Σ_t w_t        (Σ_s ω_s = 1)
+/// Integral:  ω_s = w_s
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Quadrature {
+    /// The kernel averages the signal over the disc: the weights are divided by the quadrature of the
+    /// disc's area, so the constant kernel 1 gives the mean of the signal over the disc (row sums of its
+    /// operator are exactly 1 at every vertex none of whose samples is truncated), in any length unit.
+    /// Weights learnt on one mesh then mean the same on another. The default.
+    #[default]
+    Mean,
+    /// The tangent-plane integral of the seed, `∫ k(v) f(exp_p v) dμ(v)` with `dμ = r dr dθ`: scales
+    /// with the square of the mesh's length unit.
+    Integral,
+}
+
+/// Options of [`ConvOperator::with_options`].
+///
+/// # Example
+/// ```
+/// use manifold_cnn::conv::{ConvOptions, Quadrature};
+/// let o = ConvOptions::default();
+/// assert_eq!(o.quadrature, Quadrature::Mean);
+/// assert_eq!(ConvOptions::new().quadrature(Quadrature::Integral).quadrature, Quadrature::Integral);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ConvOptions {
+    /// How samples are weighed (default [`Quadrature::Mean`]).
+    pub quadrature: Quadrature,
+}
+
+impl ConvOptions {
+    /// The default options.
+    pub fn new() -> ConvOptions {
+        ConvOptions::default()
+    }
+
+    /// These options with another quadrature.
+    pub fn quadrature(mut self, quadrature: Quadrature) -> ConvOptions {
+        self.quadrature = quadrature;
+        self
+    }
 }
 
 /// The convolution `out[p] = Σ_b (A_b X)[p] · W_b` with the operator of every basis function compiled.
@@ -29,14 +82,18 @@ pub trait SampledBasis: Sync {
 /// For vertex `p`, basis function `b` and vertex `q`,
 ///
 /// ```text
-/// A_b[p, q] = Σ_s  w_s · k_b(r_s, Γ_p⁻¹ θ_s) · β_{s,q}
+/// A_b[p, q] = Σ_s  ω_s · k_b(r_s/ρ, Γ_p⁻¹ θ_s) · β_{s,q}
 /// ```
 ///
-/// over the samples `s` of the exp-map table at `p`: `w_s` the quadrature weight, `(r_s, θ_s)` the
-/// sample's polar coordinates in the frame of `p`, `Γ_p = Γ_{p0→p}` the gauge (so `k_b(r, Γ_p⁻¹θ)` is
+/// over the samples `s` of the exp-map table at `p`: `ω_s` the quadrature weight ([`Quadrature`]:
+/// by default the table's weight `w_s` over the disc's `Σ_t w_t`, so that a constant kernel averages),
+/// `(r_s, θ_s)` the
+/// sample's polar coordinates in the frame of `p`, ρ the table's radius (kernels live on the unit disc,
+/// see [`kernel`](crate::kernel)), `Γ_p = Γ_{p0→p}` the gauge (so `k_b(r, Γ_p⁻¹θ)` is
 /// the kernel transported from `p0` to `p`), and `β_{s,q}` the barycentric weight of `q` at the landing
 /// point (zero unless `q` is a corner of the landing face). This is the seed's
-/// `(k ⋆ f)(p) = ∫ (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)` with the tangent-plane measure, for the kernel
+/// `(k ⋆ f)(p) = ∫ (Γ_{p0→p} k)(v) f(exp_p v) dμ(v)` with the tangent-plane measure (divided by the
+/// disc's area under [`Quadrature::Mean`]), for the kernel
 /// `k = Σ_b W_b k_b` whose coefficients map `C_in` input channels to `C_out` output channels.
 ///
 /// # Storage
@@ -48,6 +105,7 @@ pub trait SampledBasis: Sync {
 pub struct ConvOperator<T: Real> {
     vertices: usize,
     basis: usize,
+    quadrature: Quadrature,
     /// Vertex of each internal row; `rank` is its inverse.
     order: Vec<u32>,
     rank: Vec<u32>,
@@ -108,7 +166,8 @@ fn spread_bits(x: u64) -> u64 {
 }
 
 impl<T: Real> ConvOperator<T> {
-    /// Compiles the operator of every basis function from an exp-map table and a gauge.
+    /// Compiles the operator of every basis function from an exp-map table and a gauge, with the
+    /// default [`ConvOptions`] (the [`Quadrature::Mean`] of the disc).
     ///
     /// Truncated samples follow the table's [`Padding`](crate::expmap::Padding) policy.
     ///
@@ -122,6 +181,45 @@ impl<T: Real> ConvOperator<T> {
         table: &ExpMapTable,
         basis: &dyn SampledBasis,
         gauge: &Gauge,
+    ) -> Result<Self> {
+        Self::with_options(m, table, basis, gauge, &ConvOptions::default())
+    }
+
+    /// As [`new`](Self::new), with the given options.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    ///
+    /// # Example
+    /// The constant kernel (one ring, one sector) averages: row sums are 1 on a flat torus, where no
+    /// sample is truncated, whatever the radius.
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, ConvOptions, Gauge, Quadrature, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+    /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("flat-torus:10x10", &BuildOptions::default()).unwrap();
+    /// let params = ExpMapParams { radius: Radius::Absolute(2.5), ..Default::default() };
+    /// let table = ExpMapTable::build(&m, &params).unwrap();
+    /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let mean = ConvOperator::<f64>::new(&m, &table, &one, &gauge).unwrap();
+    /// let a = mean.basis_matrix(0);
+    /// for row in a.outer_iterator() {
+    ///     assert!((row.data().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    /// }
+    /// // The integral instead: row sums are the quadrature of the disc's area, Σ_s w_s = π·2.5².
+    /// let options = ConvOptions::new().quadrature(Quadrature::Integral);
+    /// let integral = ConvOperator::<f64>::with_options(&m, &table, &one, &gauge, &options).unwrap();
+    /// let row: f64 = integral.basis_matrix(0).outer_view(0).unwrap().data().iter().sum();
+    /// assert!((row - std::f64::consts::PI * 6.25).abs() < 1e-9);
+    /// ```
+    pub fn with_options(
+        m: &Manifold,
+        table: &ExpMapTable,
+        basis: &dyn SampledBasis,
+        gauge: &Gauge,
+        options: &ConvOptions,
     ) -> Result<Self> {
         let n = m.mesh.vertex_count();
         if table.vertex_count() != n || gauge.transports().len() != n {
@@ -147,11 +245,15 @@ impl<T: Real> ConvOperator<T> {
             rank[v as usize] = i as u32;
         }
         let ns = table.samples_per_vertex();
-        let (radii, angles, weights) = (
-            table.sample_radii(),
-            table.sample_angles(),
-            table.sample_weights(),
-        );
+        let rho = table.radius();
+        let (radii, angles) = (table.sample_radii(), table.sample_angles());
+        let weights: Vec<f64> = match options.quadrature {
+            Quadrature::Integral => table.sample_weights().to_vec(),
+            Quadrature::Mean => {
+                let area: f64 = table.sample_weights().iter().sum();
+                table.sample_weights().iter().map(|w| w / area).collect()
+            }
+        };
         // The corners of vertex p's landing faces that carry weight, as (internal column, sample).
         let landings = |p: usize, out: &mut Vec<(u32, u32, f64)>| {
             out.clear();
@@ -160,13 +262,12 @@ impl<T: Real> ConvOperator<T> {
                     continue;
                 };
                 let corners = m.mesh.face_vertices(face);
-                for k in 0..3 {
-                    if bary[k] != 0.0 {
-                        out.push((
-                            rank[corners[k].index()],
-                            s as u32,
-                            weights[s] * bary[k] as f64,
-                        ));
+                // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
+                // to f64 rounding (a partition of unity: a constant signal stays constant).
+                let (b0, b1) = (bary[0] as f64, bary[1] as f64);
+                for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
+                    if beta != 0.0 {
+                        out.push((rank[corners[k].index()], s as u32, weights[s] * beta));
                     }
                 }
             }
@@ -220,7 +321,7 @@ impl<T: Real> ConvOperator<T> {
                         if !done[s as usize] {
                             done[s as usize] = true;
                             let v = &mut vals[s as usize * nb..(s as usize + 1) * nb];
-                            basis.eval(radii[s as usize], g_inv.apply(angles[s as usize]), v);
+                            basis.eval(radii[s as usize] / rho, g_inv.apply(angles[s as usize]), v);
                         }
                     }
                     let mut t = 0;
@@ -273,6 +374,7 @@ impl<T: Real> ConvOperator<T> {
         let op = ConvOperator {
             vertices: n,
             basis: nb,
+            quadrature: options.quadrature,
             order,
             rank,
             row_offsets,
@@ -293,6 +395,10 @@ impl<T: Real> ConvOperator<T> {
     /// Number of basis functions B.
     pub fn basis_len(&self) -> usize {
         self.basis
+    }
+    /// The quadrature the coefficients were compiled with.
+    pub fn quadrature(&self) -> Quadrature {
+        self.quadrature
     }
     /// Number of stored (vertex, neighbour) entries.
     pub fn nnz(&self) -> usize {
@@ -395,17 +501,6 @@ impl<T: Real> ConvOperator<T> {
         let t = std::mem::size_of::<T>();
         (4 * (self.row_offsets.len() + self.cols.len())
             + t * (self.coefs.len() + self.vertices * (c_in + c_out))) as f64
-    }
-
-    fn check(&self, what: &str, data: &[T], channels: usize) {
-        assert_eq!(
-            data.len(),
-            self.vertices * channels,
-            "{what}: expected {} vertices × {channels} channels = {} values, got {}",
-            self.vertices,
-            self.vertices * channels,
-            data.len()
-        );
     }
 
     fn forward_structure(&self) -> Structure<'_, T> {
@@ -513,67 +608,158 @@ impl<T: Real> ConvOperator<T> {
             );
     }
 
-    /// Forward pass: `out = Σ_b (A_b X) W_b`.
-    ///
-    /// # Shapes
-    /// - `x`: N × C_in, row-major (vertex-major);
-    /// - `weights`: B × C_in × C_out, row-major (`weights[(b·C_in + i)·C_out + o]`);
-    /// - `out`: N × C_out, overwritten.
-    ///
-    /// # Panics
-    /// If a slice length does not match its shape.
-    pub fn forward(&self, x: &[T], c_in: usize, weights: &[T], c_out: usize, out: &mut [T]) {
-        self.check("input", x, c_in);
-        self.check("output", out, c_out);
+    /// Panics unless both arguments, given as `(name, vertices, batch)`, hold signals on this
+    /// operator's N vertices, in batches of the same size.
+    fn check_signals(&self, a: (&str, usize, usize), b: (&str, usize, usize)) {
+        for (what, vertices, _) in [a, b] {
+            assert_eq!(
+                vertices, self.vertices,
+                "{what}: signals on {vertices} vertices, but the operator has {}",
+                self.vertices
+            );
+        }
         assert_eq!(
-            weights.len(),
-            self.basis * c_in * c_out,
-            "weights: expected B × C_in × C_out values"
+            a.2, b.2,
+            "{} batch {} and {} batch {} differ",
+            a.0, a.2, b.0, b.2
         );
-        let x = self.to_internal(x, c_in);
-        self.apply(&self.forward_structure(), &x, c_in, weights, c_out, out);
     }
 
-    /// Backward pass: from `grad_out` = ∂L/∂out, computes ∂L/∂x (overwritten) and ∂L/∂W (overwritten).
-    ///
-    /// `∂L/∂W_b = Σ_p (A_b X)[p]ᵀ ⊗ grad_out[p]` and `∂L/∂X = Σ_b A_bᵀ grad_out W_bᵀ`, the latter computed
-    /// like a forward pass over the transposed operator. Sums run in fixed blocks, so results do not
-    /// depend on the number of threads.
+    /// Panics unless the weights fit B and the given channel counts.
+    fn check_weights(
+        &self,
+        what: &str,
+        basis: usize,
+        c_in: usize,
+        c_out: usize,
+        want: (usize, usize),
+    ) {
+        assert!(
+            basis == self.basis && (c_in, c_out) == want,
+            "{what}: B × C_in × C_out = {basis} × {c_in} × {c_out}, expected {} × {} × {}",
+            self.basis,
+            want.0,
+            want.1
+        );
+    }
+
+    /// Forward pass: `out_i = Σ_b (A_b X_i) W_b` for every signal `X_i` of the batch.
     ///
     /// # Shapes
-    /// As [`forward`](Self::forward); `grad_out` N × C_out, `grad_x` N × C_in, `grad_w` B × C_in × C_out.
+    /// - `x`: batch × N × C_in;
+    /// - `w`: B × C_in × C_out;
+    /// - `out`: batch × N × C_out, overwritten.
     ///
     /// # Panics
-    /// If a slice length does not match its shape.
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward(
+    /// If a signal is not on N vertices, the batches differ, or the weights are not B × C_in × C_out for
+    /// the channels of `x` and `out`.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
+    /// let op = ConvOperator::<f32>::new(&m, &table, &one, &gauge).unwrap();
+    /// let n = op.vertex_count();
+    /// // Two signals, constant per channel: the constant kernel averages, so they come back unchanged.
+    /// let x: Vec<f32> = (0..2 * n).flat_map(|_| [1.0, -2.0]).collect();
+    /// let w = [1.0f32, 0.0, 0.0, 1.0]; // B = 1, identity from 2 to 2 channels
+    /// let mut out = vec![0.0f32; 2 * n * 2];
+    /// op.forward(
+    ///     Signals::new(&x, 2, 2).unwrap(),
+    ///     KernelWeights::new(&w, 1, 2, 2).unwrap(),
+    ///     SignalsMut::new(&mut out, 2, 2).unwrap(),
+    /// );
+    /// for (a, b) in out.iter().zip(&x) {
+    ///     assert!((a - b).abs() < 1e-5);
+    /// }
+    /// ```
+    pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
+        self.check_signals(
+            ("input", x.vertices(), x.batch()),
+            ("output", out.vertices(), out.batch()),
+        );
+        let (c_in, c_out) = (x.channels(), out.channels());
+        self.check_weights(
+            "weights",
+            w.basis(),
+            w.in_channels(),
+            w.out_channels(),
+            (c_in, c_out),
+        );
+        let per_out = self.vertices * c_out;
+        for i in 0..x.batch() {
+            let xi = self.to_internal(x.signal(i), c_in);
+            let oi = &mut out.as_mut_slice()[i * per_out..(i + 1) * per_out];
+            self.apply(
+                &self.forward_structure(),
+                &xi,
+                c_in,
+                w.as_slice(),
+                c_out,
+                oi,
+            );
+        }
+    }
+
+    /// Weight gradient, summed over the batch: `∂L/∂W_b = Σ_i Σ_p (A_b X_i)[p]ᵀ ⊗ G_i[p]`, with
+    /// `G_i = ∂L/∂out_i`. Overwrites `grad_w`. Does not compute the input gradient (a network's first
+    /// layer needs only this).
+    ///
+    /// Sums run in fixed blocks and signals in batch order, so the result does not depend on the
+    /// number of threads.
+    ///
+    /// # Shapes
+    /// - `x`: batch × N × C_in;
+    /// - `grad_out`: batch × N × C_out;
+    /// - `grad_w`: B × C_in × C_out, overwritten.
+    ///
+    /// # Panics
+    /// If a signal is not on N vertices, the batches differ, or `grad_w` is not B × C_in × C_out for
+    /// the channels of `x` and `grad_out`.
+    pub fn weight_gradient(
+        &self,
+        x: Signals<T>,
+        grad_out: Signals<T>,
+        mut grad_w: KernelWeightsMut<T>,
+    ) {
+        self.check_signals(
+            ("input", x.vertices(), x.batch()),
+            ("output gradient", grad_out.vertices(), grad_out.batch()),
+        );
+        let (c_in, c_out) = (x.channels(), grad_out.channels());
+        self.check_weights(
+            "weight gradient",
+            grad_w.basis(),
+            grad_w.in_channels(),
+            grad_w.out_channels(),
+            (c_in, c_out),
+        );
+        let grad_w = grad_w.as_mut_slice();
+        grad_w.iter_mut().for_each(|v| *v = T::default());
+        for i in 0..x.batch() {
+            let xi = self.to_internal(x.signal(i), c_in);
+            let gi = self.to_internal(grad_out.signal(i), c_out);
+            self.add_weight_gradient(&xi, c_in, &gi, c_out, grad_w);
+        }
+    }
+
+    /// `grad_w += Σ_b Σ_p (A_b x)[p]ᵀ ⊗ grad_out[p]` for one signal (both in internal row order): per
+    /// group of blocks a partial `Yᵀ·G`, the partials added in order.
+    fn add_weight_gradient(
         &self,
         x: &[T],
         c_in: usize,
-        weights: &[T],
-        c_out: usize,
         grad_out: &[T],
-        grad_x: &mut [T],
+        c_out: usize,
         grad_w: &mut [T],
     ) {
-        self.check("input", x, c_in);
-        self.check("output gradient", grad_out, c_out);
-        self.check("input gradient", grad_x, c_in);
-        let nb = self.basis;
-        let k = nb * c_in;
-        assert_eq!(
-            weights.len(),
-            k * c_out,
-            "weights: expected B × C_in × C_out values"
-        );
-        assert_eq!(
-            grad_w.len(),
-            k * c_out,
-            "weight gradient: expected B × C_in × C_out values"
-        );
-        let x = &self.to_internal(x, c_in)[..];
-        let grad_out = &self.to_internal(grad_out, c_out)[..];
-        // ∂L/∂W: per group of blocks a partial Yᵀ·G, summed in order.
+        let k = self.basis * c_in;
         const GROUP: usize = 16;
         let groups = self.vertices.div_ceil(BLOCK * GROUP);
         let partials: Vec<Vec<T>> = (0..groups)
@@ -604,118 +790,65 @@ impl<T: Real> ConvOperator<T> {
                 acc
             })
             .collect();
-        grad_w.iter_mut().for_each(|v| *v = T::default());
         for p in partials {
             for (g, v) in grad_w.iter_mut().zip(p) {
                 *g += v;
             }
         }
+    }
+
+    /// Input gradient: `∂L/∂X_i = Σ_b A_bᵀ G_i W_bᵀ` for every signal of the batch (`G_i = ∂L/∂out_i`),
+    /// computed like a forward pass over the transposed operator. Overwrites `grad_x`.
+    ///
+    /// # Shapes
+    /// - `grad_out`: batch × N × C_out;
+    /// - `w`: B × C_in × C_out;
+    /// - `grad_x`: batch × N × C_in, overwritten.
+    ///
+    /// # Panics
+    /// If a signal is not on N vertices, the batches differ, or the weights are not B × C_in × C_out for
+    /// the channels of `grad_x` and `grad_out`.
+    pub fn input_gradient(
+        &self,
+        grad_out: Signals<T>,
+        w: KernelWeights<T>,
+        mut grad_x: SignalsMut<T>,
+    ) {
+        self.check_signals(
+            ("output gradient", grad_out.vertices(), grad_out.batch()),
+            ("input gradient", grad_x.vertices(), grad_x.batch()),
+        );
+        let (c_in, c_out) = (grad_x.channels(), grad_out.channels());
+        self.check_weights(
+            "weights",
+            w.basis(),
+            w.in_channels(),
+            w.out_channels(),
+            (c_in, c_out),
+        );
         // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
         // product with the weights read as (B·C_out) × C_in.
+        let weights = w.as_slice();
         let mut transposed = vec![T::default(); weights.len()];
-        for b in 0..nb {
+        for b in 0..self.basis {
             for i in 0..c_in {
                 for o in 0..c_out {
                     transposed[(b * c_out + o) * c_in + i] = weights[(b * c_in + i) * c_out + o];
                 }
             }
         }
-        self.apply(
-            &self.transposed_structure(),
-            grad_out,
-            c_out,
-            &transposed,
-            c_in,
-            grad_x,
-        );
-    }
-
-    /// Forward pass for a batch of signals on the same mesh, one after another through
-    /// [`forward`](Self::forward).
-    ///
-    /// # Shapes
-    /// `x`: batch × N × C_in; `weights`: B × C_in × C_out; `out`: batch × N × C_out.
-    ///
-    /// # Panics
-    /// If a slice length does not match its shape.
-    pub fn forward_batch(
-        &self,
-        batch: usize,
-        x: &[T],
-        c_in: usize,
-        weights: &[T],
-        c_out: usize,
-        out: &mut [T],
-    ) {
-        assert_eq!(
-            x.len(),
-            batch * self.vertices * c_in,
-            "input: expected batch × N × C_in values"
-        );
-        assert_eq!(
-            out.len(),
-            batch * self.vertices * c_out,
-            "output: expected batch × N × C_out values"
-        );
-        for (xi, oi) in x
-            .chunks_exact(self.vertices * c_in)
-            .zip(out.chunks_exact_mut(self.vertices * c_out))
-        {
-            self.forward(xi, c_in, weights, c_out, oi);
-        }
-    }
-
-    /// Backward pass for a batch: `grad_x` per signal, `grad_w` summed over the batch.
-    ///
-    /// # Shapes
-    /// `x`, `grad_x`: batch × N × C_in; `grad_out`: batch × N × C_out; `weights`, `grad_w`: B × C_in × C_out.
-    ///
-    /// # Panics
-    /// If a slice length does not match its shape.
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward_batch(
-        &self,
-        batch: usize,
-        x: &[T],
-        c_in: usize,
-        weights: &[T],
-        c_out: usize,
-        grad_out: &[T],
-        grad_x: &mut [T],
-        grad_w: &mut [T],
-    ) {
-        let (ni, no) = (self.vertices * c_in, self.vertices * c_out);
-        assert_eq!(
-            x.len(),
-            batch * ni,
-            "input: expected batch × N × C_in values"
-        );
-        assert_eq!(
-            grad_out.len(),
-            batch * no,
-            "output gradient: expected batch × N × C_out values"
-        );
-        assert_eq!(
-            grad_x.len(),
-            batch * ni,
-            "input gradient: expected batch × N × C_in values"
-        );
-        grad_w.iter_mut().for_each(|v| *v = T::default());
-        let mut gw = vec![T::default(); grad_w.len()];
-        for i in 0..batch {
-            let (xi, gi) = (&x[i * ni..(i + 1) * ni], &grad_out[i * no..(i + 1) * no]);
-            self.backward(
-                xi,
-                c_in,
-                weights,
+        let per_in = self.vertices * c_in;
+        for i in 0..grad_out.batch() {
+            let gi = self.to_internal(grad_out.signal(i), c_out);
+            let xi = &mut grad_x.as_mut_slice()[i * per_in..(i + 1) * per_in];
+            self.apply(
+                &self.transposed_structure(),
+                &gi,
                 c_out,
-                gi,
-                &mut grad_x[i * ni..(i + 1) * ni],
-                &mut gw,
+                &transposed,
+                c_in,
+                xi,
             );
-            for (a, &b) in grad_w.iter_mut().zip(&gw) {
-                *a += b;
-            }
         }
     }
 

@@ -323,6 +323,60 @@ impl HolonomyGroup {
     }
 }
 
+impl HolonomyGroup {
+    /// The join `self ∨ other`: the smallest closed subgroup of O(2) holding both groups, classified as
+    /// [`generated_by`](Self::generated_by) does with [`ClassifyOptions::default`] (a rotation by
+    /// `2π/n` and, if the group has reflections, one reflection generate each side).
+    ///
+    /// The rotations of the join are `C_lcm(n, m)` for `C_n ∨ C_m` (SO(2) if the lcm exceeds
+    /// [`DEFAULT_MAX_ORDER`] or either side is continuous). Two reflections `ψ ↦ a − ψ` and `ψ ↦ b − ψ`
+    /// compose to the rotation by `a − b`, so `Z2(a) ∨ Z2(b) = D_n` when `a − b` is (within
+    /// [`DEFAULT_TOLERANCE`]) a multiple of `2π/n`, and O(2) when it is no such multiple for any
+    /// `n ≤` [`DEFAULT_MAX_ORDER`]. This is the group of a dataset of meshes: one set of kernel weights
+    /// invariant under it is well defined on each of them.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::holonomy::HolonomyGroup;
+    /// use std::f64::consts::PI;
+    /// assert_eq!(HolonomyGroup::cyclic(2).join(&HolonomyGroup::cyclic(3)).name(), "C6");
+    /// assert_eq!(HolonomyGroup::so2().join(&HolonomyGroup::reflection(0.3)).name(), "O2");
+    /// let d4 = HolonomyGroup::reflection(0.0).join(&HolonomyGroup::reflection(PI / 2.0));
+    /// assert_eq!(d4.name(), "D4");
+    /// assert!(HolonomyGroup::cyclic(4).is_subgroup_of(&d4));
+    /// ```
+    pub fn join(&self, other: &HolonomyGroup) -> HolonomyGroup {
+        let mut b = HolonomyGroupBuilder::new(&ClassifyOptions::default());
+        for g in [self, other] {
+            b.add_group(g);
+        }
+        b.finish()
+    }
+
+    /// Whether every element of `self` belongs to `other` (angles compared within
+    /// [`DEFAULT_TOLERANCE`]): `C_n ⊂ C_m` iff `n | m`; every rotation group lies in SO(2); a group
+    /// with reflections needs `other` to hold one of its reflections (and then, with the rotations,
+    /// all of them).
+    pub fn is_subgroup_of(&self, other: &HolonomyGroup) -> bool {
+        let rotations = match (self.rotations, other.rotations) {
+            (_, Rotations::Continuous) => true,
+            (Rotations::Continuous, Rotations::Cyclic(_)) => false,
+            (Rotations::Cyclic(n), Rotations::Cyclic(m)) => m.is_multiple_of(n),
+        };
+        let reflections = match self.reflection {
+            None => true,
+            Some(a) => other.contains(
+                O2 {
+                    angle: wrap_angle(a),
+                    reflect: true,
+                },
+                DEFAULT_TOLERANCE,
+            ),
+        };
+        rotations && reflections
+    }
+}
+
 impl fmt::Display for HolonomyGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
@@ -368,6 +422,24 @@ impl HolonomyGroupBuilder {
             }
         } else {
             self.add_rotation(g.angle);
+        }
+    }
+
+    /// Adds the generators of a whole group: its rotation by `2π/n` (or continuous rotations) and one
+    /// of its reflections.
+    fn add_group(&mut self, g: &HolonomyGroup) {
+        match g.rotations {
+            Rotations::Cyclic(n) => self.add(O2::rotation(TAU / n as f64)),
+            Rotations::Continuous => {
+                self.count += 1;
+                self.continuous = true;
+            }
+        }
+        if let Some(a) = g.reflection {
+            self.add(O2 {
+                angle: wrap_angle(a),
+                reflect: true,
+            });
         }
     }
 

@@ -7,20 +7,23 @@ use crate::transport::O2;
 /// The shape of the radial profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RadialProfile {
-    /// Hat functions `max(0, 1 − |r − c_i|/Δ)` on `[0, ρ]` (zero beyond ρ): piecewise-linear
-    /// interpolation between the centres, summing to 1 on `[0, ρ]`.
+    /// Hat functions `max(0, 1 − |r − c_i|/Δ)` on `[0, 1]` (zero beyond 1): piecewise-linear
+    /// interpolation between the centres, summing to 1 on `[0, 1]`.
     Hat,
     /// Gaussians `exp(−(r − c_i)²/(2Δ²))`, not truncated.
     Gaussian,
 }
 
-/// `count` radial profiles centred at `c_i = i·Δ`, `Δ = ρ/(count − 1)`, on `[0, ρ]`
-/// (`ρ = max_radius`; a single profile is centred at 0 with `Δ = ρ`).
+/// `count` radial profiles centred at `c_i = i·Δ`, `Δ = 1/(count − 1)`, on the unit interval `[0, 1]`
+/// (a single profile is centred at 0 with `Δ = 1`).
+///
+/// Radii are in units of the disc radius: the convolution evaluates the profiles at `r/ρ` with ρ the
+/// exp-map table's radius (see the [module docs](super)), so the basis never carries a radius of its
+/// own.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RadialBasis {
     profile: RadialProfile,
     count: usize,
-    max_radius: f64,
 }
 
 /// Largest number of radial profiles, sectors or rings a basis may have.
@@ -47,19 +50,24 @@ pub(crate) fn check_positive(name: &'static str, x: f64) -> Result<()> {
 }
 
 impl RadialBasis {
-    /// `count` profiles of the given shape on `[0, max_radius]`.
+    /// `count` profiles of the given shape on the unit interval `[0, 1]`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `count` is 0 or above 65,536, or `max_radius` is not positive and
-    /// finite.
-    pub fn new(profile: RadialProfile, count: usize, max_radius: f64) -> Result<RadialBasis> {
+    /// [`Error::InvalidParameter`] if `count` is 0 or above 65,536.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::kernel::{RadialBasis, RadialProfile};
+    /// let hats = RadialBasis::new(RadialProfile::Hat, 3).unwrap();
+    /// assert_eq!(hats.spacing(), 0.5);
+    /// // Hats interpolate linearly: they sum to 1 on the unit interval and vanish beyond it.
+    /// let sum: f64 = (0..3).map(|i| hats.value(i, 0.3)).sum();
+    /// assert!((sum - 1.0).abs() < 1e-15);
+    /// assert_eq!(hats.value(2, 1.01), 0.0);
+    /// ```
+    pub fn new(profile: RadialProfile, count: usize) -> Result<RadialBasis> {
         check_count("radial count", count)?;
-        check_positive("max_radius", max_radius)?;
-        Ok(RadialBasis {
-            profile,
-            count,
-            max_radius,
-        })
+        Ok(RadialBasis { profile, count })
     }
 
     /// Number of profiles.
@@ -77,17 +85,12 @@ impl RadialBasis {
         self.profile
     }
 
-    /// The radius ρ of the support (hats) or of the last centre (Gaussians).
-    pub fn max_radius(&self) -> f64 {
-        self.max_radius
-    }
-
     /// Spacing Δ of the centres.
     pub fn spacing(&self) -> f64 {
         if self.count > 1 {
-            self.max_radius / (self.count - 1) as f64
+            1.0 / (self.count - 1) as f64
         } else {
-            self.max_radius
+            1.0
         }
     }
 
@@ -96,14 +99,14 @@ impl RadialBasis {
         i as f64 * self.spacing()
     }
 
-    /// Profile `i` at radius `r`.
+    /// Profile `i` at radius `r` (in units of the disc radius).
     #[inline]
     pub fn value(&self, i: usize, r: f64) -> f64 {
         let d = self.spacing();
         let x = (r - self.center(i)) / d;
         match self.profile {
             RadialProfile::Hat => {
-                if r > self.max_radius {
+                if r > 1.0 {
                     0.0
                 } else {
                     (1.0 - x.abs()).max(0.0)

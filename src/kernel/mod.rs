@@ -5,6 +5,12 @@
 //! finite basis, `k = Σ_n c_n φ_n`, and every family here evaluates all its basis functions at a list of
 //! points without allocating, for the convolution to call at exponential-map sample points.
 //!
+//! # One radius: the unit disc
+//! Every basis lives on the unit disc: radii (ring edges, profile centres, Gaussian widths σ_r) are in
+//! units of the disc radius, so no basis takes a radius. A convolution reads the kernel at `r/ρ` with ρ
+//! the exp-map table's radius ([`ExpMapTable::radius`](crate::expmap::ExpMapTable::radius)): the disc of
+//! the kernel is exactly the disc the table samples, and the same coefficients fit a mesh in any units.
+//!
 //! # Bases
 //! - [`HarmonicBasis`]: radial profiles `R_i(r)` ([`RadialBasis`]: hat functions, i.e. piecewise-linear
 //!   interpolation, or Gaussians) times real circular harmonics `1, cos mθ, sin mθ`, `m = 1..=M`:

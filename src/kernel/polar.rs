@@ -116,27 +116,38 @@ impl PolarGrid {
     }
 }
 
-/// Indicators of `R` rings × `A` sectors of the disk of radius ρ: function `i·A + j` is 1 where
-/// `iρ/R ≤ r < (i+1)ρ/R` (the last ring includes `r = ρ`) and `2πj/A ≤ θ mod 2π < 2π(j+1)/A`.
+/// Indicators of `R` rings × `A` sectors of the unit disc: function `i·A + j` is 1 where
+/// `i/R ≤ r < (i+1)/R` (the last ring includes `r = 1`) and `2πj/A ≤ θ mod 2π < 2π(j+1)/A`.
+///
+/// Radii are in units of the disc radius (the exp-map table's radius ρ in a convolution; see the
+/// [module docs](super)). With `R = A = 1` the one function is the indicator of the disc: the constant
+/// kernel.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PolarBins {
     grid: PolarGrid,
-    max_radius: f64,
 }
 
 impl PolarBins {
-    /// `rings × sectors` bins on the disk of radius `max_radius`.
+    /// `rings × sectors` bins on the unit disc.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if a count is 0 or above 65,536, or
-    /// the radius is not positive and finite.
-    pub fn new(rings: usize, sectors: usize, max_radius: f64) -> Result<PolarBins> {
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if a count is 0 or above 65,536.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::kernel::{PolarBins, PolarPoint};
+    /// use std::f64::consts::PI;
+    /// let bins = PolarBins::new(2, 4).unwrap();
+    /// // Ring 1 (r in [½, 1]), sector 1 (θ in [π/2, π)).
+    /// assert_eq!(bins.bin(PolarPoint::new(0.75, 0.6 * PI)), Some(5));
+    /// assert_eq!(bins.bin(PolarPoint::new(1.0, 0.0)), Some(4));
+    /// assert_eq!(bins.bin(PolarPoint::new(1.01, 0.0)), None);
+    /// ```
+    pub fn new(rings: usize, sectors: usize) -> Result<PolarBins> {
         check_count("rings", rings)?;
         check_count("sectors", sectors)?;
-        check_positive("max_radius", max_radius)?;
         Ok(PolarBins {
             grid: PolarGrid { rings, sectors },
-            max_radius,
         })
     }
 
@@ -154,11 +165,6 @@ impl PolarBins {
         self.grid.sectors
     }
 
-    /// Radius ρ of the disk.
-    pub fn max_radius(&self) -> f64 {
-        self.max_radius
-    }
-
     /// Number of functions, `R·A`.
     pub fn len(&self) -> usize {
         self.grid.rings * self.grid.sectors
@@ -169,13 +175,13 @@ impl PolarBins {
         self.len() == 0
     }
 
-    /// The bin holding `p`, if `0 ≤ r ≤ ρ`.
+    /// The bin holding `p`, if `0 ≤ r ≤ 1`.
     pub fn bin(&self, p: PolarPoint) -> Option<usize> {
-        if !(p.r >= 0.0 && p.r <= self.max_radius && p.theta.is_finite()) {
+        if !(p.r >= 0.0 && p.r <= 1.0 && p.theta.is_finite()) {
             return None;
         }
         let (rr, a) = (self.grid.rings, self.grid.sectors);
-        let i = ((p.r / self.max_radius * rr as f64) as usize).min(rr - 1);
+        let i = ((p.r * rr as f64) as usize).min(rr - 1);
         let j = ((p.theta.rem_euclid(TAU) / TAU * a as f64) as usize).min(a - 1);
         Some(i * a + j)
     }
@@ -190,52 +196,52 @@ impl PolarBins {
 }
 
 /// Gaussians on a polar grid: function `i·A + j` is
-/// `exp(−(r − r_i)²/(2σ_r²) − wrap(θ − θ_j)²/(2σ_θ²))` with `r_i = (i + ½)ρ/R`, `θ_j = 2πj/A` and the
+/// `exp(−(r − r_i)²/(2σ_r²) − wrap(θ − θ_j)²/(2σ_θ²))` with `r_i = (i + ½)/R`, `θ_j = 2πj/A` and the
 /// angle difference wrapped to `(−π, π]` (continuous, since the Gaussian is even).
+///
+/// Radii and the radial width σ_r are in units of the disc radius (the exp-map table's radius ρ in a
+/// convolution; see the [module docs](super)).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GaussianMixture {
     grid: PolarGrid,
-    max_radius: f64,
     sigma_r: f64,
     sigma_theta: f64,
 }
 
 impl GaussianMixture {
-    /// `rings × sectors` Gaussians with widths `σ_r = ρ/(2R)` and `σ_θ = π/A` (half the spacing).
+    /// `rings × sectors` Gaussians on the unit disc with widths `σ_r = 1/(2R)` and `σ_θ = π/A` (half
+    /// the spacing).
     ///
     /// # Errors
     /// As [`PolarBins::new`].
-    pub fn new(rings: usize, sectors: usize, max_radius: f64) -> Result<GaussianMixture> {
+    pub fn new(rings: usize, sectors: usize) -> Result<GaussianMixture> {
         check_count("rings", rings)?;
         check_count("sectors", sectors)?;
         GaussianMixture::with_widths(
             rings,
             sectors,
-            max_radius,
-            max_radius / (2.0 * rings as f64),
+            1.0 / (2.0 * rings as f64),
             PI / sectors as f64,
         )
     }
 
-    /// `rings × sectors` Gaussians with the given widths.
+    /// `rings × sectors` Gaussians with the given widths: `sigma_r` in units of the disc radius,
+    /// `sigma_theta` in radians.
     ///
     /// # Errors
     /// As [`PolarBins::new`], and if a width is not positive and finite.
     pub fn with_widths(
         rings: usize,
         sectors: usize,
-        max_radius: f64,
         sigma_r: f64,
         sigma_theta: f64,
     ) -> Result<GaussianMixture> {
         check_count("rings", rings)?;
         check_count("sectors", sectors)?;
-        check_positive("max_radius", max_radius)?;
         check_positive("sigma_r", sigma_r)?;
         check_positive("sigma_theta", sigma_theta)?;
         Ok(GaussianMixture {
             grid: PolarGrid { rings, sectors },
-            max_radius,
             sigma_r,
             sigma_theta,
         })
@@ -255,7 +261,7 @@ impl GaussianMixture {
         self.grid.sectors
     }
 
-    /// Radial width σ_r.
+    /// Radial width σ_r, in units of the disc radius.
     pub fn sigma_r(&self) -> f64 {
         self.sigma_r
     }
@@ -279,7 +285,7 @@ impl GaussianMixture {
     #[inline]
     pub fn for_each_value(&self, p: PolarPoint, mut f: impl FnMut(usize, f64)) {
         let (rr, a) = (self.grid.rings, self.grid.sectors);
-        let dr = self.max_radius / rr as f64;
+        let dr = 1.0 / rr as f64;
         let (kr, kt) = (
             0.5 / (self.sigma_r * self.sigma_r),
             0.5 / (self.sigma_theta * self.sigma_theta),
