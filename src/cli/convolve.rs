@@ -13,9 +13,7 @@ use manifold_cnn::conv::{
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
-use manifold_cnn::kernel::{
-    GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile,
-};
+use manifold_cnn::kernel::KernelBasis;
 use manifold_cnn::Error;
 use serde_json::json;
 use std::time::Instant;
@@ -71,32 +69,6 @@ fn bad(name: &'static str, message: String) -> Error {
     Error::InvalidParameter { name, message }
 }
 
-/// Parses a group name as printed by `holonomy`.
-pub fn parse_group(s: &str) -> Result<Option<HolonomyGroup>, Error> {
-    let lower = s.to_ascii_lowercase();
-    let n = |rest: &str| -> Result<u32, Error> {
-        rest.parse::<u32>()
-            .ok()
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| bad("group", format!("'{s}': expected a positive order")))
-    };
-    Ok(Some(match lower.as_str() {
-        "auto" => return Ok(None),
-        "trivial" => HolonomyGroup::trivial(),
-        "so2" => HolonomyGroup::so2(),
-        "o2" => HolonomyGroup::o2(),
-        "z2" => HolonomyGroup::reflection(0.0),
-        _ if lower.starts_with('c') => HolonomyGroup::cyclic(n(&lower[1..])?),
-        _ if lower.starts_with('d') => HolonomyGroup::dihedral(n(&lower[1..])?, 0.0),
-        _ => {
-            return Err(bad(
-                "group",
-                format!("'{s}' is not a group (auto, trivial, SO2, O2, Z2, C<n>, D<n>)"),
-            ))
-        }
-    }))
-}
-
 /// Parses a quadrature name: `mean` or `integral`.
 pub fn parse_quadrature(s: &str) -> Result<Quadrature, Error> {
     match s.to_ascii_lowercase().as_str() {
@@ -105,32 +77,6 @@ pub fn parse_quadrature(s: &str) -> Result<Quadrature, Error> {
         _ => Err(bad(
             "quadrature",
             format!("'{s}' is not a quadrature (mean, integral)"),
-        )),
-    }
-}
-
-/// Parses a basis spec (bases live on the unit disc: the operator scales them to the table's radius).
-pub fn parse_basis(s: &str) -> Result<KernelBasis, Error> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let num = |i: usize| -> Result<usize, Error> {
-        parts
-            .get(i)
-            .and_then(|p| p.parse::<usize>().ok())
-            .ok_or_else(|| bad("basis", format!("'{s}': expected KIND:N:M")))
-    };
-    match parts[0] {
-        "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
-            RadialBasis::new(RadialProfile::Gaussian, num(1)?)?,
-            num(2)? as u32,
-        )?)),
-        "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?)?)),
-        "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
-            num(1)?,
-            num(2)?,
-        )?)),
-        _ => Err(bad(
-            "basis",
-            format!("'{s}': kind must be harmonic, bins or gaussians"),
         )),
     }
 }
@@ -177,7 +123,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     params.validate(&m)?;
     let quadrature = parse_quadrature(&args.quadrature)?;
     let measured = HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group();
-    let group = match parse_group(&args.group)? {
+    let group = match HolonomyGroup::parse(&args.group)? {
         Some(g) => {
             if !measured.is_subgroup_of(&g) {
                 eprintln!(
@@ -195,7 +141,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         }
         None => measured,
     };
-    let basis = parse_basis(&args.basis)?.constrain(&group);
+    let basis = KernelBasis::parse(&args.basis)?.constrain(&group);
     let nb = basis.dimension();
     if nb == 0 {
         return Err(bad(

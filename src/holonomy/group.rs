@@ -116,6 +116,54 @@ pub struct HolonomyGroup {
 }
 
 impl HolonomyGroup {
+    /// Parses a group name as [`name`](Self::name) prints it (`trivial`, `SO2`, `O2`, `Z2`, `C<n>`,
+    /// `D<n>`; any case), or `auto`, which gives `None` (the caller measures the group). The
+    /// reflections of `Z2` and `D<n>` are `ψ ↦ a − ψ` with `a = 0` unless the name ends in `@a`
+    /// (radians), as [`spec`](Self::spec) writes it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`group`) naming the text.
+    pub fn parse(s: &str) -> Result<Option<HolonomyGroup>> {
+        let bad = |message: String| Error::InvalidParameter {
+            name: "group",
+            message,
+        };
+        let lower = s.to_ascii_lowercase();
+        let (lower, axis) = match lower.split_once('@') {
+            Some((name, a)) => match a.parse::<f64>() {
+                Ok(a) if a.is_finite() && (name == "z2" || name.starts_with('d')) => {
+                    (name.to_string(), a)
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "'{s}': only Z2 and D<n> take a reflection axis, as NAME@RADIANS"
+                    )))
+                }
+            },
+            None => (lower, 0.0),
+        };
+        let n = |rest: &str| -> Result<u32> {
+            rest.parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| bad(format!("'{s}': expected a positive order")))
+        };
+        Ok(Some(match lower.as_str() {
+            "auto" => return Ok(None),
+            "trivial" => HolonomyGroup::trivial(),
+            "so2" => HolonomyGroup::so2(),
+            "o2" => HolonomyGroup::o2(),
+            "z2" => HolonomyGroup::reflection(axis),
+            _ if lower.starts_with('c') => HolonomyGroup::cyclic(n(&lower[1..])?),
+            _ if lower.starts_with('d') => HolonomyGroup::dihedral(n(&lower[1..])?, axis),
+            _ => {
+                return Err(bad(format!(
+                    "'{s}' is not a group (auto, trivial, SO2, O2, Z2, C<n>, D<n>)"
+                )))
+            }
+        }))
+    }
+
     /// The trivial group.
     pub fn trivial() -> HolonomyGroup {
         HolonomyGroup {
@@ -228,6 +276,17 @@ impl HolonomyGroup {
             (Rotations::Cyclic(1), true) => "Z2".into(),
             (Rotations::Cyclic(n), true) => format!("D{n}"),
             (Rotations::Continuous, true) => "O2".into(),
+        }
+    }
+
+    /// The name with the reflection axis where it is not 0 (`Z2@0.7853981633974483`): what
+    /// [`parse`](Self::parse) reads back to the same group.
+    pub fn spec(&self) -> String {
+        match self.reflection_angle() {
+            Some(a) if a != 0.0 && self.rotations != Rotations::Continuous => {
+                format!("{}@{a:?}", self.name())
+            }
+            _ => self.name(),
         }
     }
 

@@ -231,6 +231,42 @@ impl KernelBasis {
         }
     }
 
+    /// Parses a basis spec: `harmonic:R:M` (R Gaussian radial profiles × harmonics up to order M),
+    /// `bins:R:A` or `gaussians:R:A` (R rings × A sectors); every basis lives on the unit disc.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) (`basis`) naming the spec.
+    pub fn parse(s: &str) -> crate::Result<KernelBasis> {
+        let bad = |message: String| crate::Error::InvalidParameter {
+            name: "basis",
+            message,
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        let num = |i: usize| -> crate::Result<usize> {
+            parts
+                .get(i)
+                .and_then(|p| p.parse::<usize>().ok())
+                .ok_or_else(|| bad(format!("'{s}': expected KIND:N:M")))
+        };
+        if parts.len() != 3 {
+            return Err(bad(format!("'{s}': expected KIND:N:M")));
+        }
+        match parts[0] {
+            "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
+                RadialBasis::new(RadialProfile::Gaussian, num(1)?)?,
+                num(2)? as u32,
+            )?)),
+            "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?)?)),
+            "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
+                num(1)?,
+                num(2)?,
+            )?)),
+            _ => Err(bad(format!(
+                "'{s}': kind must be harmonic, bins or gaussians"
+            ))),
+        }
+    }
+
     /// The subspace of kernels invariant under `group`, as an explicit basis, with the projection onto
     /// it (see the [module docs](self)).
     pub fn constrain(&self, group: &HolonomyGroup) -> ConstrainedBasis {

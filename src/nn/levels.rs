@@ -42,12 +42,8 @@ pub struct MeshLevels {
 }
 
 /// The kernel basis a convolution spec describes, constrained to `group`.
-pub fn constrained_basis(
-    conv: &ConvSpec,
-    group: &HolonomyGroup,
-    rho: f64,
-) -> Result<ConstrainedBasis> {
-    Ok(super::spec::parse_basis(&conv.basis, rho)?.constrain(group))
+pub fn constrained_basis(conv: &ConvSpec, group: &HolonomyGroup) -> Result<ConstrainedBasis> {
+    Ok(crate::kernel::KernelBasis::parse(&conv.basis)?.constrain(group))
 }
 
 fn padding(conv: &ConvSpec) -> Result<Padding> {
@@ -177,6 +173,7 @@ impl MeshLevels {
         group: &HolonomyGroup,
         f64: bool,
     ) -> Result<MeshLevels> {
+        let basis = constrained_basis(conv, group)?;
         let params = ExpMapParams {
             rings: conv.rings,
             directions: conv.directions,
@@ -191,7 +188,6 @@ impl MeshLevels {
         let mut levels = Vec::new();
         for m in manifolds {
             let table = ExpMapTable::build(&m, &params)?;
-            let basis = constrained_basis(conv, group, table.radius())?;
             let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
             let op32 = Arc::new(ConvOperator::<f32>::new(&m, &table, &basis, &gauge)?);
             let op64 = if f64 {

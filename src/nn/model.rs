@@ -2,7 +2,7 @@
 //! forward pass over a compiled mesh, and saving/loading as `model.json` + `model.safetensors`.
 
 use super::levels::{constrained_basis, MeshLevels};
-use super::spec::{parse_group, GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
+use super::spec::{GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
 use crate::error::{Error, Result};
 use crate::holonomy::HolonomyGroup;
 use crate::rng::SplitMix;
@@ -343,7 +343,7 @@ impl Model {
                 message: "input_channels and outputs must be at least 1".into(),
             });
         }
-        let basis_len = constrained_basis(&spec.conv, group, 1.0)?.dimension();
+        let basis_len = constrained_basis(&spec.conv, group)?.dimension();
         let varmap = VarMap::new();
         let mut vars = varmap.data().lock().expect("a new VarMap is not poisoned");
         let mut builder = Builder {
@@ -382,7 +382,7 @@ impl Model {
             )));
         }
         let mut spec = spec.clone();
-        spec.group = group.name();
+        spec.group = group.spec();
         Ok(Model {
             spec,
             group: *group,
@@ -503,7 +503,7 @@ impl Model {
         let json = dir.join("model.json");
         let text = std::fs::read_to_string(&json).map_err(|e| io(&json, e))?;
         let spec = ModelSpec::from_json(&text, &json.display().to_string())?;
-        let group = parse_group(&spec.group)?.ok_or_else(|| Error::InvalidParameter {
+        let group = HolonomyGroup::parse(&spec.group)?.ok_or_else(|| Error::InvalidParameter {
             name: "group",
             message: format!(
                 "{}: a saved model names its group (found \"auto\")",

@@ -1,7 +1,7 @@
 //! The manifold convolution as a candle custom op: forward and backward run the precompiled
 //! [`ConvOperator`], candle's autograd chains them with everything else.
 
-use crate::conv::ConvOperator;
+use crate::conv::{ConvOperator, KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use std::sync::Arc;
@@ -68,6 +68,10 @@ impl ConvOp {
     }
 }
 
+fn shape_error(e: crate::Error) -> candle_core::Error {
+    candle_core::Error::Msg(e.to_string())
+}
+
 /// The contiguous data of a storage with its layout, or an error naming the op.
 fn contiguous<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
     match l.contiguous_offsets() {
@@ -105,9 +109,13 @@ fn forward<T: Precision>(
 ) -> candle_core::Result<(Vec<T>, Shape)> {
     let (x, w) = (contiguous(x, lx)?, contiguous(w, lw)?);
     let (s, n, c_in) = lx.shape().dims3()?;
-    let c_out = lw.shape().dims3()?.2;
+    let (nb, _, c_out) = lw.shape().dims3()?;
     let mut out = vec![T::default(); s * n * c_out];
-    T::operator(op)?.forward_batch(s, x, c_in, w, c_out, &mut out);
+    T::operator(op)?.forward(
+        Signals::new(x, s, c_in).map_err(shape_error)?,
+        KernelWeights::new(w, nb, c_in, c_out).map_err(shape_error)?,
+        SignalsMut::new(&mut out, s, c_out).map_err(shape_error)?,
+    );
     Ok((out, Shape::from((s, n, c_out))))
 }
 
@@ -119,21 +127,35 @@ fn backward<T: Precision>(
 ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
     let (s, n, c_in) = x.dims3()?;
     let (nb, _, c_out) = w.dims3()?;
-    let xs = x.flatten_all()?.to_vec1::<T>()?;
-    let ws = w.flatten_all()?.to_vec1::<T>()?;
+    let operator = T::operator(op)?;
     let gs = grad.contiguous()?.flatten_all()?.to_vec1::<T>()?;
-    let mut gx = vec![T::default(); s * n * c_in];
-    let mut gw = vec![T::default(); nb * c_in * c_out];
-    T::operator(op)?.backward_batch(s, &xs, c_in, &ws, c_out, &gs, &mut gx, &mut gw);
+    let grad = Signals::new(&gs, s, c_out).map_err(shape_error)?;
+    let gw = if w.track_op() {
+        let xs = x.flatten_all()?.to_vec1::<T>()?;
+        let mut gw = vec![T::default(); nb * c_in * c_out];
+        operator.weight_gradient(
+            Signals::new(&xs, s, c_in).map_err(shape_error)?,
+            grad,
+            KernelWeightsMut::new(&mut gw, nb, c_in, c_out).map_err(shape_error)?,
+        );
+        Some(Tensor::from_vec(gw, (nb, c_in, c_out), w.device())?)
+    } else {
+        None
+    };
+    // A first layer's input is data: no gradient is asked of it, none is computed.
     let gx = if x.track_op() {
+        let ws = w.flatten_all()?.to_vec1::<T>()?;
+        let mut gx = vec![T::default(); s * n * c_in];
+        operator.input_gradient(
+            grad,
+            KernelWeights::new(&ws, nb, c_in, c_out).map_err(shape_error)?,
+            SignalsMut::new(&mut gx, s, c_in).map_err(shape_error)?,
+        );
         Some(Tensor::from_vec(gx, (s, n, c_in), x.device())?)
     } else {
         None
     };
-    Ok((
-        gx,
-        Some(Tensor::from_vec(gw, (nb, c_in, c_out), w.device())?),
-    ))
+    Ok((gx, gw))
 }
 
 impl CustomOp2 for ConvOp {
