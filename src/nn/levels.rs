@@ -242,6 +242,33 @@ impl MeshLevels {
         Tensor::from_slice(a, (1, a.len(), 1), device)?.to_dtype(dtype)
     }
 
+    /// Writes every level for other frameworks, into an open `.npz`: per level `l` the operator in CSR
+    /// form (`op{l}_indptr`, `op{l}_indices` uint32; `op{l}_data` float32 `[nnz, B]`, entry `j` of
+    /// `A_b` at `[j, b]`; mesh numbering), the area weights `area{l}` (float64, summing to 1), and per
+    /// pooling step `ring{l}` (uint32 `[N_{l+1}, K]`, padded with `N_l`) with `ring_inverse_size{l}`
+    /// and `parents{l}` (uint32 `[N_l, 2]`), so the same network can be rebuilt anywhere.
+    ///
+    /// # Errors
+    /// If writing fails.
+    pub fn write_npz(&self, w: &mut crate::io::npz::NpzWriter) -> Result<()> {
+        for (l, level) in self.levels.iter().enumerate() {
+            let op = level.conv.operator();
+            let (indptr, indices, data) = op.csr();
+            let n = op.vertex_count() as u64;
+            w.u32(&format!("op{l}_indptr"), &[n + 1], &indptr)?;
+            w.u32(&format!("op{l}_indices"), &[indices.len() as u64], &indices)?;
+            w.f32(&format!("op{l}_data"), &[indices.len() as u64, op.basis_len() as u64], &data)?;
+            w.f64(&format!("area{l}"), &[n], &level.area_weights)?;
+        }
+        for (l, p) in self.pools.iter().enumerate() {
+            let nc = (p.ring.len() / p.ring_width) as u64;
+            w.u32(&format!("ring{l}"), &[nc, p.ring_width as u64], &p.ring)?;
+            w.f64(&format!("ring_inverse_size{l}"), &[nc], &p.inverse_ring_size)?;
+            w.u32(&format!("parents{l}"), &[(p.parents.len() / 2) as u64, 2], &p.parents)?;
+        }
+        Ok(())
+    }
+
     /// `[S, N_l, C]` → `[S, N_{l+1}, C]`: max or mean over each coarse vertex's fine one ring.
     pub fn pool(&self, x: &Tensor, l: usize, max: bool) -> candle_core::Result<Tensor> {
         let p = self.pools.get(l).ok_or_else(|| {
