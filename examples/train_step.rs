@@ -93,12 +93,21 @@ fn main() -> Result<(), Box<dyn Error>> {
                 let theirs = v["seconds_per_step"].as_f64().unwrap_or(f64::NAN);
                 println!(
                     "PyTorch {} ({} threads): initial loss {:.6}, {:.2} ms per step",
-                    v["torch"], v["threads"], v["initial_loss"].as_f64().unwrap_or(f64::NAN), theirs * 1e3
+                    v["torch"],
+                    v["threads"],
+                    v["initial_loss"].as_f64().unwrap_or(f64::NAN),
+                    theirs * 1e3
                 );
-                println!("manifold-cnn is {:.2}x faster per training step", theirs / ours);
+                println!(
+                    "manifold-cnn is {:.2}x faster per training step",
+                    theirs / ours
+                );
             }
         }
-        Ok(o) => println!("PyTorch reference failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Ok(o) => println!(
+            "PyTorch reference failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
         Err(e) => println!("python3 not available: {e}"),
     }
     Ok(())

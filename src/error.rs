@@ -128,6 +128,16 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A data set is wrong: a row of a data manifest, or an array of a data file it names. The message
+    /// names the data file where it is the culprit.
+    Data {
+        /// The manifest (or data file) at fault.
+        path: String,
+        /// 1-based line of the manifest, where one row is at fault.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
     /// A parameter is out of its valid range.
     InvalidParameter {
         /// The parameter's name.
@@ -208,6 +218,8 @@ impl fmt::Display for Error {
             ),
             MissingGeometry { message } => write!(f, "mesh geometry: {message}"),
             InvalidSpec { spec, message } => write!(f, "mesh spec '{spec}': {message}"),
+            Data { path, line: Some(line), message } => write!(f, "{path} line {line}: {message}"),
+            Data { path, line: None, message } => write!(f, "{path}: {message}"),
             InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
             Tensor { message } => write!(f, "tensor: {message}"),
         }

@@ -65,6 +65,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod conv;
+pub mod data;
 mod disjoint;
 pub mod error;
 pub mod expmap;

@@ -29,6 +29,10 @@ enum Command {
     Expmap(cli::expmap::ExpmapArgs),
     /// Manifold convolution of a vertex signal with a transported, holonomy-constrained kernel.
     Convolve(cli::convolve::ConvolveArgs),
+    /// Train a network (model.json) on data manifests (CSV mesh,signals,labels).
+    Train(cli::train::TrainArgs),
+    /// Run a trained network on a data manifest and write its outputs.
+    Predict(cli::train::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Some(Command::Holonomy(a)) => cli::holonomy::run(&a),
         Some(Command::Expmap(a)) => cli::expmap::run(&a),
         Some(Command::Convolve(a)) => cli::convolve::run(&a),
+        Some(Command::Train(a)) => cli::train::run_train(&a),
+        Some(Command::Predict(a)) => cli::train::run_predict(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ use manifold_cnn::conv::{
     ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Real,
     SampledBasis, Signals, SignalsMut, SpanningTree,
 };
+use manifold_cnn::data::sphere::{axis_angle, icosahedral_rotations, Rotation};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 use std::f64::consts::PI;
@@ -439,61 +440,9 @@ fn f32_operator_agrees_with_f64() {
     }
 }
 
-type Mat = [[f64; 3]; 3];
-
-fn mat_mul(a: &Mat, b: &Mat) -> Mat {
-    let mut c = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            c[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
-        }
-    }
-    c
-}
-
-fn rotation(axis: [f64; 3], angle: f64) -> Mat {
-    let n = (axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]).sqrt();
-    let (x, y, z) = (axis[0] / n, axis[1] / n, axis[2] / n);
-    let (s, c) = angle.sin_cos();
-    let t = 1.0 - c;
-    [
-        [t * x * x + c, t * x * y - s * z, t * x * z + s * y],
-        [t * x * y + s * z, t * y * y + c, t * y * z - s * x],
-        [t * x * z - s * y, t * y * z + s * x, t * z * z + c],
-    ]
-}
-
-/// The 60 rotations of the icosahedron with vertices at the cyclic permutations of (0, ±1, ±φ),
-/// generated from a 5-fold rotation (about the vertex (0, 1, φ)) and a 3-fold one (about the centre of
-/// the face (0, 1, φ), (0, −1, φ), (φ, 0, 1)).
-fn icosahedral_group() -> Vec<Mat> {
-    let phi = (1.0 + 5f64.sqrt()) / 2.0;
-    let gens = [
-        rotation([0.0, 1.0, phi], 2.0 * PI / 5.0),
-        rotation([phi, 0.0, 2.0 * phi + 1.0], 2.0 * PI / 3.0),
-    ];
-    let mut group: Vec<Mat> = vec![[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]];
-    let same = |a: &Mat, b: &Mat| (0..3).all(|i| (0..3).all(|j| (a[i][j] - b[i][j]).abs() < 1e-9));
-    let mut i = 0;
-    while i < group.len() {
-        for g in &gens {
-            let h = mat_mul(g, &group[i]);
-            if !group.iter().any(|x| same(x, &h)) {
-                group.push(h);
-                assert!(
-                    group.len() <= 60,
-                    "the generators must be symmetries of the icosahedron"
-                );
-            }
-        }
-        i += 1;
-    }
-    group
-}
-
 #[test]
 fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
-    let group = icosahedral_group();
+    let group = icosahedral_rotations();
     assert_eq!(group.len(), 60);
     // A smooth, non-symmetric signal.
     let signal = |x: &[f64; 3]| (1.3 * x[0] - 0.4 * x[1] + 0.9 * x[2]).exp() + x[0] * x[1] * x[2];
@@ -669,8 +618,8 @@ fn isotropic_kernels_commute_with_random_rotations() {
         rng_state ^= rng_state << 17;
         (rng_state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     };
-    let rotations: Vec<Mat> = (0..4)
-        .map(|_| rotation([uniform(), uniform(), uniform()], PI * uniform()))
+    let rotations: Vec<Rotation> = (0..4)
+        .map(|_| axis_angle([uniform(), uniform(), uniform()], PI * uniform()))
         .collect();
     let (a, b) = ([1.0, 2.0, -0.5], [2.0, -0.5, 2.0]); // a·b = 0
     let w = [0.7, -0.4, 1.1];

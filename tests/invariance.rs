@@ -1,6 +1,7 @@
 //! Rigid motions and uniform scaling of the positions change nothing intrinsic: corner angles and
 //! transports stay, areas scale by s². And transport there and back is the identity on every mesh.
 
+use manifold_cnn::data::sphere::rotation_from_quaternion;
 use manifold_cnn::transport::wrap_angle;
 use manifold_cnn::{io, BuildOptions, Manifold, MeshSource};
 use proptest::prelude::*;
@@ -14,28 +15,7 @@ fn motion() -> impl Strategy<Value = ([[f64; 3]; 3], [f64; 3], f64)> {
         proptest::array::uniform3(-100.0f64..100.0),
         0.01f64..100.0,
     )
-        .prop_map(|(q, t, s)| {
-            let n = q.iter().map(|x| x * x).sum::<f64>().sqrt();
-            let (w, x, y, z) = (q[0] / n, q[1] / n, q[2] / n, q[3] / n);
-            let r = [
-                [
-                    1.0 - 2.0 * (y * y + z * z),
-                    2.0 * (x * y - w * z),
-                    2.0 * (x * z + w * y),
-                ],
-                [
-                    2.0 * (x * y + w * z),
-                    1.0 - 2.0 * (x * x + z * z),
-                    2.0 * (y * z - w * x),
-                ],
-                [
-                    2.0 * (x * z - w * y),
-                    2.0 * (y * z + w * x),
-                    1.0 - 2.0 * (x * x + y * y),
-                ],
-            ];
-            (r, t, s)
-        })
+        .prop_map(|(q, t, s)| (rotation_from_quaternion(q), t, s))
 }
 
 fn transformed(src: &MeshSource, r: &[[f64; 3]; 3], t: &[f64; 3], s: f64) -> MeshSource {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::f64::consts::{PI, SQRT_2};
 
+use manifold_cnn::data::sphere::icosahedral_rotations;
 use manifold_cnn::primitives::{self, Primitive};
 use manifold_cnn::subdivide::{self, Scheme};
 use manifold_cnn::{Error, MeshSource};
@@ -670,67 +671,13 @@ fn icosphere_is_on_the_unit_sphere() {
     );
 }
 
-fn rotation(axis: [f64; 3], t: f64) -> [[f64; 3]; 3] {
-    let a = axis.map(|x| x / norm(axis));
-    let (s, c) = t.sin_cos();
-    let mut r = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            let cross_term = if i == j {
-                0.0
-            } else {
-                let sign = if (i + 1) % 3 == j { -1.0 } else { 1.0 };
-                sign * a[3 - i - j] * s
-            };
-            r[i][j] = (if i == j { c } else { 0.0 }) + (1.0 - c) * a[i] * a[j] + cross_term;
-        }
-    }
-    r
-}
-
 fn apply(r: &[[f64; 3]; 3], p: [f64; 3]) -> [f64; 3] {
     [dot(r[0], p), dot(r[1], p), dot(r[2], p)]
 }
 
-fn compose(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
-    let mut r = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            r[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
-        }
-    }
-    r
-}
-
-/// The 60 rotations of the icosahedron, as the closure of a 5-fold and a 3-fold rotation.
-fn icosahedral_group() -> Vec<[[f64; 3]; 3]> {
-    let phi = (1.0 + 5f64.sqrt()) / 2.0;
-    let gens = [
-        rotation([0.0, 1.0, phi], 2.0 * PI / 5.0),
-        rotation([1.0, 1.0, 1.0], 2.0 * PI / 3.0),
-    ];
-    let id = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-    let mut group = vec![id];
-    let mut i = 0;
-    while i < group.len() {
-        for g in &gens {
-            let h = compose(g, &group[i]);
-            let known = group
-                .iter()
-                .any(|k| (0..3).all(|a| (0..3).all(|b| (k[a][b] - h[a][b]).abs() < 1e-9)));
-            if !known {
-                group.push(h);
-            }
-        }
-        i += 1;
-        assert!(group.len() <= 60);
-    }
-    group
-}
-
 #[test]
 fn icosphere_has_the_60_rotational_symmetries() {
-    let group = icosahedral_group();
+    let group = icosahedral_rotations();
     assert_eq!(group.len(), 60);
     let s = primitives::icosphere(3).unwrap();
     let p = s.positions.as_ref().unwrap();

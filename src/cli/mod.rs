@@ -4,7 +4,9 @@ pub mod convolve;
 pub mod expmap;
 pub mod holonomy;
 pub mod inspect;
+pub mod plot;
 pub mod tour;
+pub mod train;
 
 use manifold_cnn::{BuildOptions, Error, Manifold};
 use std::time::Instant;

@@ -63,7 +63,11 @@ fn draw(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::E
             .iter()
             .flat_map(|s| s.2.iter().map(|p| p.1))
             .fold(0.0, f64::max);
-        let top = if name == "accuracy" { 1.0 } else { top * 1.05 + 1e-9 };
+        let top = if name == "accuracy" {
+            1.0
+        } else {
+            top * 1.05 + 1e-9
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(name, ("sans-serif", 20))
             .margin(15)
@@ -82,7 +86,9 @@ fn draw(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::E
             chart
                 .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
         }
         chart

@@ -108,12 +108,27 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
         "constant" => Schedule::Constant,
         s if s.starts_with("step:") => {
             let parts: Vec<&str> = s.split(':').collect();
-            match (parts.get(1).and_then(|p| p.parse().ok()), parts.get(2).and_then(|p| p.parse().ok())) {
-                (Some(every), Some(factor)) if parts.len() == 3 && every > 0 => Schedule::Step { every, factor },
-                _ => return Err(bad("schedule", format!("'{s}': expected step:EVERY:FACTOR"))),
+            match (
+                parts.get(1).and_then(|p| p.parse().ok()),
+                parts.get(2).and_then(|p| p.parse().ok()),
+            ) {
+                (Some(every), Some(factor)) if parts.len() == 3 && every > 0 => {
+                    Schedule::Step { every, factor }
+                }
+                _ => {
+                    return Err(bad(
+                        "schedule",
+                        format!("'{s}': expected step:EVERY:FACTOR"),
+                    ))
+                }
             }
         }
-        s => return Err(bad("schedule", format!("'{s}': expected cosine, constant or step:EVERY:FACTOR"))),
+        s => {
+            return Err(bad(
+                "schedule",
+                format!("'{s}': expected cosine, constant or step:EVERY:FACTOR"),
+            ))
+        }
     };
     let loss = match a.loss.to_ascii_lowercase().as_str() {
         "cross-entropy" | "cross_entropy" | "ce" => Loss::CrossEntropy,
@@ -121,7 +136,10 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
         l => return Err(bad("loss", format!("'{l}': expected cross-entropy or mse"))),
     };
     if !(a.lr > 0.0 && a.lr.is_finite()) {
-        return Err(bad("lr", format!("{} is not a positive learning rate", a.lr)));
+        return Err(bad(
+            "lr",
+            format!("{} is not a positive learning rate", a.lr),
+        ));
     }
     Ok(TrainOptions {
         epochs: a.epochs,
@@ -142,7 +160,10 @@ fn read_spec(path: &Path) -> Result<ModelSpec, Error> {
 
 /// The group the kernels are constrained to: the join of the meshes' measured groups for `auto`, else
 /// the named group, which must contain each of them.
-fn resolve_group(spec: &ModelSpec, meshes: &[(String, Arc<Manifold>)]) -> Result<HolonomyGroup, Error> {
+fn resolve_group(
+    spec: &ModelSpec,
+    meshes: &[(String, Arc<Manifold>)],
+) -> Result<HolonomyGroup, Error> {
     let named = manifold_cnn::holonomy::HolonomyGroup::parse(&spec.group)?;
     let mut joined = HolonomyGroup::trivial();
     for (name, m) in meshes {
@@ -167,7 +188,11 @@ fn resolve_group(spec: &ModelSpec, meshes: &[(String, Arc<Manifold>)]) -> Result
 }
 
 /// Compiles every mesh for the model, saying what it does when it takes long.
-fn compile(model: &Model, meshes: &[(String, Arc<Manifold>)], quiet: bool) -> Result<Vec<MeshLevels>, Error> {
+fn compile(
+    model: &Model,
+    meshes: &[(String, Arc<Manifold>)],
+    quiet: bool,
+) -> Result<Vec<MeshLevels>, Error> {
     let started = Instant::now();
     let out = meshes
         .iter()
@@ -204,16 +229,15 @@ fn check_data(data: &Dataset, model: &Model, what: &str) -> Result<(), Error> {
             ),
         });
     }
-    let expected = match spec.task {
-        Task::Mesh => manifold_cnn::data::Task::MeshClassification,
-        Task::Vertex => manifold_cnn::data::Task::VertexClassification,
-    };
     if let Some(t) = data.task {
-        if t != expected {
+        if t != spec.task {
             return Err(Error::Data {
                 path: data.source.clone(),
                 line: None,
-                message: format!("the labels are for {t:?}, the model's task is {:?}", spec.task),
+                message: format!(
+                    "the labels are for {t:?}, the model's task is {:?}",
+                    spec.task
+                ),
             });
         }
     }
@@ -227,7 +251,11 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
     let spec = read_spec(&a.model)?;
     let build = BuildOptions::default();
     let train_data = Dataset::load(&a.train, &build)?;
-    let val_data = a.val.as_ref().map(|v| Dataset::load(v, &build)).transpose()?;
+    let val_data = a
+        .val
+        .as_ref()
+        .map(|v| Dataset::load(v, &build))
+        .transpose()?;
     if train_data.task.is_none() {
         return Err(Error::Data {
             path: train_data.source.clone(),
@@ -269,7 +297,10 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
             .collect()
     };
     let train_samples = samples(&train_data, &train_map);
-    let val_samples = val_data.as_ref().zip(val_map.as_deref()).map(|(d, m)| samples(d, m));
+    let val_samples = val_data
+        .as_ref()
+        .zip(val_map.as_deref())
+        .map(|(d, m)| samples(d, m));
     drop((train_data, val_data));
 
     std::fs::create_dir_all(&a.out).map_err(|e| io_error(&a.out, e))?;
@@ -287,24 +318,31 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
     }
     let mut best = f64::NEG_INFINITY;
     let weights = a.out.join("model.safetensors");
-    let history = nn::train(&model, &compiled, &train_samples, val_samples.as_deref(), &opts, |e, m| {
-        let line = serde_json::json!({
-            "epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
-            "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
-            "learning_rate": e.learning_rate, "seconds": e.seconds,
-        });
-        writeln!(log, "{line}").map_err(|err| io_error(&log_path, err))?;
-        // The checkpoint kept: best validation accuracy, or lowest training loss without validation.
-        let score = e.val_accuracy.unwrap_or(-e.train_loss);
-        if score > best {
-            best = score;
-            m.save_weights(&weights)?;
-        }
-        if !a.json {
-            eprintln!("{}", epoch_line(e));
-        }
-        Ok(())
-    })?;
+    let history = nn::train(
+        &model,
+        &compiled,
+        &train_samples,
+        val_samples.as_deref(),
+        &opts,
+        |e, m| {
+            let line = serde_json::json!({
+                "epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+                "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
+                "learning_rate": e.learning_rate, "seconds": e.seconds,
+            });
+            writeln!(log, "{line}").map_err(|err| io_error(&log_path, err))?;
+            // The checkpoint kept: best validation accuracy, or lowest training loss without validation.
+            let score = e.val_accuracy.unwrap_or(-e.train_loss);
+            if score > best {
+                best = score;
+                m.save_weights(&weights)?;
+            }
+            if !a.json {
+                eprintln!("{}", epoch_line(e));
+            }
+            Ok(())
+        },
+    )?;
     super::plot::curves(&a.out.join("curves.png"), &history)?;
     let last = history.last().expect("at least one epoch");
     let seconds = started.elapsed().as_secs_f64();
@@ -351,8 +389,11 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     if data.task.is_some() {
         check_data(&data, &model, "prediction")?;
     }
-    let meshes: Vec<(String, Arc<Manifold>)> =
-        data.meshes.iter().map(|m| (m.spec.clone(), m.manifold.clone())).collect();
+    let meshes: Vec<(String, Arc<Manifold>)> = data
+        .meshes
+        .iter()
+        .map(|m| (m.spec.clone(), m.manifold.clone()))
+        .collect();
     for (name, m) in &meshes {
         let measured = HolonomyAnalysis::new(m, &HolonomyOptions::default())?.group();
         if !measured.is_subgroup_of(model.group()) {
@@ -369,7 +410,11 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
         Task::Mesh => vec![data.samples.len() as u64, k as u64],
         Task::Vertex => {
             let n = data.samples[0].signal.len() / data.channels.max(1);
-            if let Some(s) = data.samples.iter().find(|s| s.signal.len() != n * data.channels) {
+            if let Some(s) = data
+                .samples
+                .iter()
+                .find(|s| s.signal.len() != n * data.channels)
+            {
                 return Err(Error::Data {
                     path: data.source.clone(),
                     line: Some(s.row),
@@ -385,7 +430,11 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     let samples: Vec<nn::Sample> = data
         .samples
         .iter()
-        .map(|s| nn::Sample { mesh: s.mesh, signal: s.signal.clone(), label: s.label.clone() })
+        .map(|s| nn::Sample {
+            mesh: s.mesh,
+            signal: s.signal.clone(),
+            label: s.label.clone(),
+        })
         .collect();
     let outputs = nn::predict(&model, &compiled, &samples, a.batch_size)?;
     let mut values = Vec::with_capacity(shape.iter().product::<u64>() as usize);
@@ -394,7 +443,16 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     }
     write_npy_f32(&a.out, &shape, &values)?;
     let accuracy = if data.task.is_some() {
-        Some(nn::evaluate(&model, &compiled, &samples, a.batch_size, Loss::CrossEntropy)?.1)
+        Some(
+            nn::evaluate(
+                &model,
+                &compiled,
+                &samples,
+                a.batch_size,
+                Loss::CrossEntropy,
+            )?
+            .1,
+        )
     } else {
         None
     };
@@ -405,7 +463,12 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
         }));
     } else {
         let acc = accuracy.map_or(String::new(), |x| format!(", accuracy {:.4}", x));
-        println!("{} samples{acc}; wrote {} {:?} in {seconds:.2} s", samples.len(), a.out.display(), shape);
+        println!(
+            "{} samples{acc}; wrote {} {:?} in {seconds:.2} s",
+            samples.len(),
+            a.out.display(),
+            shape
+        );
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! Arrays are written in C order, little-endian, with numpy's standard dtypes (`<f8`, `<f4`, `<u4`,
 //! `<i8`, `|b1`). `.npz` archives are uncompressed, like `numpy.savez` (numpy reads them with
 //! `numpy.load`). The readers accept any byte order; they refuse Fortran-ordered arrays and dtypes
-//! other than the one asked for (the float readers take both `f4` and `f8`).
+//! other than the one asked for (the lenient float readers take both `f4` and `f8`; [`read_npy_f32_exact`]
+//! takes `f4` only; [`read_npy_integers`] takes every integer width).
 //!
 //! All failures are [`Error::Io`] naming the path, with a message that says what is wrong (missing
 //! array, wrong dtype, Fortran order, truncated data, ...).
@@ -12,7 +13,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use npyz::{AutoSerialize, Deserialize, NpyFile, Order, TypeChar, WriterBuilder};
+use npyz::{AutoSerialize, DType, Deserialize, NpyFile, Order, TypeChar, WriterBuilder};
 
 use crate::{Error, Result};
 
@@ -285,6 +286,12 @@ impl ReadAs for f64 {
         read_float(file)
     }
 }
+impl ReadAs for u8 {
+    const WHAT: &'static str = "uint8";
+    fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
+        read_exact_type(file)
+    }
+}
 impl ReadAs for u32 {
     const WHAT: &'static str = "uint32";
     fn read<R: Read>(file: NpyFile<R>) -> io::Result<Vec<Self>> {
@@ -304,8 +311,13 @@ impl ReadAs for bool {
     }
 }
 
-/// Reads the data of one `.npy` stream; `context` prefixes messages.
-fn read_npy_stream<T: ReadAs, R: Read>(reader: R) -> io::Result<(Vec<u64>, Vec<T>)> {
+/// Reads the data of one `.npy` stream with `read`; `what` (the element type asked for) prefixes
+/// messages.
+fn read_npy_stream<T, R: Read>(
+    reader: R,
+    what: &str,
+    read: impl FnOnce(NpyFile<R>) -> io::Result<Vec<T>>,
+) -> io::Result<(Vec<u64>, Vec<T>)> {
     let file = NpyFile::new(reader)?;
     if file.order() == Order::Fortran && file.shape().iter().filter(|&&d| d > 1).count() > 1 {
         return Err(io::Error::new(
@@ -314,9 +326,44 @@ fn read_npy_stream<T: ReadAs, R: Read>(reader: R) -> io::Result<(Vec<u64>, Vec<T
         ));
     }
     let shape = file.shape().to_vec();
-    let data = T::read(file)
-        .map_err(|e| io::Error::new(e.kind(), format!("reading as {}: {e}", T::WHAT)))?;
+    let data =
+        read(file).map_err(|e| io::Error::new(e.kind(), format!("reading as {what}: {e}")))?;
     Ok((shape, data))
+}
+
+/// Opens the `.npy` file at `path` and reads it with `read`; errors name the path.
+fn read_npy_file<T>(
+    path: &Path,
+    what: &str,
+    read: impl FnOnce(NpyFile<BufReader<File>>) -> io::Result<Vec<T>>,
+) -> Result<(Vec<u64>, Vec<T>)> {
+    let path_s = path.display().to_string();
+    let file = File::open(path).map_err(|e| io_error(&path_s, e))?;
+    read_npy_stream(BufReader::new(file), what, read).map_err(|e| io_error(&path_s, e))
+}
+
+/// numpy's name of a dtype with its descriptor, e.g. `float64 ('<f8')`; the descriptor alone for
+/// structured and exotic dtypes.
+fn dtype_name(dtype: &DType) -> String {
+    let DType::Plain(ts) = dtype else {
+        return dtype.descr();
+    };
+    let kind = match ts.type_char() {
+        TypeChar::Bool => return format!("bool ({})", dtype.descr()),
+        TypeChar::Int => "int",
+        TypeChar::Uint => "uint",
+        TypeChar::Float => "float",
+        TypeChar::Complex => "complex",
+        _ => return dtype.descr(),
+    };
+    format!("{kind}{} ({})", ts.size_field() * 8, dtype.descr())
+}
+
+fn dtype_error(dtype: &DType, expected: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("dtype {} is not {expected}", dtype_name(dtype)),
+    )
 }
 
 /// Reads a `.npy` file holding a `float32` or `float64` array (converted to `f32`) in C order;
@@ -327,9 +374,69 @@ fn read_npy_stream<T: ReadAs, R: Read>(reader: R) -> io::Result<(Vec<u64>, Vec<T
 /// [`Error::Io`] if the file cannot be read, is not a valid `.npy` file, has another dtype, is in
 /// Fortran order (with more than one non-trivial axis), or is truncated.
 pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<f32>)> {
-    let path_s = path.as_ref().display().to_string();
-    let file = File::open(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
-    read_npy_stream::<f32, _>(BufReader::new(file)).map_err(|e| io_error(&path_s, e))
+    read_npy_file(path.as_ref(), f32::WHAT, f32::read)
+}
+
+/// Reads a `.npy` file holding a `float32` array, refusing every other dtype (`float64` included),
+/// for formats that are float32 by definition; returns its shape and data (C order).
+///
+/// # Errors
+///
+/// As [`read_npy_f32`]; the message for a wrong dtype names it (`dtype float64 ('<f8') is not
+/// float32`).
+pub fn read_npy_f32_exact(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<f32>)> {
+    read_npy_file(path.as_ref(), "float32", |file| {
+        let dtype = file.dtype();
+        match &dtype {
+            DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 4 => {
+                file.into_vec::<f32>()
+            }
+            _ => Err(dtype_error(&dtype, "float32")),
+        }
+    })
+}
+
+/// Reads a `.npy` file holding integers of any width, signed or not (`int8` … `int64`, `uint8` …
+/// `uint64`), widened to `i64`; returns its shape and data (C order).
+///
+/// # Errors
+///
+/// As [`read_npy_f32`]; also for any other dtype (floats and bools included; the message names the
+/// dtype) and for a `uint64` value above `i64::MAX`.
+pub fn read_npy_integers(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<i64>)> {
+    fn widen<T: Deserialize + Into<i64>, R: Read>(file: NpyFile<R>) -> io::Result<Vec<i64>> {
+        Ok(file.into_vec::<T>()?.into_iter().map(Into::into).collect())
+    }
+    read_npy_file(path.as_ref(), "integers", |file| {
+        let dtype = file.dtype();
+        let (kind, size) = match &dtype {
+            DType::Plain(ts) => (ts.type_char(), ts.size_field()),
+            _ => return Err(dtype_error(&dtype, "an integer type")),
+        };
+        match (kind, size) {
+            (TypeChar::Int, 1) => widen::<i8, _>(file),
+            (TypeChar::Int, 2) => widen::<i16, _>(file),
+            (TypeChar::Int, 4) => widen::<i32, _>(file),
+            (TypeChar::Int, 8) => widen::<i64, _>(file),
+            (TypeChar::Uint, 1) => widen::<u8, _>(file),
+            (TypeChar::Uint, 2) => widen::<u16, _>(file),
+            (TypeChar::Uint, 4) => widen::<u32, _>(file),
+            (TypeChar::Uint, 8) => file
+                .into_vec::<u64>()?
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    i64::try_from(x).map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("element {i}: {x} does not fit in int64"),
+                        )
+                    })
+                })
+                .collect(),
+            _ => Err(dtype_error(&dtype, "an integer type")),
+        }
+    })
 }
 
 fn read_npz<T: ReadAs>(path: &Path, name: &str) -> Result<(Vec<u64>, Vec<T>)> {
@@ -397,6 +504,15 @@ pub fn read_npz_f32(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec
 ///
 /// As [`read_npz_f64`].
 pub fn read_npz_u32(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<u32>)> {
+    read_npz(path.as_ref(), name)
+}
+
+/// As [`read_npz_f64`], for a `uint8` array (no conversion from other dtypes).
+///
+/// # Errors
+///
+/// As [`read_npz_f64`].
+pub fn read_npz_u8(path: impl AsRef<Path>, name: &str) -> Result<(Vec<u64>, Vec<u8>)> {
     read_npz(path.as_ref(), name)
 }
 

@@ -257,14 +257,26 @@ impl MeshLevels {
             let n = op.vertex_count() as u64;
             w.u32(&format!("op{l}_indptr"), &[n + 1], &indptr)?;
             w.u32(&format!("op{l}_indices"), &[indices.len() as u64], &indices)?;
-            w.f32(&format!("op{l}_data"), &[indices.len() as u64, op.basis_len() as u64], &data)?;
+            w.f32(
+                &format!("op{l}_data"),
+                &[indices.len() as u64, op.basis_len() as u64],
+                &data,
+            )?;
             w.f64(&format!("area{l}"), &[n], &level.area_weights)?;
         }
         for (l, p) in self.pools.iter().enumerate() {
             let nc = (p.ring.len() / p.ring_width) as u64;
             w.u32(&format!("ring{l}"), &[nc, p.ring_width as u64], &p.ring)?;
-            w.f64(&format!("ring_inverse_size{l}"), &[nc], &p.inverse_ring_size)?;
-            w.u32(&format!("parents{l}"), &[(p.parents.len() / 2) as u64, 2], &p.parents)?;
+            w.f64(
+                &format!("ring_inverse_size{l}"),
+                &[nc],
+                &p.inverse_ring_size,
+            )?;
+            w.u32(
+                &format!("parents{l}"),
+                &[(p.parents.len() / 2) as u64, 2],
+                &p.parents,
+            )?;
         }
         Ok(())
     }

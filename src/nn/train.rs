@@ -12,12 +12,30 @@ use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use std::time::Instant;
 
 /// The target of one sample.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Label {
     /// One class for the whole sample (mesh-level classification).
     Mesh(u32),
     /// One class per vertex (segmentation).
     Vertex(Vec<u32>),
+}
+
+impl Label {
+    /// The task a label of this kind belongs to.
+    pub fn task(&self) -> Task {
+        match self {
+            Label::Mesh(_) => Task::Mesh,
+            Label::Vertex(_) => Task::Vertex,
+        }
+    }
+
+    /// The largest class in the label (`None` for per-vertex labels of an empty mesh).
+    pub fn max(&self) -> Option<u32> {
+        match self {
+            Label::Mesh(c) => Some(*c),
+            Label::Vertex(v) => v.iter().copied().max(),
+        }
+    }
 }
 
 /// One signal on one mesh, with its target if it has one.
