@@ -61,6 +61,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             ..Default::default()
         },
     )?;
+    if std::env::var("PROFILE").is_ok() {
+        for _ in 0..5 {
+            let t = Instant::now();
+            let l = loss(&model)?;
+            let f = t.elapsed().as_secs_f64();
+            let g = l.backward()?;
+            let b = t.elapsed().as_secs_f64();
+            opt.step(&g)?;
+            let o = t.elapsed().as_secs_f64();
+            println!(
+                "forward {:.1} ms backward {:.1} ms step {:.1} ms",
+                f * 1e3,
+                (b - f) * 1e3,
+                (o - b) * 1e3
+            );
+        }
+    }
     let mut times = Vec::new();
     for step in 0..3 + steps {
         let t = Instant::now();

@@ -90,24 +90,9 @@ fn check_entries(
         .unwrap();
 }
 
-#[test]
-fn gradients_of_a_pooling_network_match_finite_differences() {
-    // conv → norm → tanh → pool (max) → residual(conv, gelu) → conv → global pool (mean ⊕ max) → dense,
-    // on icosphere:2 and its parent icosphere:1, in f64; every weight and the input checked.
-    let s = spec(
-        r#"{
-        "input_channels": 2, "outputs": 3, "group": "trivial",
-        "conv": { "basis": "harmonic:2:1", "rings": 3, "directions": 8, "radius_edges": 1.5 },
-        "layers": [
-            { "type": "conv", "channels": 4 }, { "type": "norm" }, { "type": "tanh" },
-            { "type": "pool", "mode": "max" },
-            { "type": "residual", "layers": [ { "type": "conv", "channels": 4 }, { "type": "gelu" } ] },
-            { "type": "linear", "channels": 5 },
-            { "type": "conv", "channels": 3 },
-            { "type": "global_pool", "mode": "mean_max" },
-            { "type": "dense", "units": 3 }
-        ] }"#,
-    );
+/// Autograd against central differences for every weight and the input of a model on icosphere:2.
+fn check_model_gradients(json: &str) {
+    let s = spec(json);
     let model = Model::new(&s, &HolonomyGroup::trivial(), 7, DType::F64).unwrap();
     let mesh = compile("icosphere:2", &model, true);
     let n = mesh.vertex_count();
@@ -124,6 +109,41 @@ fn gradients_of_a_pooling_network_match_finite_differences() {
         check_entries(&var, g, &f, 6, 3, name);
     }
     check_entries(&x, grads.get(&x).unwrap(), &f, 10, 4, "input");
+}
+
+#[test]
+fn gradients_of_a_pooling_network_match_finite_differences() {
+    // conv → norm → tanh → pool (max) → residual(conv, gelu) → linear → conv → global pool (mean ⊕
+    // max) → dense, on icosphere:2 and its parent icosphere:1, in f64.
+    check_model_gradients(
+        r#"{
+        "input_channels": 2, "outputs": 3, "group": "trivial",
+        "conv": { "basis": "harmonic:2:1", "rings": 3, "directions": 8, "radius_edges": 1.5 },
+        "layers": [
+            { "type": "conv", "channels": 4 }, { "type": "norm" }, { "type": "tanh" },
+            { "type": "pool", "mode": "max" },
+            { "type": "residual", "layers": [ { "type": "conv", "channels": 4 }, { "type": "gelu" } ] },
+            { "type": "linear", "channels": 5 },
+            { "type": "conv", "channels": 3 },
+            { "type": "global_pool", "mode": "mean_max" },
+            { "type": "dense", "units": 3 }
+        ] }"#,
+    );
+    // The fused norm + ReLU, mean pooling, unpooling, a convolution without bias, global max.
+    check_model_gradients(
+        r#"{
+        "input_channels": 2, "outputs": 3, "group": "trivial",
+        "conv": { "basis": "harmonic:2:1", "rings": 3, "directions": 8, "radius_edges": 1.5 },
+        "layers": [
+            { "type": "conv", "channels": 4 }, { "type": "norm" }, { "type": "relu" },
+            { "type": "pool", "mode": "mean" },
+            { "type": "conv", "channels": 4, "bias": false }, { "type": "leaky_relu", "slope": 0.1 },
+            { "type": "unpool" },
+            { "type": "conv", "channels": 3 },
+            { "type": "global_pool", "mode": "max" },
+            { "type": "dense", "units": 3 }
+        ] }"#,
+    );
 }
 
 /// Gaussian bumps on the unit sphere: class 0 narrow (σ = 0.35), class 1 wide (σ = 0.9), centred at

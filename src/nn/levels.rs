@@ -1,6 +1,7 @@
 //! A mesh compiled for a model: its nested resolutions, one convolution operator per resolution, the
 //! vertex areas, and the maps that pool and unpool between resolutions.
 
+use super::fused::PoolOp;
 use super::op::ConvOp;
 use super::spec::ConvSpec;
 use crate::conv::{ConvOperator, Gauge, SpanningTree};
@@ -20,17 +21,19 @@ pub struct Level {
     /// The compiled convolution.
     pub conv: ConvOp,
     /// Vertex areas divided by the total area (they sum to 1).
-    pub area_weights: Vec<f64>,
+    pub area_weights: Arc<Vec<f64>>,
 }
 
 /// Index maps between level `l` (fine) and `l + 1` (coarse); coarse vertex `v` is fine vertex `v`.
 struct Pooling {
     /// Per coarse vertex, itself and its fine one ring, padded to `ring_width` entries with the index
     /// one past the fine vertices (a row that pooling appends: never the max, zero in a sum).
-    ring: Vec<u32>,
+    ring: Arc<Vec<u32>>,
     ring_width: usize,
     /// Per coarse vertex, 1 / the size of its ring.
-    inverse_ring_size: Vec<f64>,
+    inverse_ring_size: Arc<Vec<f64>>,
+    /// Number of fine vertices (the padding index).
+    fine: usize,
     /// Per fine vertex, the two coarse vertices it interpolates (twice itself for a coarse vertex).
     parents: Vec<u32>,
 }
@@ -143,7 +146,7 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
         ring.extend_from_slice(r);
         ring.resize(ring.len() + ring_width - r.len(), nf as u32);
     }
-    let inverse_ring_size = rings.iter().map(|r| 1.0 / r.len() as f64).collect();
+    let inverse_ring_size = Arc::new(rings.iter().map(|r| 1.0 / r.len() as f64).collect());
     let mut parents = Vec::with_capacity(2 * nf);
     for v in 0..nc as u32 {
         parents.extend_from_slice(&[v, v]);
@@ -152,9 +155,10 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
         parents.extend_from_slice(e);
     }
     Ok(Pooling {
-        ring,
+        ring: Arc::new(ring),
         ring_width,
         inverse_ring_size,
+        fine: nf,
         parents,
     })
 }
@@ -200,7 +204,7 @@ impl MeshLevels {
             let areas = m.geometry.vertex_areas();
             let total: f64 = areas.iter().sum();
             levels.push(Level {
-                area_weights: areas.iter().map(|a| a / total).collect(),
+                area_weights: Arc::new(areas.iter().map(|a| a / total).collect()),
                 conv: ConvOp::new(op32, op64),
                 manifold: m,
             });
@@ -229,6 +233,11 @@ impl MeshLevels {
     /// Number of vertices of the finest level.
     pub fn vertex_count(&self) -> usize {
         self.levels[0].conv.vertex_count()
+    }
+
+    /// Area weights of level `l` (summing to 1).
+    pub fn area_weights(&self, l: usize) -> &Arc<Vec<f64>> {
+        &self.levels[l].area_weights
     }
 
     /// Area weights of level `l` as a `[1, N, 1]` tensor.
@@ -286,22 +295,13 @@ impl MeshLevels {
         let p = self.pools.get(l).ok_or_else(|| {
             candle_core::Error::Msg(format!("no level below level {l} to pool to"))
         })?;
-        let (s, _, c) = x.dims3()?;
-        // Padding reads an appended row: a tie with a real entry would split max's gradient, and a
-        // repeated entry would weigh twice in the mean.
-        let fill = Tensor::full(if max { -1e30 } else { 0.0 }, (s, 1, c), x.device())?
-            .to_dtype(x.dtype())?;
-        let x = Tensor::cat(&[x, &fill], 1)?;
-        let idx = Tensor::from_slice(&p.ring, p.ring.len(), x.device())?;
-        let nc = p.ring.len() / p.ring_width;
-        let g = x.index_select(&idx, 1)?.reshape((s, nc, p.ring_width, c))?;
-        if max {
-            g.max(2)
-        } else {
-            let inv = Tensor::from_slice(&p.inverse_ring_size, (1, nc, 1), x.device())?
-                .to_dtype(x.dtype())?;
-            g.sum(2)?.broadcast_mul(&inv)
-        }
+        x.contiguous()?.apply_op1(PoolOp {
+            ring: p.ring.clone(),
+            width: p.ring_width,
+            pad: p.fine as u32,
+            inverse_size: p.inverse_ring_size.clone(),
+            max,
+        })
     }
 
     /// `[S, N_{l+1}, C]` → `[S, N_l, C]`: coarse vertices keep their values, each edge midpoint takes the

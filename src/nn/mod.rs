@@ -13,9 +13,11 @@
 //! number of signals run through it; candle's autograd chains the convolution's backward pass
 //! ([`ConvOp`]) with the other layers', and its optimisers update the weights.
 
+mod fused;
 mod levels;
 mod model;
 mod op;
+mod raw;
 mod spec;
 mod train;
 

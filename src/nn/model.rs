@@ -1,6 +1,7 @@
 //! A network built from a [`ModelSpec`]: its layers, their weights (candle `Var`s in a `VarMap`), the
 //! forward pass over a compiled mesh, and saving/loading as `model.json` + `model.safetensors`.
 
+use super::fused::NormOp;
 use super::levels::{constrained_basis, MeshLevels};
 use super::spec::{GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
 use crate::error::{Error, Result};
@@ -25,9 +26,11 @@ enum Layer {
     Tanh,
     Sigmoid,
     LeakyRelu(f64),
+    /// With `relu`, the ReLU that followed it in the description, fused.
     Norm {
         gamma: Var,
         beta: Var,
+        relu: bool,
     },
     Dropout(f64),
     Pool(PoolMode),
@@ -82,10 +85,18 @@ impl Builder<'_> {
     }
 
     fn layers(&mut self, specs: &[LayerSpec], prefix: &str, flow: &mut Flow) -> Result<Vec<Layer>> {
-        let mut out = Vec::with_capacity(specs.len());
+        let mut out: Vec<Layer> = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
             let name = format!("{prefix}{i}");
-            out.push(self.layer(spec, &name, flow)?);
+            let layer = self.layer(spec, &name, flow)?;
+            // A ReLU right after a norm runs inside the norm's op (one pass instead of two).
+            if let (Layer::Relu, Some(Layer::Norm { relu, .. })) = (&layer, out.last_mut()) {
+                if !*relu {
+                    *relu = true;
+                    continue;
+                }
+            }
+            out.push(layer);
         }
         Ok(out)
     }
@@ -151,7 +162,11 @@ impl Builder<'_> {
                 per_vertex(flow, "norm")?;
                 let gamma = self.var(&format!("{name}.scale"), &[c_in], 0.0, 1.0)?;
                 let beta = self.var(&format!("{name}.shift"), &[c_in], 0.0, 0.0)?;
-                Layer::Norm { gamma, beta }
+                Layer::Norm {
+                    gamma,
+                    beta,
+                    relu: false,
+                }
             }
             LayerSpec::Dropout { p } => {
                 if !(0.0..1.0).contains(p) {
@@ -247,11 +262,11 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
     let mesh = pass.mesh;
     match layer {
         Layer::Conv { w, b } => {
-            let y = mesh.level(pass.level).conv.apply(&x, w.as_tensor())?;
-            match b {
-                Some(b) => y.broadcast_add(b.as_tensor()),
-                None => Ok(y),
-            }
+            let bias = match b {
+                Some(b) => b.as_tensor().clone(),
+                None => Tensor::zeros(w.dims()[2], x.dtype(), x.device())?,
+            };
+            mesh.level(pass.level).conv.apply(&x, w.as_tensor(), &bias)
         }
         Layer::Linear { w, b } => {
             per_vertex_matmul(&x, w.as_tensor())?.broadcast_add(b.as_tensor())
@@ -261,16 +276,14 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
         Layer::Tanh => x.tanh(),
         Layer::Sigmoid => candle_nn::ops::sigmoid(&x),
         Layer::LeakyRelu(s) => candle_nn::ops::leaky_relu(&x, *s),
-        Layer::Norm { gamma, beta } => {
-            // Area-weighted mean and variance of each channel over the vertices, per sample.
-            let a = mesh.area_tensor(pass.level, x.dtype(), x.device())?;
-            let mean = x.broadcast_mul(&a)?.sum_keepdim(1)?;
-            let centred = x.broadcast_sub(&mean)?;
-            let var = centred.sqr()?.broadcast_mul(&a)?.sum_keepdim(1)?;
-            let y = centred.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
-            y.broadcast_mul(gamma.as_tensor())?
-                .broadcast_add(beta.as_tensor())
-        }
+        Layer::Norm { gamma, beta, relu } => x.contiguous()?.apply_op3(
+            gamma.as_tensor(),
+            beta.as_tensor(),
+            NormOp {
+                areas: mesh.area_weights(pass.level).clone(),
+                relu: *relu,
+            },
+        ),
         Layer::Dropout(p) => match &mut pass.dropout {
             Some(rng) if *p > 0.0 => {
                 let keep = 1.0 / (1.0 - p);

@@ -1,17 +1,20 @@
 //! The manifold convolution as a candle custom op: forward and backward run the precompiled
 //! [`ConvOperator`], candle's autograd chains them with everything else.
 
+use super::raw::{read, Float};
 use crate::conv::{ConvOperator, KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// One mesh's compiled convolution in both precisions: `f32` for training, `f64` for gradient checks.
 ///
-/// Applied to an input `x` of shape `[S, N, C_in]` (S signals on the mesh's N vertices) and weights
-/// `w` of shape `[B, C_in, C_out]` it gives `y[s] = Σ_b (A_b x[s]) W_b`, shape `[S, N, C_out]`.
-/// The backward pass computes `∂L/∂W = Σ_s Σ_b (A_b x[s])ᵀ ∂L/∂y[s]` always and `∂L/∂x` only when `x`
-/// needs it (not for a network's first layer, whose input is data).
+/// Applied to an input `x` of shape `[S, N, C_in]` (S signals on the mesh's N vertices), weights `w`
+/// of shape `[B, C_in, C_out]` and a bias `b` of shape `[C_out]`, it gives
+/// `y[s] = Σ_b (A_b x[s]) W_b + b`, shape `[S, N, C_out]`. The backward pass computes each of
+/// `∂L/∂W = Σ_s Σ_b (A_b x[s])ᵀ ∂L/∂y[s]`, `∂L/∂b = Σ_{s,p} ∂L/∂y[s, p]` and `∂L/∂x` only when that
+/// operand needs it (no input gradient for a network's first layer, whose input is data).
 #[derive(Clone)]
 pub struct ConvOp {
     f32: Arc<ConvOperator<f32>>,
@@ -48,23 +51,30 @@ impl ConvOp {
         &self.f32
     }
 
-    /// `y = Σ_b (A_b x) W_b` for `x` `[S, N, C_in]` and `w` `[B, C_in, C_out]`, differentiable in both.
+    /// `y = Σ_b (A_b x) W_b + b` for `x` `[S, N, C_in]`, `w` `[B, C_in, C_out]` and `b` `[C_out]`,
+    /// differentiable in all three.
     ///
     /// # Errors
-    /// If the shapes or dtypes do not fit (candle's error, naming the shapes).
-    pub fn apply(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    /// If the shapes or dtypes do not fit (naming the shapes).
+    pub fn apply(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
         let (_, n, c_in) = x.dims3()?;
-        let (nb, wc_in, _) = w.dims3()?;
-        if n != self.vertex_count() || nb != self.basis_len() || wc_in != c_in {
+        let (nb, wc_in, c_out) = w.dims3()?;
+        if n != self.vertex_count()
+            || nb != self.basis_len()
+            || wc_in != c_in
+            || b.dims() != [c_out]
+        {
             candle_core::bail!(
-                "manifold conv: input {:?} and weights {:?} do not fit an operator of {} vertices and {} basis functions",
+                "manifold conv: input {:?}, weights {:?} and bias {:?} do not fit an operator of {} vertices and {} basis functions",
                 x.dims(),
                 w.dims(),
+                b.dims(),
                 self.vertex_count(),
                 self.basis_len()
             );
         }
-        x.contiguous()?.apply_op2(&w.contiguous()?, self.clone())
+        x.contiguous()?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, self.clone())
     }
 }
 
@@ -72,7 +82,7 @@ fn shape_error(e: crate::Error) -> candle_core::Error {
     candle_core::Error::Msg(e.to_string())
 }
 
-/// The contiguous data of a storage with its layout, or an error naming the op.
+/// The contiguous data of a storage with its layout.
 fn contiguous<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&data[a..b]),
@@ -80,8 +90,8 @@ fn contiguous<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> 
     }
 }
 
-/// What one precision needs: the forward and the two gradients.
-trait Precision: candle_core::WithDType + crate::conv::Real {
+/// A precision the convolution runs in.
+trait Precision: Float + crate::conv::Real {
     fn operator(op: &ConvOp) -> candle_core::Result<&ConvOperator<Self>>;
 }
 
@@ -102,12 +112,11 @@ impl Precision for f64 {
 
 fn forward<T: Precision>(
     op: &ConvOp,
-    x: &[T],
-    lx: &Layout,
-    w: &[T],
-    lw: &Layout,
+    (x, lx): (&[T], &Layout),
+    (w, lw): (&[T], &Layout),
+    (b, lb): (&[T], &Layout),
 ) -> candle_core::Result<(Vec<T>, Shape)> {
-    let (x, w) = (contiguous(x, lx)?, contiguous(w, lw)?);
+    let (x, w, b) = (contiguous(x, lx)?, contiguous(w, lw)?, contiguous(b, lb)?);
     let (s, n, c_in) = lx.shape().dims3()?;
     let (nb, _, c_out) = lw.shape().dims3()?;
     let mut out = vec![T::default(); s * n * c_out];
@@ -116,49 +125,91 @@ fn forward<T: Precision>(
         KernelWeights::new(w, nb, c_in, c_out).map_err(shape_error)?,
         SignalsMut::new(&mut out, s, c_out).map_err(shape_error)?,
     );
+    out.par_chunks_mut(c_out * 1024).for_each(|rows| {
+        for row in rows.chunks_exact_mut(c_out) {
+            for (y, &bias) in row.iter_mut().zip(b) {
+                *y += bias;
+            }
+        }
+    });
     Ok((out, Shape::from((s, n, c_out))))
 }
+
+type Grads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
 
 fn backward<T: Precision>(
     op: &ConvOp,
     x: &Tensor,
     w: &Tensor,
+    b: &Tensor,
     grad: &Tensor,
-) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+) -> candle_core::Result<Grads> {
     let (s, n, c_in) = x.dims3()?;
     let (nb, _, c_out) = w.dims3()?;
     let operator = T::operator(op)?;
-    let gs = grad.contiguous()?.flatten_all()?.to_vec1::<T>()?;
-    let grad = Signals::new(&gs, s, c_out).map_err(shape_error)?;
-    let gw = if w.track_op() {
-        let xs = x.flatten_all()?.to_vec1::<T>()?;
-        let mut gw = vec![T::default(); nb * c_in * c_out];
-        operator.weight_gradient(
-            Signals::new(&xs, s, c_in).map_err(shape_error)?,
-            grad,
-            KernelWeightsMut::new(&mut gw, nb, c_in, c_out).map_err(shape_error)?,
-        );
-        Some(Tensor::from_vec(gw, (nb, c_in, c_out), w.device())?)
-    } else {
-        None
-    };
-    // A first layer's input is data: no gradient is asked of it, none is computed.
-    let gx = if x.track_op() {
-        let ws = w.flatten_all()?.to_vec1::<T>()?;
-        let mut gx = vec![T::default(); s * n * c_in];
-        operator.input_gradient(
-            grad,
-            KernelWeights::new(&ws, nb, c_in, c_out).map_err(shape_error)?,
-            SignalsMut::new(&mut gx, s, c_in).map_err(shape_error)?,
-        );
-        Some(Tensor::from_vec(gx, (s, n, c_in), x.device())?)
-    } else {
-        None
-    };
-    Ok((gx, gw))
+    read(grad, |gs: &[T]| {
+        let grad = Signals::new(gs, s, c_out).map_err(shape_error)?;
+        let gw = if w.track_op() {
+            let mut gw = vec![T::default(); nb * c_in * c_out];
+            read(x, |xs: &[T]| {
+                operator.weight_gradient(
+                    Signals::new(xs, s, c_in).map_err(shape_error)?,
+                    grad,
+                    KernelWeightsMut::new(&mut gw, nb, c_in, c_out).map_err(shape_error)?,
+                );
+                Ok(())
+            })?;
+            Some(Tensor::from_vec(gw, (nb, c_in, c_out), w.device())?)
+        } else {
+            None
+        };
+        // A first layer's input is data: no gradient is asked of it, none is computed.
+        let gx = if x.track_op() {
+            let mut gx = vec![T::default(); s * n * c_in];
+            read(w, |ws: &[T]| {
+                operator.input_gradient(
+                    grad,
+                    KernelWeights::new(ws, nb, c_in, c_out).map_err(shape_error)?,
+                    SignalsMut::new(&mut gx, s, c_in).map_err(shape_error)?,
+                );
+                Ok(())
+            })?;
+            Some(Tensor::from_vec(gx, (s, n, c_in), x.device())?)
+        } else {
+            None
+        };
+        let gb = if b.track_op() {
+            let sums = gs
+                .par_chunks(c_out * 1024)
+                .map(|rows| {
+                    let mut acc = vec![0.0f64; c_out];
+                    for row in rows.chunks_exact(c_out) {
+                        for (a, &g) in acc.iter_mut().zip(row) {
+                            *a += crate::conv::Real::to_f64(g);
+                        }
+                    }
+                    acc
+                })
+                .collect::<Vec<_>>();
+            let mut total = vec![0.0f64; c_out];
+            for part in sums {
+                for (t, p) in total.iter_mut().zip(part) {
+                    *t += p;
+                }
+            }
+            let total: Vec<T> = total
+                .into_iter()
+                .map(<T as crate::conv::Real>::from_f64)
+                .collect();
+            Some(Tensor::from_vec(total, c_out, b.device())?)
+        } else {
+            None
+        };
+        Ok((gx, gw, gb))
+    })
 }
 
-impl CustomOp2 for ConvOp {
+impl CustomOp3 for ConvOp {
     fn name(&self) -> &'static str {
         "manifold-conv"
     }
@@ -169,20 +220,23 @@ impl CustomOp2 for ConvOp {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
-                let (y, shape) = forward(self, x, l1, w, l2)?;
+        match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
+                let (y, shape) = forward(self, (x, l1), (w, l2), (b, l3))?;
                 Ok((CpuStorage::F32(y), shape))
             }
-            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
-                let (y, shape) = forward(self, x, l1, w, l2)?;
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
+                let (y, shape) = forward(self, (x, l1), (w, l2), (b, l3))?;
                 Ok((CpuStorage::F64(y), shape))
             }
             _ => candle_core::bail!(
-                "manifold conv: input and weights must both be f32 or both f64, got {:?} and {:?}",
+                "manifold conv: input, weights and bias must all be f32 or all f64, got {:?}, {:?} and {:?}",
                 s1.dtype(),
-                s2.dtype()
+                s2.dtype(),
+                s3.dtype()
             ),
         }
     }
@@ -191,12 +245,13 @@ impl CustomOp2 for ConvOp {
         &self,
         x: &Tensor,
         w: &Tensor,
+        b: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> candle_core::Result<Grads> {
         match x.dtype() {
-            candle_core::DType::F64 => backward::<f64>(self, x, w, grad),
-            _ => backward::<f32>(self, x, w, grad),
+            candle_core::DType::F64 => backward::<f64>(self, x, w, b, grad),
+            _ => backward::<f32>(self, x, w, b, grad),
         }
     }
 }

@@ -1,0 +1,26 @@
+//! Direct access to the data of CPU tensors, for the custom ops' backward passes (no copies).
+
+use candle_core::{Storage, Tensor, WithDType};
+
+/// A floating-point type the custom ops run in.
+pub(crate) trait Float: WithDType + Default + Copy + Send + Sync {}
+impl Float for f32 {}
+impl Float for f64 {}
+
+/// Calls `f` with the tensor's elements in row-major order (made contiguous first if needed).
+pub(crate) fn read<T: Float, R>(
+    t: &Tensor,
+    f: impl FnOnce(&[T]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    let t = if t.is_contiguous() {
+        t.clone()
+    } else {
+        t.contiguous()?
+    };
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("manifold-cnn's ops run on the CPU")
+    };
+    let (a, b) = layout.contiguous_offsets().expect("made contiguous above");
+    f(&cpu.as_slice::<T>()?[a..b])
+}
