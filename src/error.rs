@@ -230,8 +230,12 @@ impl std::error::Error for Error {}
 
 impl From<candle_core::Error> for Error {
     fn from(e: candle_core::Error) -> Error {
-        Error::Tensor {
-            message: e.to_string(),
-        }
+        // candle appends a backtrace when RUST_BACKTRACE is set: the message is what names the problem.
+        let text = e.to_string();
+        let message = match text.find("\n   0: ") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        };
+        Error::Tensor { message }
     }
 }
