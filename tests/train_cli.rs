@@ -308,6 +308,21 @@ fn train_then_predict_on_meshes_of_different_sizes() {
     assert_eq!(report["samples"], samples);
     let accuracy = report["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&accuracy));
+    // The weights kept are those of the epoch with the best validation accuracy (the validation set
+    // is this data set).
+    let log = std::fs::read_to_string(run_dir.join("log.jsonl")).unwrap();
+    let best = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["val_accuracy"]
+                .as_f64()
+                .unwrap()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        (accuracy - best).abs() < 1e-9,
+        "{accuracy} vs {best}: {log}"
+    );
     assert!(report["seconds"].as_f64().unwrap() >= 0.0);
     let (shape, dtype, values) = read_npy(Path::new(&pred));
     assert_eq!(shape, vec![samples as u64, 3]);
@@ -373,7 +388,10 @@ fn predict_needs_no_labels_and_validation_may_use_other_meshes() {
     dir.f32("g4.npy", &[2, 16, 2], &signals(&[0, 2], 16, 2));
     dir.npy("g4_labels.npy", &[2], &[0u8, 2]);
     let val = dir
-        .write("val.csv", "mesh,signals,labels\ngrid:4x4,g4.npy,g4_labels.npy\n")
+        .write(
+            "val.csv",
+            "mesh,signals,labels\ngrid:4x4,g4.npy,g4_labels.npy\n",
+        )
         .display()
         .to_string();
     dir.write("model.json", &mesh_model(2, 3, "auto"));
@@ -410,7 +428,7 @@ fn predict_needs_no_labels_and_validation_may_use_other_meshes() {
     let out2 = dir.arg("run2");
     assert_fails(
         &run(&train_args(&model, &unlabelled, &out2)),
-        &["new.csv", "label"],
+        &["new.csv", "line 2", "no labels"],
     );
 }
 
@@ -490,7 +508,8 @@ fn manifest_structure_errors_name_the_line() {
 fn signal_errors_name_the_file_and_the_problem() {
     let dir = bad_case_dir("signals");
     let m = "model.json";
-    let row = |file: &str| format!("mesh,signals,labels\nicosphere:1,ico.npy,0\nicosphere:1,{file},1\n");
+    let row =
+        |file: &str| format!("mesh,signals,labels\nicosphere:1,ico.npy,0\nicosphere:1,{file},1\n");
     // float64 instead of float32.
     dir.npy("f64.npy", &[ICO1 as u64, 1], &vec![0.5f64; ICO1]);
     assert_fails(
@@ -498,12 +517,12 @@ fn signal_errors_name_the_file_and_the_problem() {
         &["bad.csv", "line 3", "f64.npy", "float32"],
     );
     // Rank 1 and rank 4.
-    dir.f32("rank1.npy", &[ICO1 as u64], &vec![0.5; ICO1]);
+    dir.f32("rank1.npy", &[ICO1 as u64], &[0.5; ICO1]);
     assert_fails(
         &train_on(&dir, &row("rank1.npy"), m),
         &["bad.csv", "line 3", "rank1.npy", "rank 1"],
     );
-    dir.f32("rank4.npy", &[1, 1, ICO1 as u64, 1], &vec![0.5; ICO1]);
+    dir.f32("rank4.npy", &[1, 1, ICO1 as u64, 1], &[0.5; ICO1]);
     assert_fails(
         &train_on(&dir, &row("rank4.npy"), m),
         &["bad.csv", "line 3", "rank4.npy", "rank 4"],
@@ -524,13 +543,20 @@ fn signal_errors_name_the_file_and_the_problem() {
             "mesh,signals,labels\nicosphere:1,nan.npy,two.npy\n",
             m,
         ),
-        &["bad.csv", "line 2", "nan.npy", "sample 1", "vertex 5", "not finite"],
+        &[
+            "bad.csv",
+            "line 2",
+            "nan.npy",
+            "sample 1",
+            "vertex 5",
+            "not finite",
+        ],
     );
     // Channels differing from the model's input_channels (2 here, the model takes 1).
     dir.f32("c2.npy", &[ICO1 as u64, 2], &vec![0.5; 2 * ICO1]);
     assert_fails(
         &train_on(&dir, "mesh,signals,labels\nicosphere:1,c2.npy,1\n", m),
-        &["bad.csv", "2 channel", "takes 1"],
+        &["bad.csv", "line 2", "2 channel", "model.json takes 1"],
     );
 }
 
@@ -546,7 +572,11 @@ fn label_errors_name_the_file_and_the_problem() {
     dir.f32("two.npy", &[2, ICO1 as u64, 1], &vec![0.5; 2 * ICO1]);
     dir.npy("neg.npy", &[2], &[0i16, -3]);
     assert_fails(
-        &train_on(&dir, "mesh,signals,labels\nicosphere:1,two.npy,neg.npy\n", m),
+        &train_on(
+            &dir,
+            "mesh,signals,labels\nicosphere:1,two.npy,neg.npy\n",
+            m,
+        ),
         &["bad.csv", "line 2", "neg.npy", "sample 1", "negative"],
     );
     // A class ≥ the model's 2 outputs, in the manifest and per vertex.
@@ -581,7 +611,13 @@ fn label_errors_name_the_file_and_the_problem() {
     // Per-vertex labels for a model whose task is the mesh.
     assert_fails(
         &train_on(&dir, "mesh,signals,labels\ngrid:3x3,grid.npy,pv.npy\n", m),
-        &["bad.csv", "Vertex", "Mesh"],
+        &[
+            "bad.csv",
+            "line 2",
+            "per-vertex",
+            "model.json",
+            "mesh-level",
+        ],
     );
     // Labelled and unlabelled rows mixed.
     assert_fails(
@@ -603,19 +639,158 @@ fn model_and_flag_errors_name_the_field() {
         "unknown.json",
         &mesh_model(1, 2, "auto").replace("\"relu\"", "\"swish\""),
     );
-    assert_fails(&train_on(&dir, good, "unknown.json"), &["unknown.json", "swish"]);
-    // C2 kernels on an icosphere, whose measured group is SO(2).
+    assert_fails(
+        &train_on(&dir, good, "unknown.json"),
+        &["unknown.json", "swish"],
+    );
+    // A last layer whose size is not the model's outputs.
+    dir.write(
+        "units.json",
+        &mesh_model(1, 2, "auto").replace("\"units\": 2", "\"units\": 5"),
+    );
+    assert_fails(
+        &train_on(&dir, good, "units.json"),
+        &["units.json", "5", "outputs"],
+    );
+    // C2 kernels on an icosphere, whose measured group is SO(2) (the grid's is trivial: it passes).
     dir.write("c2.json", &mesh_model(1, 2, "C2"));
     assert_fails(
-        &train_on(&dir, "mesh,signals,labels\nicosphere:1,ico.npy,1\n", "c2.json"),
-        &["group", "C2", "SO2", "icosphere:1"],
+        &train_on(
+            &dir,
+            "mesh,signals,labels\ngrid:3x3,grid.npy,0\nicosphere:1,ico.npy,1\n",
+            "c2.json",
+        ),
+        &["bad.csv", "line 3", "c2.json", "C2", "SO2", "icosphere:1"],
+    );
+    // Pooling on a mesh that was not made by subdivision.
+    dir.write(
+        "pool.json",
+        &mesh_model(1, 2, "auto").replace("\"layers\": [", "\"layers\": [ { \"type\": \"pool\" },"),
+    );
+    assert_fails(
+        &train_on(&dir, good, "pool.json"),
+        &["bad.csv", "line 3", "grid:3x3", "pool"],
     );
     // Bad flags.
     let manifest = dir.write("good.csv", good).display().to_string();
     let (model, out) = (dir.arg("model.json"), dir.arg("run"));
-    for (flag, value) in [("--schedule", "bogus"), ("--optimizer", "bogus")] {
+    for (flag, value) in [
+        ("--schedule", "bogus"),
+        ("--schedule", "step:0:0.5"),
+        ("--optimizer", "bogus"),
+        ("--loss", "bogus"),
+        ("--batch-size", "0"),
+        ("--epochs", "0"),
+        ("--lr", "0"),
+    ] {
         let mut args = train_args(&model, &manifest, &out);
-        args.extend([flag, value]);
-        assert_fails(&run(&args), &[&flag[2..], "bogus"]);
+        match args.iter().position(|a| *a == flag) {
+            Some(i) => args[i + 1] = value,
+            None => args.extend([flag, value]),
+        }
+        let out = run(&args);
+        assert_fails(&out, &[&flag[2..]]);
+        assert!(out.stderr.contains(value) || value == "0", "{}", out.stderr);
     }
+}
+
+#[test]
+fn predict_errors_name_the_file_and_the_problem() {
+    let dir = bad_case_dir("predict");
+    let good = dir
+        .write(
+            "good.csv",
+            "mesh,signals,labels\nicosphere:1,ico.npy,1\ngrid:3x3,grid.npy,0\n",
+        )
+        .display()
+        .to_string();
+    let (model, out) = (dir.arg("model.json"), dir.arg("run"));
+    json(&run(&train_args(&model, &good, &out)));
+    let predict = |data: &str, model: &str| {
+        let manifest = dir.write("p.csv", data).display().to_string();
+        run(&[
+            "predict",
+            "--model",
+            model,
+            "--data",
+            &manifest,
+            "--out",
+            &dir.arg("p.npy"),
+        ])
+    };
+    // Not a directory written by train.
+    assert_fails(
+        &predict(
+            "mesh,signals,labels\nicosphere:1,ico.npy,\n",
+            &dir.arg("nowhere"),
+        ),
+        &["nowhere", "model.json"],
+    );
+    // Channels the model does not take.
+    dir.f32("c2.npy", &[GRID3 as u64, 2], &[0.5; 2 * GRID3]);
+    assert_fails(
+        &predict("mesh,signals,labels\ngrid:3x3,c2.npy,\n", &out),
+        &["p.csv", "line 2", "2 channel", "takes 1"],
+    );
+    // A label the model cannot predict.
+    assert_fails(
+        &predict("mesh,signals,labels\ngrid:3x3,grid.npy,5\n", &out),
+        &["p.csv", "line 2", "label 5", "out of range"],
+    );
+    // A vertex task writes one [S, N, K] array: every sample needs the same N.
+    dir.write("vertex.json", &vertex_model(1, 2));
+    dir.npy("gl.npy", &[GRID3 as u64], &[1u8; GRID3]);
+    dir.npy("il.npy", &[ICO1 as u64], &[0u8; ICO1]);
+    let vertex_data = "mesh,signals,labels\ngrid:3x3,grid.npy,gl.npy\nicosphere:1,ico.npy,il.npy\n";
+    let manifest = dir.write("v.csv", vertex_data).display().to_string();
+    let vout = dir.arg("vrun");
+    json(&run(&train_args(&dir.arg("vertex.json"), &manifest, &vout)));
+    assert_fails(
+        &predict(vertex_data, &vout),
+        &["p.csv", "line 3", "same vertex count"],
+    );
+}
+
+#[test]
+fn training_separates_classes_that_the_signals_show() {
+    // Class k is a signal around k − 1 on every vertex: a mean over the vertices separates them.
+    let dir = TempDir::new("learns");
+    let classes: Vec<u32> = (0..24).map(|i| i % 3).collect();
+    dir.f32(
+        "ico1.npy",
+        &[24, ICO1 as u64, 2],
+        &signals(&classes, ICO1, 2),
+    );
+    dir.npy("ico1_labels.npy", &[24], &classes);
+    dir.f32(
+        "grid.npy",
+        &[24, GRID3 as u64, 2],
+        &signals(&classes, GRID3, 2),
+    );
+    let manifest = dir
+        .write(
+            "train.csv",
+            "mesh,signals,labels\nicosphere:1,ico1.npy,ico1_labels.npy\ngrid:3x3,grid.npy,ico1_labels.npy\n",
+        )
+        .display()
+        .to_string();
+    dir.write("model.json", &mesh_model(2, 3, "auto"));
+    let (model, out) = (dir.arg("model.json"), dir.arg("run"));
+    let mut args = train_args(&model, &manifest, &out);
+    args[6] = "30"; // epochs
+    args[10] = "0.05"; // learning rate
+    json(&run(&args));
+    let losses = logged_losses(&dir.path("run").join("log.jsonl"), 30);
+    assert!(losses[29] < 0.5 * losses[0], "{losses:?}");
+    let report = json(&run(&[
+        "predict",
+        "--model",
+        &out,
+        "--data",
+        &manifest,
+        "--out",
+        &dir.arg("p.npy"),
+        "--json",
+    ]));
+    assert!(report["accuracy"].as_f64().unwrap() >= 0.9, "{report}");
 }
