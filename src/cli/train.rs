@@ -135,6 +135,12 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
         "mse" => Loss::Mse,
         l => return Err(bad("loss", format!("'{l}': expected cross-entropy or mse"))),
     };
+    if a.epochs == 0 {
+        return Err(bad("epochs", "must be at least 1".into()));
+    }
+    if a.batch_size == 0 {
+        return Err(bad("batch-size", "must be at least 1".into()));
+    }
     if !(a.lr > 0.0 && a.lr.is_finite()) {
         return Err(bad(
             "lr",
@@ -158,28 +164,91 @@ fn read_spec(path: &Path) -> Result<ModelSpec, Error> {
     ModelSpec::from_json(&text, &path.display().to_string())
 }
 
+/// An error about a model description, prefixed with the file it came from (the library names the
+/// field, not the file).
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        e @ (Error::Io { .. } | Error::Parse { .. } | Error::Data { .. }) => e,
+        e => Error::Data {
+            path: path.display().to_string(),
+            line: None,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// A mesh of a run and where it comes from: the manifest and line of the first sample on it.
+struct RunMesh {
+    spec: String,
+    manifold: Arc<Manifold>,
+    source: String,
+    line: usize,
+}
+
+impl RunMesh {
+    /// An error about this mesh, naming the manifest row it comes from.
+    fn error(&self, e: Error) -> Error {
+        Error::Data {
+            path: self.source.clone(),
+            line: Some(self.line),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The distinct meshes of `data` (each with the first manifest line using it) appended to `meshes`
+/// where not there yet; returns the index into `meshes` of each of `data`'s meshes.
+fn add_meshes(meshes: &mut Vec<RunMesh>, data: &Dataset) -> Vec<usize> {
+    data.meshes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if let Some(j) = meshes.iter().position(|r| r.spec == m.spec) {
+                return j;
+            }
+            let line = data
+                .samples
+                .iter()
+                .find(|s| s.mesh == i)
+                .map_or(1, |s| s.row);
+            meshes.push(RunMesh {
+                spec: m.spec.clone(),
+                manifold: m.manifold.clone(),
+                source: data.source.clone(),
+                line,
+            });
+            meshes.len() - 1
+        })
+        .collect()
+}
+
 /// The group the kernels are constrained to: the join of the meshes' measured groups for `auto`, else
 /// the named group, which must contain each of them.
 fn resolve_group(
     spec: &ModelSpec,
-    meshes: &[(String, Arc<Manifold>)],
+    model_path: &Path,
+    meshes: &[RunMesh],
 ) -> Result<HolonomyGroup, Error> {
-    let named = manifold_cnn::holonomy::HolonomyGroup::parse(&spec.group)?;
+    let named = HolonomyGroup::parse(&spec.group).map_err(|e| in_file(model_path, e))?;
     let mut joined = HolonomyGroup::trivial();
-    for (name, m) in meshes {
-        let measured = HolonomyAnalysis::new(m, &HolonomyOptions::default())?.group();
+    for m in meshes {
+        let measured = HolonomyAnalysis::new(&m.manifold, &HolonomyOptions::default())
+            .map_err(|e| m.error(e))?
+            .group();
         if let Some(g) = &named {
             if !measured.is_subgroup_of(g) {
-                return Err(bad(
+                return Err(m.error(bad(
                     "group",
                     format!(
-                        "the model's kernels are constrained to {}, but {name} has holonomy group {}: \
+                        "{} constrains the kernels to {}, but mesh '{}' has holonomy group {}: \
                          such kernels are not well defined there (use \"auto\" or a group containing {})",
+                        model_path.display(),
                         g.name(),
+                        m.spec,
                         measured.name(),
                         measured.name()
                     ),
-                ));
+                )));
             }
         }
         joined = joined.join(&measured);
@@ -188,22 +257,22 @@ fn resolve_group(
 }
 
 /// Compiles every mesh for the model, saying what it does when it takes long.
-fn compile(
-    model: &Model,
-    meshes: &[(String, Arc<Manifold>)],
-    quiet: bool,
-) -> Result<Vec<MeshLevels>, Error> {
+fn compile(model: &Model, meshes: &[RunMesh], quiet: bool) -> Result<Vec<MeshLevels>, Error> {
     let started = Instant::now();
     let out = meshes
         .iter()
-        .map(|(name, m)| {
-            MeshLevels::compile(
-                m.clone(),
-                coarser_levels(name, model.pooling_levels())?,
-                &model.spec().conv,
-                model.group(),
-                false,
-            )
+        .map(|m| {
+            coarser_levels(&m.spec, model.pooling_levels())
+                .and_then(|levels| {
+                    MeshLevels::compile(
+                        m.manifold.clone(),
+                        levels,
+                        &model.spec().conv,
+                        model.group(),
+                        false,
+                    )
+                })
+                .map_err(|e| m.error(e))
         })
         .collect::<Result<Vec<_>, Error>>()?;
     if !quiet {
@@ -217,29 +286,41 @@ fn compile(
     Ok(out)
 }
 
-fn check_data(data: &Dataset, model: &Model, what: &str) -> Result<(), Error> {
+/// Checks a dataset against the model: its channels, the task of its labels (where it has labels)
+/// and their classes; an error names the manifest line of the first sample at fault.
+fn check_data(data: &Dataset, model: &Model, model_path: &Path) -> Result<(), Error> {
     let spec = model.spec();
+    let at = |line: usize, message: String| Error::Data {
+        path: data.source.clone(),
+        line: Some(line),
+        message,
+    };
+    let first = data.samples.first().map_or(1, |s| s.row);
     if data.channels != spec.input_channels {
-        return Err(Error::Data {
-            path: data.source.clone(),
-            line: None,
-            message: format!(
-                "signals have {} channel(s), the model takes {} ({what})",
-                data.channels, spec.input_channels
+        return Err(at(
+            first,
+            format!(
+                "signals have {} channel(s), but {} takes {} (input_channels)",
+                data.channels,
+                model_path.display(),
+                spec.input_channels
             ),
-        });
+        ));
     }
-    if let Some(t) = data.task {
-        if t != spec.task {
-            return Err(Error::Data {
-                path: data.source.clone(),
-                line: None,
-                message: format!(
-                    "the labels are for {t:?}, the model's task is {:?}",
-                    spec.task
-                ),
-            });
-        }
+    let describe = |t: Task| match t {
+        Task::Mesh => "mesh-level labels (one class per sample)",
+        Task::Vertex => "per-vertex labels (one class per vertex)",
+    };
+    if let Some(t) = data.task.filter(|&t| t != spec.task) {
+        return Err(at(
+            first,
+            format!(
+                "{}, but {} is a model for {}",
+                describe(t),
+                model_path.display(),
+                describe(spec.task)
+            ),
+        ));
     }
     data.check_classes(spec.outputs)
 }
@@ -249,6 +330,9 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
     let started = Instant::now();
     let opts = options(a)?;
     let spec = read_spec(&a.model)?;
+    // The model's own errors (layers, sizes) before any mesh is loaded.
+    Model::new(&spec, &HolonomyGroup::trivial(), a.seed, DType::F32)
+        .map_err(|e| in_file(&a.model, e))?;
     let build = BuildOptions::default();
     let train_data = Dataset::load(&a.train, &build)?;
     let val_data = a
@@ -259,31 +343,19 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
     if train_data.task.is_none() {
         return Err(Error::Data {
             path: train_data.source.clone(),
-            line: None,
-            message: "training needs labels in every row".into(),
+            line: train_data.samples.first().map(|s| s.row),
+            message: "no labels: training needs a class (or a .npy of classes) in every row".into(),
         });
     }
     // Every distinct mesh of both sets, compiled once; validation samples point past the training meshes.
-    let mut meshes: Vec<(String, Arc<Manifold>)> = Vec::new();
-    let mut mesh_index = |spec: &str, m: &Arc<Manifold>| -> usize {
-        match meshes.iter().position(|(s, _)| s == spec) {
-            Some(i) => i,
-            None => {
-                meshes.push((spec.to_string(), m.clone()));
-                meshes.len() - 1
-            }
-        }
-    };
-    let remap = |d: &Dataset, f: &mut dyn FnMut(&str, &Arc<Manifold>) -> usize| -> Vec<usize> {
-        d.meshes.iter().map(|m| f(&m.spec, &m.manifold)).collect()
-    };
-    let train_map = remap(&train_data, &mut mesh_index);
-    let val_map = val_data.as_ref().map(|d| remap(d, &mut mesh_index));
-    let group = resolve_group(&spec, &meshes)?;
-    let model = Model::new(&spec, &group, a.seed, DType::F32)?;
-    check_data(&train_data, &model, "training")?;
+    let mut meshes = Vec::new();
+    let train_map = add_meshes(&mut meshes, &train_data);
+    let val_map = val_data.as_ref().map(|d| add_meshes(&mut meshes, d));
+    let group = resolve_group(&spec, &a.model, &meshes)?;
+    let model = Model::new(&spec, &group, a.seed, DType::F32).map_err(|e| in_file(&a.model, e))?;
+    check_data(&train_data, &model, &a.model)?;
     if let Some(v) = &val_data {
-        check_data(v, &model, "validation")?;
+        check_data(v, &model, &a.model)?;
     }
     let compiled = compile(&model, &meshes, a.json)?;
     let samples = |d: &Dataset, map: &[usize]| -> Vec<nn::Sample> {
@@ -381,30 +453,29 @@ fn epoch_line(e: &EpochStats) -> String {
 /// Runs `predict`.
 pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     let started = Instant::now();
+    if a.batch_size == 0 {
+        return Err(bad("batch-size", "must be at least 1".into()));
+    }
     let model = Model::load(&a.model)?;
     let data = Dataset::load(&a.data, &BuildOptions::default())?;
-    if data.channels != model.spec().input_channels {
-        check_data(&data, &model, "prediction")?;
-    }
-    if data.task.is_some() {
-        check_data(&data, &model, "prediction")?;
-    }
-    let meshes: Vec<(String, Arc<Manifold>)> = data
-        .meshes
-        .iter()
-        .map(|m| (m.spec.clone(), m.manifold.clone()))
-        .collect();
-    for (name, m) in &meshes {
-        let measured = HolonomyAnalysis::new(m, &HolonomyOptions::default())?.group();
+    check_data(&data, &model, &a.model.join("model.json"))?;
+    let mut meshes = Vec::new();
+    add_meshes(&mut meshes, &data);
+    for m in &meshes {
+        let measured = HolonomyAnalysis::new(&m.manifold, &HolonomyOptions::default())
+            .map_err(|e| m.error(e))?
+            .group();
         if !measured.is_subgroup_of(model.group()) {
             eprintln!(
-                "warning: {name} has holonomy group {}, the model's kernels are constrained to {}: its outputs depend on the gauge there",
+                "warning: mesh '{}' ({} line {}) has holonomy group {}, the model's kernels are constrained to {}: its outputs depend on the gauge there",
+                m.spec,
+                m.source,
+                m.line,
                 measured.name(),
                 model.group().name()
             );
         }
     }
-    let compiled = compile(&model, &meshes, a.json)?;
     let k = model.spec().outputs;
     let shape: Vec<u64> = match model.spec().task {
         Task::Mesh => vec![data.samples.len() as u64, k as u64],
@@ -427,6 +498,7 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
             vec![data.samples.len() as u64, n as u64, k as u64]
         }
     };
+    let compiled = compile(&model, &meshes, a.json)?;
     let samples: Vec<nn::Sample> = data
         .samples
         .iter()
@@ -442,19 +514,10 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
         values.extend(o.flatten_all()?.to_vec1::<f32>()?);
     }
     write_npy_f32(&a.out, &shape, &values)?;
-    let accuracy = if data.task.is_some() {
-        Some(
-            nn::evaluate(
-                &model,
-                &compiled,
-                &samples,
-                a.batch_size,
-                Loss::CrossEntropy,
-            )?
-            .1,
-        )
-    } else {
-        None
+    // Accuracy from the outputs just computed (a second forward pass would give the same argmax).
+    let accuracy = match data.task {
+        Some(_) => Some(accuracy(&outputs, &samples)?),
+        None => None,
     };
     let seconds = started.elapsed().as_secs_f64();
     if a.json {
@@ -471,4 +534,21 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// Fraction of samples (mesh task) or vertices (vertex task) whose largest output is their label;
+/// `outputs[i]` is `[K]` or `[N, K]` for `samples[i]`, every sample labelled.
+fn accuracy(outputs: &[candle_core::Tensor], samples: &[nn::Sample]) -> Result<f64, Error> {
+    let (mut hits, mut total) = (0usize, 0usize);
+    for (o, s) in outputs.iter().zip(samples) {
+        let predicted: Vec<u32> = o.argmax(candle_core::D::Minus1)?.flatten_all()?.to_vec1()?;
+        let labels: &[u32] = match &s.label {
+            Some(nn::Label::Mesh(c)) => std::slice::from_ref(c),
+            Some(nn::Label::Vertex(v)) => v,
+            None => &[],
+        };
+        hits += predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        total += labels.len();
+    }
+    Ok(hits as f64 / total.max(1) as f64)
 }
