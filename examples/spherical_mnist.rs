@@ -51,7 +51,8 @@
 //!
 //! # Output (in `--out`)
 //!
-//! * `table.md` — accuracies (%), parameters and seconds per epoch of (a) and (b), and the machine,
+//! * `table.md` — accuracies (%), parameters and seconds per epoch of (a) and (b) (the mean over the
+//!   epochs of both of its training runs, NR and R; training only, no evaluation), and the machine,
 //!   threads, level, epochs, sample counts and date (also printed).
 //! * `results.json` — the same figures, with the NR/R confusion matrices.
 //! * `confusion.png` — the NR/R confusion matrices of (a) and (b) side by side (rows: true digit,
