@@ -6,7 +6,6 @@
 //! cargo run --release --example train_step [-- STEPS]
 //! ```
 
-
 // Training allocates and frees large tensors every step; mimalloc keeps the pages instead of handing
 // them back to the OS (page faults were a fifth of a training step with the system allocator).
 #[global_allocator]

@@ -1,7 +1,6 @@
 //! The `manifold-cnn` command line. `cargo run --release` with no arguments runs a short tour on the
 //! embedded default mesh.
 
-
 // Training allocates and frees large tensors every step; mimalloc keeps the pages instead of handing
 // them back to the OS (page faults were a fifth of a training step with the system allocator).
 #[global_allocator]

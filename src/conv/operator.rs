@@ -479,15 +479,81 @@ impl<T: Real> ConvOperator<T> {
         w.finish()
     }
 
-    /// Internal copy of vertex-major data, rows in the operator's order.
-    fn to_internal(&self, data: &[T], width: usize) -> Vec<T> {
+    /// A batch (signal-major, `batch × N × width`) as internal rows that each hold every signal:
+    /// `out[(rank(v)·batch + s)·width + c] = data[(s·N + v)·width + c]`. One gather over such rows
+    /// serves the whole batch, so the operator is read once per pass instead of once per signal.
+    fn to_internal_batch(&self, data: &[T], batch: usize, width: usize) -> Vec<T> {
+        let n = self.vertices;
         let mut out = vec![T::default(); data.len()];
-        out.par_chunks_mut(width.max(1))
+        out.par_chunks_mut((batch * width).max(1))
             .zip(self.order.par_iter())
             .for_each(|(row, &v)| {
-                row.copy_from_slice(&data[v as usize * width..(v as usize + 1) * width]);
+                for (s, dst) in row.chunks_exact_mut(width.max(1)).enumerate() {
+                    let at = (s * n + v as usize) * width;
+                    dst.copy_from_slice(&data[at..at + width]);
+                }
             });
         out
+    }
+
+    /// `out[s][order[p]] = Σ_b (Σ_e coef[e, b] src[col_e])[s] · W_b` for every row `p` and signal `s`
+    /// of a batch in internal layout: per block the gather into a (block × B·S·width) tile, reordered to
+    /// (block·S × B·width), one product with `w` read as (B·width) × out_width, and each (row, signal)
+    /// written straight to its place in `out` (`batch × N × out_width`, vertex order).
+    #[allow(clippy::too_many_arguments)]
+    fn apply_batch(
+        &self,
+        s: &Structure<T>,
+        src: &[T],
+        batch: usize,
+        width: usize,
+        w: &[T],
+        out_width: usize,
+        out: &mut [T],
+    ) {
+        let n = self.vertices;
+        assert_eq!(out.len(), batch * n * out_width);
+        let wide = self.basis * batch * width;
+        let dst = DisjointWrites::new(out);
+        (0..n.div_ceil(BLOCK)).into_par_iter().for_each_init(
+            || {
+                (
+                    vec![T::default(); BLOCK * wide],
+                    vec![T::default(); BLOCK * wide],
+                    vec![T::default(); BLOCK * batch * out_width],
+                )
+            },
+            |(y, z, o), blk| {
+                let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
+                let m = rows.len();
+                gather(s, rows.clone(), src, batch * width, y);
+                let tile = if batch == 1 {
+                    &y[..m * wide]
+                } else {
+                    signal_major(&y[..m * wide], self.basis, batch, width, z);
+                    &z[..m * wide]
+                };
+                gemm(
+                    m * batch,
+                    self.basis * width,
+                    out_width,
+                    tile,
+                    w,
+                    &mut o[..m * batch * out_width],
+                );
+                for (r, p) in rows.enumerate() {
+                    let v = self.order[p] as usize;
+                    for sig in 0..batch {
+                        let at = (r * batch + sig) * out_width;
+                        // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so
+                        // each (signal, vertex) row of the output is written by exactly one block.
+                        unsafe {
+                            dst.write((sig * n + v) * out_width, &o[at..at + out_width]);
+                        }
+                    }
+                }
+            },
+        );
     }
 
     /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
@@ -564,48 +630,6 @@ impl<T: Real> ConvOperator<T> {
             .iter()
             .enumerate()
             .all(|(v, &i)| self.order[i as usize] as usize == v));
-    }
-
-    /// `out[order[p]] = Σ_b (Σ_e coef[e, b] src[col_e]) · W_b` over the rows `p` of `s`, in parallel
-    /// blocks: the gather into a (block × B·width) tile, one product with `w` read as
-    /// (B·width) × out_width into a block of output rows, and those rows written straight to their
-    /// vertices (`out` is in vertex order; no internal copy of it is made).
-    fn apply(
-        &self,
-        s: &Structure<T>,
-        src: &[T],
-        width: usize,
-        w: &[T],
-        out_width: usize,
-        out: &mut [T],
-    ) {
-        assert_eq!(out.len(), self.vertices * out_width);
-        let k = self.basis * width;
-        let dst = DisjointWrites::new(out);
-        (0..self.vertices.div_ceil(BLOCK))
-            .into_par_iter()
-            .for_each_init(
-                || {
-                    (
-                        vec![T::default(); BLOCK * k],
-                        vec![T::default(); BLOCK * out_width],
-                    )
-                },
-                |(y, o), blk| {
-                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
-                    let m = rows.len();
-                    gather(s, rows.clone(), src, width, y);
-                    gemm(m, k, out_width, &y[..m * k], w, &mut o[..m * out_width]);
-                    for (r, p) in rows.enumerate() {
-                        let v = self.order[p] as usize;
-                        // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so
-                        // each output row is written by exactly one block.
-                        unsafe {
-                            dst.write(v * out_width, &o[r * out_width..(r + 1) * out_width]);
-                        }
-                    }
-                },
-            );
     }
 
     /// Panics unless both arguments, given as `(name, vertices, batch)`, hold signals on this
@@ -692,19 +716,17 @@ impl<T: Real> ConvOperator<T> {
             w.out_channels(),
             (c_in, c_out),
         );
-        let per_out = self.vertices * c_out;
-        for i in 0..x.batch() {
-            let xi = self.to_internal(x.signal(i), c_in);
-            let oi = &mut out.as_mut_slice()[i * per_out..(i + 1) * per_out];
-            self.apply(
-                &self.forward_structure(),
-                &xi,
-                c_in,
-                w.as_slice(),
-                c_out,
-                oi,
-            );
-        }
+        let batch = x.batch();
+        let xi = self.to_internal_batch(x.as_slice(), batch, c_in);
+        self.apply_batch(
+            &self.forward_structure(),
+            &xi,
+            batch,
+            c_in,
+            w.as_slice(),
+            c_out,
+            out.as_mut_slice(),
+        );
     }
 
     /// Weight gradient, summed over the batch: `∂L/∂W_b = Σ_i Σ_p (A_b X_i)[p]ᵀ ⊗ G_i[p]`, with
@@ -742,42 +764,47 @@ impl<T: Real> ConvOperator<T> {
         );
         let grad_w = grad_w.as_mut_slice();
         grad_w.iter_mut().for_each(|v| *v = T::default());
-        for i in 0..x.batch() {
-            let xi = self.to_internal(x.signal(i), c_in);
-            let gi = self.to_internal(grad_out.signal(i), c_out);
-            self.add_weight_gradient(&xi, c_in, &gi, c_out, grad_w);
-        }
+        let batch = x.batch();
+        let xi = self.to_internal_batch(x.as_slice(), batch, c_in);
+        let gi = self.to_internal_batch(grad_out.as_slice(), batch, c_out);
+        self.add_weight_gradient(&xi, batch, c_in, &gi, c_out, grad_w);
     }
 
-    /// `grad_w += Σ_b Σ_p (A_b x)[p]ᵀ ⊗ grad_out[p]` for one signal (both in internal row order): per
-    /// group of blocks a partial `Yᵀ·G`, the partials added in order.
+    /// `grad_w += Σ_s Σ_b Σ_p (A_b x_s)[p]ᵀ ⊗ grad_out_s[p]` for a batch (both in internal row order,
+    /// each row holding every signal, as [`to_internal_batch`](Self::to_internal_batch) lays it out):
+    /// per group of blocks a partial `Yᵀ·G` over the block's (row, signal) pairs, the partials added
+    /// in order.
     fn add_weight_gradient(
         &self,
         x: &[T],
+        batch: usize,
         c_in: usize,
         grad_out: &[T],
         c_out: usize,
         grad_w: &mut [T],
     ) {
         let k = self.basis * c_in;
+        let wide = self.basis * batch * c_in;
         const GROUP: usize = 16;
         let groups = self.vertices.div_ceil(BLOCK * GROUP);
         let partials: Vec<Vec<T>> = (0..groups)
             .into_par_iter()
             .map(|g| {
-                let mut y = vec![T::default(); BLOCK * k];
+                let mut y = vec![T::default(); BLOCK * wide];
+                let mut z = vec![T::default(); BLOCK * wide];
                 let mut acc = vec![T::default(); k * c_out];
                 for blk in g * GROUP..((g + 1) * GROUP).min(self.vertices.div_ceil(BLOCK)) {
                     let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                     let (r0, m) = (rows.start, rows.len());
-                    gather(&self.forward_structure(), rows, x, c_in, &mut y);
-                    let gout = &grad_out[r0 * c_out..(r0 + m) * c_out];
-                    // acc (k × c_out) += Yᵀ (k × m) · G (m × c_out)
+                    gather(&self.forward_structure(), rows, x, batch * c_in, &mut y);
+                    signal_major(&y[..m * wide], self.basis, batch, c_in, &mut z);
+                    let gout = &grad_out[r0 * batch * c_out..(r0 + m) * batch * c_out];
+                    // acc (k × c_out) += Zᵀ (k × m·S) · G (m·S × c_out)
                     T::gemm(
                         k,
-                        m,
+                        m * batch,
                         c_out,
-                        &y[..m * k],
+                        &z[..m * wide],
                         1,
                         k as isize,
                         gout,
@@ -837,19 +864,17 @@ impl<T: Real> ConvOperator<T> {
                 }
             }
         }
-        let per_in = self.vertices * c_in;
-        for i in 0..grad_out.batch() {
-            let gi = self.to_internal(grad_out.signal(i), c_out);
-            let xi = &mut grad_x.as_mut_slice()[i * per_in..(i + 1) * per_in];
-            self.apply(
-                &self.transposed_structure(),
-                &gi,
-                c_out,
-                &transposed,
-                c_in,
-                xi,
-            );
-        }
+        let batch = grad_out.batch();
+        let gi = self.to_internal_batch(grad_out.as_slice(), batch, c_out);
+        self.apply_batch(
+            &self.transposed_structure(),
+            &gi,
+            batch,
+            c_out,
+            &transposed,
+            c_in,
+            grad_x.as_mut_slice(),
+        );
     }
 
     /// The operator of basis function `b` as a sparse N × N matrix.
@@ -866,6 +891,21 @@ impl<T: Real> ConvOperator<T> {
             indices.iter().map(|&c| c as usize).collect(),
             data,
         )
+    }
+}
+
+/// A gathered tile `[row][b][s][c]` (rows of B·S·width) reordered to `[row][s][b][c]`: one row of
+/// B·width per (row, signal), the layout the weights `[b][c][o]` multiply.
+fn signal_major<T: Copy>(y: &[T], basis: usize, batch: usize, width: usize, z: &mut [T]) {
+    let wide = basis * batch * width;
+    for (yr, zr) in y.chunks_exact(wide).zip(z.chunks_exact_mut(wide)) {
+        for b in 0..basis {
+            for s in 0..batch {
+                let from = (b * batch + s) * width;
+                let to = (s * basis + b) * width;
+                zr[to..to + width].copy_from_slice(&yr[from..from + width]);
+            }
+        }
     }
 }
 

@@ -95,16 +95,19 @@ impl NormOp {
                 read(grad, |gs: &[T]| {
                     read(gamma, |gam: &[T]| {
                         let gam: Vec<f64> = gam.iter().map(|v| v.to_f64()).collect();
-                        // Per sample: ∂L/∂x and the sample's parts of ∂L/∂γ and ∂L/∂β.
-                        let parts: Vec<(Vec<T>, Vec<f64>, Vec<f64>)> = (0..s)
-                            .into_par_iter()
-                            .map(|i| {
+                        // Per sample: ∂L/∂x written in place, and the sample's parts of ∂L/∂γ, ∂L/∂β.
+                        let mut dx = vec![T::default(); s * n * c];
+                        let parts: Vec<(Vec<f64>, Vec<f64>)> = dx
+                            .par_chunks_mut(n * c)
+                            .enumerate()
+                            .map(|(i, dx)| {
                                 let r = i * n * c..(i + 1) * n * c;
                                 let (x, y, g) = (&xs[r.clone()], &ys[r.clone()], &gs[r]);
                                 let (mean, inv) = moments(x, a, c);
                                 let mut dgamma = vec![0.0; c];
                                 let mut dbeta = vec![0.0; c];
-                                let (mut sum_g, mut sum_gx) = (vec![0.0; c], vec![0.0; c]);
+                                // First pass: ∂L/∂x̂ (kept in dx as f64 would need another buffer, so
+                                // the sums come first and the second pass recomputes x̂).
                                 for ((xr, yr), gr) in x
                                     .chunks_exact(c)
                                     .zip(y.chunks_exact(c))
@@ -116,14 +119,13 @@ impl NormOp {
                                         } else {
                                             gr[k].to_f64()
                                         };
-                                        let xh = (xr[k].to_f64() - mean[k]) * inv[k];
-                                        dgamma[k] += gk * xh;
+                                        dgamma[k] += gk * (xr[k].to_f64() - mean[k]) * inv[k];
                                         dbeta[k] += gk;
-                                        sum_g[k] += gam[k] * gk;
-                                        sum_gx[k] += gam[k] * gk * xh;
                                     }
                                 }
-                                let mut dx = vec![T::default(); n * c];
+                                // Σ γg = γ ∂L/∂β and Σ γg x̂ = γ ∂L/∂γ over this sample.
+                                let sum_g: Vec<f64> = (0..c).map(|k| gam[k] * dbeta[k]).collect();
+                                let sum_gx: Vec<f64> = (0..c).map(|k| gam[k] * dgamma[k]).collect();
                                 for (((dr, xr), yr), (gr, &w)) in dx
                                     .chunks_exact_mut(c)
                                     .zip(x.chunks_exact(c))
@@ -143,13 +145,11 @@ impl NormOp {
                                         );
                                     }
                                 }
-                                (dx, dgamma, dbeta)
+                                (dgamma, dbeta)
                             })
                             .collect();
-                        let mut dx = Vec::with_capacity(s * n * c);
                         let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
-                        for (x, g, b) in parts {
-                            dx.extend_from_slice(&x);
+                        for (g, b) in parts {
                             for k in 0..c {
                                 dg[k] += g[k];
                                 db[k] += b[k];
@@ -288,23 +288,31 @@ impl PoolOp {
                             &ys[i * nc * c..(i + 1) * nc * c],
                             &gs[i * nc * c..(i + 1) * nc * c],
                         );
+                        let mut taken = vec![false; c];
                         for v in 0..nc {
                             let ring = self.ring_of(v);
-                            for k in 0..c {
-                                let gv = g[v * c + k].to_f64();
-                                if self.max {
-                                    let target = y[v * c + k];
-                                    if let Some(&w) =
-                                        ring.iter().find(|&&w| x[w as usize * c + k] == target)
-                                    {
-                                        let e = &mut d[w as usize * c + k];
-                                        *e = T::from_f64(e.to_f64() + gv);
+                            let (yv, gv) = (&y[v * c..(v + 1) * c], &g[v * c..(v + 1) * c]);
+                            if self.max {
+                                // The gradient goes to the first ring entry holding the max.
+                                taken.iter_mut().for_each(|t| *t = false);
+                                for &w in ring {
+                                    let w = w as usize;
+                                    let (xw, dw) =
+                                        (&x[w * c..(w + 1) * c], &mut d[w * c..(w + 1) * c]);
+                                    for k in 0..c {
+                                        if !taken[k] && xw[k] == yv[k] {
+                                            taken[k] = true;
+                                            dw[k] = T::from_f64(dw[k].to_f64() + gv[k].to_f64());
+                                        }
                                     }
-                                } else {
-                                    let share = gv * self.inverse_size[v];
-                                    for &w in ring {
-                                        let e = &mut d[w as usize * c + k];
-                                        *e = T::from_f64(e.to_f64() + share);
+                                }
+                            } else {
+                                let share = self.inverse_size[v];
+                                for &w in ring {
+                                    let dw = &mut d[w as usize * c..(w as usize + 1) * c];
+                                    for k in 0..c {
+                                        dw[k] =
+                                            T::from_f64(dw[k].to_f64() + share * gv[k].to_f64());
                                     }
                                 }
                             }
