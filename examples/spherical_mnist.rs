@@ -68,6 +68,10 @@
 //! [`project_image`]: manifold_cnn::data::sphere::project_image
 //! [`random_rotation`]: manifold_cnn::data::sphere::random_rotation
 
+// Freed tensor pages stay in the process (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use candle_core::DType;
 use clap::Parser;
 use manifold_cnn::data::sphere::{project_image, random_rotation, Rotation};
@@ -97,9 +101,8 @@ const UNCONSTRAINED_CHANNELS: [usize; 3] = [6, 13, 25];
 /// How far apart the two parameter counts may be (relative to (a)'s) for the budget to count as equal.
 const BUDGET_TOLERANCE: f64 = 0.05;
 
-/// Batch size and learning rate of every training run (AdamW, cosine schedule).
+/// Batch size of every training run (AdamW, cosine schedule).
 const BATCH_SIZE: usize = 32;
-const LEARNING_RATE: f64 = 3e-3;
 
 /// The classes: digits 0–9.
 const CLASSES: usize = 10;
@@ -120,6 +123,9 @@ struct Args {
     /// Test digits: the last N of the file.
     #[arg(long, default_value_t = 2000)]
     test: usize,
+    /// Base learning rate (AdamW, cosine schedule).
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
     /// Seeds the rotations, the weights and the shuffles.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -170,6 +176,8 @@ struct Setting {
     train: usize,
     test: usize,
     seed: u64,
+    /// Base learning rate.
+    lr: f64,
     date: String,
 }
 
@@ -221,6 +229,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         train: args.train,
         test: args.test,
         seed: args.seed,
+        lr: args.lr,
         date: today(),
     };
     let table = table(&results, &setting);
@@ -429,7 +438,7 @@ fn train_on(
     let options = TrainOptions {
         epochs: args.epochs,
         batch_size: BATCH_SIZE,
-        learning_rate: LEARNING_RATE,
+        learning_rate: args.lr,
         seed: args.seed,
         progress: true,
         ..Default::default()
@@ -514,8 +523,8 @@ fn table(results: &[NetworkResult], s: &Setting) -> String {
     }
     t += &format!(
         "\n{}, {} threads; icosphere:{} ({} vertices), {} epochs, {} training / {} test digits, \
-         batch {BATCH_SIZE}, learning rate {LEARNING_RATE}, seed {}; {}\n",
-        s.machine, s.threads, s.level, s.vertices, s.epochs, s.train, s.test, s.seed, s.date
+         batch {BATCH_SIZE}, learning rate {}, seed {}; {}\n",
+        s.machine, s.threads, s.level, s.vertices, s.epochs, s.train, s.test, s.lr, s.seed, s.date
     );
     t
 }
@@ -550,7 +559,7 @@ fn results_json(results: &[NetworkResult], s: &Setting) -> String {
         "train": s.train,
         "test": s.test,
         "batch_size": BATCH_SIZE,
-        "learning_rate": LEARNING_RATE,
+        "learning_rate": s.lr,
         "seed": s.seed,
         "date": s.date,
         "networks": networks,
