@@ -417,3 +417,22 @@ fn invalid_parameters_are_errors() {
     assert!(GaussianMixture::with_widths(2, 4, 0.1, f64::NAN).is_err());
     assert!(GaussianMixture::with_widths(2, 4, f64::INFINITY, 0.1).is_err());
 }
+
+#[test]
+fn basis_specs_parse_strictly() {
+    use manifold_cnn::kernel::KernelBasis;
+    assert_eq!(KernelBasis::parse("harmonic:2:3").unwrap().len(), 2 * 7);
+    assert_eq!(KernelBasis::parse("bins:2:4").unwrap().len(), 8);
+    // An order past u32 is refused (it used to be truncated: 4294967299 ran as 3), as are extra or
+    // missing fields and unknown kinds; each message names the spec.
+    for bad in [
+        "harmonic:2:4294967299",
+        "harmonic:2:3:99",
+        "harmonic:2",
+        "bins:x:4",
+        "disc:2:2",
+    ] {
+        let e = KernelBasis::parse(bad).unwrap_err().to_string();
+        assert!(e.contains(bad), "{bad}: {e}");
+    }
+}

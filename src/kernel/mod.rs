@@ -252,10 +252,19 @@ impl KernelBasis {
             return Err(bad(format!("'{s}': expected KIND:N:M")));
         }
         match parts[0] {
-            "harmonic" => Ok(KernelBasis::Harmonic(HarmonicBasis::new(
-                RadialBasis::new(RadialProfile::Gaussian, num(1)?)?,
-                num(2)? as u32,
-            )?)),
+            "harmonic" => {
+                // The order is read as u32 itself: a larger number is an error, not truncated.
+                let order = parts[2].parse::<u32>().map_err(|_| {
+                    bad(format!(
+                        "'{s}': the harmonic order '{}' is not an integer in 0..=2^32−1",
+                        parts[2]
+                    ))
+                })?;
+                Ok(KernelBasis::Harmonic(HarmonicBasis::new(
+                    RadialBasis::new(RadialProfile::Gaussian, num(1)?)?,
+                    order,
+                )?))
+            }
             "bins" => Ok(KernelBasis::Bins(PolarBins::new(num(1)?, num(2)?)?)),
             "gaussians" => Ok(KernelBasis::Gaussian(GaussianMixture::new(
                 num(1)?,
