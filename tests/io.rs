@@ -897,3 +897,35 @@ fn large_obj_parse_speed() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn atomic_writes_keep_the_old_file_when_writing_fails() {
+    use manifold_cnn::io::write_atomically;
+    let dir = std::env::temp_dir().join(format!("manifold-cnn-atomic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.npy");
+    write_atomically(&path, |tmp| {
+        std::fs::write(tmp, b"first").unwrap();
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"first");
+    // A writer that fails half way (as a full disk would): the old file stays, no partial file is left.
+    let err = write_atomically(&path, |tmp| {
+        assert_eq!(tmp.extension().unwrap(), "npy", "the extension stays last");
+        std::fs::write(tmp, b"half").unwrap();
+        Err(manifold_cnn::Error::Io {
+            path: tmp.display().to_string(),
+            message: "no space left on device".into(),
+        })
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("no space left"));
+    assert_eq!(std::fs::read(&path).unwrap(), b"first");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("out.npy")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -415,7 +415,9 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
             Ok(())
         },
     )?;
-    super::plot::curves(&a.out.join("curves.png"), &history)?;
+    manifold_cnn::io::write_atomically(&a.out.join("curves.png"), |tmp| {
+        super::plot::curves(tmp, &history)
+    })?;
     let last = history.last().expect("at least one epoch");
     let seconds = started.elapsed().as_secs_f64();
     let per_epoch = history.iter().map(|e| e.seconds).sum::<f64>() / history.len() as f64;
@@ -513,7 +515,7 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     for o in &outputs {
         values.extend(o.flatten_all()?.to_vec1::<f32>()?);
     }
-    write_npy_f32(&a.out, &shape, &values)?;
+    manifold_cnn::io::write_atomically(&a.out, |tmp| write_npy_f32(tmp, &shape, &values))?;
     // Accuracy from the outputs just computed (a second forward pass would give the same argmax).
     let accuracy = match data.task {
         Some(_) => Some(accuracy(&outputs, &samples)?),

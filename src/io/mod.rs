@@ -31,3 +31,39 @@ pub fn load_source(spec: &str) -> Result<MeshSource> {
     }
     obj::read_obj(spec)
 }
+
+/// Writes a file so that it is either complete or not there: `write` fills a temporary file beside
+/// `path` (same directory, so the rename cannot cross devices), which is renamed over `path` only when
+/// `write` succeeded. On failure the temporary file is removed and whatever `path` held before is
+/// untouched.
+///
+/// # Errors
+/// `write`'s error, or an [`Error::Io`] naming `path` if the rename fails.
+pub fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> Result<()>,
+) -> Result<()> {
+    // The extension stays last: some writers (PNG) choose the format from it.
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{stem}.partial-{}{ext}", std::process::id()));
+    match write(&tmp) {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}

@@ -485,25 +485,29 @@ impl Model {
     }
 
     /// Writes `dir/model.json` (the description, group resolved) and `dir/model.safetensors` (the
-    /// weights, which PyTorch's `safetensors` reads).
+    /// weights, which PyTorch's `safetensors` reads), each complete or not at all.
     ///
     /// # Errors
     /// If the directory cannot be created or a file written.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let json = dir.join("model.json");
-        std::fs::write(&json, self.spec.to_json() + "\n").map_err(|e| io(&json, e))?;
+        crate::io::write_atomically(&json, |tmp| {
+            std::fs::write(tmp, self.spec.to_json() + "\n").map_err(|e| io(&json, e))
+        })?;
         self.save_weights(&dir.join("model.safetensors"))
     }
 
-    /// Writes the weights alone.
+    /// Writes the weights alone (complete or not at all: a failed write leaves the previous file).
     ///
     /// # Errors
     /// If the file cannot be written.
     pub fn save_weights(&self, path: &Path) -> Result<()> {
-        self.varmap.save(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        crate::io::write_atomically(path, |tmp| {
+            self.varmap.save(tmp).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
         })
     }
 
