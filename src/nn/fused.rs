@@ -46,9 +46,9 @@ fn moments<T: Float>(x: &[T], a: &[f64], c: usize) -> (Vec<f64>, Vec<f64>) {
     }
     let mut var = vec![0.0; c];
     for (row, &w) in x.chunks_exact(c).zip(a) {
-        for k in 0..c {
-            let d = row[k].to_f64() - mean[k];
-            var[k] += w * d * d;
+        for ((s, &v), &m) in var.iter_mut().zip(row).zip(&mean) {
+            let d = v.to_f64() - m;
+            *s += w * d * d;
         }
     }
     let inv = var.iter().map(|v| 1.0 / (v + EPS).sqrt()).collect();
@@ -70,10 +70,17 @@ impl NormOp {
             .zip(x.par_chunks(n * c))
             .for_each(|(y, x)| {
                 let (mean, inv) = moments(x, a, c);
+                // y = scale·x + shift per channel, with scale = γ/σ and shift = β − γμ/σ.
+                let affine: Vec<(f64, f64)> = (0..c)
+                    .map(|k| {
+                        let scale = g[k].to_f64() * inv[k];
+                        (scale, b[k].to_f64() - scale * mean[k])
+                    })
+                    .collect();
+                let floor = if self.relu { 0.0 } else { f64::NEG_INFINITY };
                 for (yr, xr) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                    for k in 0..c {
-                        let v = g[k].to_f64() * (xr[k].to_f64() - mean[k]) * inv[k] + b[k].to_f64();
-                        yr[k] = T::from_f64(if self.relu { v.max(0.0) } else { v });
+                    for ((yv, &xv), &(scale, shift)) in yr.iter_mut().zip(xr).zip(&affine) {
+                        *yv = T::from_f64((scale * xv.to_f64() + shift).max(floor));
                     }
                 }
             });
@@ -106,43 +113,46 @@ impl NormOp {
                                 let (mean, inv) = moments(x, a, c);
                                 let mut dgamma = vec![0.0; c];
                                 let mut dbeta = vec![0.0; c];
-                                // First pass: ∂L/∂x̂ (kept in dx as f64 would need another buffer, so
-                                // the sums come first and the second pass recomputes x̂).
+                                let relu = self.relu;
+                                // 1 where the ReLU let the value through (or there is none), else 0.
+                                let pass = |y: T| if !relu || y.to_f64() > 0.0 { 1.0 } else { 0.0 };
+                                // First pass: ∂L/∂γ and ∂L/∂β of this sample; the second pass needs them.
                                 for ((xr, yr), gr) in x
                                     .chunks_exact(c)
                                     .zip(y.chunks_exact(c))
                                     .zip(g.chunks_exact(c))
                                 {
-                                    for k in 0..c {
-                                        let gk = if self.relu && yr[k].to_f64() <= 0.0 {
-                                            0.0
-                                        } else {
-                                            gr[k].to_f64()
-                                        };
-                                        dgamma[k] += gk * (xr[k].to_f64() - mean[k]) * inv[k];
-                                        dbeta[k] += gk;
+                                    let lanes = dgamma
+                                        .iter_mut()
+                                        .zip(dbeta.iter_mut())
+                                        .zip(xr.iter().zip(yr).zip(gr))
+                                        .zip(mean.iter().zip(&inv));
+                                    for (((dg, db), ((&xv, &yv), &gv)), (&m, &iv)) in lanes {
+                                        let gk = gv.to_f64() * pass(yv);
+                                        *dg += gk * (xv.to_f64() - m) * iv;
+                                        *db += gk;
                                     }
                                 }
                                 // Σ γg = γ ∂L/∂β and Σ γg x̂ = γ ∂L/∂γ over this sample.
                                 let sum_g: Vec<f64> = (0..c).map(|k| gam[k] * dbeta[k]).collect();
                                 let sum_gx: Vec<f64> = (0..c).map(|k| gam[k] * dgamma[k]).collect();
+                                let per_channel: Vec<(f64, f64, f64, f64, f64)> = (0..c)
+                                    .map(|k| (mean[k], inv[k], gam[k], sum_g[k], sum_gx[k]))
+                                    .collect();
                                 for (((dr, xr), yr), (gr, &w)) in dx
                                     .chunks_exact_mut(c)
                                     .zip(x.chunks_exact(c))
                                     .zip(y.chunks_exact(c))
                                     .zip(g.chunks_exact(c).zip(a))
                                 {
-                                    for k in 0..c {
-                                        let gk = if self.relu && yr[k].to_f64() <= 0.0 {
-                                            0.0
-                                        } else {
-                                            gr[k].to_f64()
-                                        };
-                                        let xh = (xr[k].to_f64() - mean[k]) * inv[k];
-                                        dr[k] = T::from_f64(
-                                            inv[k]
-                                                * (gam[k] * gk - w * (sum_g[k] + xh * sum_gx[k])),
-                                        );
+                                    let lanes = dr
+                                        .iter_mut()
+                                        .zip(xr.iter().zip(yr).zip(gr))
+                                        .zip(&per_channel);
+                                    for ((d, ((&xv, &yv), &gv)), &(m, iv, gm, sg, sgx)) in lanes {
+                                        let gk = gv.to_f64() * pass(yv);
+                                        let xh = (xv.to_f64() - m) * iv;
+                                        *d = T::from_f64(iv * (gm * gk - w * (sg + xh * sgx)));
                                     }
                                 }
                                 (dgamma, dbeta)
