@@ -265,15 +265,26 @@ impl PoolOp {
         out.par_chunks_mut(nc * c)
             .zip(x.par_chunks(n * c))
             .for_each(|(y, x)| {
+                // Row by row over the ring (each fine row is contiguous), accumulating in f64.
+                let mut acc = vec![0.0f64; c];
                 for (v, yr) in y.chunks_exact_mut(c).enumerate() {
                     let ring = self.ring_of(v);
-                    for k in 0..c {
-                        let vals = ring.iter().map(|&w| x[w as usize * c + k].to_f64());
-                        yr[k] = T::from_f64(if self.max {
-                            vals.fold(f64::NEG_INFINITY, f64::max)
+                    acc.fill(if self.max { f64::NEG_INFINITY } else { 0.0 });
+                    for &w in ring {
+                        let xw = &x[w as usize * c..(w as usize + 1) * c];
+                        if self.max {
+                            for (a, &xv) in acc.iter_mut().zip(xw) {
+                                *a = a.max(xv.to_f64());
+                            }
                         } else {
-                            vals.sum::<f64>() * self.inverse_size[v]
-                        });
+                            for (a, &xv) in acc.iter_mut().zip(xw) {
+                                *a += xv.to_f64();
+                            }
+                        }
+                    }
+                    let scale = if self.max { 1.0 } else { self.inverse_size[v] };
+                    for (yv, &a) in yr.iter_mut().zip(&acc) {
+                        *yv = T::from_f64(a * scale);
                     }
                 }
             });
@@ -309,10 +320,11 @@ impl PoolOp {
                                     let w = w as usize;
                                     let (xw, dw) =
                                         (&x[w * c..(w + 1) * c], &mut d[w * c..(w + 1) * c]);
-                                    for k in 0..c {
-                                        if !taken[k] && xw[k] == yv[k] {
-                                            taken[k] = true;
-                                            dw[k] = T::from_f64(dw[k].to_f64() + gv[k].to_f64());
+                                    let lanes = taken.iter_mut().zip(xw.iter().zip(yv)).zip(dw.iter_mut().zip(gv));
+                                    for ((t, (&xv, &ym)), (dv, &gk)) in lanes {
+                                        if !*t && xv == ym {
+                                            *t = true;
+                                            *dv = T::from_f64(dv.to_f64() + gk.to_f64());
                                         }
                                     }
                                 }
@@ -320,9 +332,8 @@ impl PoolOp {
                                 let share = self.inverse_size[v];
                                 for &w in ring {
                                     let dw = &mut d[w as usize * c..(w as usize + 1) * c];
-                                    for k in 0..c {
-                                        dw[k] =
-                                            T::from_f64(dw[k].to_f64() + share * gv[k].to_f64());
+                                    for (dv, &gk) in dw.iter_mut().zip(gv) {
+                                        *dv = T::from_f64(dv.to_f64() + share * gk.to_f64());
                                     }
                                 }
                             }
