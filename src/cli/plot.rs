@@ -77,6 +77,7 @@ fn draw(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::E
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style(("sans-serif", 13))
             .draw()?;
         for (label, colour, pts) in series {

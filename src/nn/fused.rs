@@ -320,7 +320,10 @@ impl PoolOp {
                                     let w = w as usize;
                                     let (xw, dw) =
                                         (&x[w * c..(w + 1) * c], &mut d[w * c..(w + 1) * c]);
-                                    let lanes = taken.iter_mut().zip(xw.iter().zip(yv)).zip(dw.iter_mut().zip(gv));
+                                    let lanes = taken
+                                        .iter_mut()
+                                        .zip(xw.iter().zip(yv))
+                                        .zip(dw.iter_mut().zip(gv));
                                     for ((t, (&xv, &ym)), (dv, &gk)) in lanes {
                                         if !*t && xv == ym {
                                             *t = true;
