@@ -3,11 +3,10 @@
 //!
 //! Fixtures are written by each test into its own temporary directory with npyz.
 
+mod common;
+use common::TempDir;
 use std::f64::consts::PI;
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use manifold_cnn::data::sphere::{
     icosahedral_rotations, project_image, random_rotation, rotation_from_uniforms,
@@ -15,56 +14,20 @@ use manifold_cnn::data::sphere::{
 };
 use manifold_cnn::data::{load_mnist, Dataset, Label, Task};
 use manifold_cnn::{primitives, BuildOptions, Error};
-use npyz::WriterBuilder;
 use proptest::prelude::Rng;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 
 // ----------------------------------------------------------------------------------------------------
 // Fixtures
 
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "manifold-cnn-data-{}-{name}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    /// Writes a `.npy` array of the given numpy dtype (that of `T`).
-    fn npy<T: npyz::AutoSerialize + Copy>(&self, name: &str, shape: &[u64], data: &[T]) {
-        let file = BufWriter::new(File::create(self.path(name)).unwrap());
-        let mut w = npyz::WriteOptions::<T>::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(file)
-            .begin_nd()
-            .unwrap();
-        for x in data {
-            w.push(x).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        std::fs::write(self.path(name), text).unwrap();
-        self.path(name)
-    }
-    fn load(&self, manifest: &str) -> manifold_cnn::Result<Dataset> {
-        Dataset::load(self.write("m.csv", manifest), &BuildOptions::default())
-    }
+/// Loading a manifest written into the test's directory.
+trait LoadManifest {
+    fn load(&self, manifest: &str) -> manifold_cnn::Result<Dataset>;
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl LoadManifest for TempDir {
+    fn load(&self, manifest: &str) -> manifold_cnn::Result<Dataset> {
+        Dataset::load(self.write("m.csv", manifest), &BuildOptions::default())
     }
 }
 
@@ -98,7 +61,7 @@ const GRID: usize = 9;
 
 #[test]
 fn a_manifest_of_three_meshes_loads_every_sample_once_per_mesh() {
-    let d = TempDir::new("good");
+    let d = TempDir::new("data", "good");
     d.npy("ico.npy", &[3, ICO as u64, 2], &signals(3, ICO, 2));
     d.npy("ico_labels.npy", &[3], &[0i64, 2, 1]);
     d.npy("grid.npy", &[GRID as u64, 2], &signals(1, GRID, 2));
@@ -173,7 +136,7 @@ fn a_manifest_of_three_meshes_loads_every_sample_once_per_mesh() {
 
 #[test]
 fn per_vertex_labels_and_unlabelled_manifests_load() {
-    let d = TempDir::new("vertex");
+    let d = TempDir::new("data", "vertex");
     d.npy("grid.npy", &[2, GRID as u64, 1], &signals(2, GRID, 1));
     let grid_labels: Vec<i32> = (0..2 * GRID as i32).map(|i| i % 3).collect();
     d.npy("grid_labels.npy", &[2, GRID as u64], &grid_labels);
@@ -228,7 +191,7 @@ fn expect_error(d: &TempDir, manifest: &str, needles: &[&str]) {
 
 /// A directory with good signals on grid:3x3: `g.npy` [9, 2], `g2.npy` [2, 9, 2].
 fn grid_dir(name: &str) -> TempDir {
-    let d = TempDir::new(name);
+    let d = TempDir::new("data", name);
     d.npy("g.npy", &[GRID as u64, 2], &signals(1, GRID, 2));
     d.npy("g2.npy", &[2, GRID as u64, 2], &signals(2, GRID, 2));
     d
@@ -737,7 +700,7 @@ fn mnist_has_10000_digits_with_the_documented_class_counts() {
 
 #[test]
 fn a_bad_mnist_archive_is_an_error_naming_file_and_array() {
-    let d = TempDir::new("mnist");
+    let d = TempDir::new("data", "mnist");
     let e = load_mnist(d.path("none.npz")).unwrap_err().to_string();
     assert!(e.contains("none.npz"), "{e}");
     let mut w = manifold_cnn::io::npz::NpzWriter::create(d.path("f64.npz")).unwrap();

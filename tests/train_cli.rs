@@ -5,14 +5,10 @@
 //! directory, the shape and dtype of the predictions, a loss curve that a seed fixes); bad inputs for
 //! exit code 2 and a message that names the file, the row and what is wrong.
 
-use std::fs::File;
-use std::io::BufWriter;
+mod common;
+use common::TempDir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use manifold_cnn::io::npz::write_npy_f32;
-use npyz::WriterBuilder;
 
 // ----------------------------------------------------------------------------------------------------
 // Fixtures
@@ -21,56 +17,6 @@ use npyz::WriterBuilder;
 const ICO1: usize = 42;
 const ICO2: usize = 162;
 const GRID3: usize = 9;
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "manifold-cnn-train-cli-{}-{name}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        std::fs::write(self.path(name), text).unwrap();
-        self.path(name)
-    }
-    /// float32 signals, as the library writes them.
-    fn f32(&self, name: &str, shape: &[u64], data: &[f32]) {
-        write_npy_f32(self.path(name), shape, data).unwrap();
-    }
-    /// Any numpy dtype (that of `T`): integer labels, float64 signals.
-    fn npy<T: npyz::AutoSerialize + Copy>(&self, name: &str, shape: &[u64], data: &[T]) {
-        let file = BufWriter::new(File::create(self.path(name)).unwrap());
-        let mut w = npyz::WriteOptions::<T>::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(file)
-            .begin_nd()
-            .unwrap();
-        for x in data {
-            w.push(x).unwrap();
-        }
-        w.finish().unwrap();
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Signals of `samples` samples on `n` vertices with `c` channels whose class is visible in them: sample
 /// `s` of class `classes[s]` is a smooth bump pattern shifted by the class.
@@ -245,7 +191,7 @@ fn logged_losses(path: &Path, epochs: usize) -> Vec<f64> {
 
 #[test]
 fn train_then_predict_on_meshes_of_different_sizes() {
-    let dir = TempDir::new("e2e");
+    let dir = TempDir::new("train-cli", "e2e");
     let (manifest, samples) = mixed_dataset(&dir);
     let manifest = manifest.display().to_string();
     dir.write("model.json", &mesh_model(2, 3, "auto"));
@@ -332,7 +278,7 @@ fn train_then_predict_on_meshes_of_different_sizes() {
 
 #[test]
 fn the_same_seed_gives_the_same_loss_curve() {
-    let dir = TempDir::new("seed");
+    let dir = TempDir::new("train-cli", "seed");
     let (manifest, _) = mixed_dataset(&dir);
     let manifest = manifest.display().to_string();
     dir.write("model.json", &mesh_model(2, 3, "auto"));
@@ -350,7 +296,7 @@ fn the_same_seed_gives_the_same_loss_curve() {
 
 #[test]
 fn a_vertex_task_predicts_one_vector_per_vertex() {
-    let dir = TempDir::new("vertex");
+    let dir = TempDir::new("train-cli", "vertex");
     let s = 3;
     let classes: Vec<u8> = (0..s * ICO1).map(|i| ((i / 7) % 2) as u8).collect();
     dir.f32(
@@ -381,7 +327,7 @@ fn a_vertex_task_predicts_one_vector_per_vertex() {
 
 #[test]
 fn predict_needs_no_labels_and_validation_may_use_other_meshes() {
-    let dir = TempDir::new("unlabelled");
+    let dir = TempDir::new("train-cli", "unlabelled");
     let (manifest, _) = mixed_dataset(&dir);
     let manifest = manifest.display().to_string();
     // Validation on a mesh the training set does not have (grid:4x4, 16 vertices).
@@ -438,7 +384,7 @@ fn predict_needs_no_labels_and_validation_may_use_other_meshes() {
 /// A directory with one good row's files on icosphere:1 (1 channel, class 1) and grid:3x3, and a
 /// 2-class mesh model.
 fn bad_case_dir(name: &str) -> TempDir {
-    let dir = TempDir::new(name);
+    let dir = TempDir::new("train-cli", name);
     dir.f32("ico.npy", &[ICO1 as u64, 1], &signals(&[1], ICO1, 1));
     dir.f32("grid.npy", &[GRID3 as u64, 1], &signals(&[1], GRID3, 1));
     dir.write("model.json", &mesh_model(1, 2, "auto"));
@@ -754,7 +700,7 @@ fn predict_errors_name_the_file_and_the_problem() {
 #[test]
 fn training_separates_classes_that_the_signals_show() {
     // Class k is a signal around k − 1 on every vertex: a mean over the vertices separates them.
-    let dir = TempDir::new("learns");
+    let dir = TempDir::new("train-cli", "learns");
     let classes: Vec<u32> = (0..24).map(|i| i % 3).collect();
     dir.f32(
         "ico1.npy",

@@ -62,16 +62,7 @@ impl TableArgs {
             (None, Some(k)) => Radius::MeanEdgeLengths(k),
             (None, None) => Radius::MeanEdgeLengths(5.0),
         };
-        let padding = match self.padding.to_ascii_lowercase().as_str() {
-            "zero" => Padding::Zero,
-            "clamp" => Padding::Clamp,
-            other => {
-                return Err(Error::InvalidParameter {
-                    name: "padding",
-                    message: format!("'{other}' is not a padding policy (zero, clamp)"),
-                })
-            }
-        };
+        let padding = Padding::parse(&self.padding)?;
         Ok(ExpMapParams {
             rings: self.rings,
             directions: self.directions,

@@ -358,22 +358,19 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
         check_data(v, &model, &a.model)?;
     }
     let compiled = compile(&model, &meshes, a.json)?;
-    let samples = |d: &Dataset, map: &[usize]| -> Vec<nn::Sample> {
+    // The signals move from the manifest's samples to the network's (no copy of the data set).
+    let samples = |d: Dataset, map: &[usize]| -> Vec<nn::Sample> {
         d.samples
-            .iter()
+            .into_iter()
             .map(|s| nn::Sample {
                 mesh: map[s.mesh],
-                signal: s.signal.clone(),
-                label: s.label.clone(),
+                signal: s.signal,
+                label: s.label,
             })
             .collect()
     };
-    let train_samples = samples(&train_data, &train_map);
-    let val_samples = val_data
-        .as_ref()
-        .zip(val_map.as_deref())
-        .map(|(d, m)| samples(d, m));
-    drop((train_data, val_data));
+    let train_samples = samples(train_data, &train_map);
+    let val_samples = val_data.zip(val_map.as_deref()).map(|(d, m)| samples(d, m));
 
     std::fs::create_dir_all(&a.out).map_err(|e| io_error(&a.out, e))?;
     model.save(&a.out)?;
@@ -503,11 +500,11 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     let compiled = compile(&model, &meshes, a.json)?;
     let samples: Vec<nn::Sample> = data
         .samples
-        .iter()
+        .into_iter()
         .map(|s| nn::Sample {
             mesh: s.mesh,
-            signal: s.signal.clone(),
-            label: s.label.clone(),
+            signal: s.signal,
+            label: s.label,
         })
         .collect();
     let outputs = nn::predict(&model, &compiled, &samples, a.batch_size)?;

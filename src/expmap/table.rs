@@ -57,6 +57,23 @@ pub enum Padding {
     Clamp,
 }
 
+impl Padding {
+    /// Parses a policy name: `zero` or `clamp` (any case).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`padding`) naming the text.
+    pub fn parse(s: &str) -> Result<Padding> {
+        match s.to_ascii_lowercase().as_str() {
+            "zero" => Ok(Padding::Zero),
+            "clamp" => Ok(Padding::Clamp),
+            _ => Err(Error::InvalidParameter {
+                name: "padding",
+                message: format!("'{s}' is not a padding policy (zero, clamp)"),
+            }),
+        }
+    }
+}
+
 /// Parameters of an [`ExpMapTable`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExpMapParams {

@@ -3,18 +3,11 @@
 //! were several passes and temporaries each, forward and backward; here each is one pass over the
 //! features in each direction.
 
-use super::raw::{read, Float};
+use super::raw::{contiguous, read, Float};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
-
-fn slice<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("non-contiguous operand"),
-    }
-}
 
 const EPS: f64 = 1e-5;
 
@@ -205,11 +198,21 @@ impl CustomOp3 for NormOp {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
-                let (y, sh) = self.fwd(slice(x, l1)?, l1, slice(g, l2)?, slice(b, l3)?)?;
+                let (y, sh) = self.fwd(
+                    contiguous(x, l1)?,
+                    l1,
+                    contiguous(g, l2)?,
+                    contiguous(b, l3)?,
+                )?;
                 Ok((CpuStorage::F32(y), sh))
             }
             (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
-                let (y, sh) = self.fwd(slice(x, l1)?, l1, slice(g, l2)?, slice(b, l3)?)?;
+                let (y, sh) = self.fwd(
+                    contiguous(x, l1)?,
+                    l1,
+                    contiguous(g, l2)?,
+                    contiguous(b, l3)?,
+                )?;
                 Ok((CpuStorage::F64(y), sh))
             }
             _ => candle_core::bail!(
@@ -357,11 +360,11 @@ impl CustomOp1 for PoolOp {
     fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         match st {
             CpuStorage::F32(x) => {
-                let (y, sh) = self.fwd(slice(x, l)?, l)?;
+                let (y, sh) = self.fwd(contiguous(x, l)?, l)?;
                 Ok((CpuStorage::F32(y), sh))
             }
             CpuStorage::F64(x) => {
-                let (y, sh) = self.fwd(slice(x, l)?, l)?;
+                let (y, sh) = self.fwd(contiguous(x, l)?, l)?;
                 Ok((CpuStorage::F64(y), sh))
             }
             _ => candle_core::bail!("pool: features must be f32 or f64, got {:?}", st.dtype()),

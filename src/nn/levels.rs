@@ -49,17 +49,6 @@ pub fn constrained_basis(conv: &ConvSpec, group: &HolonomyGroup) -> Result<Const
     Ok(crate::kernel::KernelBasis::parse(&conv.basis)?.constrain(group))
 }
 
-fn padding(conv: &ConvSpec) -> Result<Padding> {
-    match conv.padding.to_ascii_lowercase().as_str() {
-        "zero" => Ok(Padding::Zero),
-        "clamp" => Ok(Padding::Clamp),
-        other => Err(Error::InvalidParameter {
-            name: "padding",
-            message: format!("'{other}' is not a padding policy (zero, clamp)"),
-        }),
-    }
-}
-
 /// The meshes `levels` subdivision steps coarser than `spec`, coarsest last: for `icosphere:L`,
 /// `icosphere:L−1`, `icosphere:L−2`, …
 ///
@@ -182,7 +171,7 @@ impl MeshLevels {
             rings: conv.rings,
             directions: conv.directions,
             radius: Radius::MeanEdgeLengths(conv.radius_edges),
-            padding: padding(conv)?,
+            padding: Padding::parse(&conv.padding)?,
         };
         let manifolds: Vec<Arc<Manifold>> = std::iter::once(finest).chain(coarser).collect();
         let mut pools = Vec::new();

@@ -1,7 +1,7 @@
 //! The manifold convolution as a candle custom op: forward and backward run the precompiled
 //! [`ConvOperator`], candle's autograd chains them with everything else.
 
-use super::raw::{read, Float};
+use super::raw::{contiguous, read, Float};
 use crate::conv::{ConvOperator, KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
@@ -80,14 +80,6 @@ impl ConvOp {
 
 fn shape_error(e: crate::Error) -> candle_core::Error {
     candle_core::Error::Msg(e.to_string())
-}
-
-/// The contiguous data of a storage with its layout.
-fn contiguous<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("manifold conv: non-contiguous operand"),
-    }
 }
 
 /// A precision the convolution runs in.

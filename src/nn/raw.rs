@@ -1,6 +1,6 @@
 //! Direct access to the data of CPU tensors, for the custom ops' backward passes (no copies).
 
-use candle_core::{Storage, Tensor, WithDType};
+use candle_core::{Layout, Storage, Tensor, WithDType};
 
 /// A floating-point type the custom ops run in.
 pub(crate) trait Float: WithDType + Default + Copy + Send + Sync {}
@@ -23,4 +23,12 @@ pub(crate) fn read<T: Float, R>(
     };
     let (a, b) = layout.contiguous_offsets().expect("made contiguous above");
     f(&cpu.as_slice::<T>()?[a..b])
+}
+
+/// The elements a contiguous layout selects from a storage slice (what a custom op's forward gets).
+pub(crate) fn contiguous<'a, T>(data: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("non-contiguous operand of a manifold-cnn op"),
+    }
 }

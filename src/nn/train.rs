@@ -236,8 +236,10 @@ fn run_batch(
     batch: &[usize],
     dropout_seed: Option<u64>,
 ) -> Result<BatchOutput> {
-    let mut order: Vec<usize> = batch.to_vec();
-    order.sort_by_key(|&i| samples[i].mesh); // stable: keeps the shuffled order within a mesh
+    // Positions in the batch grouped by mesh (a stable sort keeps the shuffled order within a mesh).
+    let mut positions: Vec<usize> = (0..batch.len()).collect();
+    positions.sort_by_key(|&j| samples[batch[j]].mesh);
+    let order: Vec<usize> = positions.iter().map(|&j| batch[j]).collect();
     let k = model.spec().outputs;
     let c = model.spec().input_channels;
     let mut rows = Vec::new();
@@ -308,8 +310,8 @@ fn run_batch(
     }
     // Back to the batch's order for the per-sample outputs.
     let mut back = vec![0; order.len()];
-    for (pos, &i) in order.iter().enumerate() {
-        back[batch.iter().position(|&b| b == i).expect("a permutation")] = pos;
+    for (pos, &j) in positions.iter().enumerate() {
+        back[j] = pos;
     }
     let per_sample = back.iter().map(|&p| per_sample[p].clone()).collect();
     Ok(BatchOutput {
