@@ -407,15 +407,16 @@ fn f32_operator_agrees_with_f64() {
     let t = table(&m, 4, 12, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     // 1, 6 and 28 basis functions: between them every tile height of the vectorised gather (16, 8, 4,
-    // 2, 1); 16 and 32 channels take the vectorised paths, 5 the generic one.
+    // 2, 1); 16 and 32 channels take the vectorised paths, 5 the generic one; batches of 3 and 16
+    // take the block products that read a batch's gathered tile in place.
     for degree in [0, 2, 6] {
         let basis = Monomials(degree, 0.5);
         let nb = basis.len();
         let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
         let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
-        for (c_in, c_out) in [(16, 32), (5, 4)] {
+        for (batch, c_in, c_out) in [(1, 16, 32), (1, 5, 4), (3, 16, 32), (3, 5, 4), (16, 1, 16)] {
             let n = m.mesh.vertex_count();
-            let x = noise(n * c_in, 9);
+            let x = noise(batch * n * c_in, 9);
             let w = noise(nb * c_in * c_out, 10);
             let out64 = conv(&op64, &x, c_in, &w, c_out);
             let (x32, w32): (Vec<f32>, Vec<f32>) = (
@@ -425,7 +426,10 @@ fn f32_operator_agrees_with_f64() {
             let out32 = conv(&op32, &x32, c_in, &w32, c_out);
             let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
             for (a, b) in out64.iter().zip(&out32) {
-                assert!((a - *b as f64).abs() < 1e-5 * scale, "B = {nb}: {a} vs {b}");
+                assert!(
+                    (a - *b as f64).abs() < 1e-5 * scale,
+                    "B = {nb}, batch {batch}: {a} vs {b}"
+                );
             }
             // Backward in both precisions, with the output as the incoming gradient.
             let (gx64, gw64) = backward(&op64, &x, c_in, &w, c_out, &out64);
@@ -433,7 +437,10 @@ fn f32_operator_agrees_with_f64() {
             for (g64, g32) in [(&gx64, &gx32), (&gw64, &gw32)] {
                 let scale = g64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
                 for (a, b) in g64.iter().zip(g32.iter()) {
-                    assert!((a - *b as f64).abs() < 1e-4 * scale, "B = {nb}: {a} vs {b}");
+                    assert!(
+                        (a - *b as f64).abs() < 1e-4 * scale,
+                        "B = {nb}, batch {batch}: {a} vs {b}"
+                    );
                 }
             }
         }
@@ -572,6 +579,53 @@ fn a_batch_is_its_signals_one_by_one() {
     for (a, b) in gw.iter().zip(&gw_sum) {
         assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
     }
+}
+
+/// The row layout is the vertex layout reordered: `forward_rows`, `weight_gradient_rows` and
+/// `input_gradient_rows` on reordered signals give the reordered results of `forward`, … exactly.
+#[test]
+fn the_row_layout_is_the_vertex_layout_reordered() {
+    let m = build("icosphere:2");
+    let t = table(&m, 3, 8, 0.5);
+    let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    let op = integral_op(&m, &t, &Monomials(2, 0.5), &g).unwrap();
+    let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
+    let x = noise(batch * n * c_in, 41);
+    let w = noise(6 * c_in * c_out, 42);
+    let to_rows = |v: &[f64], c: usize| -> Vec<f64> {
+        let mut out = Vec::with_capacity(v.len());
+        for &vert in op.order() {
+            for s in 0..batch {
+                let at = (s * n + vert as usize) * c;
+                out.extend_from_slice(&v[at..at + c]);
+            }
+        }
+        out
+    };
+    let out = conv(&op, &x, c_in, &w, c_out);
+    let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &out);
+    let xr = to_rows(&x, c_in);
+    let mut out_r = vec![0.0; out.len()];
+    op.forward_rows(
+        Signals::new(&xr, batch, c_in).unwrap(),
+        KernelWeights::new(&w, 6, c_in, c_out).unwrap(),
+        SignalsMut::new(&mut out_r, batch, c_out).unwrap(),
+    );
+    assert_eq!(out_r, to_rows(&out, c_out));
+    let mut gw_r = vec![0.0; w.len()];
+    op.weight_gradient_rows(
+        Signals::new(&xr, batch, c_in).unwrap(),
+        Signals::new(&out_r, batch, c_out).unwrap(),
+        KernelWeightsMut::new(&mut gw_r, 6, c_in, c_out).unwrap(),
+    );
+    assert_eq!(gw_r, gw);
+    let mut gx_r = vec![0.0; x.len()];
+    op.input_gradient_rows(
+        Signals::new(&out_r, batch, c_out).unwrap(),
+        KernelWeights::new(&w, 6, c_in, c_out).unwrap(),
+        SignalsMut::new(&mut gx_r, batch, c_in).unwrap(),
+    );
+    assert_eq!(gx_r, to_rows(&gx, c_in));
 }
 
 #[test]

@@ -365,3 +365,221 @@ pub(crate) fn gemm<T: Real>(m: usize, k: usize, n: usize, y: &[T], w: &[T], out:
         out,
     );
 }
+
+/// A gathered tile `[row][b][s][c]` (rows of B·S·width) reordered to `[row][s][b][c]`: one row of
+/// B·width per (row, signal), the layout the weights `[b][c][o]` multiply.
+fn signal_major<T: Copy>(y: &[T], basis: usize, batch: usize, width: usize, z: &mut [T]) {
+    let wide = basis * batch * width;
+    for (yr, zr) in y.chunks_exact(wide).zip(z.chunks_exact_mut(wide)) {
+        for b in 0..basis {
+            for s in 0..batch {
+                let from = (b * batch + s) * width;
+                let to = (s * basis + b) * width;
+                zr[to..to + width].copy_from_slice(&yr[from..from + width]);
+            }
+        }
+    }
+}
+
+/// The shape of a gathered tile: `m` rows of `[b][s][c]` (B basis functions × S signals × `width`
+/// channels), as [`gather`] leaves it for a batch laid out with every signal in each row.
+#[derive(Clone, Copy)]
+pub(crate) struct Tile {
+    pub(crate) rows: usize,
+    pub(crate) basis: usize,
+    pub(crate) batch: usize,
+    pub(crate) width: usize,
+}
+
+impl Tile {
+    fn len(&self) -> usize {
+        self.rows * self.basis * self.batch * self.width
+    }
+
+    /// Offset of (row, signal) `i = r·S + s`'s first value, and of value `kk = b·width + c` from it.
+    #[inline(always)]
+    fn row_base(&self, i: usize) -> usize {
+        (i / self.batch) * self.basis * self.batch * self.width + (i % self.batch) * self.width
+    }
+
+    #[inline(always)]
+    fn k_offset(&self, kk: usize) -> usize {
+        (kk / self.width) * self.batch * self.width + kk % self.width
+    }
+}
+
+/// `out[(r·S + s)·n + o] = Σ_{b,c} y[r][b][s][c] · w[(b·width + c)·n + o]`: the block product of a
+/// gathered tile with weights `[B·width × n]`, one output row per (row, signal). The AVX-512 kernel
+/// reads the tile where it lies; elsewhere it is first reordered (into `scratch`) for a GEMM.
+pub(crate) fn tile_product<T: Real>(
+    t: Tile,
+    y: &[T],
+    w: &[T],
+    n: usize,
+    out: &mut [T],
+    scratch: &mut [T],
+) {
+    let (m, k) = (t.rows * t.batch, t.basis * t.width);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && n.is_multiple_of(16)
+            && t.batch > 1
+            && std::arch::is_x86_feature_detected!("avx512f")
+        {
+            // SAFETY: T is f32 (checked above): the same slices at their own type.
+            let (y32, w32, o32) = unsafe {
+                (
+                    std::slice::from_raw_parts(y.as_ptr() as *const f32, y.len()),
+                    std::slice::from_raw_parts(w.as_ptr() as *const f32, w.len()),
+                    std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, out.len()),
+                )
+            };
+            // SAFETY: AVX-512F detected above; lengths are asserted inside.
+            unsafe { tile_product_f32_avx512(t, y32, w32, n, o32) };
+            return;
+        }
+    }
+    if t.batch == 1 {
+        gemm(m, k, n, &y[..t.len()], w, out);
+    } else {
+        signal_major(&y[..t.len()], t.basis, t.batch, t.width, scratch);
+        gemm(m, k, n, &scratch[..t.len()], w, out);
+    }
+}
+
+/// [`tile_product`] for `f32` with AVX-512, `n % 16 == 0`: tiles of 8 output rows × 16 columns in
+/// eight 512-bit accumulators while (b, c) streams by, each row reading its own stretch of the tile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (m, k) = (t.rows * t.batch, t.basis * t.width);
+    assert!(y.len() >= t.len() && w.len() >= k * n && out.len() >= m * n && n.is_multiple_of(16));
+    let plane = t.batch * t.width;
+    let mut i0 = 0;
+    while i0 < m {
+        let rows = (m - i0).min(8);
+        let mut base = [0usize; 8];
+        for (r, b) in base.iter_mut().enumerate().take(rows) {
+            *b = t.row_base(i0 + r);
+        }
+        for o0 in (0..n).step_by(16) {
+            let mut acc = [_mm512_setzero_ps(); 8];
+            for b in 0..t.basis {
+                for c in 0..t.width {
+                    let off = b * plane + c;
+                    // SAFETY: b < B, c < width, o0 + 16 ≤ n, so (b·width + c)·n + o0 + 16 ≤ k·n;
+                    // base[r] + off < the tile's length for every (row, signal) below m.
+                    let wv = _mm512_loadu_ps(w.as_ptr().add((b * t.width + c) * n + o0));
+                    for (r, a) in acc.iter_mut().enumerate().take(rows) {
+                        let v = *y.get_unchecked(base[r] + off);
+                        *a = _mm512_fmadd_ps(_mm512_set1_ps(v), wv, *a);
+                    }
+                }
+            }
+            for (r, a) in acc.iter().enumerate().take(rows) {
+                _mm512_storeu_ps(out.as_mut_ptr().add((i0 + r) * n + o0), *a);
+            }
+        }
+        i0 += rows;
+    }
+}
+
+/// `acc[(b·width + c)·n + o] += Σ_{r,s} y[r][b][s][c] · g[(r·S + s)·n + o]`: a gathered tile's share of
+/// a weight gradient (`Yᵀ G` over the tile's (row, signal) pairs), in the tile's own layout with
+/// AVX-512, through a reordered copy in `scratch` and a GEMM elsewhere.
+pub(crate) fn tile_weight_gradient<T: Real>(
+    t: Tile,
+    y: &[T],
+    g: &[T],
+    n: usize,
+    acc: &mut [T],
+    scratch: &mut [T],
+) {
+    let (m, k) = (t.rows * t.batch, t.basis * t.width);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && n.is_multiple_of(16)
+            && std::arch::is_x86_feature_detected!("avx512f")
+        {
+            // SAFETY: T is f32 (checked above): the same slices at their own type.
+            let (y32, g32, a32) = unsafe {
+                (
+                    std::slice::from_raw_parts(y.as_ptr() as *const f32, y.len()),
+                    std::slice::from_raw_parts(g.as_ptr() as *const f32, g.len()),
+                    std::slice::from_raw_parts_mut(acc.as_mut_ptr() as *mut f32, acc.len()),
+                )
+            };
+            // SAFETY: AVX-512F detected above; lengths are asserted inside.
+            unsafe { tile_weight_gradient_f32_avx512(t, y32, g32, n, a32) };
+            return;
+        }
+    }
+    let z = if t.batch == 1 {
+        &y[..t.len()]
+    } else {
+        signal_major(&y[..t.len()], t.basis, t.batch, t.width, scratch);
+        &scratch[..t.len()]
+    };
+    // acc (k × n) += Zᵀ (k × m) · G (m × n)
+    T::gemm(
+        k,
+        m,
+        n,
+        z,
+        1,
+        k as isize,
+        &g[..m * n],
+        n as isize,
+        1,
+        T::from_f64(1.0),
+        acc,
+    );
+}
+
+/// [`tile_weight_gradient`] for `f32` with AVX-512, `n % 16 == 0`: tiles of 8 rows (b, c) × 16
+/// columns of `acc` in registers while the tile's (row, signal) pairs stream by.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_weight_gradient_f32_avx512(
+    t: Tile,
+    y: &[f32],
+    g: &[f32],
+    n: usize,
+    acc: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let (m, k) = (t.rows * t.batch, t.basis * t.width);
+    assert!(y.len() >= t.len() && g.len() >= m * n && acc.len() >= k * n && n.is_multiple_of(16));
+    let row_len = t.basis * t.batch * t.width;
+    let mut kk0 = 0;
+    while kk0 < k {
+        let kr = (k - kk0).min(8);
+        let mut koff = [0usize; 8];
+        for (j, o) in koff.iter_mut().enumerate().take(kr) {
+            *o = t.k_offset(kk0 + j);
+        }
+        for o0 in (0..n).step_by(16) {
+            let mut a = [_mm512_setzero_ps(); 8];
+            for r in 0..t.rows {
+                for s in 0..t.batch {
+                    let base = r * row_len + s * t.width;
+                    // SAFETY: (r·S + s) < m rows of g of n values, o0 + 16 ≤ n; base + koff[j] is
+                    // inside the tile for every (row, signal, b, c).
+                    let gv = _mm512_loadu_ps(g.as_ptr().add((r * t.batch + s) * n + o0));
+                    for (j, aj) in a.iter_mut().enumerate().take(kr) {
+                        let v = *y.get_unchecked(base + koff[j]);
+                        *aj = _mm512_fmadd_ps(_mm512_set1_ps(v), gv, *aj);
+                    }
+                }
+            }
+            for (j, aj) in a.iter().enumerate().take(kr) {
+                let p = acc.as_mut_ptr().add((kk0 + j) * n + o0);
+                _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), *aj));
+            }
+        }
+        kk0 += kr;
+    }
+}

@@ -1,6 +1,6 @@
 //! The precompiled convolution operator: forward and backward, many channels, parallel, deterministic.
 
-use super::gather::{gather, gemm, Structure};
+use super::gather::{gather, tile_product, tile_weight_gradient, Structure, Tile};
 use super::gauge::Gauge;
 use super::real::Real;
 use super::shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
@@ -118,6 +118,14 @@ pub struct ConvOperator<T: Real> {
 }
 
 const BLOCK: usize = 32;
+
+/// Where [`ConvOperator::apply_batch`] writes the output of row `p`, signal `s`.
+enum Output<'a, T> {
+    /// Row layout: at `(p·S + s)·C`, the layout of its input.
+    Rows(&'a mut [T]),
+    /// Signal-major in the mesh's vertex order: at `(s·N + order[p])·C`.
+    Vertices(&'a mut [T]),
+}
 
 /// The order in which the operator stores its rows and columns, chosen so that a block of consecutive
 /// rows reads a compact patch of the input whatever the input's own order: along a Z-order (Morton)
@@ -392,6 +400,15 @@ impl<T: Real> ConvOperator<T> {
     pub fn vertex_count(&self) -> usize {
         self.vertices
     }
+    /// The vertex at each row of the row layout ([`forward_rows`](Self::forward_rows)): vertices
+    /// in an order where consecutive rows are close on the mesh.
+    pub fn order(&self) -> &[u32] {
+        &self.order
+    }
+    /// The row of each vertex in the row layout (the inverse of [`order`](Self::order)).
+    pub fn rank(&self) -> &[u32] {
+        &self.rank
+    }
     /// Number of basis functions B.
     pub fn basis_len(&self) -> usize {
         self.basis
@@ -497,9 +514,9 @@ impl<T: Real> ConvOperator<T> {
     }
 
     /// `out[s][order[p]] = Σ_b (Σ_e coef[e, b] src[col_e])[s] · W_b` for every row `p` and signal `s`
-    /// of a batch in internal layout: per block the gather into a (block × B·S·width) tile, reordered to
-    /// (block·S × B·width), one product with `w` read as (B·width) × out_width, and each (row, signal)
-    /// written straight to its place in `out` (`batch × N × out_width`, vertex order).
+    /// of a batch in row layout: per block the gather into a (block × B·S·width) tile, one product with
+    /// `w` read as (B·width) × out_width, and the block's (row, signal) outputs written to `out`
+    /// ([`Output`]).
     #[allow(clippy::too_many_arguments)]
     fn apply_batch(
         &self,
@@ -509,51 +526,61 @@ impl<T: Real> ConvOperator<T> {
         width: usize,
         w: &[T],
         out_width: usize,
-        out: &mut [T],
+        out: Output<T>,
     ) {
         let n = self.vertices;
-        assert_eq!(out.len(), batch * n * out_width);
         let wide = self.basis * batch * width;
-        let dst = DisjointWrites::new(out);
-        (0..n.div_ceil(BLOCK)).into_par_iter().for_each_init(
-            || {
-                (
-                    vec![T::default(); BLOCK * wide],
-                    vec![T::default(); BLOCK * wide],
-                    vec![T::default(); BLOCK * batch * out_width],
-                )
-            },
-            |(y, z, o), blk| {
-                let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
-                let m = rows.len();
-                gather(s, rows.clone(), src, batch * width, y);
-                let tile = if batch == 1 {
-                    &y[..m * wide]
-                } else {
-                    signal_major(&y[..m * wide], self.basis, batch, width, z);
-                    &z[..m * wide]
-                };
-                gemm(
-                    m * batch,
-                    self.basis * width,
-                    out_width,
-                    tile,
-                    w,
-                    &mut o[..m * batch * out_width],
-                );
-                for (r, p) in rows.enumerate() {
-                    let v = self.order[p] as usize;
-                    for sig in 0..batch {
-                        let at = (r * batch + sig) * out_width;
-                        // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so
-                        // each (signal, vertex) row of the output is written by exactly one block.
-                        unsafe {
-                            dst.write((sig * n + v) * out_width, &o[at..at + out_width]);
+        let scratch = || {
+            (
+                vec![T::default(); BLOCK * wide],
+                vec![T::default(); BLOCK * wide],
+            )
+        };
+        let product = |(y, z): &mut (Vec<T>, Vec<T>), blk: usize, o: &mut [T]| {
+            let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
+            let tile = Tile {
+                rows: rows.len(),
+                basis: self.basis,
+                batch,
+                width,
+            };
+            gather(s, rows, src, batch * width, y);
+            tile_product(tile, y, w, out_width, o, z);
+        };
+        let block_out = BLOCK * batch * out_width;
+        match out {
+            // Each block's rows are a contiguous stretch of the output: the product writes there.
+            Output::Rows(out) => {
+                assert_eq!(out.len(), batch * n * out_width);
+                out.par_chunks_mut(block_out.max(1))
+                    .enumerate()
+                    .for_each_init(scratch, |yz, (blk, o)| product(yz, blk, o));
+            }
+            Output::Vertices(out) => {
+                assert_eq!(out.len(), batch * n * out_width);
+                let dst = DisjointWrites::new(out);
+                (0..n.div_ceil(BLOCK)).into_par_iter().for_each_init(
+                    || (scratch(), vec![T::default(); block_out]),
+                    |(yz, o), blk| {
+                        let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
+                        let o = &mut o[..rows.len() * batch * out_width];
+                        product(yz, blk, o);
+                        for (r, p) in rows.enumerate() {
+                            let v = self.order[p] as usize;
+                            for sig in 0..batch {
+                                let at = (r * batch + sig) * out_width;
+                                // SAFETY: `order` is a permutation of 0..N (checked in
+                                // `check_indices`), so each (signal, vertex) row of the output is
+                                // written by exactly one block.
+                                unsafe {
+                                    dst.write((sig * n + v) * out_width, &o[at..at + out_width]);
+                                }
+                            }
                         }
-                    }
-                }
-            },
-        );
+                    },
+                );
+            }
+        }
     }
 
     /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
@@ -704,28 +731,51 @@ impl<T: Real> ConvOperator<T> {
     /// }
     /// ```
     pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
+        self.check_forward(&x, &w, &out.as_signals());
+        let xi = self.to_internal_batch(x.as_slice(), x.batch(), x.channels());
+        let out = Output::Vertices(out.as_mut_slice());
+        self.apply_batch(
+            &self.forward_structure(),
+            &xi,
+            x.batch(),
+            x.channels(),
+            w.as_slice(),
+            w.out_channels(),
+            out,
+        );
+    }
+
+    /// [`forward`](Self::forward) in row layout: `x` and `out` hold, at row `p`, the values of
+    /// vertex [`order`](Self::order)`()[p]` for every signal (`x[(p·S + s)·C_in + c]`). A network
+    /// that keeps its features in this layout skips the reorder into it and out of it at every pass.
+    ///
+    /// # Panics
+    /// As [`forward`](Self::forward).
+    pub fn forward_rows(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
+        self.check_forward(&x, &w, &out.as_signals());
+        let out = Output::Rows(out.as_mut_slice());
+        self.apply_batch(
+            &self.forward_structure(),
+            x.as_slice(),
+            x.batch(),
+            x.channels(),
+            w.as_slice(),
+            w.out_channels(),
+            out,
+        );
+    }
+
+    fn check_forward(&self, x: &Signals<T>, w: &KernelWeights<T>, out: &Signals<T>) {
         self.check_signals(
             ("input", x.vertices(), x.batch()),
             ("output", out.vertices(), out.batch()),
         );
-        let (c_in, c_out) = (x.channels(), out.channels());
         self.check_weights(
             "weights",
             w.basis(),
             w.in_channels(),
             w.out_channels(),
-            (c_in, c_out),
-        );
-        let batch = x.batch();
-        let xi = self.to_internal_batch(x.as_slice(), batch, c_in);
-        self.apply_batch(
-            &self.forward_structure(),
-            &xi,
-            batch,
-            c_in,
-            w.as_slice(),
-            c_out,
-            out.as_mut_slice(),
+            (x.channels(), out.channels()),
         );
     }
 
@@ -748,6 +798,27 @@ impl<T: Real> ConvOperator<T> {
         &self,
         x: Signals<T>,
         grad_out: Signals<T>,
+        grad_w: KernelWeightsMut<T>,
+    ) {
+        let (batch, c_in, c_out) = (x.batch(), x.channels(), grad_out.channels());
+        let xi = self.to_internal_batch(x.as_slice(), batch, c_in);
+        let gi = self.to_internal_batch(grad_out.as_slice(), batch, c_out);
+        self.weight_gradient_rows(
+            Signals::new(&xi, batch, c_in).expect("same shape as x"),
+            Signals::new(&gi, batch, c_out).expect("same shape as grad_out"),
+            grad_w,
+        );
+    }
+
+    /// [`weight_gradient`](Self::weight_gradient) with `x` and `grad_out` in row layout
+    /// ([`forward_rows`](Self::forward_rows)).
+    ///
+    /// # Panics
+    /// As [`weight_gradient`](Self::weight_gradient).
+    pub fn weight_gradient_rows(
+        &self,
+        x: Signals<T>,
+        grad_out: Signals<T>,
         mut grad_w: KernelWeightsMut<T>,
     ) {
         self.check_signals(
@@ -764,16 +835,18 @@ impl<T: Real> ConvOperator<T> {
         );
         let grad_w = grad_w.as_mut_slice();
         grad_w.iter_mut().for_each(|v| *v = T::default());
-        let batch = x.batch();
-        let xi = self.to_internal_batch(x.as_slice(), batch, c_in);
-        let gi = self.to_internal_batch(grad_out.as_slice(), batch, c_out);
-        self.add_weight_gradient(&xi, batch, c_in, &gi, c_out, grad_w);
+        self.add_weight_gradient(
+            x.as_slice(),
+            x.batch(),
+            c_in,
+            grad_out.as_slice(),
+            c_out,
+            grad_w,
+        );
     }
 
-    /// `grad_w += Σ_s Σ_b Σ_p (A_b x_s)[p]ᵀ ⊗ grad_out_s[p]` for a batch (both in internal row order,
-    /// each row holding every signal, as [`to_internal_batch`](Self::to_internal_batch) lays it out):
-    /// per group of blocks a partial `Yᵀ·G` over the block's (row, signal) pairs, the partials added
-    /// in order.
+    /// `grad_w += Σ_s Σ_b Σ_p (A_b x_s)[p]ᵀ ⊗ grad_out_s[p]` for a batch in row layout: per group of
+    /// blocks a partial `Yᵀ·G` over the blocks' (row, signal) pairs, the partials added in order.
     fn add_weight_gradient(
         &self,
         x: &[T],
@@ -797,22 +870,14 @@ impl<T: Real> ConvOperator<T> {
                     let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                     let (r0, m) = (rows.start, rows.len());
                     gather(&self.forward_structure(), rows, x, batch * c_in, &mut y);
-                    signal_major(&y[..m * wide], self.basis, batch, c_in, &mut z);
                     let gout = &grad_out[r0 * batch * c_out..(r0 + m) * batch * c_out];
-                    // acc (k × c_out) += Zᵀ (k × m·S) · G (m·S × c_out)
-                    T::gemm(
-                        k,
-                        m * batch,
-                        c_out,
-                        &z[..m * wide],
-                        1,
-                        k as isize,
-                        gout,
-                        c_out as isize,
-                        1,
-                        T::from_f64(1.0),
-                        &mut acc,
-                    );
+                    let tile = Tile {
+                        rows: m,
+                        basis: self.basis,
+                        batch,
+                        width: c_in,
+                    };
+                    tile_weight_gradient(tile, &y, gout, c_out, &mut acc, &mut z);
                 }
                 acc
             })
@@ -841,20 +906,60 @@ impl<T: Real> ConvOperator<T> {
         w: KernelWeights<T>,
         mut grad_x: SignalsMut<T>,
     ) {
+        self.check_input_gradient(&grad_out, &w, &grad_x.as_signals());
+        let gi = self.to_internal_batch(grad_out.as_slice(), grad_out.batch(), w.out_channels());
+        self.apply_transposed(
+            &gi,
+            grad_out.batch(),
+            w,
+            Output::Vertices(grad_x.as_mut_slice()),
+        );
+    }
+
+    /// [`input_gradient`](Self::input_gradient) with `grad_out` and `grad_x` in row layout
+    /// ([`forward_rows`](Self::forward_rows)).
+    ///
+    /// # Panics
+    /// As [`input_gradient`](Self::input_gradient).
+    pub fn input_gradient_rows(
+        &self,
+        grad_out: Signals<T>,
+        w: KernelWeights<T>,
+        mut grad_x: SignalsMut<T>,
+    ) {
+        self.check_input_gradient(&grad_out, &w, &grad_x.as_signals());
+        let batch = grad_out.batch();
+        self.apply_transposed(
+            grad_out.as_slice(),
+            batch,
+            w,
+            Output::Rows(grad_x.as_mut_slice()),
+        );
+    }
+
+    fn check_input_gradient(
+        &self,
+        grad_out: &Signals<T>,
+        w: &KernelWeights<T>,
+        grad_x: &Signals<T>,
+    ) {
         self.check_signals(
             ("output gradient", grad_out.vertices(), grad_out.batch()),
             ("input gradient", grad_x.vertices(), grad_x.batch()),
         );
-        let (c_in, c_out) = (grad_x.channels(), grad_out.channels());
         self.check_weights(
             "weights",
             w.basis(),
             w.in_channels(),
             w.out_channels(),
-            (c_in, c_out),
+            (grad_x.channels(), grad_out.channels()),
         );
-        // ∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p]): gather over the transposed index, then one
-        // product with the weights read as (B·C_out) × C_in.
+    }
+
+    /// `∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p])` for `grad_out` in row layout: a gather over
+    /// the transposed index, then one product with the weights read as (B·C_out) × C_in.
+    fn apply_transposed(&self, grad_out: &[T], batch: usize, w: KernelWeights<T>, out: Output<T>) {
+        let (c_in, c_out) = (w.in_channels(), w.out_channels());
         let weights = w.as_slice();
         let mut transposed = vec![T::default(); weights.len()];
         for b in 0..self.basis {
@@ -864,16 +969,14 @@ impl<T: Real> ConvOperator<T> {
                 }
             }
         }
-        let batch = grad_out.batch();
-        let gi = self.to_internal_batch(grad_out.as_slice(), batch, c_out);
         self.apply_batch(
             &self.transposed_structure(),
-            &gi,
+            grad_out,
             batch,
             c_out,
             &transposed,
             c_in,
-            grad_x.as_mut_slice(),
+            out,
         );
     }
 
@@ -891,21 +994,6 @@ impl<T: Real> ConvOperator<T> {
             indices.iter().map(|&c| c as usize).collect(),
             data,
         )
-    }
-}
-
-/// A gathered tile `[row][b][s][c]` (rows of B·S·width) reordered to `[row][s][b][c]`: one row of
-/// B·width per (row, signal), the layout the weights `[b][c][o]` multiply.
-fn signal_major<T: Copy>(y: &[T], basis: usize, batch: usize, width: usize, z: &mut [T]) {
-    let wide = basis * batch * width;
-    for (yr, zr) in y.chunks_exact(wide).zip(z.chunks_exact_mut(wide)) {
-        for b in 0..basis {
-            for s in 0..batch {
-                let from = (b * batch + s) * width;
-                let to = (s * basis + b) * width;
-                zr[to..to + width].copy_from_slice(&yr[from..from + width]);
-            }
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! A mesh compiled for a model: its nested resolutions, one convolution operator per resolution, the
 //! vertex areas, and the maps that pool and unpool between resolutions.
 
-use super::fused::PoolOp;
+use super::fused::{GlobalPoolOp, PoolOp, Rings};
 use super::op::ConvOp;
 use super::spec::ConvSpec;
 use crate::conv::{ConvOperator, Gauge, SpanningTree};
@@ -11,7 +11,7 @@ use crate::holonomy::HolonomyGroup;
 use crate::kernel::ConstrainedBasis;
 use crate::primitives::Primitive;
 use crate::{BuildOptions, Manifold, MeshSource};
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 use std::sync::Arc;
 
 /// One resolution of a mesh: the manifold, its convolution and its normalized vertex areas.
@@ -22,6 +22,8 @@ pub struct Level {
     pub conv: ConvOp,
     /// Vertex areas divided by the total area (they sum to 1).
     pub area_weights: Arc<Vec<f64>>,
+    /// The same in row order (row `r` is vertex `conv.operator().order()[r]`).
+    row_areas: Arc<Vec<f64>>,
 }
 
 /// Index maps between level `l` (fine) and `l + 1` (coarse); coarse vertex `v` is fine vertex `v`.
@@ -36,6 +38,10 @@ struct Pooling {
     fine: usize,
     /// Per fine vertex, the two coarse vertices it interpolates (twice itself for a coarse vertex).
     parents: Vec<u32>,
+    /// The rings in row order, for the pooling op.
+    rows: Option<Arc<Rings>>,
+    /// `parents` in row order: per fine row, the coarse rows it interpolates.
+    row_parents: Vec<u32>,
 }
 
 /// A mesh at every resolution a model needs, compiled once and reused for every signal on it.
@@ -149,7 +155,43 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
         inverse_ring_size,
         fine: nf,
         parents,
+        rows: None,
+        row_parents: Vec::new(),
     })
+}
+
+impl Pooling {
+    /// Fills the row-order copies, given the row orders of the fine and the coarse operator.
+    fn order_rows(&mut self, fine: &ConvOperator<f32>, coarse: &ConvOperator<f32>) {
+        let (fine_rank, coarse_order) = (fine.rank(), coarse.order());
+        let width = self.ring_width;
+        let mut ring = Vec::with_capacity(self.ring.len());
+        let mut inverse = Vec::with_capacity(coarse_order.len());
+        for &v in coarse_order {
+            let v = v as usize;
+            ring.extend(self.ring[v * width..(v + 1) * width].iter().map(|&w| {
+                if w as usize == self.fine {
+                    w
+                } else {
+                    fine_rank[w as usize]
+                }
+            }));
+            inverse.push(self.inverse_ring_size[v]);
+        }
+        self.rows = Some(Arc::new(Rings::new(ring, width, inverse, self.fine)));
+        let coarse_rank = coarse.rank();
+        self.row_parents = fine
+            .order()
+            .iter()
+            .flat_map(|&w| {
+                let w = w as usize;
+                [
+                    coarse_rank[self.parents[2 * w] as usize],
+                    coarse_rank[self.parents[2 * w + 1] as usize],
+                ]
+            })
+            .collect();
+    }
 }
 
 impl MeshLevels {
@@ -192,11 +234,17 @@ impl MeshLevels {
             };
             let areas = m.geometry.vertex_areas();
             let total: f64 = areas.iter().sum();
+            let area_weights: Vec<f64> = areas.iter().map(|a| a / total).collect();
+            let row_areas = op32.order().iter().map(|&v| area_weights[v as usize]);
             levels.push(Level {
-                area_weights: Arc::new(areas.iter().map(|a| a / total).collect()),
+                row_areas: Arc::new(row_areas.collect()),
+                area_weights: Arc::new(area_weights),
                 conv: ConvOp::new(op32, op64),
                 manifold: m,
             });
+        }
+        for (l, p) in pools.iter_mut().enumerate() {
+            p.order_rows(levels[l].conv.operator(), levels[l + 1].conv.operator());
         }
         Ok(MeshLevels { levels, pools })
     }
@@ -229,15 +277,53 @@ impl MeshLevels {
         &self.levels[l].area_weights
     }
 
-    /// Area weights of level `l` as a `[1, N, 1]` tensor.
-    pub fn area_tensor(
+    /// Area weights of level `l` in row order (the order of the level's operator rows).
+    pub fn row_areas(&self, l: usize) -> &Arc<Vec<f64>> {
+        &self.levels[l].row_areas
+    }
+
+    /// `[S, N, C]` (signals in the finest level's vertex order) → `[N, S, C]` in row layout: row `r`
+    /// holds every signal's channels at vertex `order[r]` of the finest level's operator, the layout
+    /// a [`Model`](super::Model) runs in (the convolution's own, so no layer reorders).
+    pub fn to_rows(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.to_rows_at(x, 0)
+    }
+
+    fn to_rows_at(&self, x: &Tensor, l: usize) -> candle_core::Result<Tensor> {
+        let order = self.levels[l].conv.operator().order();
+        let idx = Tensor::from_slice(order, order.len(), x.device())?;
+        x.transpose(0, 1)?.contiguous()?.index_select(&idx, 0)
+    }
+
+    /// The inverse of [`to_rows`](Self::to_rows): `[N, S, C]` in the finest level's row layout →
+    /// `[S, N, C]` in vertex order.
+    pub fn to_vertices(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.to_vertices_at(x, 0)
+    }
+
+    fn to_vertices_at(&self, x: &Tensor, l: usize) -> candle_core::Result<Tensor> {
+        let rank = self.levels[l].conv.operator().rank();
+        let idx = Tensor::from_slice(rank, rank.len(), x.device())?;
+        x.contiguous()?
+            .index_select(&idx, 0)?
+            .transpose(0, 1)?
+            .contiguous()
+    }
+
+    /// `[N, S, C]` → `[S, C]` (area-weighted mean or max over the vertices of level `l`) or `[S, 2C]`
+    /// (both, mean first); row layout.
+    pub(crate) fn global_pool_rows(
         &self,
+        x: &Tensor,
         l: usize,
-        dtype: DType,
-        device: &Device,
+        mean: bool,
+        max: bool,
     ) -> candle_core::Result<Tensor> {
-        let a = &self.levels[l].area_weights;
-        Tensor::from_slice(a, (1, a.len(), 1), device)?.to_dtype(dtype)
+        x.contiguous()?.apply_op1(GlobalPoolOp::new(
+            self.levels[l].row_areas.clone(),
+            mean,
+            max,
+        ))
     }
 
     /// Writes every level for other frameworks, into an open `.npz`: per level `l` the operator in CSR
@@ -279,30 +365,46 @@ impl MeshLevels {
         Ok(())
     }
 
-    /// `[S, N_l, C]` → `[S, N_{l+1}, C]`: max or mean over each coarse vertex's fine one ring.
+    /// `[S, N_l, C]` → `[S, N_{l+1}, C]` (vertex order): max or mean over each coarse vertex's fine
+    /// one ring.
     pub fn pool(&self, x: &Tensor, l: usize, max: bool) -> candle_core::Result<Tensor> {
-        let p = self.pools.get(l).ok_or_else(|| {
-            candle_core::Error::Msg(format!("no level below level {l} to pool to"))
-        })?;
-        x.contiguous()?.apply_op1(PoolOp {
-            ring: p.ring.clone(),
-            width: p.ring_width,
-            pad: p.fine as u32,
-            inverse_size: p.inverse_ring_size.clone(),
-            max,
-        })
+        let y = self.pool_rows(&self.to_rows_at(x, l)?, l, max)?;
+        self.to_vertices_at(&y, l + 1)
     }
 
-    /// `[S, N_{l+1}, C]` → `[S, N_l, C]`: coarse vertices keep their values, each edge midpoint takes the
-    /// mean of its edge's two ends (the linear interpolation of midpoint subdivision).
+    /// [`pool`](Self::pool) in row layout: `[N_l, S, C]` → `[N_{l+1}, S, C]`.
+    pub(crate) fn pool_rows(&self, x: &Tensor, l: usize, max: bool) -> candle_core::Result<Tensor> {
+        let rings = self
+            .pools
+            .get(l)
+            .and_then(|p| p.rows.clone())
+            .ok_or_else(|| {
+                candle_core::Error::Msg(format!("no level below level {l} to pool to"))
+            })?;
+        x.contiguous()?.apply_op1(PoolOp::new(rings, max))
+    }
+
+    /// `[S, N_{l+1}, C]` → `[S, N_l, C]` (vertex order): coarse vertices keep their values, each
+    /// edge midpoint takes the mean of its edge's two ends (the linear interpolation of midpoint
+    /// subdivision).
     pub fn unpool(&self, x: &Tensor, l: usize) -> candle_core::Result<Tensor> {
+        if l + 1 >= self.levels.len() {
+            candle_core::bail!("no level below level {l} to unpool from");
+        }
+        let y = self.unpool_rows(&self.to_rows_at(x, l + 1)?, l)?;
+        self.to_vertices_at(&y, l)
+    }
+
+    /// [`unpool`](Self::unpool) in row layout: `[N_{l+1}, S, C]` → `[N_l, S, C]`.
+    pub(crate) fn unpool_rows(&self, x: &Tensor, l: usize) -> candle_core::Result<Tensor> {
         let p = self.pools.get(l).ok_or_else(|| {
             candle_core::Error::Msg(format!("no level below level {l} to unpool from"))
         })?;
-        let (s, _, c) = x.dims3()?;
-        let idx = Tensor::from_slice(&p.parents, p.parents.len(), x.device())?;
-        x.index_select(&idx, 1)?
-            .reshape((s, p.parents.len() / 2, 2, c))?
-            .mean(2)
+        let (_, s, c) = x.dims3()?;
+        let idx = Tensor::from_slice(&p.row_parents, p.row_parents.len(), x.device())?;
+        x.contiguous()?
+            .index_select(&idx, 0)?
+            .reshape((p.row_parents.len() / 2, 2, s, c))?
+            .mean(1)
     }
 }

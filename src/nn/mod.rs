@@ -18,6 +18,7 @@ mod levels;
 mod model;
 mod op;
 mod raw;
+mod rows;
 mod spec;
 mod train;
 

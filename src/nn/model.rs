@@ -252,10 +252,10 @@ fn forward_layers(layers: &[Layer], x: Tensor, pass: &mut Pass) -> candle_core::
     layers.iter().try_fold(x, |x, l| forward_layer(l, x, pass))
 }
 
-/// `[S, N, C] · [C, K]` as one product over all vertices.
+/// `[N, S, C] · [C, K]` as one product over all vertices.
 fn per_vertex_matmul(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
-    let (s, n, c) = x.dims3()?;
-    x.reshape((s * n, c))?.matmul(w)?.reshape((s, n, ()))
+    let (n, s, c) = x.dims3()?;
+    x.reshape((n * s, c))?.matmul(w)?.reshape((n, s, ()))
 }
 
 fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Result<Tensor> {
@@ -279,10 +279,7 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
         Layer::Norm { gamma, beta, relu } => x.contiguous()?.apply_op3(
             gamma.as_tensor(),
             beta.as_tensor(),
-            NormOp {
-                areas: mesh.area_weights(pass.level).clone(),
-                relu: *relu,
-            },
+            NormOp::new(mesh.row_areas(pass.level).clone(), *relu),
         ),
         Layer::Dropout(p) => match &mut pass.dropout {
             Some(rng) if *p > 0.0 => {
@@ -296,13 +293,13 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
             _ => Ok(x),
         },
         Layer::Pool(mode) => {
-            let y = mesh.pool(&x, pass.level, *mode == PoolMode::Max)?;
+            let y = mesh.pool_rows(&x, pass.level, *mode == PoolMode::Max)?;
             pass.level += 1;
             Ok(y)
         }
         Layer::Unpool => {
             pass.level -= 1;
-            mesh.unpool(&x, pass.level)
+            mesh.unpool_rows(&x, pass.level)
         }
         Layer::Residual { body, projection } => {
             let y = forward_layers(body, x.clone(), pass)?;
@@ -314,15 +311,12 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
             y + skip
         }
         Layer::GlobalPool(mode) => {
-            let mean = || {
-                let a = mesh.area_tensor(pass.level, x.dtype(), x.device())?;
-                x.broadcast_mul(&a)?.sum(1)
+            let (mean, max) = match mode {
+                GlobalPoolMode::Mean => (true, false),
+                GlobalPoolMode::Max => (false, true),
+                GlobalPoolMode::MeanMax => (true, true),
             };
-            match mode {
-                GlobalPoolMode::Mean => mean(),
-                GlobalPoolMode::Max => x.max(1),
-                GlobalPoolMode::MeanMax => Tensor::cat(&[mean()?, x.max(1)?], 1),
-            }
+            mesh.global_pool_rows(&x, pass.level, mean, max)
         }
         Layer::Dense { w, b } => x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor()),
     }
@@ -481,7 +475,14 @@ impl Model {
             level: 0,
             dropout: dropout_seed.map(SplitMix),
         };
-        forward_layers(&self.layers, x.to_dtype(self.dtype)?, &mut pass)
+        // The layers run in row layout ([`MeshLevels::to_rows`]): the convolution's own order, so
+        // no layer reorders features.
+        let x = mesh.to_rows(&x.to_dtype(self.dtype)?)?;
+        let y = forward_layers(&self.layers, x, &mut pass)?;
+        match self.spec.task {
+            Task::Mesh => Ok(y),
+            Task::Vertex => mesh.to_vertices(&y),
+        }
     }
 
     /// Writes `dir/model.json` (the description, group resolved) and `dir/model.safetensors` (the

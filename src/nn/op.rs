@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 /// One mesh's compiled convolution in both precisions: `f32` for training, `f64` for gradient checks.
 ///
-/// Applied to an input `x` of shape `[S, N, C_in]` (S signals on the mesh's N vertices), weights `w`
-/// of shape `[B, C_in, C_out]` and a bias `b` of shape `[C_out]`, it gives
-/// `y[s] = Σ_b (A_b x[s]) W_b + b`, shape `[S, N, C_out]`. The backward pass computes each of
+/// Applied to an input `x` of shape `[N, S, C_in]` (S signals on the mesh's N vertices in row layout:
+/// row `r` holds vertex [`order`](ConvOperator::order)`()[r]`, see
+/// [`ConvOperator::forward_rows`]), weights `w` of shape `[B, C_in, C_out]` and a bias `b` of shape
+/// `[C_out]`, it gives `y[s] = Σ_b (A_b x[s]) W_b + b`, shape `[N, S, C_out]` in the same layout.
+/// The backward pass computes each of
 /// `∂L/∂W = Σ_s Σ_b (A_b x[s])ᵀ ∂L/∂y[s]`, `∂L/∂b = Σ_{s,p} ∂L/∂y[s, p]` and `∂L/∂x` only when that
 /// operand needs it (no input gradient for a network's first layer, whose input is data).
 #[derive(Clone)]
@@ -51,13 +53,13 @@ impl ConvOp {
         &self.f32
     }
 
-    /// `y = Σ_b (A_b x) W_b + b` for `x` `[S, N, C_in]`, `w` `[B, C_in, C_out]` and `b` `[C_out]`,
-    /// differentiable in all three.
+    /// `y = Σ_b (A_b x) W_b + b` for `x` `[N, S, C_in]` (row layout), `w` `[B, C_in, C_out]` and `b`
+    /// `[C_out]`, differentiable in all three.
     ///
     /// # Errors
     /// If the shapes or dtypes do not fit (naming the shapes).
     pub fn apply(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, n, c_in) = x.dims3()?;
+        let (n, _, c_in) = x.dims3()?;
         let (nb, wc_in, c_out) = w.dims3()?;
         if n != self.vertex_count()
             || nb != self.basis_len()
@@ -109,10 +111,10 @@ fn forward<T: Precision>(
     (b, lb): (&[T], &Layout),
 ) -> candle_core::Result<(Vec<T>, Shape)> {
     let (x, w, b) = (contiguous(x, lx)?, contiguous(w, lw)?, contiguous(b, lb)?);
-    let (s, n, c_in) = lx.shape().dims3()?;
+    let (n, s, c_in) = lx.shape().dims3()?;
     let (nb, _, c_out) = lw.shape().dims3()?;
     let mut out = vec![T::default(); s * n * c_out];
-    T::operator(op)?.forward(
+    T::operator(op)?.forward_rows(
         Signals::new(x, s, c_in).map_err(shape_error)?,
         KernelWeights::new(w, nb, c_in, c_out).map_err(shape_error)?,
         SignalsMut::new(&mut out, s, c_out).map_err(shape_error)?,
@@ -124,7 +126,7 @@ fn forward<T: Precision>(
             }
         }
     });
-    Ok((out, Shape::from((s, n, c_out))))
+    Ok((out, Shape::from((n, s, c_out))))
 }
 
 type Grads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
@@ -136,7 +138,7 @@ fn backward<T: Precision>(
     b: &Tensor,
     grad: &Tensor,
 ) -> candle_core::Result<Grads> {
-    let (s, n, c_in) = x.dims3()?;
+    let (n, s, c_in) = x.dims3()?;
     let (nb, _, c_out) = w.dims3()?;
     let operator = T::operator(op)?;
     read(grad, |gs: &[T]| {
@@ -144,7 +146,7 @@ fn backward<T: Precision>(
         let gw = if w.track_op() {
             let mut gw = vec![T::default(); nb * c_in * c_out];
             read(x, |xs: &[T]| {
-                operator.weight_gradient(
+                operator.weight_gradient_rows(
                     Signals::new(xs, s, c_in).map_err(shape_error)?,
                     grad,
                     KernelWeightsMut::new(&mut gw, nb, c_in, c_out).map_err(shape_error)?,
@@ -159,14 +161,14 @@ fn backward<T: Precision>(
         let gx = if x.track_op() {
             let mut gx = vec![T::default(); s * n * c_in];
             read(w, |ws: &[T]| {
-                operator.input_gradient(
+                operator.input_gradient_rows(
                     grad,
                     KernelWeights::new(ws, nb, c_in, c_out).map_err(shape_error)?,
                     SignalsMut::new(&mut gx, s, c_in).map_err(shape_error)?,
                 );
                 Ok(())
             })?;
-            Some(Tensor::from_vec(gx, (s, n, c_in), x.device())?)
+            Some(Tensor::from_vec(gx, (n, s, c_in), x.device())?)
         } else {
             None
         };

@@ -2,8 +2,21 @@
 
 use candle_core::{Layout, Storage, Tensor, WithDType};
 
-/// A floating-point type the custom ops run in.
-pub(crate) trait Float: WithDType + Default + Copy + Send + Sync {}
+/// A floating-point type the custom ops run in (their elementwise passes compute in it, so that they
+/// vectorize at its width; sums over many rows add in `f64`).
+pub(crate) trait Float:
+    WithDType
+    + Default
+    + Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+}
 impl Float for f32 {}
 impl Float for f64 {}
 
