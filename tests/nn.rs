@@ -146,6 +146,66 @@ fn gradients_of_a_pooling_network_match_finite_differences() {
     );
 }
 
+/// The layers a model runs as one op (conv → norm → ReLU → pool, and conv → norm) give the outputs
+/// and gradients of the same layers run apart (kept apart here by zero dropouts, which pass features
+/// through unchanged), to rounding.
+#[test]
+fn fused_blocks_equal_their_layers_apart() {
+    let fused = r#"{
+        "input_channels": 2, "outputs": 3, "group": "trivial",
+        "conv": { "basis": "harmonic:2:1", "rings": 3, "directions": 8, "radius_edges": 1.5 },
+        "layers": [
+            { "type": "conv", "channels": 4 }, { "type": "norm" }, { "type": "relu" },
+            { "type": "pool", "mode": "max" },
+            { "type": "conv", "channels": 5, "bias": false }, { "type": "norm" },
+            { "type": "global_pool", "mode": "mean_max" },
+            { "type": "dense", "units": 3 }
+        ] }"#;
+    let apart = fused
+        .replace(
+            r#"{ "type": "norm" }"#,
+            r#"{ "type": "dropout", "p": 0.0 }, { "type": "norm" }"#,
+        )
+        .replace(
+            r#"{ "type": "relu" }"#,
+            r#"{ "type": "dropout", "p": 0.0 }, { "type": "relu" }"#,
+        )
+        .replace(
+            r#"{ "type": "pool", "mode": "max" }"#,
+            r#"{ "type": "dropout", "p": 0.0 }, { "type": "pool", "mode": "max" }"#,
+        );
+    let run = |json: &str| {
+        let model = Model::new(&spec(json), &HolonomyGroup::trivial(), 5, DType::F64).unwrap();
+        let mesh = compile("icosphere:2", &model, true);
+        let x = Var::from_tensor(&random(&[3, mesh.vertex_count(), 2], 6, DType::F64)).unwrap();
+        let probe = random(&[3, 3], 7, DType::F64);
+        let out = objective(&model, x.as_tensor(), &mesh, &probe);
+        let grads = out.backward().unwrap();
+        let mut all = vec![scalar(&out)];
+        for v in model.vars().iter().chain([&x]) {
+            all.extend(
+                grads
+                    .get(v)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap(),
+            );
+        }
+        all
+    };
+    let (a, b) = (run(fused), run(&apart));
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (u, v)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (u - v).abs() <= 1e-12 * scale,
+            "value {i}: {u} fused, {v} apart"
+        );
+    }
+}
+
 /// Gaussian bumps on the unit sphere: class 0 narrow (σ = 0.35), class 1 wide (σ = 0.9), centred at
 /// random points, plus noise.
 fn bumps(m: &Manifold, count: usize, seed: u64) -> Vec<Sample> {

@@ -111,7 +111,7 @@ impl NormOp {
         (mean, inv)
     }
 
-    fn fwd<T: Float>(
+    pub(crate) fn fwd<T: Float>(
         &self,
         x: &[T],
         lx: &Layout,
@@ -138,13 +138,15 @@ impl NormOp {
         Ok((out, Shape::from((n, s, c))))
     }
 
-    fn bwd_typed<T: Float>(
+    /// The gradients `[∂L/∂x, ∂L/∂γ, ∂L/∂β]` that `want` asks for, from the input `x`, the scale
+    /// `gamma`, the output `res` and `grad = ∂L/∂res`.
+    pub(crate) fn backward<T: Float>(
         &self,
         x: &Tensor,
         gamma: &Tensor,
-        beta: &Tensor,
         res: &Tensor,
         grad: &Tensor,
+        want: [bool; 3],
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, s, c) = x.dims3()?;
         let width = s * c;
@@ -175,7 +177,7 @@ impl NormOp {
                             rows::add_norm_sums((sg, sgx), xyg(r), &mean_t, &inv_t, relu)
                         });
                         let (sum_g, sum_gx) = sums.split_at(width);
-                        let dx = if x.track_op() {
+                        let dx = if want[0] {
                             // ∂L/∂x = p·g − a_n (q + u (x − μ)) with p = γ/σ, q = p Σg,
                             // u = p Σgx̂ / σ per column.
                             let p: Vec<f64> = (0..width).map(|j| inv[j] * gam[j]).collect();
@@ -202,12 +204,12 @@ impl NormOp {
                                 .map(|k| T::from_f64((0..s).map(|i| v[i * c + k]).sum()))
                                 .collect()
                         };
-                        let dg = if gamma.track_op() {
+                        let dg = if want[1] {
                             Some(tensor(per_channel(sum_gx), c, x)?)
                         } else {
                             None
                         };
-                        let db = if beta.track_op() {
+                        let db = if want[2] {
                             Some(tensor(per_channel(sum_g), c, x)?)
                         } else {
                             None
@@ -268,9 +270,10 @@ impl CustomOp3 for NormOp {
         res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let want = [x.track_op(), gamma.track_op(), beta.track_op()];
         match x.dtype() {
-            candle_core::DType::F64 => self.bwd_typed::<f64>(x, gamma, beta, res, grad),
-            _ => self.bwd_typed::<f32>(x, gamma, beta, res, grad),
+            candle_core::DType::F64 => self.backward::<f64>(x, gamma, res, grad, want),
+            _ => self.backward::<f32>(x, gamma, res, grad, want),
         }
     }
 }
@@ -364,7 +367,11 @@ impl PoolOp {
         &r[..len]
     }
 
-    fn fwd<T: Float>(&self, x: &[T], lx: &Layout) -> candle_core::Result<(Vec<T>, Shape)> {
+    pub(crate) fn fwd<T: Float>(
+        &self,
+        x: &[T],
+        lx: &Layout,
+    ) -> candle_core::Result<(Vec<T>, Shape)> {
         let (n, s, c) = lx.shape().dims3()?;
         if n != self.rings.fine {
             candle_core::bail!("pool: {n} rows, but the rings are over {}", self.rings.fine);
@@ -403,7 +410,7 @@ impl PoolOp {
         Ok((out, Shape::from((nc, s, c))))
     }
 
-    fn bwd_typed<T: Float>(
+    pub(crate) fn bwd_typed<T: Float>(
         &self,
         x: &Tensor,
         res: &Tensor,

@@ -374,6 +374,11 @@ impl MeshLevels {
 
     /// [`pool`](Self::pool) in row layout: `[N_l, S, C]` → `[N_{l+1}, S, C]`.
     pub(crate) fn pool_rows(&self, x: &Tensor, l: usize, max: bool) -> candle_core::Result<Tensor> {
+        x.contiguous()?.apply_op1(self.pool_op(l, max)?)
+    }
+
+    /// The op that pools level `l` to level `l + 1` (row layout).
+    pub(crate) fn pool_op(&self, l: usize, max: bool) -> candle_core::Result<PoolOp> {
         let rings = self
             .pools
             .get(l)
@@ -381,7 +386,7 @@ impl MeshLevels {
             .ok_or_else(|| {
                 candle_core::Error::Msg(format!("no level below level {l} to pool to"))
             })?;
-        x.contiguous()?.apply_op1(PoolOp::new(rings, max))
+        Ok(PoolOp::new(rings, max))
     }
 
     /// `[S, N_{l+1}, C]` → `[S, N_l, C]` (vertex order): coarse vertices keep their values, each

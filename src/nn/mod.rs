@@ -13,6 +13,7 @@
 //! number of signals run through it; candle's autograd chains the convolution's backward pass
 //! ([`ConvOp`]) with the other layers', and its optimisers update the weights.
 
+mod block;
 mod fused;
 mod levels;
 mod model;

@@ -1,6 +1,7 @@
 //! A network built from a [`ModelSpec`]: its layers, their weights (candle `Var`s in a `VarMap`), the
 //! forward pass over a compiled mesh, and saving/loading as `model.json` + `model.safetensors`.
 
+use super::block::BlockOp;
 use super::fused::NormOp;
 use super::levels::{constrained_basis, MeshLevels};
 use super::spec::{GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
@@ -43,6 +44,16 @@ enum Layer {
     Dense {
         w: Var,
         b: Var,
+    },
+    /// A conv, the norm after it (with its ReLU) and the pooling after that (if any), run as one op
+    /// ([`BlockOp`]); the same weights under the same names as the layers apart.
+    Block {
+        w: Var,
+        b: Option<Var>,
+        gamma: Var,
+        beta: Var,
+        relu: bool,
+        pool: Option<PoolMode>,
     },
 }
 
@@ -89,14 +100,13 @@ impl Builder<'_> {
         for (i, spec) in specs.iter().enumerate() {
             let name = format!("{prefix}{i}");
             let layer = self.layer(spec, &name, flow)?;
-            // A ReLU right after a norm runs inside the norm's op (one pass instead of two).
-            if let (Layer::Relu, Some(Layer::Norm { relu, .. })) = (&layer, out.last_mut()) {
-                if !*relu {
-                    *relu = true;
-                    continue;
-                }
+            match out.pop() {
+                Some(last) => match fuse(last, layer) {
+                    Ok(fused) => out.push(fused),
+                    Err((last, layer)) => out.extend([last, layer]),
+                },
+                None => out.push(layer),
             }
-            out.push(layer);
         }
         Ok(out)
     }
@@ -240,6 +250,70 @@ impl Builder<'_> {
     }
 }
 
+/// `last` and `next` as one layer where they fuse: a ReLU into the norm before it, a norm into the
+/// conv before it (a [`Layer::Block`]), then the block's ReLU and its pooling. Otherwise both back.
+fn fuse(last: Layer, next: Layer) -> std::result::Result<Layer, (Layer, Layer)> {
+    Ok(match (last, next) {
+        (
+            Layer::Norm {
+                gamma,
+                beta,
+                relu: false,
+            },
+            Layer::Relu,
+        ) => Layer::Norm {
+            gamma,
+            beta,
+            relu: true,
+        },
+        (Layer::Conv { w, b }, Layer::Norm { gamma, beta, relu }) => Layer::Block {
+            w,
+            b,
+            gamma,
+            beta,
+            relu,
+            pool: None,
+        },
+        (
+            Layer::Block {
+                w,
+                b,
+                gamma,
+                beta,
+                relu: false,
+                pool: None,
+            },
+            Layer::Relu,
+        ) => Layer::Block {
+            w,
+            b,
+            gamma,
+            beta,
+            relu: true,
+            pool: None,
+        },
+        (
+            Layer::Block {
+                w,
+                b,
+                gamma,
+                beta,
+                relu,
+                pool: None,
+            },
+            Layer::Pool(mode),
+        ) => Layer::Block {
+            w,
+            b,
+            gamma,
+            beta,
+            relu,
+            pool: Some(mode),
+        },
+        (last, next) => return Err((last, next)),
+    })
+}
+
 /// State of one forward pass.
 struct Pass<'a> {
     mesh: &'a MeshLevels,
@@ -319,6 +393,36 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
             mesh.global_pool_rows(&x, pass.level, mean, max)
         }
         Layer::Dense { w, b } => x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor()),
+        Layer::Block {
+            w,
+            b,
+            gamma,
+            beta,
+            relu,
+            pool,
+        } => {
+            let (level, c) = (pass.level, w.dims()[2]);
+            let bias = match b {
+                Some(b) => b.as_tensor().clone(),
+                None => Tensor::zeros(c, x.dtype(), x.device())?,
+            };
+            let conv = &mesh.level(level).conv;
+            conv.check(&x, w.as_tensor(), &bias)?;
+            let params = Tensor::cat(&[&bias, gamma.as_tensor(), beta.as_tensor()], 0)?;
+            let pool = match pool {
+                Some(mode) => {
+                    pass.level += 1;
+                    Some(mesh.pool_op(level, *mode == PoolMode::Max)?)
+                }
+                None => None,
+            };
+            let norm = NormOp::new(mesh.row_areas(level).clone(), *relu);
+            x.contiguous()?.apply_op3(
+                &w.as_tensor().contiguous()?,
+                &params,
+                BlockOp::new(conv.clone(), norm, pool),
+            )
+        }
     }
 }
 

@@ -59,6 +59,14 @@ impl ConvOp {
     /// # Errors
     /// If the shapes or dtypes do not fit (naming the shapes).
     pub fn apply(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        self.check(x, w, b)?;
+        x.contiguous()?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, self.clone())
+    }
+
+    /// An error naming the shapes unless `x` `[N, S, C_in]`, `w` `[B, C_in, C_out]` and `b` `[C_out]`
+    /// fit this operator.
+    pub(crate) fn check(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<()> {
         let (n, _, c_in) = x.dims3()?;
         let (nb, wc_in, c_out) = w.dims3()?;
         if n != self.vertex_count()
@@ -75,8 +83,7 @@ impl ConvOp {
                 self.basis_len()
             );
         }
-        x.contiguous()?
-            .apply_op3(&w.contiguous()?, &b.contiguous()?, self.clone())
+        Ok(())
     }
 }
 
@@ -85,7 +92,7 @@ fn shape_error(e: crate::Error) -> candle_core::Error {
 }
 
 /// A precision the convolution runs in.
-trait Precision: Float + crate::conv::Real {
+pub(super) trait Precision: Float + crate::conv::Real {
     fn operator(op: &ConvOp) -> candle_core::Result<&ConvOperator<Self>>;
 }
 
@@ -104,7 +111,7 @@ impl Precision for f64 {
     }
 }
 
-fn forward<T: Precision>(
+pub(super) fn forward<T: Precision>(
     op: &ConvOp,
     (x, lx): (&[T], &Layout),
     (w, lw): (&[T], &Layout),
@@ -129,21 +136,22 @@ fn forward<T: Precision>(
     Ok((out, Shape::from((n, s, c_out))))
 }
 
-type Grads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
+pub(super) type Grads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
 
-fn backward<T: Precision>(
+/// The gradients `(∂L/∂x, ∂L/∂w, ∂L/∂b)` that `want` asks for (in that order), from `grad = ∂L/∂y`.
+pub(super) fn backward<T: Precision>(
     op: &ConvOp,
     x: &Tensor,
     w: &Tensor,
-    b: &Tensor,
     grad: &Tensor,
+    want: [bool; 3],
 ) -> candle_core::Result<Grads> {
     let (n, s, c_in) = x.dims3()?;
     let (nb, _, c_out) = w.dims3()?;
     let operator = T::operator(op)?;
     read(grad, |gs: &[T]| {
         let grad = Signals::new(gs, s, c_out).map_err(shape_error)?;
-        let gw = if w.track_op() {
+        let gw = if want[1] {
             let mut gw = vec![T::default(); nb * c_in * c_out];
             read(x, |xs: &[T]| {
                 operator.weight_gradient_rows(
@@ -158,7 +166,7 @@ fn backward<T: Precision>(
             None
         };
         // A first layer's input is data: no gradient is asked of it, none is computed.
-        let gx = if x.track_op() {
+        let gx = if want[0] {
             let mut gx = vec![T::default(); s * n * c_in];
             read(w, |ws: &[T]| {
                 operator.input_gradient_rows(
@@ -172,7 +180,7 @@ fn backward<T: Precision>(
         } else {
             None
         };
-        let gb = if b.track_op() {
+        let gb = if want[2] {
             let sums = gs
                 .par_chunks(c_out * 1024)
                 .map(|rows| {
@@ -195,7 +203,7 @@ fn backward<T: Precision>(
                 .into_iter()
                 .map(<T as crate::conv::Real>::from_f64)
                 .collect();
-            Some(Tensor::from_vec(total, c_out, b.device())?)
+            Some(Tensor::from_vec(total, c_out, x.device())?)
         } else {
             None
         };
@@ -243,9 +251,10 @@ impl CustomOp3 for ConvOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Grads> {
+        let want = [x.track_op(), w.track_op(), b.track_op()];
         match x.dtype() {
-            candle_core::DType::F64 => backward::<f64>(self, x, w, b, grad),
-            _ => backward::<f32>(self, x, w, b, grad),
+            candle_core::DType::F64 => backward::<f64>(self, x, w, grad, want),
+            _ => backward::<f32>(self, x, w, grad, want),
         }
     }
 }
