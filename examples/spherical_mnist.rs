@@ -182,6 +182,10 @@ struct Setting {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // Keep freed pages (mimalloc purges them after a second by default, and every training step then
+    // faults its tensors back in); `mi_option_purge_delay` is 15 in mimalloc.h's `mi_option_e`.
+    // SAFETY: sets a plain option value; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
     let args = Args::parse();
     if args.level < 2 {
         return Err("--level must be at least 2: the model pools twice (L → L−1 → L−2)".into());

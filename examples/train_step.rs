@@ -23,6 +23,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // Keep freed pages (mimalloc purges them after a second by default, and every training step then
+    // faults its tensors back in); `mi_option_purge_delay` is 15 in mimalloc.h's `mi_option_e`.
+    // SAFETY: sets a plain option value; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
     let steps: usize = std::env::args().nth(1).map_or(Ok(20), |s| s.parse())?;
     let root = env!("CARGO_MANIFEST_DIR");
     let text = std::fs::read_to_string(format!("{root}/examples/models/sphere_classifier.json"))?;

@@ -41,6 +41,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Keep freed pages (mimalloc purges them after a second by default, and every training step then
+    // faults its tensors back in); `mi_option_purge_delay` is 15 in mimalloc.h's `mi_option_e`.
+    // SAFETY: sets a plain option value; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
     let args = Args::parse();
     let result = match args.command {
         None => cli::tour::run(&cli::tour::TourArgs::default()),
