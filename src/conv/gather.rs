@@ -203,7 +203,7 @@ pub(crate) fn gather<T: Real>(
 /// The gather for `f32` with AVX-512: a tile of up to 16 basis functions × 16 channels (as many
 /// 512-bit accumulators, half the register file) streams over the row's entries; each entry costs one
 /// load of 16 input values and one broadcast coefficient per fused multiply-add. The tile height is a
-/// compile-time constant (16, 8, 4, 2, 1: B is covered greedily) so the accumulators stay in registers
+/// compile-time constant (16, 8, 4, 3, 2, 1: B is covered greedily) so the accumulators stay in registers
 /// and the loop carries no per-FMA branch. Needs `width % 16 == 0`; coefficients are read in place or
 /// through the transposed index.
 #[cfg(target_arch = "x86_64")]
@@ -250,6 +250,9 @@ unsafe fn gather_f32_avx512(
                     16.. => tile_f32_avx512::<16>(cols, &coef_at, &ahead, x, c, width, out),
                     8.. => tile_f32_avx512::<8>(cols, &coef_at, &ahead, x, c, width, out),
                     4.. => tile_f32_avx512::<4>(cols, &coef_at, &ahead, x, c, width, out),
+                    // Three (the radial functions of an SO(2)-constrained harmonic:3 basis) in one
+                    // walk over the row rather than two.
+                    3 => tile_f32_avx512::<3>(cols, &coef_at, &ahead, x, c, width, out),
                     2.. => tile_f32_avx512::<2>(cols, &coef_at, &ahead, x, c, width, out),
                     _ => tile_f32_avx512::<1>(cols, &coef_at, &ahead, x, c, width, out),
                 };
