@@ -60,7 +60,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let xt = Tensor::from_vec(x, (s, n, 1), &Device::Cpu)?;
     let yt = Tensor::from_vec(labels, s, &Device::Cpu)?;
-    let loss = |m: &Model| candle_nn::loss::cross_entropy(&m.forward(&xt, &mesh, None)?, &yt);
+    // A training pass (`Some` dropout seed), as `train` runs it.
+    let loss = |m: &Model| candle_nn::loss::cross_entropy(&m.forward(&xt, &mesh, Some(0))?, &yt);
     let initial = loss(&model)?.to_scalar::<f32>()?;
     let mut opt = AdamW::new(
         model.vars(),

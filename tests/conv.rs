@@ -582,7 +582,8 @@ fn a_batch_is_its_signals_one_by_one() {
 }
 
 /// The row layout is the vertex layout reordered: `forward_rows`, `weight_gradient_rows` and
-/// `input_gradient_rows` on reordered signals give the reordered results of `forward`, … exactly.
+/// `input_gradient_rows` on reordered signals give the reordered results of `forward`, … exactly, and
+/// so does the weight gradient from what `forward_rows_gathering` kept.
 #[test]
 fn the_row_layout_is_the_vertex_layout_reordered() {
     let m = build("icosphere:2");
@@ -619,6 +620,23 @@ fn the_row_layout_is_the_vertex_layout_reordered() {
         KernelWeightsMut::new(&mut gw_r, 6, c_in, c_out).unwrap(),
     );
     assert_eq!(gw_r, gw);
+    // Keeping what the forward pass gathered gives the same output, and the same weight gradient.
+    let mut kept = vec![0.0; n * 6 * batch * c_in];
+    let mut out_k = vec![0.0; out.len()];
+    op.forward_rows_gathering(
+        Signals::new(&xr, batch, c_in).unwrap(),
+        KernelWeights::new(&w, 6, c_in, c_out).unwrap(),
+        SignalsMut::new(&mut out_k, batch, c_out).unwrap(),
+        &mut kept,
+    );
+    assert_eq!(out_k, out_r);
+    let mut gw_k = vec![0.0; w.len()];
+    op.weight_gradient_gathered(
+        &kept,
+        Signals::new(&out_r, batch, c_out).unwrap(),
+        KernelWeightsMut::new(&mut gw_k, 6, c_in, c_out).unwrap(),
+    );
+    assert_eq!(gw_k, gw);
     let mut gx_r = vec![0.0; x.len()];
     op.input_gradient_rows(
         Signals::new(&out_r, batch, c_out).unwrap(),

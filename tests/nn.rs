@@ -148,7 +148,7 @@ fn gradients_of_a_pooling_network_match_finite_differences() {
 
 /// The layers a model runs as one op (conv → norm → ReLU → pool, and conv → norm) give the outputs
 /// and gradients of the same layers run apart (kept apart here by zero dropouts, which pass features
-/// through unchanged), to rounding.
+/// through unchanged), to rounding; so do a training pass and an evaluating one.
 #[test]
 fn fused_blocks_equal_their_layers_apart() {
     let fused = r#"{
@@ -174,12 +174,16 @@ fn fused_blocks_equal_their_layers_apart() {
             r#"{ "type": "pool", "mode": "max" }"#,
             r#"{ "type": "dropout", "p": 0.0 }, { "type": "pool", "mode": "max" }"#,
         );
-    let run = |json: &str| {
+    // Fused in a training pass (the convolutions keep what they gathered), apart in an evaluating one.
+    let run = |json: &str, dropout_seed: Option<u64>| {
         let model = Model::new(&spec(json), &HolonomyGroup::trivial(), 5, DType::F64).unwrap();
         let mesh = compile("icosphere:2", &model, true);
         let x = Var::from_tensor(&random(&[3, mesh.vertex_count(), 2], 6, DType::F64)).unwrap();
         let probe = random(&[3, 3], 7, DType::F64);
-        let out = objective(&model, x.as_tensor(), &mesh, &probe);
+        let out = (model.forward(x.as_tensor(), &mesh, dropout_seed).unwrap() * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let grads = out.backward().unwrap();
         let mut all = vec![scalar(&out)];
         for v in model.vars().iter().chain([&x]) {
@@ -195,7 +199,7 @@ fn fused_blocks_equal_their_layers_apart() {
         }
         all
     };
-    let (a, b) = (run(fused), run(&apart));
+    let (a, b) = (run(fused, Some(1)), run(&apart, None));
     assert_eq!(a.len(), b.len());
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (i, (u, v)) in a.iter().zip(&b).enumerate() {

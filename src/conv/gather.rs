@@ -413,14 +413,15 @@ impl Tile {
 
 /// `out[(r·S + s)·n + o] = Σ_{b,c} y[r][b][s][c] · w[(b·width + c)·n + o]`: the block product of a
 /// gathered tile with weights `[B·width × n]`, one output row per (row, signal). The AVX-512 kernel
-/// reads the tile where it lies; elsewhere it is first reordered (into `scratch`) for a GEMM.
+/// reads the tile where it lies; elsewhere it is first reordered (into `scratch`, grown as needed)
+/// for a GEMM.
 pub(crate) fn tile_product<T: Real>(
     t: Tile,
     y: &[T],
     w: &[T],
     n: usize,
     out: &mut [T],
-    scratch: &mut [T],
+    scratch: &mut Vec<T>,
 ) {
     let (m, k) = (t.rows * t.batch, t.basis * t.width);
     #[cfg(target_arch = "x86_64")]
@@ -446,6 +447,7 @@ pub(crate) fn tile_product<T: Real>(
     if t.batch == 1 {
         gemm(m, k, n, &y[..t.len()], w, out);
     } else {
+        scratch.resize(scratch.len().max(t.len()), T::default());
         signal_major(&y[..t.len()], t.basis, t.batch, t.width, scratch);
         gemm(m, k, n, &scratch[..t.len()], w, out);
     }
@@ -491,14 +493,14 @@ unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: 
 
 /// `acc[(b·width + c)·n + o] += Σ_{r,s} y[r][b][s][c] · g[(r·S + s)·n + o]`: a gathered tile's share of
 /// a weight gradient (`Yᵀ G` over the tile's (row, signal) pairs), in the tile's own layout with
-/// AVX-512, through a reordered copy in `scratch` and a GEMM elsewhere.
+/// AVX-512, through a reordered copy in `scratch` (grown as needed) and a GEMM elsewhere.
 pub(crate) fn tile_weight_gradient<T: Real>(
     t: Tile,
     y: &[T],
     g: &[T],
     n: usize,
     acc: &mut [T],
-    scratch: &mut [T],
+    scratch: &mut Vec<T>,
 ) {
     let (m, k) = (t.rows * t.batch, t.basis * t.width);
     #[cfg(target_arch = "x86_64")]
@@ -523,6 +525,7 @@ pub(crate) fn tile_weight_gradient<T: Real>(
     let z = if t.batch == 1 {
         &y[..t.len()]
     } else {
+        scratch.resize(scratch.len().max(t.len()), T::default());
         signal_major(&y[..t.len()], t.basis, t.batch, t.width, scratch);
         &scratch[..t.len()]
     };

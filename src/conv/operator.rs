@@ -119,10 +119,20 @@ pub struct ConvOperator<T: Real> {
 
 const BLOCK: usize = 32;
 
+/// What a weight gradient multiplies with the output gradient: the input (gathered on the way), or
+/// what a forward pass gathered from it.
+#[derive(Clone, Copy)]
+enum Source<'a, T> {
+    Gather(&'a [T]),
+    Gathered(&'a [T]),
+}
+
 /// Where [`ConvOperator::apply_batch`] writes the output of row `p`, signal `s`.
 enum Output<'a, T> {
     /// Row layout: at `(p·S + s)·C`, the layout of its input.
     Rows(&'a mut [T]),
+    /// Row layout, and the gathered `(A_b x)[p]` of every row kept (`N × B × S × C_in`).
+    RowsKeeping(&'a mut [T], &'a mut [T]),
     /// Signal-major in the mesh's vertex order: at `(s·N + order[p])·C`.
     Vertices(&'a mut [T]),
 }
@@ -530,13 +540,9 @@ impl<T: Real> ConvOperator<T> {
     ) {
         let n = self.vertices;
         let wide = self.basis * batch * width;
-        let scratch = || {
-            (
-                vec![T::default(); BLOCK * wide],
-                vec![T::default(); BLOCK * wide],
-            )
-        };
-        let product = |(y, z): &mut (Vec<T>, Vec<T>), blk: usize, o: &mut [T]| {
+        // The gathered tile and the reorder scratch of the portable block product (grown on use).
+        let scratch = || (vec![T::default(); BLOCK * wide], Vec::new());
+        let product = |y: &mut [T], z: &mut Vec<T>, blk: usize, o: &mut [T]| {
             let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
             let tile = Tile {
                 rows: rows.len(),
@@ -554,17 +560,26 @@ impl<T: Real> ConvOperator<T> {
                 assert_eq!(out.len(), batch * n * out_width);
                 out.par_chunks_mut(block_out.max(1))
                     .enumerate()
-                    .for_each_init(scratch, |yz, (blk, o)| product(yz, blk, o));
+                    .for_each_init(scratch, |(y, z), (blk, o)| product(y, z, blk, o));
+            }
+            // The same, and each block's gathered tile kept in its place of `keep`.
+            Output::RowsKeeping(out, keep) => {
+                assert_eq!(out.len(), batch * n * out_width);
+                assert_eq!(keep.len(), n * wide);
+                out.par_chunks_mut(block_out.max(1))
+                    .zip(keep.par_chunks_mut((BLOCK * wide).max(1)))
+                    .enumerate()
+                    .for_each_init(Vec::new, |z, (blk, (o, y))| product(y, z, blk, o));
             }
             Output::Vertices(out) => {
                 assert_eq!(out.len(), batch * n * out_width);
                 let dst = DisjointWrites::new(out);
                 (0..n.div_ceil(BLOCK)).into_par_iter().for_each_init(
                     || (scratch(), vec![T::default(); block_out]),
-                    |(yz, o), blk| {
+                    |((y, z), o), blk| {
                         let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
                         let o = &mut o[..rows.len() * batch * out_width];
-                        product(yz, blk, o);
+                        product(y, z, blk, o);
                         for (r, p) in rows.enumerate() {
                             let v = self.order[p] as usize;
                             for sig in 0..batch {
@@ -765,6 +780,46 @@ impl<T: Real> ConvOperator<T> {
         );
     }
 
+    /// [`forward_rows`](Self::forward_rows) that also keeps what it gathers, `(A_b x)[p]` for every row
+    /// `p`, basis function `b`, signal `s` and channel `c` at `((p·B + b)·S + s)·C_in + c` of
+    /// `gathered`, from which [`weight_gradient_gathered`](Self::weight_gradient_gathered) computes
+    /// the weight gradient without gathering again.
+    ///
+    /// # Panics
+    /// As [`forward`](Self::forward), or if `gathered` does not hold `N·B·S·C_in` values.
+    pub fn forward_rows_gathering(
+        &self,
+        x: Signals<T>,
+        w: KernelWeights<T>,
+        mut out: SignalsMut<T>,
+        gathered: &mut [T],
+    ) {
+        self.check_forward(&x, &w, &out.as_signals());
+        self.check_gathered(gathered.len(), x.batch(), x.channels());
+        let out = Output::RowsKeeping(out.as_mut_slice(), gathered);
+        self.apply_batch(
+            &self.forward_structure(),
+            x.as_slice(),
+            x.batch(),
+            x.channels(),
+            w.as_slice(),
+            w.out_channels(),
+            out,
+        );
+    }
+
+    fn check_gathered(&self, len: usize, batch: usize, c_in: usize) {
+        let want = [self.vertices, self.basis, batch, c_in]
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b));
+        assert!(
+            want == Some(len),
+            "gathered: {len} values, expected N·B·S·C_in = {} · {} · {batch} · {c_in}",
+            self.vertices,
+            self.basis
+        );
+    }
+
     fn check_forward(&self, x: &Signals<T>, w: &KernelWeights<T>, out: &Signals<T>) {
         self.check_signals(
             ("input", x.vertices(), x.batch()),
@@ -835,21 +890,49 @@ impl<T: Real> ConvOperator<T> {
         );
         let grad_w = grad_w.as_mut_slice();
         grad_w.iter_mut().for_each(|v| *v = T::default());
-        self.add_weight_gradient(
-            x.as_slice(),
-            x.batch(),
-            c_in,
-            grad_out.as_slice(),
-            c_out,
-            grad_w,
+        let source = Source::Gather(x.as_slice());
+        self.add_weight_gradient(source, x.batch(), c_in, grad_out.as_slice(), c_out, grad_w);
+    }
+
+    /// [`weight_gradient_rows`](Self::weight_gradient_rows) from what
+    /// [`forward_rows_gathering`](Self::forward_rows_gathering) kept of the same input.
+    ///
+    /// # Panics
+    /// As [`weight_gradient`](Self::weight_gradient), or if `gathered` does not hold `N·B·S·C_in`
+    /// values for the batch of `grad_out` and the input channels of `grad_w`.
+    pub fn weight_gradient_gathered(
+        &self,
+        gathered: &[T],
+        grad_out: Signals<T>,
+        mut grad_w: KernelWeightsMut<T>,
+    ) {
+        assert_eq!(
+            grad_out.vertices(),
+            self.vertices,
+            "output gradient: signals on {} vertices, but the operator has {}",
+            grad_out.vertices(),
+            self.vertices
         );
+        let (batch, c_in, c_out) = (grad_out.batch(), grad_w.in_channels(), grad_out.channels());
+        self.check_weights(
+            "weight gradient",
+            grad_w.basis(),
+            c_in,
+            grad_w.out_channels(),
+            (c_in, c_out),
+        );
+        self.check_gathered(gathered.len(), batch, c_in);
+        let grad_w = grad_w.as_mut_slice();
+        grad_w.iter_mut().for_each(|v| *v = T::default());
+        let source = Source::Gathered(gathered);
+        self.add_weight_gradient(source, batch, c_in, grad_out.as_slice(), c_out, grad_w);
     }
 
     /// `grad_w += Σ_s Σ_b Σ_p (A_b x_s)[p]ᵀ ⊗ grad_out_s[p]` for a batch in row layout: per group of
     /// blocks a partial `Yᵀ·G` over the blocks' (row, signal) pairs, the partials added in order.
     fn add_weight_gradient(
         &self,
-        x: &[T],
+        x: Source<T>,
         batch: usize,
         c_in: usize,
         grad_out: &[T],
@@ -864,12 +947,18 @@ impl<T: Real> ConvOperator<T> {
             .into_par_iter()
             .map(|g| {
                 let mut y = vec![T::default(); BLOCK * wide];
-                let mut z = vec![T::default(); BLOCK * wide];
+                let mut z = Vec::new();
                 let mut acc = vec![T::default(); k * c_out];
                 for blk in g * GROUP..((g + 1) * GROUP).min(self.vertices.div_ceil(BLOCK)) {
                     let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(self.vertices);
                     let (r0, m) = (rows.start, rows.len());
-                    gather(&self.forward_structure(), rows, x, batch * c_in, &mut y);
+                    let y = match x {
+                        Source::Gather(x) => {
+                            gather(&self.forward_structure(), rows, x, batch * c_in, &mut y);
+                            &y[..]
+                        }
+                        Source::Gathered(all) => &all[r0 * wide..(r0 + m) * wide],
+                    };
                     let gout = &grad_out[r0 * batch * c_out..(r0 + m) * batch * c_out];
                     let tile = Tile {
                         rows: m,
@@ -877,7 +966,7 @@ impl<T: Real> ConvOperator<T> {
                         batch,
                         width: c_in,
                     };
-                    tile_weight_gradient(tile, &y, gout, c_out, &mut acc, &mut z);
+                    tile_weight_gradient(tile, y, gout, c_out, &mut acc, &mut z);
                 }
                 acc
             })

@@ -4,6 +4,7 @@
 use super::block::BlockOp;
 use super::fused::NormOp;
 use super::levels::{constrained_basis, MeshLevels};
+use super::op::ConvOp;
 use super::spec::{GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
 use crate::error::{Error, Result};
 use crate::holonomy::HolonomyGroup;
@@ -320,6 +321,20 @@ struct Pass<'a> {
     level: usize,
     /// Dropout masks come from here while training; `None` evaluates.
     dropout: Option<SplitMix>,
+    /// A training pass: convolutions keep what their backward pass reuses.
+    training: bool,
+}
+
+impl Pass<'_> {
+    /// The convolution of the current level, as this pass applies it.
+    fn conv(&self) -> ConvOp {
+        let conv = &self.mesh.level(self.level).conv;
+        if self.training {
+            conv.for_training()
+        } else {
+            conv.clone()
+        }
+    }
 }
 
 fn forward_layers(layers: &[Layer], x: Tensor, pass: &mut Pass) -> candle_core::Result<Tensor> {
@@ -340,7 +355,7 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
                 Some(b) => b.as_tensor().clone(),
                 None => Tensor::zeros(w.dims()[2], x.dtype(), x.device())?,
             };
-            mesh.level(pass.level).conv.apply(&x, w.as_tensor(), &bias)
+            pass.conv().apply(&x, w.as_tensor(), &bias)
         }
         Layer::Linear { w, b } => {
             per_vertex_matmul(&x, w.as_tensor())?.broadcast_add(b.as_tensor())
@@ -406,7 +421,7 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
                 Some(b) => b.as_tensor().clone(),
                 None => Tensor::zeros(c, x.dtype(), x.device())?,
             };
-            let conv = &mesh.level(level).conv;
+            let conv = pass.conv();
             conv.check(&x, w.as_tensor(), &bias)?;
             let params = Tensor::cat(&[&bias, gamma.as_tensor(), beta.as_tensor()], 0)?;
             let pool = match pool {
@@ -420,7 +435,7 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
             x.contiguous()?.apply_op3(
                 &w.as_tensor().contiguous()?,
                 &params,
-                BlockOp::new(conv.clone(), norm, pool),
+                BlockOp::new(conv, norm, pool),
             )
         }
     }
@@ -548,7 +563,9 @@ impl Model {
 
     /// Runs the model on `x` (`[S, N, C_in]`, S signals on `mesh`'s finest level): `[S, K]` for a
     /// mesh task, `[S, N, K]` for a vertex task. `dropout_seed` is `Some` while training (dropout
-    /// active, masks drawn from it) and `None` to evaluate.
+    /// active, masks drawn from it; the convolutions keep what they gathered, `N·B·S·C_in` values
+    /// each, for a faster backward pass) and `None` to evaluate (gradients still flow, without that
+    /// memory).
     ///
     /// # Errors
     /// If `x` does not fit the mesh or the model (candle's error, naming the shapes).
@@ -578,6 +595,7 @@ impl Model {
             mesh,
             level: 0,
             dropout: dropout_seed.map(SplitMix),
+            training: dropout_seed.is_some(),
         };
         // The layers run in row layout ([`MeshLevels::to_rows`]): the convolution's own order, so
         // no layer reorders features.

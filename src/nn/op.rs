@@ -6,7 +6,7 @@ use crate::conv::{ConvOperator, KernelWeights, KernelWeightsMut, Signals, Signal
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One mesh's compiled convolution in both precisions: `f32` for training, `f64` for gradient checks.
 ///
@@ -16,11 +16,27 @@ use std::sync::Arc;
 /// `[C_out]`, it gives `y[s] = Σ_b (A_b x[s]) W_b + b`, shape `[N, S, C_out]` in the same layout.
 /// The backward pass computes each of
 /// `∂L/∂W = Σ_s Σ_b (A_b x[s])ᵀ ∂L/∂y[s]`, `∂L/∂b = Σ_{s,p} ∂L/∂y[s, p]` and `∂L/∂x` only when that
-/// operand needs it (no input gradient for a network's first layer, whose input is data).
-#[derive(Clone)]
+/// operand needs it (no input gradient for a network's first layer, whose input is data). An op made
+/// by [`for_training`](Self::for_training) keeps the forward pass's gathered `A_b x` so that the weight
+/// gradient does not gather it again.
 pub struct ConvOp {
     f32: Arc<ConvOperator<f32>>,
     f64: Option<Arc<ConvOperator<f64>>>,
+    keep: bool,
+    /// `A_b x` of the forward pass (`N × B × S × C_in`, row layout), when `keep`.
+    gathered: OnceLock<Tensor>,
+}
+
+/// A clone is a fresh application of the same operators: nothing kept from a forward pass.
+impl Clone for ConvOp {
+    fn clone(&self) -> ConvOp {
+        ConvOp {
+            f32: self.f32.clone(),
+            f64: self.f64.clone(),
+            keep: self.keep,
+            gathered: OnceLock::new(),
+        }
+    }
 }
 
 impl ConvOp {
@@ -35,7 +51,21 @@ impl ConvOp {
                 "the f64 operator must have the f32 operator's shape"
             );
         }
-        ConvOp { f32, f64 }
+        ConvOp {
+            f32,
+            f64,
+            keep: false,
+            gathered: OnceLock::new(),
+        }
+    }
+
+    /// The same op for a training step: its forward pass keeps what it gathers for the backward pass
+    /// (`N·B·S·C_in` values per application).
+    pub fn for_training(&self) -> ConvOp {
+        ConvOp {
+            keep: true,
+            ..self.clone()
+        }
     }
 
     /// Number of vertices N.
@@ -121,11 +151,19 @@ pub(super) fn forward<T: Precision>(
     let (n, s, c_in) = lx.shape().dims3()?;
     let (nb, _, c_out) = lw.shape().dims3()?;
     let mut out = vec![T::default(); s * n * c_out];
-    T::operator(op)?.forward_rows(
+    let (xs, ws) = (
         Signals::new(x, s, c_in).map_err(shape_error)?,
         KernelWeights::new(w, nb, c_in, c_out).map_err(shape_error)?,
-        SignalsMut::new(&mut out, s, c_out).map_err(shape_error)?,
     );
+    let outs = SignalsMut::new(&mut out, s, c_out).map_err(shape_error)?;
+    if op.keep {
+        let mut gathered = vec![T::default(); n * nb * s * c_in];
+        T::operator(op)?.forward_rows_gathering(xs, ws, outs, &mut gathered);
+        let gathered = Tensor::from_vec(gathered, n * nb * s * c_in, &candle_core::Device::Cpu)?;
+        let _ = op.gathered.set(gathered);
+    } else {
+        T::operator(op)?.forward_rows(xs, ws, outs);
+    }
     out.par_chunks_mut(c_out * 1024).for_each(|rows| {
         for row in rows.chunks_exact_mut(c_out) {
             for (y, &bias) in row.iter_mut().zip(b) {
@@ -153,14 +191,18 @@ pub(super) fn backward<T: Precision>(
         let grad = Signals::new(gs, s, c_out).map_err(shape_error)?;
         let gw = if want[1] {
             let mut gw = vec![T::default(); nb * c_in * c_out];
-            read(x, |xs: &[T]| {
-                operator.weight_gradient_rows(
-                    Signals::new(xs, s, c_in).map_err(shape_error)?,
-                    grad,
-                    KernelWeightsMut::new(&mut gw, nb, c_in, c_out).map_err(shape_error)?,
-                );
-                Ok(())
-            })?;
+            let gws = KernelWeightsMut::new(&mut gw, nb, c_in, c_out).map_err(shape_error)?;
+            match op.gathered.get() {
+                Some(kept) => read(kept, |ys: &[T]| {
+                    operator.weight_gradient_gathered(ys, grad, gws);
+                    Ok(())
+                })?,
+                None => read(x, |xs: &[T]| {
+                    let xs = Signals::new(xs, s, c_in).map_err(shape_error)?;
+                    operator.weight_gradient_rows(xs, grad, gws);
+                    Ok(())
+                })?,
+            }
             Some(Tensor::from_vec(gw, (nb, c_in, c_out), w.device())?)
         } else {
             None
