@@ -237,26 +237,51 @@ unsafe fn gather_f32_avx512(
             }
         };
         let yrow = y.as_mut_ptr().add(i * row_len);
-        for l0 in (0..width).step_by(16) {
+        // Few basis functions leave registers free: each walk over the row then covers up to 64
+        // channels (4 × 16), so an entry's coefficients are loaded once for all of them.
+        let widest = 16 / nb.clamp(1, 16);
+        let mut l0 = 0;
+        while l0 < width {
+            let lanes = match ((width - l0) / 16).min(widest) {
+                4.. => 4,
+                2 | 3 => 2,
+                _ => 1,
+            };
             let mut b0 = 0;
             while b0 < nb {
                 let x = src.as_ptr().add(l0);
                 let c = s.coefs.as_ptr().add(b0);
                 let out = yrow.add(b0 * width + l0);
+                macro_rules! tile {
+                    ($bn:literal) => {
+                        match lanes {
+                            4 => {
+                                tile_f32_avx512::<$bn, 4>(cols, &coef_at, &ahead, x, c, width, out)
+                            }
+                            2 => {
+                                tile_f32_avx512::<$bn, 2>(cols, &coef_at, &ahead, x, c, width, out)
+                            }
+                            _ => {
+                                tile_f32_avx512::<$bn, 1>(cols, &coef_at, &ahead, x, c, width, out)
+                            }
+                        }
+                    };
+                }
                 // SAFETY: every column is below col_bound (src long enough, asserted above) and
-                // every coefficient block in range (constructor contract); l0 + 16 ≤ width and
-                // b0 + tile height ≤ nb.
+                // every coefficient block in range (constructor contract); l0 + 16·lanes ≤ width
+                // and b0 + tile height ≤ nb.
                 b0 += match nb - b0 {
-                    16.. => tile_f32_avx512::<16>(cols, &coef_at, &ahead, x, c, width, out),
-                    8.. => tile_f32_avx512::<8>(cols, &coef_at, &ahead, x, c, width, out),
-                    4.. => tile_f32_avx512::<4>(cols, &coef_at, &ahead, x, c, width, out),
+                    16.. => tile_f32_avx512::<16, 1>(cols, &coef_at, &ahead, x, c, width, out),
+                    8.. => tile!(8),
+                    4.. => tile!(4),
                     // Three (the radial functions of an SO(2)-constrained harmonic:3 basis) in one
                     // walk over the row rather than two.
-                    3 => tile_f32_avx512::<3>(cols, &coef_at, &ahead, x, c, width, out),
-                    2.. => tile_f32_avx512::<2>(cols, &coef_at, &ahead, x, c, width, out),
-                    _ => tile_f32_avx512::<1>(cols, &coef_at, &ahead, x, c, width, out),
+                    3 => tile!(3),
+                    2.. => tile!(2),
+                    _ => tile!(1),
                 };
             }
+            l0 += 16 * lanes;
         }
     }
 }
@@ -267,16 +292,16 @@ const PREFETCH_FLOATS: usize = 1024;
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_ENTRIES: usize = 16;
 
-/// One `BN × 16` tile of the AVX-512 gather: `out[bb·width + l] = Σ_j c[coef_at(j) + bb] ·
+/// One `BN × 16·LN` tile of the AVX-512 gather: `out[bb·width + l] = Σ_j c[coef_at(j) + bb] ·
 /// x[cols[j]·width + l]`, prefetching `c + ahead(j)` on the way; returns `BN`.
 ///
 /// # Safety
-/// Every `x[cols[j]·width .. + 16]`, `c[coef_at(j) .. + BN]` and `out[bb·width .. + 16]` (bb < BN)
-/// must be in bounds (`ahead` may point anywhere: a prefetch never faults).
+/// Every `x[cols[j]·width .. + 16·LN]`, `c[coef_at(j) .. + BN]` and `out[bb·width .. + 16·LN]`
+/// (bb < BN) must be in bounds (`ahead` may point anywhere: a prefetch never faults).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn tile_f32_avx512<const BN: usize>(
+unsafe fn tile_f32_avx512<const BN: usize, const LN: usize>(
     cols: &[u32],
     coef_at: &impl Fn(usize) -> usize,
     ahead: &impl Fn(usize) -> usize,
@@ -286,17 +311,26 @@ unsafe fn tile_f32_avx512<const BN: usize>(
     out: *mut f32,
 ) -> usize {
     use std::arch::x86_64::*;
-    let mut acc = [_mm512_setzero_ps(); BN];
+    let mut acc = [[_mm512_setzero_ps(); LN]; BN];
     for (j, &q) in cols.iter().enumerate() {
-        let xv = _mm512_loadu_ps(x.add(q as usize * width));
+        let xq = x.add(q as usize * width);
+        let mut xv = [_mm512_setzero_ps(); LN];
+        for (l, v) in xv.iter_mut().enumerate() {
+            *v = _mm512_loadu_ps(xq.add(16 * l));
+        }
         let cj = c.add(coef_at(j));
         _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ahead(j)) as *const i8);
         for (bb, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_fmadd_ps(_mm512_set1_ps(*cj.add(bb)), xv, *a);
+            let cv = _mm512_set1_ps(*cj.add(bb));
+            for (al, &v) in a.iter_mut().zip(&xv) {
+                *al = _mm512_fmadd_ps(cv, v, *al);
+            }
         }
     }
     for (bb, a) in acc.iter().enumerate() {
-        _mm512_storeu_ps(out.add(bb * width), *a);
+        for (l, al) in a.iter().enumerate() {
+            _mm512_storeu_ps(out.add(bb * width + 16 * l), *al);
+        }
     }
     BN
 }
@@ -458,10 +492,8 @@ pub(crate) fn tile_product<T: Real>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: &mut [f32]) {
-    use std::arch::x86_64::*;
     let (m, k) = (t.rows * t.batch, t.basis * t.width);
     assert!(y.len() >= t.len() && w.len() >= k * n && out.len() >= m * n && n.is_multiple_of(16));
-    let plane = t.batch * t.width;
     let mut i0 = 0;
     while i0 < m {
         let rows = (m - i0).min(8);
@@ -469,25 +501,63 @@ unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: 
         for (r, b) in base.iter_mut().enumerate().take(rows) {
             *b = t.row_base(i0 + r);
         }
-        for o0 in (0..n).step_by(16) {
-            let mut acc = [_mm512_setzero_ps(); 8];
-            for b in 0..t.basis {
-                for c in 0..t.width {
-                    let off = b * plane + c;
-                    // SAFETY: b < B, c < width, o0 + 16 ≤ n, so (b·width + c)·n + o0 + 16 ≤ k·n;
-                    // base[r] + off < the tile's length for every (row, signal) below m.
-                    let wv = _mm512_loadu_ps(w.as_ptr().add((b * t.width + c) * n + o0));
-                    for (r, a) in acc.iter_mut().enumerate().take(rows) {
-                        let v = *y.get_unchecked(base[r] + off);
-                        *a = _mm512_fmadd_ps(_mm512_set1_ps(v), wv, *a);
-                    }
-                }
-            }
-            for (r, a) in acc.iter().enumerate().take(rows) {
-                _mm512_storeu_ps(out.as_mut_ptr().add((i0 + r) * n + o0), *a);
+        // 32 columns per pass where they fit (16 accumulators), so each broadcast feeds two FMAs.
+        let mut o0 = 0;
+        while o0 < n {
+            if n - o0 >= 32 {
+                product_tile::<2>(t, y, w, n, out, (i0, rows), &base, o0);
+                o0 += 32;
+            } else {
+                product_tile::<1>(t, y, w, n, out, (i0, rows), &base, o0);
+                o0 += 16;
             }
         }
         i0 += rows;
+    }
+}
+
+/// Output rows `i0 .. i0 + rows` (at most 8), columns `o0 .. o0 + 16·NT` of [`tile_product`], each
+/// row reading the tile from `base[r]`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_tile<const NT: usize>(
+    t: Tile,
+    y: &[f32],
+    w: &[f32],
+    n: usize,
+    out: &mut [f32],
+    (i0, rows): (usize, usize),
+    base: &[usize; 8],
+    o0: usize,
+) {
+    use std::arch::x86_64::*;
+    let plane = t.batch * t.width;
+    let mut acc = [[_mm512_setzero_ps(); NT]; 8];
+    for b in 0..t.basis {
+        for c in 0..t.width {
+            let off = b * plane + c;
+            let wp = w.as_ptr().add((b * t.width + c) * n + o0);
+            // SAFETY (for the caller's asserted lengths): b < B, c < width, o0 + 16·NT ≤ n, so
+            // (b·width + c)·n + o0 + 16·NT ≤ k·n; base[r] + off is inside the tile for every row
+            // below `rows`.
+            let mut wv = [_mm512_setzero_ps(); NT];
+            for (u, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(wp.add(16 * u));
+            }
+            for (r, a) in acc.iter_mut().enumerate().take(rows) {
+                let v = _mm512_set1_ps(*y.get_unchecked(base[r] + off));
+                for (au, &wu) in a.iter_mut().zip(&wv) {
+                    *au = _mm512_fmadd_ps(v, wu, *au);
+                }
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate().take(rows) {
+        for (u, au) in a.iter().enumerate() {
+            _mm512_storeu_ps(out.as_mut_ptr().add((i0 + r) * n + o0 + 16 * u), *au);
+        }
     }
 }
 
