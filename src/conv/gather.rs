@@ -626,10 +626,8 @@ unsafe fn tile_weight_gradient_f32_avx512(
     n: usize,
     acc: &mut [f32],
 ) {
-    use std::arch::x86_64::*;
     let (m, k) = (t.rows * t.batch, t.basis * t.width);
     assert!(y.len() >= t.len() && g.len() >= m * n && acc.len() >= k * n && n.is_multiple_of(16));
-    let row_len = t.basis * t.batch * t.width;
     let mut kk0 = 0;
     while kk0 < k {
         let kr = (k - kk0).min(8);
@@ -637,25 +635,62 @@ unsafe fn tile_weight_gradient_f32_avx512(
         for (j, o) in koff.iter_mut().enumerate().take(kr) {
             *o = t.k_offset(kk0 + j);
         }
-        for o0 in (0..n).step_by(16) {
-            let mut a = [_mm512_setzero_ps(); 8];
-            for r in 0..t.rows {
-                for s in 0..t.batch {
-                    let base = r * row_len + s * t.width;
-                    // SAFETY: (r·S + s) < m rows of g of n values, o0 + 16 ≤ n; base + koff[j] is
-                    // inside the tile for every (row, signal, b, c).
-                    let gv = _mm512_loadu_ps(g.as_ptr().add((r * t.batch + s) * n + o0));
-                    for (j, aj) in a.iter_mut().enumerate().take(kr) {
-                        let v = *y.get_unchecked(base + koff[j]);
-                        *aj = _mm512_fmadd_ps(_mm512_set1_ps(v), gv, *aj);
-                    }
-                }
-            }
-            for (j, aj) in a.iter().enumerate().take(kr) {
-                let p = acc.as_mut_ptr().add((kk0 + j) * n + o0);
-                _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), *aj));
+        // 32 columns per pass where they fit, so each broadcast feeds two FMAs.
+        let mut o0 = 0;
+        while o0 < n {
+            if n - o0 >= 32 {
+                weight_gradient_tile::<2>(t, y, g, n, acc, (kk0, kr), &koff, o0);
+                o0 += 32;
+            } else {
+                weight_gradient_tile::<1>(t, y, g, n, acc, (kk0, kr), &koff, o0);
+                o0 += 16;
             }
         }
         kk0 += kr;
+    }
+}
+
+/// Rows `kk0 .. kk0 + kr` (at most 8; tile offsets `koff`), columns `o0 .. o0 + 16·NT` of
+/// [`tile_weight_gradient`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_gradient_tile<const NT: usize>(
+    t: Tile,
+    y: &[f32],
+    g: &[f32],
+    n: usize,
+    acc: &mut [f32],
+    (kk0, kr): (usize, usize),
+    koff: &[usize; 8],
+    o0: usize,
+) {
+    use std::arch::x86_64::*;
+    let row_len = t.basis * t.batch * t.width;
+    let mut a = [[_mm512_setzero_ps(); NT]; 8];
+    for r in 0..t.rows {
+        for s in 0..t.batch {
+            let base = r * row_len + s * t.width;
+            // SAFETY (for the caller's asserted lengths): (r·S + s) < m rows of g of n values,
+            // o0 + 16·NT ≤ n; base + koff[j] is inside the tile for every (row, signal, b, c).
+            let gp = g.as_ptr().add((r * t.batch + s) * n + o0);
+            let mut gv = [_mm512_setzero_ps(); NT];
+            for (u, v) in gv.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(gp.add(16 * u));
+            }
+            for (j, aj) in a.iter_mut().enumerate().take(kr) {
+                let v = _mm512_set1_ps(*y.get_unchecked(base + koff[j]));
+                for (au, &gu) in aj.iter_mut().zip(&gv) {
+                    *au = _mm512_fmadd_ps(v, gu, *au);
+                }
+            }
+        }
+    }
+    for (j, aj) in a.iter().enumerate().take(kr) {
+        for (u, au) in aj.iter().enumerate() {
+            let p = acc.as_mut_ptr().add((kk0 + j) * n + o0 + 16 * u);
+            _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), *au));
+        }
     }
 }
