@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[macro_use]
 mod cli;
 
 #[derive(Parser)]
@@ -52,10 +53,14 @@ fn main() -> ExitCode {
         Some(Command::Train(a)) => cli::train::run_train(&a),
         Some(Command::Predict(a)) => cli::train::run_predict(&a),
     };
+    // Text still buffered is written (and may fail) here, while the failure can be reported.
+    let result = result.and_then(|()| cli::out::flush());
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`| head`): nothing is wrong, the rest is not wanted.
+        Err(_) if cli::out::broken_pipe() => ExitCode::from(141),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -13,9 +13,11 @@ use manifold_cnn::conv::{
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
+use manifold_cnn::io::write_atomically;
 use manifold_cnn::kernel::KernelBasis;
 use manifold_cnn::Error;
 use serde_json::json;
+use std::path::Path;
 use std::time::Instant;
 
 /// Arguments of `convolve`.
@@ -91,6 +93,14 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     if args.repeat == 0 {
         return Err(bad("repeat", "must be at least 1".into()));
     }
+    if let (Some(out), Some(export)) = (&args.out, &args.export_operator) {
+        if super::same_file(Path::new(out), Path::new(export)) {
+            return Err(bad(
+                "out, export_operator",
+                format!("--out {out} and --export-operator {export} name the same file: one would overwrite the other"),
+            ));
+        }
+    }
     let m = super::load(&args.mesh, args.repair)?;
     let n = m.mesh.vertex_count();
     let (shape, x) = read_npy_f32(&args.signal)?;
@@ -126,7 +136,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let group = match HolonomyGroup::parse(&args.group)? {
         Some(g) => {
             if !measured.is_subgroup_of(&g) {
-                eprintln!(
+                errln!(
                     "warning: the named group {} does not contain the measured holonomy group {} of {}: \
                      a kernel invariant under {} is not well defined on this mesh (it depends on the \
                      spanning tree of the gauge); name {} or a group containing it",
@@ -244,10 +254,14 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let seconds_backward = t.elapsed().as_secs_f64();
     let seconds_forward = median(times);
     if let Some(path) = &args.out {
-        write_npy_f32(path, &[n as u64, c_out as u64], &out)?;
+        write_atomically(Path::new(path), |tmp| {
+            write_npy_f32(tmp, &[n as u64, c_out as u64], &out)
+        })?;
     }
     if let Some(path) = &args.export_operator {
-        op.write_npz(path, &weights, c_in, c_out)?;
+        write_atomically(Path::new(path), |tmp| {
+            op.write_npz(tmp, &weights, c_in, c_out)
+        })?;
     }
     let flops = op.forward_flops(c_in, c_out);
     if args.json {
@@ -270,30 +284,30 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "forward_flops": flops,
             "forward_gflops_per_second": flops / seconds_forward / 1e9,
             "out": args.out,
-        }));
+        }))?;
     } else {
-        println!("mesh               {} ({n} vertices)", args.mesh);
-        println!(
+        outln!("mesh               {} ({n} vertices)", args.mesh)?;
+        outln!(
             "kernel             {} constrained to {}: {nb} basis functions",
             args.basis,
             group.name()
-        );
-        println!("channels           {c_in} → {c_out}");
-        println!(
+        )?;
+        outln!("channels           {c_in} → {c_out}")?;
+        outln!(
             "operator           {} entries, {:.1} MiB ({:.0} bytes/vertex)",
             op.nnz(),
             op.bytes() as f64 / 1048576.0,
             op.bytes() as f64 / n as f64
-        );
-        println!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)");
-        println!(
+        )?;
+        outln!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)")?;
+        outln!(
             "forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)",
             args.repeat,
             flops / seconds_forward / 1e9
-        );
-        println!("backward           {seconds_backward:.4} s");
+        )?;
+        outln!("backward           {seconds_backward:.4} s")?;
         if let Some(path) = &args.out {
-            println!("wrote              {path}");
+            outln!("wrote              {path}")?;
         }
     }
     Ok(())

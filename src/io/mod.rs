@@ -37,8 +37,12 @@ pub fn load_source(spec: &str) -> Result<MeshSource> {
 /// `write` succeeded. On failure the temporary file is removed and whatever `path` held before is
 /// untouched.
 ///
+/// The temporary file is flushed to the device before the rename, so that after a crash `path` holds
+/// the old file or the new one, never a file the rename made visible before its data.
+///
 /// # Errors
-/// `write`'s error, or an [`Error::Io`] naming `path` if the rename fails.
+/// `write`'s error (an [`Error::Io`] about the temporary file names `path` instead: that is the file
+/// the user asked for), or an [`Error::Io`] naming `path` if the rename fails.
 pub fn write_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&std::path::Path) -> Result<()>,
@@ -53,17 +57,24 @@ pub fn write_atomically(
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{stem}.partial-{}{ext}", std::process::id()));
-    match write(&tmp) {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            }
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+    let io_error = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let written = write(&tmp).and_then(|()| {
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_error)
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path).map_err(io_error));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    result.map_err(|e| match e {
+        Error::Io { path: p, message } if p == tmp.display().to_string() => Error::Io {
+            path: path.display().to_string(),
+            message,
+        },
+        e => e,
+    })
 }
