@@ -16,7 +16,11 @@ mod cli;
 #[command(
     name = "manifold-cnn",
     version,
-    about = "Convolutional neural networks on triangle-mesh manifolds"
+    about = "Convolutional neural networks on triangle-mesh manifolds",
+    after_help = "Environment:\n  MANIFOLD_CNN_MAX_INPUT_BYTES  largest input file read, in bytes (default 1073741824: 1 GiB)\n  \
+                  MANIFOLD_CNN_MAX_MEMORY       memory a request may use, in bytes or with a K/M/G/T suffix \
+                  (default: what the system can allocate: available memory, cgroup and address-space limits)\n\n\
+                  Exit status: 0 success, 2 bad input or a failed write, 141 stdout closed early (e.g. | head)."
 )]
 struct Args {
     #[command(subcommand)]

@@ -184,3 +184,169 @@ fn out_and_export_operator_naming_the_same_file_is_an_error() {
     );
     assert!(!dir.path("result.npy").exists());
 }
+
+/// Runs the binary in `dir` with extra environment variables.
+fn run_in(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(&dir.0)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn convolve_refuses_requests_larger_than_the_memory_limit_with_the_estimate() {
+    let dir = TempDir::new("reliability-io", "memory");
+    dir.f32("signal.npy", &[162, 1], &[1.0; 162]);
+    let convolve = |extra: &[&str], env: &[(&str, &str)]| {
+        let args = [
+            &[
+                "convolve",
+                "icosphere:2",
+                "--signal",
+                "signal.npy",
+                "--kernel",
+                "random:1",
+            ][..],
+            extra,
+        ]
+        .concat();
+        run_in(&dir, &args, env)
+    };
+    // 10^7 output channels: the output alone is 162 × 10^7 float32 values, 6 GiB.
+    let limit = [("MANIFOLD_CNN_MAX_MEMORY", "4G")];
+    let out = convolve(&["--out-channels", "10000000"], &limit);
+    assert_one_clean_error(&out, "out-channels");
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs ~") && err.contains("MANIFOLD_CNN_MAX_MEMORY=4G"),
+        "{err}"
+    );
+    let gib: f64 = err
+        .split("needs ~")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(gib > 6.0, "{err}");
+    // bins:1000:1000 is 10^6 functions; the constraint holds them as a dense 10^6 × 10^6 matrix of
+    // f64: 8·10^12 bytes = 7450.581 GiB, refused even under a generous limit.
+    let out = convolve(
+        &["--basis", "bins:1000:1000"],
+        &[("MANIFOLD_CNN_MAX_MEMORY", "1T")],
+    );
+    assert_one_clean_error(&out, "bins");
+    assert!(
+        stderr(&out).contains("needs ~7450.581 GiB"),
+        "{}",
+        stderr(&out)
+    );
+    // The same request under an address-space limit and no override: the limit is read from the
+    // process, and the request is refused instead of aborting on a failed allocation.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
+        .arg(EXE)
+        .args([
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            "signal.npy",
+            "--kernel",
+            "random:1",
+            "--out-channels",
+            "10000000",
+        ])
+        .current_dir(&dir.0)
+        .env_remove("MANIFOLD_CNN_MAX_MEMORY")
+        .output()
+        .unwrap();
+    assert_one_clean_error(&out, "address-space limit");
+    assert!(stderr(&out).contains("needs ~"), "{}", stderr(&out));
+    // A malformed override is named.
+    let out = convolve(&[], &[("MANIFOLD_CNN_MAX_MEMORY", "lots")]);
+    assert_one_clean_error(&out, "bad override");
+    assert!(
+        stderr(&out).contains("MANIFOLD_CNN_MAX_MEMORY"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn convolve_bounds_repeat() {
+    let dir = TempDir::new("reliability-io", "repeat");
+    dir.f32("signal.npy", &[162, 1], &[1.0; 162]);
+    let args = |repeat: &'static str| {
+        [
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            "signal.npy",
+            "--kernel",
+            "random:1",
+            "--repeat",
+            repeat,
+        ]
+    };
+    let out = run_in(&dir, &args("1000000000"), &[]);
+    assert_one_clean_error(&out, "repeat");
+    assert!(
+        stderr(&out).contains("must be in 1..=1000"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_in(&dir, &args("3"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn inputs_larger_than_the_input_limit_are_refused() {
+    let dir = TempDir::new("reliability-io", "input-limit");
+    let limit = [("MANIFOLD_CNN_MAX_INPUT_BYTES", "100000")];
+    // A stream that never ends: refused once past the limit instead of read until memory runs out.
+    let out = run_in(&dir, &["inspect", "/dev/zero"], &limit);
+    assert_one_clean_error(&out, "/dev/zero");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: /dev/zero: larger than the input limit of 100000 bytes"),
+        "{err}"
+    );
+    // A regular file past the limit: refused before reading (bull.obj is about 400 KB).
+    let bull = std::fs::canonicalize("meshes/bull.obj").unwrap();
+    let bull = bull.display().to_string();
+    let out = run_in(&dir, &["inspect", &bull], &limit);
+    assert_one_clean_error(&out, "bull.obj");
+    assert!(
+        stderr(&out).contains("larger than the input limit"),
+        "{}",
+        stderr(&out)
+    );
+    // Under the default limit the same file is read.
+    let out = run_in(&dir, &["inspect", &bull], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Arrays too: a signal file past the limit.
+    dir.f32("signal.npy", &[162, 200], &vec![1.0; 162 * 200]);
+    let out = run_in(
+        &dir,
+        &[
+            "convolve",
+            "icosphere:2",
+            "--signal",
+            "signal.npy",
+            "--kernel",
+            "random:1",
+        ],
+        &limit,
+    );
+    assert_one_clean_error(&out, "signal");
+    assert!(
+        stderr(&out).contains("signal.npy: larger than the input limit"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -37,6 +37,20 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
     let params = args.table.params()?;
     let m = super::load(&args.mesh, args.repair)?;
     let rho = params.validate(&m)?;
+    let samples = (m.mesh.vertex_count() * params.rings * params.directions) as f64;
+    super::limits::check_memory(
+        "rings, directions",
+        &format!(
+            "an exp-map table of {} × {} samples on {} vertices",
+            params.rings,
+            params.directions,
+            m.mesh.vertex_count()
+        ),
+        &[(
+            "exp-map table",
+            samples * (BYTES_PER_SAMPLE as f64 + 4.0 / params.rings as f64),
+        )],
+    )?;
     let t0 = Instant::now();
     let mut last = Instant::now();
     let table = ExpMapTable::build_with_progress(&m, &params, |done, total| {

@@ -21,6 +21,7 @@ pub mod convolve;
 pub mod expmap;
 pub mod holonomy;
 pub mod inspect;
+pub mod limits;
 pub mod out;
 pub mod plot;
 pub mod tour;

@@ -160,7 +160,13 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
 }
 
 fn read_spec(path: &Path) -> Result<ModelSpec, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    let bytes = manifold_cnn::io::read_input(path)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        io_error(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
     ModelSpec::from_json(&text, &path.display().to_string())
 }
 

@@ -439,10 +439,10 @@ fn read_npy_stream<T, R: Read>(
 fn read_npy_file<T>(
     path: &Path,
     what: &str,
-    read: impl FnOnce(NpyFile<BufReader<File>>) -> io::Result<Vec<T>>,
+    read: impl FnOnce(NpyFile<BufReader<super::InputFile>>) -> io::Result<Vec<T>>,
 ) -> Result<(Vec<u64>, Vec<T>)> {
     let path_s = path.display().to_string();
-    let file = File::open(path).map_err(|e| io_error(&path_s, e))?;
+    let file = super::open_input(path)?;
     read_npy_stream(BufReader::new(file), what, read).map_err(|e| io_error(&path_s, e))
 }
 
@@ -475,8 +475,9 @@ fn dtype_error(dtype: &DType, expected: &str) -> io::Error {
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if the file cannot be read, is not a valid `.npy` file, has another dtype, is in
-/// Fortran order (with more than one non-trivial axis), or is truncated.
+/// [`Error::Io`] if the file cannot be read, is larger than the input limit
+/// ([`max_input_bytes`](super::max_input_bytes)), is not a valid `.npy` file, has another dtype, is
+/// in Fortran order (with more than one non-trivial axis), or is truncated.
 pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<f32>)> {
     read_npy_file(path.as_ref(), f32::WHAT, f32::read)
 }
@@ -544,6 +545,7 @@ pub fn read_npy_integers(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<i64>)>
 }
 
 fn read_npz<T: ReadAs>(path: &Path, name: &str) -> Result<(Vec<u64>, Vec<T>)> {
+    super::check_input_size(path)?;
     let path_s = path.display().to_string();
     let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| io_error(&path_s, e))?;
     let array = archive
