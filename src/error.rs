@@ -150,6 +150,15 @@ pub enum Error {
         /// candle's message.
         message: String,
     },
+    /// A stage (an exp-map table, a gauge) built for one mesh was given with another.
+    MeshMismatch {
+        /// Which stage.
+        stage: &'static str,
+        /// The mesh it was built for.
+        built_for: crate::manifold::MeshIdentity,
+        /// The mesh it was given with.
+        given: crate::manifold::MeshIdentity,
+    },
 }
 
 /// Shorthand for results with this crate's [`Error`].
@@ -222,6 +231,10 @@ impl fmt::Display for Error {
             Data { path, line: None, message } => write!(f, "{path}: {message}"),
             InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
             Tensor { message } => write!(f, "tensor: {message}"),
+            MeshMismatch { stage, built_for, given } => write!(
+                f,
+                "the {stage} was built for another mesh ({built_for}) than the one given ({given})"
+            ),
         }
     }
 }

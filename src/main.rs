@@ -9,13 +9,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[macro_use]
 mod cli;
 
 #[derive(Parser)]
 #[command(
     name = "manifold-cnn",
     version,
-    about = "Convolutional neural networks on triangle-mesh manifolds"
+    about = "Convolutional neural networks on triangle-mesh manifolds",
+    after_help = "Environment:\n  MANIFOLD_CNN_MAX_INPUT_BYTES  largest input file read, in bytes (default 1073741824: 1 GiB)\n  \
+                  MANIFOLD_CNN_MAX_MEMORY       memory a request may use, in bytes or with a K/M/G/T suffix \
+                  (default: what the system can allocate: available memory, cgroup and address-space limits)\n\n\
+                  Exit status: 0 success, 2 bad input or a failed write, 141 stdout closed early (e.g. | head)."
 )]
 struct Args {
     #[command(subcommand)]
@@ -56,10 +61,14 @@ fn main() -> ExitCode {
         Some(Command::Train(a)) => cli::train::run_train(&a),
         Some(Command::Predict(a)) => cli::train::run_predict(&a),
     };
+    // Text still buffered is written (and may fail) here, while the failure can be reported.
+    let result = result.and_then(|()| cli::out::flush());
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`| head`): nothing is wrong, the rest is not wanted.
+        Err(_) if cli::out::broken_pipe() => ExitCode::from(141),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(2)
         }
     }

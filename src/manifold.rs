@@ -22,6 +22,85 @@ pub struct Manifold {
     pub positions: Option<Vec<[f64; 3]>>,
     /// What building changed.
     pub report: BuildReport,
+    /// Computed once when built: stages made from this manifold carry it, and consumers compare.
+    identity: MeshIdentity,
+}
+
+/// Which mesh a stage was built for: its vertex and face counts, and a fingerprint (a 64-bit hash of
+/// the faces' vertex indices and the edge lengths: everything the intrinsic stages depend on).
+///
+/// [`ExpMapTable`](crate::expmap::ExpMapTable) and [`Gauge`](crate::conv::Gauge) record the identity of
+/// the manifold they were built from, so that [`ConvOperator::new`](crate::conv::ConvOperator::new)
+/// can refuse a table or gauge of another mesh, even one with as many vertices.
+///
+/// # Example
+/// ```
+/// use manifold_cnn::{BuildOptions, Manifold};
+/// let a = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
+/// let b = Manifold::load("grid:18x9", &BuildOptions::default()).unwrap();
+/// assert_eq!(a.identity().vertices, b.identity().vertices); // 162 each
+/// assert_ne!(a.identity(), b.identity());
+/// let again = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
+/// assert_eq!(a.identity(), again.identity());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MeshIdentity {
+    /// Number of vertices.
+    pub vertices: usize,
+    /// Number of faces.
+    pub faces: usize,
+    /// Hash of the faces (vertex indices, in order) and the edge lengths (bit patterns).
+    pub fingerprint: u64,
+}
+
+impl std::fmt::Display for MeshIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} vertices, {} faces, fingerprint {:016x}",
+            self.vertices, self.faces, self.fingerprint
+        )
+    }
+}
+
+/// SplitMix64's finalizer: a bijective mix in which every input bit affects every output bit.
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// An order-sensitive hash of `words`, hashed in fixed chunks in parallel and the chunk hashes
+/// combined in order, so the result does not depend on the number of threads.
+fn hash_words(words: impl rayon::iter::IndexedParallelIterator<Item = u64>, seed: u64) -> u64 {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    let chunks: Vec<u64> = words
+        .chunks(CHUNK)
+        .map(|c| c.iter().fold(seed, |h, &w| mix(h ^ w).rotate_left(5)))
+        .collect();
+    chunks
+        .into_iter()
+        .fold(mix(seed), |h, c| mix(h.wrapping_add(c)))
+}
+
+impl MeshIdentity {
+    fn of(mesh: &Mesh, geometry: &Geometry) -> MeshIdentity {
+        use rayon::prelude::*;
+        let faces = hash_words(
+            mesh.faces().par_iter().map(|f| {
+                let [a, b, c] = f.map(|v| u64::from(v.raw()));
+                mix(a << 32 | b).wrapping_add(c)
+            }),
+            1,
+        );
+        let lengths = hash_words(geometry.edge_lengths().par_iter().map(|l| l.to_bits()), 2);
+        MeshIdentity {
+            vertices: mesh.vertex_count(),
+            faces: mesh.face_count(),
+            fingerprint: mix(faces ^ mix(lengths ^ mesh.vertex_count() as u64)),
+        }
+    }
 }
 
 impl Manifold {
@@ -34,7 +113,9 @@ impl Manifold {
         let (geometry, frames) =
             crate::frames::geometry_and_frames(&built.mesh, built.edge_lengths);
         let connection = Connection::new(&built.mesh, &frames);
+        let identity = MeshIdentity::of(&built.mesh, &geometry);
         Ok(Manifold {
+            identity,
             mesh: built.mesh,
             geometry,
             frames,
@@ -42,6 +123,11 @@ impl Manifold {
             positions: built.positions,
             report: built.report,
         })
+    }
+
+    /// The identity of the mesh: counts and fingerprint (see [`MeshIdentity`]).
+    pub fn identity(&self) -> MeshIdentity {
+        self.identity
     }
 
     /// Loads a mesh spec (an `.obj` path or a primitive such as `icosphere:3`) and builds every stage.

@@ -13,9 +13,11 @@ use manifold_cnn::conv::{
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
+use manifold_cnn::io::write_atomically;
 use manifold_cnn::kernel::KernelBasis;
 use manifold_cnn::Error;
 use serde_json::json;
+use std::path::Path;
 use std::time::Instant;
 
 /// Arguments of `convolve`.
@@ -81,6 +83,77 @@ pub fn parse_quadrature(s: &str) -> Result<Quadrature, Error> {
     }
 }
 
+/// The most forward passes `--repeat` runs (a median of more says nothing new about the timing).
+pub const MAX_REPEAT: usize = 1000;
+
+/// The entries the operator will store: per vertex, the distinct corners with weight of its landing
+/// faces (what [`ConvOperator`] counts in its first pass).
+fn operator_entries(m: &manifold_cnn::Manifold, table: &ExpMapTable) -> usize {
+    use rayon::prelude::*;
+    (0..table.vertex_count())
+        .into_par_iter()
+        .map_init(Vec::new, |corners: &mut Vec<u32>, p| {
+            corners.clear();
+            for s in 0..table.samples_per_vertex() {
+                if let Some((face, bary)) = table.padded_landing(p, s) {
+                    for (v, b) in m.mesh.face_vertices(face).iter().zip(bary) {
+                        if b != 0.0 {
+                            corners.push(v.raw());
+                        }
+                    }
+                }
+            }
+            corners.sort_unstable();
+            corners.dedup();
+            corners.len()
+        })
+        .sum()
+}
+
+/// Refuses a request whose memory would exceed the limit ([`super::limits`]): the exp-map table and
+/// operator while compiling, then the operator, the signals, weights and gradients and the parallel
+/// passes' scratch tiles while running. `entries` is the operator's size once the table is known
+/// (none before: the operator is left out).
+fn check_request(
+    params: &manifold_cnn::expmap::ExpMapParams,
+    n: usize,
+    nb: usize,
+    c_in: usize,
+    c_out: usize,
+    entries: Option<usize>,
+) -> Result<(), Error> {
+    const BLOCK: f64 = 32.0; // rows per tile of the operator's passes
+    let f = |x: usize| x as f64;
+    let (nv, b, ci, co) = (f(n), f(nb), f(c_in), f(c_out));
+    let samples = f(params.rings) * f(params.directions);
+    let table = nv * samples * manifold_cnn::expmap::BYTES_PER_SAMPLE as f64
+        + 4.0 * nv * f(params.directions);
+    // Per entry: a column (4), B coefficients (4 each), the transposed index (8).
+    let operator = entries.map_or(0.0, |e| f(e) * (12.0 + 4.0 * b) + 16.0 * nv);
+    // x, out, the input gradient and the internal copies of a pass; weights and their gradient.
+    let signals = 4.0 * nv * (3.0 * ci + 2.0 * co);
+    let weights = 2.0 * 4.0 * b * ci * co;
+    let threads = f(rayon::current_num_threads());
+    let tiles = 4.0
+        * [
+            threads * BLOCK * (2.0 * b * ci + co),          // forward
+            threads * BLOCK * (2.0 * b * co + ci),          // input gradient
+            (nv / 512.0).ceil().max(threads) * b * ci * co, // weight-gradient partials
+        ]
+        .into_iter()
+        .fold(0.0, f64::max);
+    let request = format!("convolve with B = {nb}, {c_in} → {c_out} channels on {n} vertices");
+    // The table is dropped once the operator is compiled: the peak is the operator plus the larger
+    // of the table (compiling) and what the passes hold (running).
+    let running = signals + weights + tiles;
+    let phase = if table > running {
+        ("exp-map table", table)
+    } else {
+        ("signals, weights and scratch tiles", running)
+    };
+    super::limits::check_memory("out_channels", &request, &[("operator", operator), phase])
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -88,8 +161,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs `convolve`.
 pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
-    if args.repeat == 0 {
-        return Err(bad("repeat", "must be at least 1".into()));
+    if !(1..=MAX_REPEAT).contains(&args.repeat) {
+        return Err(bad(
+            "repeat",
+            format!("{} runs: must be in 1..={MAX_REPEAT}", args.repeat),
+        ));
+    }
+    if let (Some(out), Some(export)) = (&args.out, &args.export_operator) {
+        if super::same_file(Path::new(out), Path::new(export)) {
+            return Err(bad(
+                "out, export_operator",
+                format!("--out {out} and --export-operator {export} name the same file: one would overwrite the other"),
+            ));
+        }
     }
     let m = super::load(&args.mesh, args.repair)?;
     let n = m.mesh.vertex_count();
@@ -126,7 +210,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let group = match HolonomyGroup::parse(&args.group)? {
         Some(g) => {
             if !measured.is_subgroup_of(&g) {
-                eprintln!(
+                errln!(
                     "warning: the named group {} does not contain the measured holonomy group {} of {}: \
                      a kernel invariant under {} is not well defined on this mesh (it depends on the \
                      spanning tree of the gauge); name {} or a group containing it",
@@ -141,7 +225,14 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         }
         None => measured,
     };
-    let basis = KernelBasis::parse(&args.basis)?.constrain(&group);
+    let base = KernelBasis::parse(&args.basis)?;
+    // The constraint holds its basis as a dense B × B matrix (B before the constraint).
+    super::limits::check_memory(
+        "basis",
+        &format!("constraining {} ({} functions)", args.basis, base.len()),
+        &[("the constraint", 8.0 * (base.len() as f64).powi(2))],
+    )?;
+    let basis = base.constrain(&group);
     let nb = basis.dimension();
     if nb == 0 {
         return Err(bad(
@@ -158,6 +249,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             .parse()
             .map_err(|_| bad("kernel", format!("'{}': expected random:SEED", args.kernel)))?;
         let c_out = args.out_channels.unwrap_or(c_in);
+        check_request(&params, n, nb, c_in, c_out, None)?;
         if c_out == 0
             || nb
                 .checked_mul(c_in)
@@ -194,13 +286,24 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             }
         }
     };
+    check_request(&params, n, nb, c_in, c_out, None)?;
     let t0 = Instant::now();
     let table = ExpMapTable::build(&m, &params)?;
+    let seconds_table = t0.elapsed().as_secs_f64();
+    check_request(
+        &params,
+        n,
+        nb,
+        c_in,
+        c_out,
+        Some(operator_entries(&m, &table)),
+    )?;
+    let t0 = Instant::now();
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
     let options = ConvOptions::new().quadrature(quadrature);
     let op = ConvOperator::<f32>::with_options(&m, &table, &basis, &gauge, &options)?;
     drop(table);
-    let seconds_precompile = t0.elapsed().as_secs_f64();
+    let seconds_precompile = seconds_table + t0.elapsed().as_secs_f64();
     // Large channel counts are a user's choice: refuse what cannot be allocated instead of aborting.
     let zeros = |len: usize, what: &str| -> Result<Vec<f32>, Error> {
         let mut v = Vec::new();
@@ -244,10 +347,14 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let seconds_backward = t.elapsed().as_secs_f64();
     let seconds_forward = median(times);
     if let Some(path) = &args.out {
-        write_npy_f32(path, &[n as u64, c_out as u64], &out)?;
+        write_atomically(Path::new(path), |tmp| {
+            write_npy_f32(tmp, &[n as u64, c_out as u64], &out)
+        })?;
     }
     if let Some(path) = &args.export_operator {
-        op.write_npz(path, &weights, c_in, c_out)?;
+        write_atomically(Path::new(path), |tmp| {
+            op.write_npz(tmp, &weights, c_in, c_out)
+        })?;
     }
     let flops = op.forward_flops(c_in, c_out);
     if args.json {
@@ -270,30 +377,30 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "forward_flops": flops,
             "forward_gflops_per_second": flops / seconds_forward / 1e9,
             "out": args.out,
-        }));
+        }))?;
     } else {
-        println!("mesh               {} ({n} vertices)", args.mesh);
-        println!(
+        outln!("mesh               {} ({n} vertices)", args.mesh)?;
+        outln!(
             "kernel             {} constrained to {}: {nb} basis functions",
             args.basis,
             group.name()
-        );
-        println!("channels           {c_in} → {c_out}");
-        println!(
+        )?;
+        outln!("channels           {c_in} → {c_out}")?;
+        outln!(
             "operator           {} entries, {:.1} MiB ({:.0} bytes/vertex)",
             op.nnz(),
             op.bytes() as f64 / 1048576.0,
             op.bytes() as f64 / n as f64
-        );
-        println!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)");
-        println!(
+        )?;
+        outln!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)")?;
+        outln!(
             "forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)",
             args.repeat,
             flops / seconds_forward / 1e9
-        );
-        println!("backward           {seconds_backward:.4} s");
+        )?;
+        outln!("backward           {seconds_backward:.4} s")?;
         if let Some(path) = &args.out {
-            println!("wrote              {path}");
+            outln!("wrote              {path}")?;
         }
     }
     Ok(())

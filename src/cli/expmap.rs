@@ -4,6 +4,7 @@
 use manifold_cnn::expmap::{self, ExpMapTable, BYTES_PER_SAMPLE};
 use manifold_cnn::Error;
 use serde_json::json;
+use std::path::Path;
 use std::time::Instant;
 
 /// Arguments of `expmap`.
@@ -36,11 +37,25 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
     let params = args.table.params()?;
     let m = super::load(&args.mesh, args.repair)?;
     let rho = params.validate(&m)?;
+    let samples = (m.mesh.vertex_count() * params.rings * params.directions) as f64;
+    super::limits::check_memory(
+        "rings, directions",
+        &format!(
+            "an exp-map table of {} × {} samples on {} vertices",
+            params.rings,
+            params.directions,
+            m.mesh.vertex_count()
+        ),
+        &[(
+            "exp-map table",
+            samples * (BYTES_PER_SAMPLE as f64 + 4.0 / params.rings as f64),
+        )],
+    )?;
     let t0 = Instant::now();
     let mut last = Instant::now();
     let table = ExpMapTable::build_with_progress(&m, &params, |done, total| {
         if last.elapsed().as_secs_f64() >= 1.0 && done < total {
-            eprintln!(
+            errln!(
                 "expmap: {done} / {total} vertices ({:.0}%), {:.1} s",
                 100.0 * done as f64 / total as f64,
                 t0.elapsed().as_secs_f64()
@@ -53,9 +68,11 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
     let (n, s) = (table.vertex_count(), table.samples_per_vertex());
     if let Some(path) = &args.out {
         let t = Instant::now();
-        expmap::write_npz(&table, &m, path)?;
+        manifold_cnn::io::write_atomically(Path::new(path), |tmp| {
+            expmap::write_npz(&table, &m, tmp)
+        })?;
         if t.elapsed().as_secs_f64() > 1.0 {
-            eprintln!("expmap: wrote {path} in {:.1} s", t.elapsed().as_secs_f64());
+            errln!("expmap: wrote {path} in {:.1} s", t.elapsed().as_secs_f64());
         }
     }
     if args.json {
@@ -73,31 +90,31 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
             "seconds": seconds,
             "traces_per_second": (n * table.directions()) as f64 / seconds.max(1e-12),
             "out": args.out,
-        }));
+        }))?;
     } else {
-        println!("mesh               {}", args.mesh);
-        println!("vertices           {n}");
-        println!(
+        outln!("mesh               {}", args.mesh)?;
+        outln!("vertices           {n}")?;
+        outln!(
             "samples/vertex     {s} ({} rings × {} directions)",
             table.rings(),
             table.directions()
-        );
-        println!(
+        )?;
+        outln!(
             "radius             {rho:.6} ({:.3} mean edge lengths)",
             rho / m.geometry.mean_edge_length()
-        );
-        println!("table              {} entries", n * s);
-        println!(
+        )?;
+        outln!("table              {} entries", n * s)?;
+        outln!(
             "memory             {:.1} MiB ({BYTES_PER_SAMPLE} bytes/sample + 4 per trace)",
             table.bytes() as f64 / (1024.0 * 1024.0)
-        );
-        println!("truncated          {:.4}%", 100.0 * truncated);
-        println!(
+        )?;
+        outln!("truncated          {:.4}%", 100.0 * truncated)?;
+        outln!(
             "time               {seconds:.3} s ({:.3} µs per trace)",
             1e6 * seconds / (n * table.directions()).max(1) as f64
-        );
+        )?;
         if let Some(path) = &args.out {
-            println!("wrote              {path}");
+            outln!("wrote              {path}")?;
         }
     }
     Ok(())

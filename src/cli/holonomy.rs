@@ -56,9 +56,9 @@ pub fn run(args: &HolonomyArgs) -> Result<(), Error> {
     };
     let h = HolonomyAnalysis::new(&m, &HolonomyOptions { base, classify })?;
     if args.json {
-        super::print_json(&report_json(&args.mesh, &m, &h));
+        super::print_json(&report_json(&args.mesh, &m, &h))?;
     } else {
-        print_text(&args.mesh, &m, &h);
+        print_text(&args.mesh, &m, &h)?;
     }
     Ok(())
 }
@@ -236,28 +236,28 @@ fn report_json(spec: &str, m: &Manifold, h: &HolonomyAnalysis) -> Value {
     })
 }
 
-fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
+fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) -> Result<(), Error> {
     let tol = h.options().classify.tolerance;
     let mesh = &m.mesh;
-    println!("mesh                {spec}");
-    println!(
+    outln!("mesh                {spec}")?;
+    outln!(
         "                    {} vertices, {} faces, {} component(s), orientable: {}",
         mesh.vertex_count(),
         mesh.face_count(),
         mesh.components().len(),
         mesh.is_orientable()
-    );
-    println!(
+    )?;
+    outln!(
         "vertex connection   {:<8} {}",
         h.group().name(),
         explain(&h.group())
-    );
-    println!("                    (governs the kernels: the gauge is transport along a spanning tree of the vertex graph)");
-    println!(
+    )?;
+    outln!("                    (governs the kernels: the gauge is transport along a spanning tree of the vertex graph)")?;
+    outln!(
         "cone metric         {:<8} {}",
         h.cone_metric_group().name(),
         explain(&h.cone_metric_group())
-    );
+    )?;
     let names = |g: &HolonomyGroup| {
         g.allowed_harmonics(MAX_HARMONIC)
             .iter()
@@ -265,18 +265,18 @@ fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    println!(
+    outln!(
         "allowed harmonics   {} (m ≤ {MAX_HARMONIC}; cone view: {})",
         names(&h.group()),
         names(&h.cone_metric_group())
-    );
+    )?;
     if mesh.components().len() > 1 {
-        println!(
+        outln!(
             "components          {} (each at its own base vertex; the group above joins them)",
             mesh.components().len()
-        );
+        )?;
         for c in h.components().iter().take(10) {
-            println!(
+            outln!(
                 "  component {:<4} base {:<8} {:<8} cone {:<8} {} faces, {} loops",
                 c.index,
                 c.base.index(),
@@ -284,13 +284,13 @@ fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
                 c.cone_group.name(),
                 c.faces,
                 c.loops.len()
-            );
+            )?;
         }
         if h.components().len() > 10 {
-            println!("  …");
+            outln!("  …")?;
         }
     }
-    println!("generators (vertex connection, at the base vertex)");
+    outln!("generators (vertex connection, at the base vertex)")?;
     // Listed to display precision.
     let tol = tol.max(1e-6);
     let (faces, _) = distinct_rotations(
@@ -298,20 +298,20 @@ fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
             .filter(|g| matches!(g.source, GeneratorSource::Face(_))),
         tol,
     );
-    println!(
+    outln!(
         "  {} face loops, {} distinct non-trivial rotations{}",
         mesh.face_count(),
         faces.len(),
         if faces.len() >= 4096 { "+" } else { "" }
-    );
+    )?;
     for (a, n) in faces.iter().take(6) {
-        println!("    face   ×{n:<7} rotation {}", fmt_angle(*a));
+        outln!("    face   ×{n:<7} rotation {}", fmt_angle(*a))?;
     }
     if faces.len() > 6 {
-        println!("    …");
+        outln!("    …")?;
     }
     let loops: Vec<_> = h.components().iter().flat_map(|c| c.loops.iter()).collect();
-    println!("  {} loops (tree–cotree)", loops.len());
+    outln!("  {} loops (tree–cotree)", loops.len())?;
     for l in loops.iter().take(8) {
         let g = l.holonomy;
         let what = if g.reflect {
@@ -319,7 +319,7 @@ fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
         } else {
             "rotation  "
         };
-        println!(
+        outln!(
             "    loop   edge {}–{}  {what} {}   cone metric: {}{}",
             l.from,
             l.to,
@@ -330,27 +330,28 @@ fn print_text(spec: &str, m: &Manifold, h: &HolonomyAnalysis) {
                 "rotation "
             },
             fmt_angle(l.cone_holonomy.angle)
-        );
+        )?;
     }
     if loops.len() > 8 {
-        println!("    …");
+        outln!("    …")?;
     }
-    println!("generators (cone metric, at the base face)");
+    outln!("generators (cone metric, at the base face)")?;
     let (defects, _) = distinct_rotations(
         h.cone_generators()
             .filter(|g| matches!(g.source, GeneratorSource::VertexDefect(_))),
         tol,
     );
     let interior: usize = h.components().iter().map(|c| c.interior_vertices).sum();
-    println!(
+    outln!(
         "  {interior} interior vertices, {} distinct non-zero defects{}",
         defects.len(),
         if defects.len() >= 4096 { "+" } else { "" }
-    );
+    )?;
     for (a, n) in defects.iter().take(6) {
-        println!("    vertex ×{n:<7} defect   {}", fmt_angle(*a));
+        outln!("    vertex ×{n:<7} defect   {}", fmt_angle(*a))?;
     }
     if defects.len() > 6 {
-        println!("    …");
+        outln!("    …")?;
     }
+    Ok(())
 }

@@ -4,6 +4,7 @@ use manifold_cnn::io::npz::NpzWriter;
 use manifold_cnn::{Error, Manifold};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Arguments of `inspect`.
 #[derive(clap::Args, Default)]
@@ -48,41 +49,41 @@ pub fn run(args: &InspectArgs) -> Result<(), Error> {
             "flipped_faces": m.report.flipped_faces,
             "defects": defects,
             "repairs": m.report.repairs.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-        }));
+        }))?;
     } else {
-        println!("mesh               {}", args.mesh);
-        println!("vertices           {}", mesh.vertex_count());
-        println!("faces              {}", mesh.face_count());
-        println!("edges              {}", mesh.edge_count());
-        println!("components         {}", mesh.components().len());
-        println!("boundary loops     {}", mesh.boundary_loops().len());
-        println!("orientable         {}", mesh.is_orientable());
-        println!("euler char.        {}", mesh.euler_characteristic());
+        outln!("mesh               {}", args.mesh)?;
+        outln!("vertices           {}", mesh.vertex_count())?;
+        outln!("faces              {}", mesh.face_count())?;
+        outln!("edges              {}", mesh.edge_count())?;
+        outln!("components         {}", mesh.components().len())?;
+        outln!("boundary loops     {}", mesh.boundary_loops().len())?;
+        outln!("orientable         {}", mesh.is_orientable())?;
+        outln!("euler char.        {}", mesh.euler_characteristic())?;
         match mesh.genus() {
-            Some(g) => println!("genus              {g}"),
-            None => println!("genus              undefined (non-orientable)"),
+            Some(g) => outln!("genus              {g}")?,
+            None => outln!("genus              undefined (non-orientable)")?,
         }
-        println!(
+        outln!(
             "flipped faces      {} (to orient consistently)",
             m.report.flipped_faces
-        );
+        )?;
         if defects.is_empty() {
-            println!("defects            none");
+            outln!("defects            none")?;
         } else {
             for (k, n) in &defects {
-                println!("defect             {k}: {n}");
+                outln!("defect             {k}: {n}")?;
             }
         }
-        println!(
+        outln!(
             "total curvature    {total_curvature:.12} (2πχ = {:.12})",
             2.0 * std::f64::consts::PI * mesh.euler_characteristic() as f64
-        );
-        println!("Gauss-Bonnet res.  {residual:.3e}");
+        )?;
+        outln!("Gauss-Bonnet res.  {residual:.3e}")?;
     }
     if let Some(path) = &args.out {
-        write_npz(&m, path)?;
+        manifold_cnn::io::write_atomically(Path::new(path), |tmp| write_npz(&m, tmp))?;
         if !args.json {
-            println!("wrote              {path}");
+            outln!("wrote              {path}")?;
         }
     }
     Ok(())
@@ -91,7 +92,7 @@ pub fn run(args: &InspectArgs) -> Result<(), Error> {
 /// Writes `inspect --out`: the mesh arrays ([`Manifold::write_mesh_arrays`]), `angle_defects` (N: the
 /// Gauss–Bonnet contribution, 2π − Θ inside and π − Θ on the boundary), `vertex_areas` (N), and per
 /// directed edge `edge_src`, `edge_dst`, `edge_polar_angle`, `transport_angle`, `transport_reflect`.
-pub fn write_npz(m: &Manifold, path: &str) -> Result<(), Error> {
+pub fn write_npz(m: &Manifold, path: &Path) -> Result<(), Error> {
     let mesh = &m.mesh;
     let (nv, ns) = (mesh.vertex_count() as u64, mesh.spoke_count() as u64);
     let mut w = NpzWriter::create(path)?;

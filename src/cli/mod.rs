@@ -1,9 +1,28 @@
 //! Subcommands of the binary. Each returns the library's [`Error`] for bad input (exit code 2).
 
+/// `println!` that returns an error instead of panicking when stdout fails (see [`out`]).
+macro_rules! outln {
+    () => {
+        $crate::cli::out::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics (see [`out`]).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::out::diagnostic(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod convolve;
 pub mod expmap;
 pub mod holonomy;
 pub mod inspect;
+pub mod limits;
+pub mod out;
 pub mod plot;
 pub mod tour;
 pub mod train;
@@ -17,7 +36,7 @@ pub fn load(spec: &str, repair: bool) -> Result<Manifold, Error> {
     let m = Manifold::load(spec, &BuildOptions { repair })?;
     let secs = t.elapsed().as_secs_f64();
     if secs > 1.0 {
-        eprintln!(
+        errln!(
             "loaded {spec}: {} vertices in {secs:.2} s",
             m.mesh.vertex_count()
         );
@@ -25,12 +44,33 @@ pub fn load(spec: &str, repair: bool) -> Result<Manifold, Error> {
     Ok(m)
 }
 
+/// Whether two output paths name the same file: the same directory (after resolving links) and
+/// name, or, where both exist, the same file by any path.
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let resolved = |p: &std::path::Path| {
+        p.canonicalize().ok().or_else(|| {
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok()?,
+                _ => std::env::current_dir().ok()?,
+            };
+            Some(dir.join(p.file_name()?))
+        })
+    };
+    match (resolved(a), resolved(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// Writes a JSON value to stdout.
-pub fn print_json(v: &serde_json::Value) {
-    println!(
+///
+/// # Errors
+/// If stdout fails (see [`out`]).
+pub fn print_json(v: &serde_json::Value) -> Result<(), Error> {
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).expect("JSON values always serialize")
-    );
+    )
 }
 
 /// Exp-map table options shared by `expmap` and `convolve`.

@@ -36,16 +36,16 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
     } else {
         &args.mesh
     };
-    println!("manifold-cnn tour of {name}");
-    println!();
-    println!("topology");
-    println!(
+    outln!("manifold-cnn tour of {name}")?;
+    outln!()?;
+    outln!("topology")?;
+    outln!(
         "  {} vertices, {} edges, {} faces",
         mesh.vertex_count(),
         mesh.edge_count(),
         mesh.face_count()
-    );
-    println!(
+    )?;
+    outln!(
         "  {} component(s), {} boundary loop(s), orientable: {}, χ = {}, genus = {}",
         mesh.components().len(),
         mesh.boundary_loops().len(),
@@ -53,24 +53,24 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
         mesh.euler_characteristic(),
         mesh.genus()
             .map_or("undefined".to_string(), |g| g.to_string())
-    );
-    println!();
-    println!("curvature (angle defects K_v = 2π − Θ_v)");
+    )?;
+    outln!()?;
+    outln!("curvature (angle defects K_v = 2π − Θ_v)")?;
     let k = geo.vertex_curvatures(mesh);
     let (kmin, kmax) = k
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-    println!(
+    outln!(
         "  total {:.12} = 2πχ {:+.3e}",
         k.iter().sum::<f64>(),
         geo.gauss_bonnet_residual(mesh)
-    );
-    println!(
+    )?;
+    outln!(
         "  per vertex: min {kmin:.4}, max {kmax:.4}; surface area {:.4}",
         geo.total_area()
-    );
-    println!();
-    println!("connection (one O(2) element per directed edge)");
+    )?;
+    outln!()?;
+    outln!("connection (one O(2) element per directed edge)")?;
     let c = &m.connection;
     let mut worst_round_trip: f64 = 0.0;
     for s in 0..mesh.spoke_count() {
@@ -79,10 +79,10 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
             .then(c.spoke_transport(mesh.spoke_opposite(s)));
         worst_round_trip = worst_round_trip.max(wrap_angle(g.angle).abs());
     }
-    println!(
+    outln!(
         "  {} directed edges; transport there and back: max error {worst_round_trip:.1e}",
         mesh.spoke_count()
-    );
+    )?;
     let scales = m.frames.vertex_scales();
     let face_hol: Vec<f64> = mesh
         .face_ids()
@@ -106,15 +106,15 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
             (wrap_angle(k) - face_hol[f.index()]).abs()
         })
         .fold(0.0, f64::max);
-    println!(
+    outln!(
         "  face holonomy = Σ s_v α_c − π on every face: max deviation {expected_max:.1e}; sum over faces {:.6} (2πχ = {:.6})",
         face_hol.iter().sum::<f64>(),
         2.0 * PI * mesh.euler_characteristic() as f64
-    );
-    println!();
+    )?;
+    outln!()?;
     learn(&m)?;
-    println!();
-    println!("next: `manifold-cnn inspect MESH --json`, `manifold-cnn train --help`, `manifold-cnn --help`");
+    outln!()?;
+    outln!("next: `manifold-cnn inspect MESH --json`, `manifold-cnn train --help`, `manifold-cnn --help`")?;
     Ok(())
 }
 
@@ -155,7 +155,7 @@ fn noisy_fields(m: &Manifold, count: usize, rng: &mut SplitMix) -> Vec<(Vec<f32>
 
 /// Trains a small network for a few seconds: the library's main job, on the tour's mesh.
 fn learn(m: &Manifold) -> Result<(), Error> {
-    println!("learning (a 3-layer network on this mesh, a few seconds)");
+    outln!("learning (a 3-layer network on this mesh, a few seconds)")?;
     let group = HolonomyAnalysis::new(m, &HolonomyOptions::default())?.group();
     let spec = ModelSpec::from_json(
         r#"{ "input_channels": 1, "outputs": 2, "task": "vertex",
@@ -167,15 +167,15 @@ fn learn(m: &Manifold) -> Result<(), Error> {
     )?;
     let model = Model::new(&spec, &group, 1, DType::F32)?;
     let mesh = MeshLevels::compile(Arc::new(m.clone()), Vec::new(), &spec.conv, &group, false)?;
-    println!(
+    outln!(
         "  task: from a noisy copy of a random smooth field, mark the vertices where the field is positive"
-    );
-    println!(
+    )?;
+    outln!(
         "  measured holonomy group {}: {} kernel basis functions per convolution, {} weights",
         group.name(),
         model.basis_len(),
         model.parameter_count()
-    );
+    )?;
     let mut rng = SplitMix(2024);
     let to_samples = |data: Vec<(Vec<f32>, Vec<u32>)>| -> Vec<Sample> {
         data.into_iter()
@@ -220,23 +220,23 @@ fn learn(m: &Manifold) -> Result<(), Error> {
         Some(&test_set),
         &options,
         |e, _| {
-            println!(
+            outln!(
                 "  epoch {:>2}: loss {:.4}, accuracy {:.3} (held-out fields {:.3})",
                 e.epoch,
                 e.train_loss,
                 e.train_accuracy,
                 e.val_accuracy.unwrap_or(f64::NAN)
-            );
+            )?;
             Ok(())
         },
     )?;
     let (_, accuracy) = evaluate(&model, meshes, &test_set, 8, Loss::CrossEntropy)?;
-    println!(
+    outln!(
         "  learned: {:.1} % of held-out vertices right, against {:.1} % for the sign of the noisy input \
          (the network learned to average over each vertex's geodesic disc); {:.1} s",
         100.0 * accuracy,
         100.0 * raw_accuracy,
         started.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(())
 }

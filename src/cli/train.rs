@@ -160,7 +160,13 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
 }
 
 fn read_spec(path: &Path) -> Result<ModelSpec, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    let bytes = manifold_cnn::io::read_input(path)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        io_error(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
     ModelSpec::from_json(&text, &path.display().to_string())
 }
 
@@ -276,7 +282,7 @@ fn compile(model: &Model, meshes: &[RunMesh], quiet: bool) -> Result<Vec<MeshLev
         })
         .collect::<Result<Vec<_>, Error>>()?;
     if !quiet {
-        eprintln!(
+        errln!(
             "compiled {} mesh(es) at {} level(s) in {:.2} s",
             meshes.len(),
             model.pooling_levels() + 1,
@@ -377,7 +383,7 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
     let log_path = a.out.join("log.jsonl");
     let mut log = std::fs::File::create(&log_path).map_err(|e| io_error(&log_path, e))?;
     if !a.json {
-        eprintln!(
+        errln!(
             "training {} parameters (kernels constrained to {}, {} basis functions) on {} samples",
             model.parameter_count(),
             group.name(),
@@ -407,7 +413,7 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
                 m.save_weights(&weights)?;
             }
             if !a.json {
-                eprintln!("{}", epoch_line(e));
+                errln!("{}", epoch_line(e));
             }
             Ok(())
         },
@@ -427,13 +433,13 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
             "parameters": model.parameter_count(),
             "seconds": seconds,
             "seconds_per_epoch": per_epoch,
-        }));
+        }))?;
     } else {
-        println!(
+        outln!(
             "trained {} epochs in {seconds:.1} s ({per_epoch:.2} s per epoch); wrote {}",
             history.len(),
             a.out.display()
-        );
+        )?;
     }
     Ok(())
 }
@@ -465,7 +471,7 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
             .map_err(|e| m.error(e))?
             .group();
         if !measured.is_subgroup_of(model.group()) {
-            eprintln!(
+            errln!(
                 "warning: mesh '{}' ({} line {}) has holonomy group {}, the model's kernels are constrained to {}: its outputs depend on the gauge there",
                 m.spec,
                 m.source,
@@ -522,15 +528,15 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
     if a.json {
         super::print_json(&serde_json::json!({
             "samples": samples.len(), "accuracy": accuracy, "seconds": seconds,
-        }));
+        }))?;
     } else {
         let acc = accuracy.map_or(String::new(), |x| format!(", accuracy {:.4}", x));
-        println!(
+        outln!(
             "{} samples{acc}; wrote {} {:?} in {seconds:.2} s",
             samples.len(),
             a.out.display(),
             shape
-        );
+        )?;
     }
     Ok(())
 }

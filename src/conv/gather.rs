@@ -57,14 +57,26 @@ impl<'a, T> Structure<'a, T> {
 
     /// Panics unless `src` covers every column (`width` values each) and `y` holds `rows.len()`
     /// output rows of `basis × width`: what both gather kernels need before their unchecked reads.
+    /// The products are checked: a wrapped product would pass the comparison and let the kernels
+    /// read and write out of bounds.
     fn check_buffers(&self, rows: &Range<usize>, src: &[T], width: usize, y: &[T]) {
+        let need_src = self.col_bound.checked_mul(width);
         assert!(
-            src.len() >= self.col_bound * width,
-            "source too short for the structure's columns"
+            need_src.is_some_and(|n| src.len() >= n),
+            "gather: source of {} values too short for {} columns × width {width}",
+            src.len(),
+            self.col_bound
         );
+        let need_y = rows
+            .len()
+            .checked_mul(self.basis)
+            .and_then(|n| n.checked_mul(width));
         assert!(
-            y.len() >= rows.len() * self.basis * width,
-            "output too short"
+            need_y.is_some_and(|n| y.len() >= n),
+            "gather: output of {} values too short for {} rows × B ({}) × width {width}",
+            y.len(),
+            rows.len(),
+            self.basis
         );
     }
 

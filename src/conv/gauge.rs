@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use crate::holonomy::VertexTree;
 use crate::ids::VertexId;
+use crate::manifold::MeshIdentity;
 use crate::rng::SplitMix;
 use crate::transport::O2;
 use crate::Manifold;
@@ -31,6 +32,8 @@ pub enum SpanningTree {
 /// Γ_{p0→p} for every vertex `p`, one reference vertex `p0` per component.
 #[derive(Clone, Debug)]
 pub struct Gauge {
+    /// The mesh the gauge was built for (checked by its consumers).
+    mesh: MeshIdentity,
     roots: Vec<VertexId>,
     transports: Vec<O2>,
     order: Vec<VertexId>,
@@ -83,6 +86,7 @@ impl Gauge {
             SpanningTree::Random { seed } => random_tree_transports(m, &roots, seed),
         };
         Ok(Gauge {
+            mesh: m.identity(),
             roots,
             transports,
             order: bfs.order().to_vec(),
@@ -94,6 +98,11 @@ impl Gauge {
     /// neighbours sit within a few fronts of it.
     pub fn order(&self) -> &[VertexId] {
         &self.order
+    }
+
+    /// The identity of the mesh the gauge was built for.
+    pub fn mesh_identity(&self) -> MeshIdentity {
+        self.mesh
     }
 
     /// The reference vertex of each component.

@@ -190,7 +190,9 @@ impl<T: Real> ConvOperator<T> {
     /// Truncated samples follow the table's [`Padding`](crate::expmap::Padding) policy.
     ///
     /// # Errors
-    /// If the table or gauge belongs to a mesh with another number of vertices, or the basis is empty.
+    /// [`Error::MeshMismatch`] if the table or gauge was built for another mesh (its
+    /// [`MeshIdentity`](crate::manifold::MeshIdentity) differs from `m`'s), or
+    /// [`Error::InvalidParameter`] if the basis is empty.
     ///
     /// # Complexity
     /// O(V · S · (B + log S)), parallel over vertices.
@@ -239,17 +241,21 @@ impl<T: Real> ConvOperator<T> {
         gauge: &Gauge,
         options: &ConvOptions,
     ) -> Result<Self> {
-        let n = m.mesh.vertex_count();
-        if table.vertex_count() != n || gauge.transports().len() != n {
-            return Err(Error::InvalidParameter {
-                name: "table",
-                message: format!(
-                    "the table has {} vertices and the gauge {}, the mesh {n}",
-                    table.vertex_count(),
-                    gauge.transports().len()
-                ),
-            });
+        // Same counts are not enough (icosphere:2 and grid:18x9 both have 162 vertices): the stages
+        // index faces and vertices of their own mesh.
+        for (stage, built_for) in [
+            ("exp-map table", table.mesh_identity()),
+            ("gauge", gauge.mesh_identity()),
+        ] {
+            if built_for != m.identity() {
+                return Err(Error::MeshMismatch {
+                    stage,
+                    built_for,
+                    given: m.identity(),
+                });
+            }
         }
+        let n = m.mesh.vertex_count();
         let nb = basis.len();
         if nb == 0 {
             return Err(Error::InvalidParameter {

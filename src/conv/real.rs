@@ -23,6 +23,10 @@ pub trait Real:
     /// `self · a + b` with one rounding (a fused multiply-add where the processor has one).
     fn mul_add(self, a: Self, b: Self) -> Self;
     /// Row-major `C (m×n) = A (m×k) · B (k×n) + beta·C`, with `A` and `B` given by row and column strides.
+    ///
+    /// # Panics
+    /// If a stride is negative, or `A`, `B` or `C` does not fit in its slice (sizes whose products
+    /// overflow included).
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         m: usize,
@@ -39,14 +43,23 @@ pub trait Real:
     );
 }
 
+/// Panics unless a `rows × cols` matrix with strides `rs`, `cs` lies inside a slice of `len`. Checked
+/// arithmetic: a wrapped offset would pass the comparison and hand the kernel an out-of-bounds matrix.
 fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize) {
     if rows == 0 || cols == 0 {
         return;
     }
-    let last = (rows as isize - 1) * rs + (cols as isize - 1) * cs;
+    let last = usize::try_from(rs)
+        .ok()
+        .zip(usize::try_from(cs).ok())
+        .and_then(|(rs, cs)| {
+            (rows - 1)
+                .checked_mul(rs)?
+                .checked_add((cols - 1).checked_mul(cs)?)
+        });
     assert!(
-        rs >= 0 && cs >= 0 && (last as usize) < len,
-        "matrix extent exceeds its slice"
+        last.is_some_and(|last| last < len),
+        "gemm: a {rows} × {cols} matrix with strides ({rs}, {cs}) exceeds its slice of {len}"
     );
 }
 
@@ -80,7 +93,11 @@ macro_rules! real_impl {
             ) {
                 check_extent(a.len(), m, k, rsa, csa);
                 check_extent(b.len(), k, n, rsb, csb);
-                assert!(c.len() >= m * n, "output too small");
+                assert!(
+                    m.checked_mul(n).is_some_and(|mn| c.len() >= mn),
+                    "gemm: output of {} values too small for {m} × {n}",
+                    c.len()
+                );
                 // SAFETY: the extents of A, B and C were checked against their slices above.
                 unsafe {
                     $gemm(

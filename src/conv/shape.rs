@@ -22,7 +22,14 @@ fn vertices_of(what: &'static str, len: usize, batch: usize, channels: usize) ->
             format!("batch ({batch}) and channels ({channels}) must be at least 1"),
         ));
     }
-    let per_vertex = batch.saturating_mul(channels);
+    // Checked, not saturating: downstream code multiplies batch × channels (and N) freely, which is
+    // sound only because a view guarantees that every product of its extents fits in a usize.
+    let Some(per_vertex) = batch.checked_mul(channels) else {
+        return Err(shape_error(
+            what,
+            format!("batch ({batch}) × channels ({channels}) overflows the address space"),
+        ));
+    };
     if !len.is_multiple_of(per_vertex) {
         return Err(shape_error(
             what,
@@ -77,8 +84,8 @@ impl<'a, T> Signals<'a, T> {
     /// `batch` signals of `channels` channels; the vertex count N is `data.len() / (batch · channels)`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `batch` or `channels` is 0 or the length is not a multiple of
-    /// `batch · channels`.
+    /// [`Error::InvalidParameter`] if `batch` or `channels` is 0, `batch · channels` overflows
+    /// `usize`, or the length is not a multiple of `batch · channels`.
     pub fn new(data: &'a [T], batch: usize, channels: usize) -> Result<Self> {
         let vertices = vertices_of("signals", data.len(), batch, channels)?;
         Ok(Signals {
@@ -266,5 +273,40 @@ impl<'a, T> KernelWeightsMut<'a, T> {
     /// Number of output channels C_out.
     pub fn out_channels(&self) -> usize {
         self.c_out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Signals;
+    use crate::conv::gather::{gather, Structure};
+
+    #[test]
+    fn views_refuse_extents_whose_product_overflows() {
+        // The shape of the segfault: an empty buffer "holding" 2^63 signals of 2 channels.
+        let err = Signals::<f32>::new(&[], 1 << 63, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overflows"), "{err}");
+    }
+
+    #[test]
+    fn gather_refuses_buffers_whose_required_length_overflows() {
+        // One row reading column 1 of 2, B = 2: with width 2^63, columns × width (2^64) and
+        // rows × B × width (2^64) both wrap to 0 in unchecked arithmetic, which an empty source and
+        // output would pass.
+        let (offsets, cols, coefs) = ([0u32, 1], [1u32], [1.0f32, 1.0]);
+        // SAFETY: column 1 < 2, one block of 2 coefficients, offsets non-decreasing up to 1.
+        let s = unsafe { Structure::new(&offsets, &cols, None, &coefs, 2, 2) };
+        let caught = std::panic::catch_unwind(|| gather(&s, 0..1, &[], 1 << 63, &mut []));
+        let message = caught.unwrap_err();
+        let message = message
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        assert!(
+            message.contains("gather: source of 0 values too short"),
+            "{message}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use super::trace::{Landing, Sink, TraceStart, Tracer};
 use crate::error::{Error, Result};
 use crate::ids::{FaceId, VertexId};
-use crate::manifold::Manifold;
+use crate::manifold::{Manifold, MeshIdentity};
 use rayon::prelude::*;
 use std::f64::consts::TAU;
 
@@ -224,6 +224,8 @@ pub struct TableEntry {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExpMapTable {
+    /// The mesh the table was traced on (checked by its consumers).
+    mesh: MeshIdentity,
     vertices: usize,
     rings: usize,
     directions: usize,
@@ -428,6 +430,7 @@ impl ExpMapTable {
             lengths_rows,
         ));
         Ok(ExpMapTable {
+            mesh: m.identity(),
             vertices: nv,
             rings: nr,
             directions: na,
@@ -444,6 +447,10 @@ impl ExpMapTable {
         })
     }
 
+    /// The identity of the mesh the table was built for.
+    pub fn mesh_identity(&self) -> MeshIdentity {
+        self.mesh
+    }
     /// Number of vertices N.
     pub fn vertex_count(&self) -> usize {
         self.vertices

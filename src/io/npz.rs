@@ -65,8 +65,94 @@ fn write_npy_to<T: AutoSerialize + Copy, W: Write>(
 /// # Ok(()) }
 /// ```
 pub struct NpzWriter {
-    inner: npyz::npz::NpzWriter<BufWriter<File>>,
+    inner: npyz::npz::NpzWriter<Sink>,
+    /// The first write error of the file, shared with its [`Sink`].
+    failure: Failure,
     path: String,
+}
+
+type Failure = std::sync::Arc<std::sync::Mutex<Option<io::Error>>>;
+
+/// The archive's file as the zip writer sees it: it never reports an error. The first one is
+/// recorded in `failure` and everything after it discarded (positions still advance). The zip writer
+/// finalizes the archive again when dropped after a failure and prints its debug text to stderr when
+/// that fails too; through this sink it cannot fail, and [`NpzWriter`] reports the recorded error,
+/// once, naming the path.
+struct Sink {
+    file: BufWriter<File>,
+    failure: Failure,
+    /// The position the zip writer believes in, once the file has failed.
+    position: u64,
+}
+
+impl Sink {
+    /// Records `e` unless an error is already recorded; false from then on.
+    fn healthy(&mut self, r: io::Result<u64>) -> bool {
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        match r {
+            Ok(p) if failure.is_none() => {
+                self.position = p;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                failure.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.failed() {
+            let written = self.file.write(buf);
+            if let Err(e) = &written {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    return written;
+                }
+            }
+            let at = self.position;
+            if self.healthy(written.map(|n| at + n as u64)) {
+                return Ok((self.position - at) as usize);
+            }
+        }
+        self.position += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.failed() {
+            let r = self.file.flush().map(|()| self.position);
+            self.healthy(r);
+        }
+        Ok(())
+    }
+}
+
+impl io::Seek for Sink {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        if !self.failed() {
+            let r = self.file.seek(to);
+            if self.healthy(r) {
+                return Ok(self.position);
+            }
+        }
+        self.position = match to {
+            io::SeekFrom::Start(p) => p,
+            io::SeekFrom::Current(d) | io::SeekFrom::End(d) => {
+                self.position.saturating_add_signed(d)
+            }
+        };
+        Ok(self.position)
+    }
 }
 
 impl std::fmt::Debug for NpzWriter {
@@ -85,12 +171,26 @@ impl NpzWriter {
     /// [`Error::Io`] if the file cannot be created.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path_s = path.as_ref().display().to_string();
-        let inner =
-            npyz::npz::NpzWriter::create(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+        let file = File::create(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+        let failure = Failure::default();
+        let sink = Sink {
+            file: BufWriter::new(file),
+            failure: failure.clone(),
+            position: 0,
+        };
         Ok(NpzWriter {
-            inner,
+            inner: npyz::npz::NpzWriter::new(sink),
+            failure,
             path: path_s,
         })
+    }
+
+    /// The recorded write error of the file, if any, as `context: error`.
+    fn check(&self, context: &dyn std::fmt::Display) -> Result<()> {
+        match &*self.failure.lock().unwrap_or_else(|p| p.into_inner()) {
+            None => Ok(()),
+            Some(e) => Err(io_error(&self.path, format_args!("{context}{e}"))),
+        }
     }
 
     fn array<T: AutoSerialize + Copy>(
@@ -104,14 +204,19 @@ impl NpzWriter {
         let options = npyz::zip::write::FileOptions::default()
             .compression_method(npyz::zip::CompressionMethod::Stored)
             .large_file(bytes >= u64::from(u32::MAX) - (1 << 20));
+        let context = format!("array '{name}': ");
+        self.check(&context)?;
         let path = &self.path;
-        let err = |e: &dyn std::fmt::Display| io_error(path, format_args!("array '{name}': {e}"));
+        let err = |e: &dyn std::fmt::Display| io_error(path, format_args!("{context}{e}"));
         let zip = self.inner.zip_writer();
         zip.start_file(npyz::npz::file_name_from_array_name(name), options)
             .map_err(|e| err(&e))?;
         let mut buf = BufWriter::with_capacity(1 << 16, zip);
-        write_npy_to(&mut buf, shape, data).map_err(|e| err(&e))?;
-        buf.flush().map_err(|e| err(&e))
+        let written = write_npy_to(&mut buf, shape, data).and_then(|()| buf.flush());
+        drop(buf);
+        // The file's own error first: the sink swallowed it, so what the npy writer saw is secondary.
+        self.check(&context)?;
+        written.map_err(|e| err(&e))
     }
 
     /// Adds a `float64` array of the given shape (C order).
@@ -180,19 +285,18 @@ impl NpzWriter {
     }
 
     /// Writes the archive's directory and flushes the file. Dropping the writer without calling
-    /// this also finishes the archive, but silently ignores errors.
+    /// this also finishes the archive, but silently ignores errors (nothing is printed).
     ///
     /// # Errors
     ///
     /// [`Error::Io`] on a write failure.
     pub fn finish(mut self) -> Result<()> {
-        let path = self.path.clone();
-        let mut w = self
-            .inner
-            .zip_writer()
-            .finish()
-            .map_err(|e| io_error(&path, e))?;
-        w.flush().map_err(|e| io_error(&path, e))
+        self.check(&"")?;
+        let finished = self.inner.zip_writer().finish();
+        self.check(&"")?;
+        let mut sink = finished.map_err(|e| io_error(&self.path, e))?;
+        let flushed = sink.file.flush();
+        flushed.map_err(|e| io_error(&self.path, e))
     }
 }
 
@@ -335,10 +439,10 @@ fn read_npy_stream<T, R: Read>(
 fn read_npy_file<T>(
     path: &Path,
     what: &str,
-    read: impl FnOnce(NpyFile<BufReader<File>>) -> io::Result<Vec<T>>,
+    read: impl FnOnce(NpyFile<BufReader<super::InputFile>>) -> io::Result<Vec<T>>,
 ) -> Result<(Vec<u64>, Vec<T>)> {
     let path_s = path.display().to_string();
-    let file = File::open(path).map_err(|e| io_error(&path_s, e))?;
+    let file = super::open_input(path)?;
     read_npy_stream(BufReader::new(file), what, read).map_err(|e| io_error(&path_s, e))
 }
 
@@ -371,8 +475,9 @@ fn dtype_error(dtype: &DType, expected: &str) -> io::Error {
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if the file cannot be read, is not a valid `.npy` file, has another dtype, is in
-/// Fortran order (with more than one non-trivial axis), or is truncated.
+/// [`Error::Io`] if the file cannot be read, is larger than the input limit
+/// ([`max_input_bytes`](super::max_input_bytes)), is not a valid `.npy` file, has another dtype, is
+/// in Fortran order (with more than one non-trivial axis), or is truncated.
 pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<f32>)> {
     read_npy_file(path.as_ref(), f32::WHAT, f32::read)
 }
@@ -440,6 +545,7 @@ pub fn read_npy_integers(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<i64>)>
 }
 
 fn read_npz<T: ReadAs>(path: &Path, name: &str) -> Result<(Vec<u64>, Vec<T>)> {
+    super::check_input_size(path)?;
     let path_s = path.display().to_string();
     let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| io_error(&path_s, e))?;
     let array = archive

@@ -50,14 +50,12 @@ use crate::{Error, MeshSource, Result};
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if the file cannot be read, otherwise as [`parse_obj`].
+/// [`Error::Io`] if the file cannot be read or is larger than the input limit
+/// ([`max_input_bytes`](super::max_input_bytes)), otherwise as [`parse_obj`].
 pub fn read_obj(path: impl AsRef<Path>) -> Result<MeshSource> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: name.clone(),
-        message: e.to_string(),
-    })?;
+    let bytes = super::read_input(path)?;
     parse_obj(&bytes, &name)
 }
 
