@@ -8,7 +8,7 @@
 //! relative to the directory of the manifest.
 //!
 //! * `mesh` — a primitive spec (`icosphere:3`, `grid:8x8`, … see
-//!   [`primitives::is_primitive`](crate::primitives::is_primitive)) or the path of an `.obj` file. Each
+//!   [`crate::primitives::is_primitive`]) or the path of an `.obj` file. Each
 //!   distinct mesh (same primitive spec, or same file after resolving the path) is loaded once.
 //! * `signals` — a `.npy` file of dtype `float32` (nothing else), C order, of shape `[N, C]` (one sample)
 //!   or `[S, N, C]` (S samples on that mesh); N is the mesh's vertex count, C the channels, equal in

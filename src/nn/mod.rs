@@ -12,6 +12,11 @@
 //! compiled once into [`MeshLevels`] (its operators at every resolution the model pools to) and any
 //! number of signals run through it; candle's autograd chains the convolution's backward pass
 //! ([`ConvOp`]) with the other layers', and its optimisers update the weights.
+//!
+//! Inside a model, features are `[N, S, C]` in row layout: row `r` holds every signal's channels at
+//! vertex `order[r]` of the level's operator ([`MeshLevels::to_rows`]), the layout the convolution
+//! gathers in, so no layer reorders them. A convolution followed by a norm (and its ReLU, and a
+//! pooling) runs as one custom op whose intermediates stay out of candle's graph.
 
 mod block;
 mod fused;
@@ -20,7 +25,7 @@ mod model;
 mod op;
 mod raw;
 mod rows;
-mod spec;
+pub mod spec;
 mod train;
 
 pub use levels::{coarser_levels, Level, MeshLevels};

@@ -51,7 +51,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A model description (see the [module docs](self) for the schema).
+/// A model description (see the [module docs](crate::nn::spec) for the schema).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
