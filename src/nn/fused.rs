@@ -521,35 +521,30 @@ impl GlobalPoolOp {
         };
         if self.mean {
             let a = &self.areas[..];
-            let m = column_sums(n, width, |r, acc| {
-                for (m, &v) in acc.iter_mut().zip(row(r)) {
-                    *m += a[r] * v.to_f64();
-                }
-            });
+            let m = column_sums(n, width, |r, acc| rows::add_weighted(acc, row(r), a[r]));
             put(0, &|j| T::from_f64(m[j]));
         }
         if self.max && n > 0 {
-            // Per chunk the first row of each column's max, the chunks combined in order.
-            let parts_max: Vec<Vec<u32>> = (0..n.div_ceil(CHUNK))
+            // Per chunk each column's max and the first row holding it (as a slot within the chunk,
+            // exact in f32), the chunks combined in order: ties keep the earlier row.
+            let parts_max: Vec<(Vec<T>, Vec<u32>)> = (0..n.div_ceil(CHUNK))
                 .into_par_iter()
                 .map(|k| {
                     let r0 = k * CHUNK;
-                    let mut best: Vec<u32> = vec![r0 as u32; width];
+                    let mut value = row(r0).to_vec();
+                    let mut slot = vec![0f32; width];
                     for r in r0 + 1..((k + 1) * CHUNK).min(n) {
-                        for (j, (b, &v)) in best.iter_mut().zip(row(r)).enumerate() {
-                            if v.to_f64() > x[*b as usize * width + j].to_f64() {
-                                *b = r as u32;
-                            }
-                        }
+                        rows::max_into(&mut value, &mut slot, row(r), (r - r0) as f32);
                     }
-                    best
+                    (value, slot.iter().map(|&q| r0 as u32 + q as u32).collect())
                 })
                 .collect();
-            let mut best = parts_max[0].clone();
-            for p in &parts_max[1..] {
-                for (j, (b, &q)) in best.iter_mut().zip(p).enumerate() {
-                    if x[q as usize * width + j].to_f64() > x[*b as usize * width + j].to_f64() {
-                        *b = q;
+            let (mut value, mut best) = parts_max[0].clone();
+            for (v, b) in &parts_max[1..] {
+                for j in 0..width {
+                    if v[j] > value[j] {
+                        value[j] = v[j];
+                        best[j] = b[j];
                     }
                 }
             }
