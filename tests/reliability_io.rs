@@ -350,3 +350,48 @@ fn inputs_larger_than_the_input_limit_are_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn manifests_and_model_descriptions_past_the_input_limit_are_refused() {
+    let dir = TempDir::new("reliability-io", "manifest-limit");
+    // 200 rows of 21 bytes: a 4 KB manifest, past a 1 KB limit (the model description is under it).
+    let mut csv = String::from("mesh,signals,labels\n");
+    for _ in 0..200 {
+        csv.push_str("icosphere:1,s.npy,0\n");
+    }
+    dir.write("data.csv", &csv);
+    let model = r#"{ "input_channels": 1, "outputs": 2, "conv": { "basis": "harmonic:1:0" },
+        "layers": [ { "type": "global_pool" }, { "type": "dense", "units": 2 } ] }"#;
+    dir.write("model.json", model);
+    let limit = [("MANIFOLD_CNN_MAX_INPUT_BYTES", "1000")];
+    let args = [
+        "train",
+        "--model",
+        "model.json",
+        "--train",
+        "data.csv",
+        "--out",
+        "o",
+    ];
+    let out = run_in(&dir, &args, &limit);
+    assert_one_clean_error(&out, "data.csv");
+    assert!(
+        stderr(&out).contains("data.csv: larger than the input limit of 1000 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    // A saved model's description past the limit, read by predict.
+    std::fs::create_dir_all(dir.0.join("saved")).unwrap();
+    let padded = format!("{model}{}", " ".repeat(2000));
+    dir.write("saved/model.json", &padded);
+    let args = [
+        "predict", "--model", "saved", "--data", "data.csv", "--out", "p.npy",
+    ];
+    let out = run_in(&dir, &args, &[("MANIFOLD_CNN_MAX_INPUT_BYTES", "2000")]);
+    assert_one_clean_error(&out, "model.json");
+    assert!(
+        stderr(&out).contains("model.json: larger than the input limit of 2000 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}

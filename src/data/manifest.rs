@@ -167,10 +167,7 @@ impl Dataset {
         let manifest = manifest.as_ref();
         let source = manifest.display().to_string();
         let at = |line, message| row_error(&source, line, message);
-        let bytes = std::fs::read(manifest).map_err(|e| Error::Io {
-            path: source.clone(),
-            message: e.to_string(),
-        })?;
+        let bytes = crate::io::read_input(manifest)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             let line = 1 + bytes[..e.valid_up_to()]
                 .iter()

@@ -641,7 +641,11 @@ impl Model {
     /// file with a missing, extra or wrongly shaped tensor (naming it and both shapes).
     pub fn load(dir: &Path) -> Result<Model> {
         let json = dir.join("model.json");
-        let text = std::fs::read_to_string(&json).map_err(|e| io(&json, e))?;
+        let bytes = crate::io::read_input(&json)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Io {
+            path: json.display().to_string(),
+            message: "not valid UTF-8 text".into(),
+        })?;
         let spec = ModelSpec::from_json(&text, &json.display().to_string())?;
         let group = HolonomyGroup::parse(&spec.group)?.ok_or_else(|| Error::InvalidParameter {
             name: "group",
