@@ -56,7 +56,8 @@ pub enum Error {
         /// The repeated vertex.
         vertex: usize,
     },
-    /// A face has (numerically) zero area.
+    /// A face has (numerically) zero area: twice its area over its longest side squared is at most
+    /// [`ZERO_AREA_RELATIVE`](crate::mesh::ZERO_AREA_RELATIVE), measured on the edge lengths.
     ZeroAreaFace {
         /// Input face index.
         face: usize,
@@ -100,6 +101,19 @@ pub enum Error {
         /// Side of the face (0: corners 0→1, 1: 1→2, 2: 2→0).
         side: usize,
         /// The value given.
+        length: f64,
+    },
+    /// An edge length (given, or computed from positions) lies outside
+    /// [[`MIN_EDGE_LENGTH`](crate::mesh::MIN_EDGE_LENGTH), [`MAX_EDGE_LENGTH`](crate::mesh::MAX_EDGE_LENGTH)],
+    /// where areas and angles would overflow or underflow double precision.
+    EdgeLengthOutOfRange {
+        /// Input face index.
+        face: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+        /// Side of the face (0: corners 0→1, 1: 1→2, 2: 2→0).
+        side: usize,
+        /// The length (inf where it overflows).
         length: f64,
     },
     /// A face's edge lengths violate the strict triangle inequality.
@@ -182,9 +196,13 @@ impl fmt::Display for Error {
                 "face {face}{}: degenerate, vertex {vertex} appears twice",
                 at_line(line)
             ),
-            ZeroAreaFace { face, line } => {
-                write!(f, "face {face}{}: degenerate, zero area", at_line(line))
-            }
+            ZeroAreaFace { face, line } => write!(
+                f,
+                "face {face}{}: degenerate, zero area (twice the area over the longest side squared \
+                 is at most {:e})",
+                at_line(line),
+                crate::mesh::ZERO_AREA_RELATIVE
+            ),
             DuplicateFace { face, first, line } => write!(
                 f,
                 "face {face}{}: duplicate of face {first} (same three vertices)",
@@ -206,10 +224,19 @@ impl fmt::Display for Error {
                 f,
                 "face {face}, side {side}: edge length {length} is not positive and finite"
             ),
+            EdgeLengthOutOfRange { face, line, side, length } => write!(
+                f,
+                "face {face}{}, side {side}: edge length {length:e} is outside [{:e}, {:e}], the range \
+                 in which areas and angles are finite, normal doubles; rescale the mesh",
+                at_line(line),
+                crate::mesh::MIN_EDGE_LENGTH,
+                crate::mesh::MAX_EDGE_LENGTH
+            ),
             TriangleInequality { face, lengths } => write!(
                 f,
-                "face {face}: edge lengths {:?} violate the triangle inequality (zero or negative area)",
-                lengths
+                "face {face}: edge lengths {lengths:?} violate the triangle inequality (twice the area \
+                 over the longest side squared is at most {:e})",
+                crate::mesh::ZERO_AREA_RELATIVE
             ),
             InconsistentEdgeLength { edge, lengths } => write!(
                 f,

@@ -491,10 +491,7 @@ impl<'a> Tracer<'a> {
     /// The surface point of a position in the frame of halfedge `h`.
     #[inline]
     pub(crate) fn point_of(&self, h: u32, x: f64, y: f64) -> SurfacePoint {
-        let l = self.layout[h as usize];
-        let b_apex = y / l.apex_y;
-        let b_head = (x - b_apex * l.apex_x) * l.inv_len;
-        let b_tail = 1.0 - b_head - b_apex;
+        let (b_tail, b_head, b_apex) = self.barycentric(h, x, y);
         let (k, k1, k2) = idx3(h as usize % 3);
         let mut bary = [0.0; 3];
         bary[k] = b_tail;
@@ -503,6 +500,28 @@ impl<'a> Tracer<'a> {
         SurfacePoint {
             face: FaceId::new(h as usize / 3),
             bary,
+        }
+    }
+
+    /// Barycentric coordinates (tail, head, apex) of a point `(x, y)` in the frame of halfedge `h`,
+    /// projected onto the face. Landings lie in their face by construction (between the edges the
+    /// trace entered and left by), but rounding puts the computed point a few ulps of the edge length
+    /// off: on a thin face (height down to [`ZERO_AREA_RELATIVE`](crate::mesh::ZERO_AREA_RELATIVE)
+    /// × length) that is a visible fraction of the height. Negative coordinates become 0 and the rest
+    /// are rescaled to sum to 1, which moves the point by no more than that rounding. NaN stays NaN.
+    #[inline(always)]
+    fn barycentric(&self, h: u32, x: f64, y: f64) -> (f64, f64, f64) {
+        let l = self.layout[h as usize];
+        let b_apex = y / l.apex_y;
+        let b_head = (x - b_apex * l.apex_x) * l.inv_len;
+        // `if` rather than `max`, which would turn NaN into 0 and hide it.
+        let apex = if b_apex < 0.0 { 0.0 } else { b_apex };
+        let head = if b_head < 0.0 { 0.0 } else { b_head };
+        let sum = apex + head;
+        if sum > 1.0 {
+            (0.0, head / sum, apex / sum)
+        } else {
+            (1.0 - sum, head, apex)
         }
     }
 
@@ -518,9 +537,7 @@ impl<'a> Tracer<'a> {
     pub(crate) fn table_landing(&self, at: &Landing) -> (u32, [f32; 2], f32) {
         let h = at.h as usize;
         let l = self.layout[h];
-        let b_apex = at.y / l.apex_y;
-        let b_head = (at.x - b_apex * l.apex_x) * l.inv_len;
-        let b_tail = 1.0 - b_head - b_apex;
+        let (b_tail, b_head, b_apex) = self.barycentric(at.h, at.x, at.y);
         let (b0, b1) = match h % 3 {
             0 => (b_tail, b_head),
             1 => (b_apex, b_tail),

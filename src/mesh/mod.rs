@@ -33,7 +33,10 @@ mod orientation;
 mod source;
 mod star;
 
-pub use build::{BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, ZERO_AREA_RELATIVE};
+pub use build::{
+    BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, MAX_EDGE_LENGTH, MIN_EDGE_LENGTH,
+    ZERO_AREA_RELATIVE,
+};
 pub use source::MeshSource;
 pub(crate) use star::split_lengths;
 
@@ -350,8 +353,8 @@ impl Mesh {
                         let (a, b) = ends(e0 + i);
                         (positions[a], positions[b])
                     };
-                    *l = ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2))
-                        .sqrt();
+                    // The very function validation checked the faces' lengths with.
+                    *l = build::position_length(x, y);
                 }
             });
         lengths
