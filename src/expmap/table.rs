@@ -408,6 +408,7 @@ impl ExpMapTable {
                 .zip(flags_rows[done..end].par_chunks_mut(CHUNK))
                 .zip(lengths_rows[done..end].par_chunks_mut(CHUNK))
                 .for_each(|(((((vs, faces), barys), angles), flags), lengths)| {
+                    let mut search = 0;
                     for k in 0..vs.len() {
                         let v = VertexId::new(vs[k] as usize);
                         for (j, &theta) in thetas.iter().enumerate() {
@@ -420,7 +421,7 @@ impl ExpMapTable {
                                 flags: &mut flags[k][o..o + nr],
                                 length: 0.0,
                             };
-                            tracer.run(
+                            search += tracer.run(
                                 TraceStart::Vertex {
                                     vertex: v,
                                     angle: theta,
@@ -431,6 +432,7 @@ impl ExpMapTable {
                             lengths[k][j] = sink.length as f32;
                         }
                     }
+                    crate::mesh::work::add(crate::mesh::work::Work::Leave, search);
                 });
             done = end;
             progress(done, nv);

@@ -702,10 +702,11 @@ impl<'a> Tracer<'a> {
     }
 
     /// Runs one trace, reporting every landing (and path point) to `sink`. `start` must be valid and
-    /// `radii` ascending, finite, non-negative.
-    pub(crate) fn run<S: Sink>(&self, start: TraceStart, radii: &[f64], sink: &mut S) {
+    /// `radii` ascending, finite, non-negative. Returns the spokes examined locating corners (for the
+    /// [`Work::Leave`](crate::mesh::work::Work::Leave) counter).
+    pub(crate) fn run<S: Sink>(&self, start: TraceStart, radii: &[f64], sink: &mut S) -> u64 {
         if radii.is_empty() {
-            return;
+            return 0;
         }
         let mut w = Walk {
             t: self,
@@ -715,6 +716,7 @@ impl<'a> Tracer<'a> {
             flip: false,
             sink,
             steps: 0,
+            search: 0,
         };
         let mut cur = match start {
             TraceStart::Vertex { vertex, angle } => w.start_vertex(vertex, angle),
@@ -722,7 +724,7 @@ impl<'a> Tracer<'a> {
         };
         loop {
             cur = match cur {
-                Cursor::Done => return,
+                Cursor::Done => return w.search,
                 Cursor::Enter { h, t, a, b } => w.cross_faces(h, t, a, b),
                 Cursor::Leave {
                     v,
@@ -760,6 +762,8 @@ struct Walk<'w, 'a, S> {
     flip: bool,
     sink: &'w mut S,
     steps: usize,
+    /// Spokes examined locating corners (work counter).
+    search: u64,
 }
 
 impl<S: Sink> Walk<'_, '_, S> {
@@ -1218,10 +1222,10 @@ impl<S: Sink> Walk<'_, '_, S> {
         let n = corners.len();
         let acc = &t.spoke_acc[sp.clone()];
         let theta = t.m.geometry.vertex_angle_sums()[v as usize];
-        let mut i = 0;
-        while i + 1 < n && acc[i + 1] <= psi {
-            i += 1;
-        }
+        // The last corner starting at or before ψ: a binary search over the ascending start angles
+        // (a linear scan would make every geodesic through a vertex of valence 100k cost 100k steps).
+        let i = acc[1..n].partition_point(|&a| a <= psi);
+        self.search += 1 + n.ilog2() as u64;
         let lo = acc[i];
         let hi = if i + 1 < acc.len() { acc[i + 1] } else { theta };
         // Along a spoke: (global spoke, the corner whose face carries the walk).

@@ -5,6 +5,7 @@
 //! fixed safely is fixed and recorded as a [`Repair`].
 
 use super::corners::{self, References, VertexCorners};
+use super::work::{self, Work};
 use super::MeshSource;
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
@@ -220,8 +221,9 @@ pub(crate) fn group_sides(vertex_count: usize, faces: &[[u32; 3]]) -> (Vec<u32>,
             pairs[slot] = (a.max(b), (3 * fi + k) as u32);
         }
     }
-    // Sort each bucket by (hi, side); buckets are small (vertex degree), so insertion sort, in parallel
-    // over blocks of vertices.
+    // Sort each bucket by (hi, side), in parallel over blocks of vertices: insertion sort for the usual
+    // small buckets (vertex degree), an O(k log k) sort past a few dozen sides (a vertex of valence
+    // 100k, a million copies of one face).
     {
         let mut blocks: Vec<(usize, &mut [(u32, u32)])> = Vec::new();
         let mut rest: &mut [(u32, u32)] = &mut pairs;
@@ -237,17 +239,28 @@ pub(crate) fn group_sides(vertex_count: usize, faces: &[[u32; 3]]) -> (Vec<u32>,
         blocks.into_par_iter().for_each(|(v0, block)| {
             let base = count[v0] as usize;
             let mut v = v0;
+            let mut steps = 0u64;
             while v < vertex_count && (count[v] as usize) < base + block.len() {
                 let (s, e) = (count[v] as usize - base, count[v + 1] as usize - base);
-                for i in s + 1..e {
-                    let mut j = i;
-                    while j > s && block[j - 1] > block[j] {
-                        block.swap(j - 1, j);
-                        j -= 1;
+                if e - s <= 32 {
+                    for i in s + 1..e {
+                        let mut j = i;
+                        while j > s && block[j - 1] > block[j] {
+                            block.swap(j - 1, j);
+                            j -= 1;
+                            steps += 1;
+                        }
+                        steps += 1;
                     }
+                } else {
+                    block[s..e].sort_unstable_by(|a, b| {
+                        steps += 1;
+                        a.cmp(b)
+                    });
                 }
                 v += 1;
             }
+            work::add(Work::Sides, steps);
         });
     }
     let mut run_offsets = Vec::with_capacity(faces.len() * 3 / 2 + 1);
@@ -575,18 +588,24 @@ pub(crate) fn clean<'a>(
     }
 
     // Duplicate faces (same vertex set, either orientation). Two copies of a face put two sides with
-    // the same opposite vertex on one edge; only if some edge shows that is the exact (sorting) pass run.
+    // the same opposite vertex on one edge, or three or more sides on it; only if some edge shows that
+    // is the exact pass (one O(n log n) sort of all faces) run. Comparing the sides of a crowded edge
+    // pairwise instead would be quadratic (200k faces on one edge).
     let mut grouped = Some(group_sides(n, &faces));
     let suspicious = {
         let (runs, sides) = grouped.as_ref().unwrap();
         let third = |s: u32| faces[(s / 3) as usize][(s as usize % 3 + 2) % 3];
         let nr = runs.len() - 1;
+        work::add(Work::Sides, nr as u64);
         (0..nr.div_ceil(RUN_CHUNK)).into_par_iter().any(|chunk| {
             (chunk * RUN_CHUNK..((chunk + 1) * RUN_CHUNK).min(nr)).any(|r| {
                 // The sides' faces lie anywhere: ask for those of a run a few places ahead.
                 ahead_sides(runs, sides, r, |s| prefetch(&faces[(s / 3) as usize]));
-                let run = &sides[runs[r] as usize..runs[r + 1] as usize];
-                (0..run.len()).any(|i| (i + 1..run.len()).any(|j| third(run[i]) == third(run[j])))
+                match sides[runs[r] as usize..runs[r + 1] as usize] {
+                    [_] => false,
+                    [a, b] => third(a) == third(b),
+                    _ => true,
+                }
             })
         })
     };
@@ -601,6 +620,7 @@ pub(crate) fn clean<'a>(
             })
             .collect();
         keyed.par_sort_unstable();
+        work::add(Work::Sides, keyed.len() as u64);
         // Sorted by (vertex set, face index): the first of each run is the copy kept.
         let mut first_dup: Option<(usize, usize)> = None;
         let mut i = 0;
@@ -656,6 +676,7 @@ pub(crate) fn clean<'a>(
     }
 
     // Non-manifold edges and vertices: cut, split, and if that is not enough, drop.
+    let mut split_edges = std::collections::HashSet::new();
     for round in 0..6 {
         let nv = vertex_origin.len();
         let (runs, sides) = grouped.take().unwrap_or_else(|| group_sides(nv, &faces));
@@ -705,7 +726,9 @@ pub(crate) fn clean<'a>(
                         edge: (a.min(b), a.max(b)),
                         faces: run.len(),
                     };
-                    if !repairs.contains(&r) {
+                    // Once per edge and size over the rounds (a set: `repairs.contains` would be
+                    // quadratic in the number of crowded edges).
+                    if split_edges.insert((a.min(b), a.max(b), run.len())) {
                         repairs.push(r);
                     }
                 } else {

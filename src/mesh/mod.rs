@@ -32,6 +32,7 @@ mod edges;
 mod orientation;
 mod source;
 mod star;
+pub mod work;
 
 pub use build::{
     BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, MAX_EDGE_LENGTH, MIN_EDGE_LENGTH,
