@@ -159,6 +159,13 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A request needs more memory than can be allocated (estimated before allocating it).
+    OutOfMemory {
+        /// What needs it (a mesh spec or name, and the stage).
+        what: String,
+        /// The estimate, in bytes.
+        bytes: u64,
+    },
     /// A tensor operation failed (candle's message, which names the shapes).
     Tensor {
         /// candle's message.
@@ -248,6 +255,11 @@ impl fmt::Display for Error {
             Data { path, line: Some(line), message } => write!(f, "{path} line {line}: {message}"),
             Data { path, line: None, message } => write!(f, "{path}: {message}"),
             InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
+            OutOfMemory { what, bytes } => write!(
+                f,
+                "{what} needs ~{:.1} GiB of memory, which cannot be allocated",
+                *bytes as f64 / (1u64 << 30) as f64
+            ),
             Tensor { message } => write!(f, "tensor: {message}"),
         }
     }

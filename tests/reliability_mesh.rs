@@ -256,3 +256,43 @@ fn tables_refuse_radii_outside_f32() {
         assert!(e.to_string().contains("f32"), "{e}");
     }
 }
+
+/// Under a 4 GB address-space limit the documented largest icosphere, and `cube:3000`, are refused
+/// with their estimate (exit 2, one message) before anything is allocated, instead of aborting with
+/// "memory allocation failed".
+#[test]
+fn huge_primitives_are_refused_with_an_estimate_under_a_memory_limit() {
+    for spec in ["icosphere:11", "cube:3000"] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v 4000000 && exec \"$0\" inspect {spec}"))
+            .arg(env!("CARGO_BIN_EXE_manifold-cnn"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{spec}: {err}");
+        assert!(
+            err.contains(spec) && err.contains("needs ~") && err.contains("GiB"),
+            "{spec}: {err}"
+        );
+    }
+}
+
+/// The memory check refuses what no allocator can give and accepts a small request.
+#[test]
+fn memory_check_refuses_impossible_requests() {
+    use manifold_cnn::mesh::ensure_memory;
+    let e = ensure_memory(|| "a test".into(), u64::MAX).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::OutOfMemory {
+                bytes: u64::MAX,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with("a test needs ~"), "{e}");
+    ensure_memory(|| "a test".into(), 1 << 20).unwrap();
+}

@@ -129,6 +129,37 @@ pub struct BuiltMesh {
     pub report: BuildReport,
 }
 
+/// About the most bytes building a [`Manifold`](crate::Manifold) (mesh, geometry, frames, connection)
+/// holds at once for a source of `vertices` and `faces`, the source included: 240 bytes per face and
+/// 48 per vertex, measured on `icosphere:9` (1.4 GB peak for 5.2 M faces). Saturates instead of
+/// overflowing.
+pub fn build_memory_estimate(vertices: u64, faces: u64) -> u64 {
+    faces
+        .saturating_mul(240)
+        .saturating_add(vertices.saturating_mul(48))
+}
+
+/// Checks that `bytes` can be allocated now, by reserving them and giving them back (address space
+/// only: the pages are never touched, so this costs a system call, not memory).
+///
+/// # Errors
+/// [`Error::OutOfMemory`] naming `what` and the estimate, if the reservation fails (a memory limit
+/// such as `prlimit --as`, or more than the system will ever commit).
+pub fn ensure_memory(what: impl FnOnce() -> String, bytes: u64) -> Result<()> {
+    let fits = usize::try_from(bytes)
+        .ok()
+        .filter(|&b| b <= isize::MAX as usize)
+        .is_some_and(|b| Vec::<u8>::new().try_reserve_exact(b).is_ok());
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::OutOfMemory {
+            what: what(),
+            bytes,
+        })
+    }
+}
+
 impl Mesh {
     /// Validates `source` and builds its connectivity (plus edge lengths and positions renumbered to
     /// match). Strict unless `options.repair`.
@@ -136,9 +167,16 @@ impl Mesh {
     /// # Errors
     /// The first defect of the input, naming the element in input numbering: see [`Error`].
     ///
+    /// [`Error::OutOfMemory`] if [`build_memory_estimate`] bytes cannot be allocated (checked before
+    /// anything is built).
+    ///
     /// # Complexity
     /// O(V + F) time and memory.
     pub fn build(source: &MeshSource, options: &BuildOptions) -> Result<BuiltMesh> {
+        ensure_memory(
+            || format!("building the mesh {}", source.name),
+            build_memory_estimate(source.vertex_count as u64, source.faces.len() as u64),
+        )?;
         let clean = build::clean(source, options, false)?;
         match Mesh::assemble(source, clean) {
             Some(built) => Ok(built),
