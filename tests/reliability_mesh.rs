@@ -156,6 +156,18 @@ fn validity_is_scale_invariant() {
     for scale in [1e-100, 1e-20, 1.0, 1e20, 1e100] {
         let m = Manifold::from_source(&grid(scale), &STRICT).unwrap();
         assert_geometry_sane(&m);
+        // The 3-D frames of the planar grid: normal +z, unit x axes in the plane.
+        let frames = m.extrinsic_frames().unwrap();
+        for (n, x) in frames.normals.iter().zip(&frames.x) {
+            assert!(
+                (n - nalgebra::Vector3::z()).norm() < 1e-12,
+                "{scale:e}: normal {n:?}"
+            );
+            assert!(
+                (x.norm() - 1.0).abs() < 1e-12 && x.z.abs() < 1e-12,
+                "{scale:e}: x {x:?}"
+            );
+        }
         let area: f64 = m.geometry.total_area();
         assert!(
             (area / (9.0 * scale * scale) - 1.0).abs() < 1e-12,

@@ -26,6 +26,27 @@
 //! vertices it is spoke 0; on boundary vertices spoke 0 is the first boundary edge and the reference
 //! spoke is [`Mesh::vertex_reference_spoke`].
 
+//!
+//! # Validity of a face (one rule)
+//! A face is accepted when its three edge lengths — given, or computed from positions exactly as the
+//! mesh's [`BuiltMesh::edge_lengths`] are — each lie in [[`MIN_EDGE_LENGTH`], [`MAX_EDGE_LENGTH`]] =
+//! [1e-120, 1e120], and twice its area over its longest side squared, by the geometry's own
+//! [`triangle_area`](crate::geometry::triangle_area), exceeds [`ZERO_AREA_RELATIVE`] = 1e-12. The
+//! second test is scale invariant (a triangle at scale 1e-100 is as valid as at scale 1); the first
+//! keeps every product of two lengths, and every area, a finite normal double. The test runs on the
+//! lengths and not the positions because everything downstream sees only lengths: a sliver whose apex is
+//! 1e-10 off its base has lengths that round to an exactly flat triangle. Every accepted face then has
+//! positive area and heights and finite angles, and the exp-map tracer lands in it with finite
+//! barycentric coordinates in [0, 1]. Otherwise: [`Error::ZeroAreaFace`] (or
+//! [`Error::TriangleInequality`] for given lengths) or [`Error::EdgeLengthOutOfRange`], naming the face;
+//! repair drops the face.
+//!
+//! # Cost
+//! Building is O(n log n) in the input size whatever the valences and duplicates (one vertex of valence
+//! 100k, 200k faces on one edge, a million copies of one face); the [`work`] counters measure the steps
+//! that depend on them. Before allocating, [`Mesh::build`] checks that [`build_memory_estimate`] bytes
+//! can be allocated and refuses with the estimate ([`Error::OutOfMemory`]) if not.
+
 mod build;
 mod corners;
 mod edges;
