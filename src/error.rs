@@ -56,7 +56,8 @@ pub enum Error {
         /// The repeated vertex.
         vertex: usize,
     },
-    /// A face has (numerically) zero area.
+    /// A face has (numerically) zero area: twice its area over its longest side squared is at most
+    /// [`ZERO_AREA_RELATIVE`](crate::mesh::ZERO_AREA_RELATIVE), measured on the edge lengths.
     ZeroAreaFace {
         /// Input face index.
         face: usize,
@@ -102,6 +103,19 @@ pub enum Error {
         /// The value given.
         length: f64,
     },
+    /// An edge length (given, or computed from positions) lies outside
+    /// [[`MIN_EDGE_LENGTH`](crate::mesh::MIN_EDGE_LENGTH), [`MAX_EDGE_LENGTH`](crate::mesh::MAX_EDGE_LENGTH)],
+    /// where areas and angles would overflow or underflow double precision.
+    EdgeLengthOutOfRange {
+        /// Input face index.
+        face: usize,
+        /// 1-based source line, where the mesh came from a file.
+        line: Option<usize>,
+        /// Side of the face (0: corners 0→1, 1: 1→2, 2: 2→0).
+        side: usize,
+        /// The length (inf where it overflows).
+        length: f64,
+    },
     /// A face's edge lengths violate the strict triangle inequality.
     TriangleInequality {
         /// Input face index.
@@ -144,6 +158,13 @@ pub enum Error {
         name: &'static str,
         /// Why.
         message: String,
+    },
+    /// A request needs more memory than can be allocated (estimated before allocating it).
+    OutOfMemory {
+        /// What needs it (a mesh spec or name, and the stage).
+        what: String,
+        /// The estimate, in bytes.
+        bytes: u64,
     },
     /// A tensor operation failed (candle's message, which names the shapes).
     Tensor {
@@ -191,9 +212,13 @@ impl fmt::Display for Error {
                 "face {face}{}: degenerate, vertex {vertex} appears twice",
                 at_line(line)
             ),
-            ZeroAreaFace { face, line } => {
-                write!(f, "face {face}{}: degenerate, zero area", at_line(line))
-            }
+            ZeroAreaFace { face, line } => write!(
+                f,
+                "face {face}{}: degenerate, zero area (twice the area over the longest side squared \
+                 is at most {:e})",
+                at_line(line),
+                crate::mesh::ZERO_AREA_RELATIVE
+            ),
             DuplicateFace { face, first, line } => write!(
                 f,
                 "face {face}{}: duplicate of face {first} (same three vertices)",
@@ -215,10 +240,19 @@ impl fmt::Display for Error {
                 f,
                 "face {face}, side {side}: edge length {length} is not positive and finite"
             ),
+            EdgeLengthOutOfRange { face, line, side, length } => write!(
+                f,
+                "face {face}{}, side {side}: edge length {length:e} is outside [{:e}, {:e}], the range \
+                 in which areas and angles are finite, normal doubles; rescale the mesh",
+                at_line(line),
+                crate::mesh::MIN_EDGE_LENGTH,
+                crate::mesh::MAX_EDGE_LENGTH
+            ),
             TriangleInequality { face, lengths } => write!(
                 f,
-                "face {face}: edge lengths {:?} violate the triangle inequality (zero or negative area)",
-                lengths
+                "face {face}: edge lengths {lengths:?} violate the triangle inequality (twice the area \
+                 over the longest side squared is at most {:e})",
+                crate::mesh::ZERO_AREA_RELATIVE
             ),
             InconsistentEdgeLength { edge, lengths } => write!(
                 f,
@@ -230,6 +264,11 @@ impl fmt::Display for Error {
             Data { path, line: Some(line), message } => write!(f, "{path} line {line}: {message}"),
             Data { path, line: None, message } => write!(f, "{path}: {message}"),
             InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
+            OutOfMemory { what, bytes } => write!(
+                f,
+                "{what} needs ~{:.1} GiB of memory, which cannot be allocated",
+                *bytes as f64 / (1u64 << 30) as f64
+            ),
             Tensor { message } => write!(f, "tensor: {message}"),
             MeshMismatch { stage, built_for, given } => write!(
                 f,

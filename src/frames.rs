@@ -187,7 +187,10 @@ impl ExtrinsicFrames {
                 let mut n = Vector3::zeros();
                 for &c in mesh.vertex_corners(v) {
                     let f = mesh.face_vertices(c.face());
-                    let fn_ = (p(f[1]) - p(f[0])).cross(&(p(f[2]) - p(f[0])));
+                    // Unit sides first: the raw cross product's squared norm is a length⁴, which
+                    // under- or overflows beyond lengths of 1e±77 (the mesh accepts 1e±120).
+                    let (a, b) = (p(f[1]) - p(f[0]), p(f[2]) - p(f[0]));
+                    let fn_ = (a / a.norm()).cross(&(b / b.norm()));
                     let sign = if mesh.corner_flipped(c) { -1.0 } else { 1.0 };
                     n += sign * geometry.corner_angle(c) * fn_.normalize();
                 }

@@ -52,7 +52,9 @@ pub fn corner_angle(a: f64, b: f64, c: f64) -> f64 {
     }
 }
 
-/// Area of a triangle with side lengths `l` (Kahan's stable Heron; 0 for degenerate lengths).
+/// Area of a triangle with side lengths `l` (Kahan's stable Heron; 0 for degenerate lengths). The mesh
+/// builder accepts a face only if this is above [`ZERO_AREA_RELATIVE`](crate::mesh::ZERO_AREA_RELATIVE)
+/// × ½ × (longest side)².
 #[inline]
 pub fn triangle_area(l: [f64; 3]) -> f64 {
     let mut s = l;
@@ -66,9 +68,11 @@ pub fn triangle_area(l: [f64; 3]) -> f64 {
         s.swap(0, 1);
     }
     let (a, b, c) = (s[0], s[1], s[2]);
-    let p = (a + (b + c)) * (c - (a - b)) * (c + (a - b)) * (a + (b - c));
-    if p > 0.0 {
-        0.25 * p.sqrt()
+    // Two square roots of products of two factors instead of one of four: no overflow or underflow for
+    // lengths in the mesh's range (MIN_EDGE_LENGTH..=MAX_EDGE_LENGTH), where the four-fold product would.
+    let (p, q) = ((a + (b + c)) * (c - (a - b)), (c + (a - b)) * (a + (b - c)));
+    if p > 0.0 && q > 0.0 {
+        0.25 * (p.sqrt() * q.sqrt())
     } else {
         0.0
     }

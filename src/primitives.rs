@@ -409,10 +409,18 @@ impl Primitive {
     /// Generates the mesh; its name is the canonical spec ([`Display`](fmt::Display)).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if [`validate`](Self::validate) fails.
+    /// [`Error::InvalidParameter`] if [`validate`](Self::validate) fails; [`Error::OutOfMemory`] if
+    /// generating the mesh and building its [`Manifold`](crate::Manifold), which is what every caller
+    /// does next, would need more memory than can be allocated
+    /// ([`build_memory_estimate`](crate::mesh::build_memory_estimate), checked before anything is
+    /// allocated: `icosphere:11` needs ~20 GiB).
     pub fn generate(&self) -> Result<MeshSource> {
         self.validate()?;
         let name = self.to_string();
+        crate::mesh::ensure_memory(
+            || format!("{name} (generating it and building its manifold)"),
+            crate::mesh::build_memory_estimate(self.vertex_count(), self.face_count()),
+        )?;
         let mut s = match *self {
             Primitive::Icosphere { level } => icosphere_unchecked(level)?,
             Primitive::Grid { nx, ny } => grid_unchecked(nx, ny),

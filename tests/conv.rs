@@ -3,6 +3,8 @@
 //! holonomy-invariant kernels, gradients against finite differences, and the mean quadrature's
 //! averaging (row sums of the constant kernel) and scale invariance.
 
+mod common;
+
 use manifold_cnn::conv::{
     ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Real,
     SampledBasis, Signals, SignalsMut, SpanningTree,
@@ -23,7 +25,9 @@ fn table(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTa
         radius: Radius::Absolute(radius),
         ..Default::default()
     };
-    ExpMapTable::build(m, &p).unwrap()
+    let t = ExpMapTable::build(m, &p).unwrap();
+    common::assert_table_sane(m, &t);
+    t
 }
 
 /// A plain, unconstrained test basis written in Cartesian coordinates of the tangent plane: the
@@ -950,6 +954,7 @@ fn the_constant_kernel_averages_under_the_mean_quadrature() {
             ..Default::default()
         };
         let t = ExpMapTable::build(&m, &params).unwrap();
+        common::assert_table_sane(&m, &t);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let share = untruncated_weight(&t);
         let inside = share.iter().filter(|&&x| x == 1.0).count();
@@ -1016,6 +1021,7 @@ fn the_mean_quadrature_does_not_see_the_length_unit() {
         .map(|src| {
             let m = Manifold::from_source(src, &BuildOptions::default()).unwrap();
             let t = ExpMapTable::build(&m, &params).unwrap();
+            common::assert_table_sane(&m, &t);
             let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
             let n = m.mesh.vertex_count();
             let x = noise(n * 2, 51);

@@ -4,6 +4,8 @@
 
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+
 use manifold_cnn::expmap::{
     self, ExpMapParams, ExpMapTable, Padding, Radius, SurfacePoint, TraceStart, TraceStop, Tracer,
 };
@@ -277,6 +279,7 @@ fn grid_table_matches_straight_lines_and_flags_truncation() {
         padding: Padding::Clamp,
     };
     let t = ExpMapTable::build(&m, &params).unwrap();
+    common::assert_table_sane(&m, &t);
     let s_count = t.samples_per_vertex();
     assert_eq!(s_count, 64);
     let pos = m.positions.as_ref().unwrap();
@@ -385,6 +388,7 @@ fn icosphere_table_agrees_with_single_traces() {
         padding: Padding::Zero,
     };
     let t = ExpMapTable::build(&m, &params).unwrap();
+    common::assert_table_sane(&m, &t);
     assert_eq!(t.truncated_fraction(), 0.0);
     for v in m.mesh.vertices().step_by(7) {
         for j in 0..8 {
@@ -509,6 +513,7 @@ fn flat_torus_table_is_translation_invariant() {
         padding: Padding::Zero,
     };
     let t = ExpMapTable::build(&m, &params).unwrap();
+    common::assert_table_sane(&m, &t);
     assert_eq!(t.truncated_fraction(), 0.0);
     // Flat with every frame along +x: the transported direction, read in the polar frame of any corner of
     // the landing face, is the start direction.
@@ -1014,6 +1019,7 @@ fn export_writes_the_documented_arrays() {
         padding: Padding::Zero,
     };
     let t = ExpMapTable::build(&m, &params).unwrap();
+    common::assert_table_sane(&m, &t);
     let dir = std::env::temp_dir().join(format!("manifold-cnn-expmap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("table.npz");
@@ -1060,6 +1066,7 @@ fn export_writes_the_documented_arrays() {
     // Intrinsic meshes have no positions or frames.
     let torus = load("flat-torus:5x5");
     let t2 = ExpMapTable::build(&torus, &params).unwrap();
+    common::assert_table_sane(&torus, &t2);
     let p2 = dir.join("torus.npz");
     expmap::write_npz(&t2, &torus, &p2).unwrap();
     let names = npz_array_names(&p2).unwrap();
@@ -1207,6 +1214,7 @@ fn real_meshes_give_finite_tables_and_reversible_traces() {
             padding: Padding::Zero,
         };
         let t = ExpMapTable::build(&m, &params).unwrap();
+        common::assert_table_sane(&m, &t);
         let boundary = !m.mesh.boundary_loops().is_empty();
         assert_eq!(t.truncated_fraction() > 0.0, boundary, "{file}");
         for v in 0..t.vertex_count() {

@@ -103,7 +103,8 @@ impl ExpMapParams {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`]: zero rings or directions, more than [`MAX_SAMPLES`] samples, a radius
-    /// that is not positive and finite or exceeds [`MAX_RADIUS_EDGES`] mean edge lengths, or a table too
+    /// that is not positive and finite or exceeds [`MAX_RADIUS_EDGES`] mean edge lengths, distances
+    /// outside the range of normal `f32` numbers (the radius and the first ring's, ρ/2R), or a table too
     /// large to address.
     pub fn validate(&self, m: &Manifold) -> Result<f64> {
         let bad =
@@ -145,6 +146,20 @@ impl ExpMapParams {
             return bad(
                 "radius",
                 format!("resolves to {rho}, not positive and finite"),
+            );
+        }
+        // Distances are stored as f32 (`trace_lengths`): the smallest ring's radius and ρ must be
+        // normal f32 numbers, or the table would hold 0 or inf.
+        let smallest = rho / (2 * self.rings) as f64;
+        if rho > f32::MAX as f64 || smallest < f32::MIN_POSITIVE as f64 {
+            return bad(
+                "radius",
+                format!(
+                    "{rho:e} (smallest ring {smallest:e}) is outside the range of the table's f32 \
+                     distances [{:e}, {:e}]; rescale the mesh",
+                    f32::MIN_POSITIVE,
+                    f32::MAX
+                ),
             );
         }
         let total = m
@@ -395,6 +410,7 @@ impl ExpMapTable {
                 .zip(flags_rows[done..end].par_chunks_mut(CHUNK))
                 .zip(lengths_rows[done..end].par_chunks_mut(CHUNK))
                 .for_each(|(((((vs, faces), barys), angles), flags), lengths)| {
+                    let mut search = 0;
                     for k in 0..vs.len() {
                         let v = VertexId::new(vs[k] as usize);
                         for (j, &theta) in thetas.iter().enumerate() {
@@ -407,7 +423,7 @@ impl ExpMapTable {
                                 flags: &mut flags[k][o..o + nr],
                                 length: 0.0,
                             };
-                            tracer.run(
+                            search += tracer.run(
                                 TraceStart::Vertex {
                                     vertex: v,
                                     angle: theta,
@@ -418,6 +434,7 @@ impl ExpMapTable {
                             lengths[k][j] = sink.length as f32;
                         }
                     }
+                    crate::mesh::work::add(crate::mesh::work::Work::Leave, search);
                 });
             done = end;
             progress(done, nv);

@@ -491,10 +491,7 @@ impl<'a> Tracer<'a> {
     /// The surface point of a position in the frame of halfedge `h`.
     #[inline]
     pub(crate) fn point_of(&self, h: u32, x: f64, y: f64) -> SurfacePoint {
-        let l = self.layout[h as usize];
-        let b_apex = y / l.apex_y;
-        let b_head = (x - b_apex * l.apex_x) * l.inv_len;
-        let b_tail = 1.0 - b_head - b_apex;
+        let (b_tail, b_head, b_apex) = self.barycentric(h, x, y);
         let (k, k1, k2) = idx3(h as usize % 3);
         let mut bary = [0.0; 3];
         bary[k] = b_tail;
@@ -503,6 +500,28 @@ impl<'a> Tracer<'a> {
         SurfacePoint {
             face: FaceId::new(h as usize / 3),
             bary,
+        }
+    }
+
+    /// Barycentric coordinates (tail, head, apex) of a point `(x, y)` in the frame of halfedge `h`,
+    /// projected onto the face. Landings lie in their face by construction (between the edges the
+    /// trace entered and left by), but rounding puts the computed point a few ulps of the edge length
+    /// off: on a thin face (height down to [`ZERO_AREA_RELATIVE`](crate::mesh::ZERO_AREA_RELATIVE)
+    /// × length) that is a visible fraction of the height. Negative coordinates become 0 and the rest
+    /// are rescaled to sum to 1, which moves the point by no more than that rounding. NaN stays NaN.
+    #[inline(always)]
+    fn barycentric(&self, h: u32, x: f64, y: f64) -> (f64, f64, f64) {
+        let l = self.layout[h as usize];
+        let b_apex = y / l.apex_y;
+        let b_head = (x - b_apex * l.apex_x) * l.inv_len;
+        // `if` rather than `max`, which would turn NaN into 0 and hide it.
+        let apex = if b_apex < 0.0 { 0.0 } else { b_apex };
+        let head = if b_head < 0.0 { 0.0 } else { b_head };
+        let sum = apex + head;
+        if sum > 1.0 {
+            (0.0, head / sum, apex / sum)
+        } else {
+            (1.0 - sum, head, apex)
         }
     }
 
@@ -518,9 +537,7 @@ impl<'a> Tracer<'a> {
     pub(crate) fn table_landing(&self, at: &Landing) -> (u32, [f32; 2], f32) {
         let h = at.h as usize;
         let l = self.layout[h];
-        let b_apex = at.y / l.apex_y;
-        let b_head = (at.x - b_apex * l.apex_x) * l.inv_len;
-        let b_tail = 1.0 - b_head - b_apex;
+        let (b_tail, b_head, b_apex) = self.barycentric(at.h, at.x, at.y);
         let (b0, b1) = match h % 3 {
             0 => (b_tail, b_head),
             1 => (b_apex, b_tail),
@@ -685,10 +702,11 @@ impl<'a> Tracer<'a> {
     }
 
     /// Runs one trace, reporting every landing (and path point) to `sink`. `start` must be valid and
-    /// `radii` ascending, finite, non-negative.
-    pub(crate) fn run<S: Sink>(&self, start: TraceStart, radii: &[f64], sink: &mut S) {
+    /// `radii` ascending, finite, non-negative. Returns the spokes examined locating corners (for the
+    /// [`Work::Leave`](crate::mesh::work::Work::Leave) counter).
+    pub(crate) fn run<S: Sink>(&self, start: TraceStart, radii: &[f64], sink: &mut S) -> u64 {
         if radii.is_empty() {
-            return;
+            return 0;
         }
         let mut w = Walk {
             t: self,
@@ -698,6 +716,7 @@ impl<'a> Tracer<'a> {
             flip: false,
             sink,
             steps: 0,
+            search: 0,
         };
         let mut cur = match start {
             TraceStart::Vertex { vertex, angle } => w.start_vertex(vertex, angle),
@@ -705,7 +724,7 @@ impl<'a> Tracer<'a> {
         };
         loop {
             cur = match cur {
-                Cursor::Done => return,
+                Cursor::Done => return w.search,
                 Cursor::Enter { h, t, a, b } => w.cross_faces(h, t, a, b),
                 Cursor::Leave {
                     v,
@@ -743,6 +762,8 @@ struct Walk<'w, 'a, S> {
     flip: bool,
     sink: &'w mut S,
     steps: usize,
+    /// Spokes examined locating corners (work counter).
+    search: u64,
 }
 
 impl<S: Sink> Walk<'_, '_, S> {
@@ -1201,10 +1222,10 @@ impl<S: Sink> Walk<'_, '_, S> {
         let n = corners.len();
         let acc = &t.spoke_acc[sp.clone()];
         let theta = t.m.geometry.vertex_angle_sums()[v as usize];
-        let mut i = 0;
-        while i + 1 < n && acc[i + 1] <= psi {
-            i += 1;
-        }
+        // The last corner starting at or before ψ: a binary search over the ascending start angles
+        // (a linear scan would make every geodesic through a vertex of valence 100k cost 100k steps).
+        let i = acc[1..n].partition_point(|&a| a <= psi);
+        self.search += 1 + n.ilog2() as u64;
         let lo = acc[i];
         let hi = if i + 1 < acc.len() { acc[i + 1] } else { theta };
         // Along a spoke: (global spoke, the corner whose face carries the walk).

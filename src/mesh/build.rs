@@ -5,9 +5,11 @@
 //! fixed safely is fixed and recorded as a [`Repair`].
 
 use super::corners::{self, References, VertexCorners};
+use super::work::{self, Work};
 use super::MeshSource;
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
+use crate::geometry::triangle_area;
 use crate::par::first_where;
 use crate::prefetch::{prefetch, prefetch_ptr};
 use rayon::prelude::*;
@@ -38,6 +40,11 @@ pub enum Repair {
     },
     /// A face was dropped because its area is zero (or its lengths are invalid).
     DroppedZeroAreaFace {
+        /// Input face index.
+        face: usize,
+    },
+    /// A face was dropped because an edge length lies outside [`MIN_EDGE_LENGTH`, `MAX_EDGE_LENGTH`].
+    DroppedOutOfRangeFace {
         /// Input face index.
         face: usize,
     },
@@ -91,6 +98,10 @@ impl std::fmt::Display for Repair {
             DroppedZeroAreaFace { face } => {
                 write!(f, "dropped face {face}: degenerate (zero area)")
             }
+            DroppedOutOfRangeFace { face } => write!(
+                f,
+                "dropped face {face}: an edge length is outside [{MIN_EDGE_LENGTH:e}, {MAX_EDGE_LENGTH:e}]"
+            ),
             DroppedDuplicateFace { face, first } => {
                 write!(f, "dropped face {face}: duplicate of face {first}")
             }
@@ -120,6 +131,7 @@ impl Repair {
             DroppedNonFiniteFace { .. } => "dropped_non_finite_face",
             DroppedRepeatedVertexFace { .. } => "dropped_repeated_vertex_face",
             DroppedZeroAreaFace { .. } => "dropped_zero_area_face",
+            DroppedOutOfRangeFace { .. } => "dropped_out_of_range_face",
             DroppedDuplicateFace { .. } => "dropped_duplicate_face",
             SplitNonManifoldEdge { .. } => "split_non_manifold_edge",
             SplitNonManifoldVertex { .. } => "split_non_manifold_vertex",
@@ -129,9 +141,21 @@ impl Repair {
     }
 }
 
-/// Relative threshold below which a triangle counts as having zero area: twice its area over its
-/// longest edge squared (the sine of its largest angle, roughly, for slivers).
+/// Relative threshold at or below which a triangle counts as having zero area: twice its area over its
+/// longest edge squared (about its smallest angle; for a sliver, its height over its base). Scale
+/// invariant. The test runs on the edge lengths every later stage uses (for a mesh with positions, the
+/// lengths computed from them) with the geometry's own area formula, so every accepted face has a
+/// positive area and heights and finite angles, and the exp-map tracer works on it.
 pub const ZERO_AREA_RELATIVE: f64 = 1e-12;
+
+/// The smallest edge length accepted. With lengths in [`MIN_EDGE_LENGTH`, `MAX_EDGE_LENGTH`] every
+/// product of two lengths, and the area of every face that passes [`ZERO_AREA_RELATIVE`], is a finite,
+/// normal double; outside it areas and angles overflow or underflow (lengths of 1e-310 have areas of
+/// 1e-620, which no double holds).
+pub const MIN_EDGE_LENGTH: f64 = 1e-120;
+
+/// The largest edge length accepted (see [`MIN_EDGE_LENGTH`]).
+pub const MAX_EDGE_LENGTH: f64 = 1e120;
 
 /// Relative tolerance for two faces agreeing on an edge's length.
 pub const EDGE_LENGTH_AGREEMENT: f64 = 1e-9;
@@ -197,8 +221,9 @@ pub(crate) fn group_sides(vertex_count: usize, faces: &[[u32; 3]]) -> (Vec<u32>,
             pairs[slot] = (a.max(b), (3 * fi + k) as u32);
         }
     }
-    // Sort each bucket by (hi, side); buckets are small (vertex degree), so insertion sort, in parallel
-    // over blocks of vertices.
+    // Sort each bucket by (hi, side), in parallel over blocks of vertices: insertion sort for the usual
+    // small buckets (vertex degree), an O(k log k) sort past a few dozen sides (a vertex of valence
+    // 100k, a million copies of one face).
     {
         let mut blocks: Vec<(usize, &mut [(u32, u32)])> = Vec::new();
         let mut rest: &mut [(u32, u32)] = &mut pairs;
@@ -214,17 +239,28 @@ pub(crate) fn group_sides(vertex_count: usize, faces: &[[u32; 3]]) -> (Vec<u32>,
         blocks.into_par_iter().for_each(|(v0, block)| {
             let base = count[v0] as usize;
             let mut v = v0;
+            let mut steps = 0u64;
             while v < vertex_count && (count[v] as usize) < base + block.len() {
                 let (s, e) = (count[v] as usize - base, count[v + 1] as usize - base);
-                for i in s + 1..e {
-                    let mut j = i;
-                    while j > s && block[j - 1] > block[j] {
-                        block.swap(j - 1, j);
-                        j -= 1;
+                if e - s <= 32 {
+                    for i in s + 1..e {
+                        let mut j = i;
+                        while j > s && block[j - 1] > block[j] {
+                            block.swap(j - 1, j);
+                            j -= 1;
+                            steps += 1;
+                        }
+                        steps += 1;
                     }
+                } else {
+                    block[s..e].sort_unstable_by(|a, b| {
+                        steps += 1;
+                        a.cmp(b)
+                    });
                 }
                 v += 1;
             }
+            work::add(Work::Sides, steps);
         });
     }
     let mut run_offsets = Vec::with_capacity(faces.len() * 3 / 2 + 1);
@@ -247,39 +283,63 @@ fn side_vertices(faces: &[[u32; 3]], side: u32) -> (u32, u32) {
     (f[k], f[(k + 1) % 3])
 }
 
+/// Twice the area of a triangle with side lengths `l` over its longest side squared: the geometry's own
+/// area ([`triangle_area`]), so a face passes exactly when the quantities every later stage divides by
+/// are positive. Lengths must lie in [`MIN_EDGE_LENGTH`, `MAX_EDGE_LENGTH`].
 fn twice_area_ratio(l: [f64; 3]) -> f64 {
-    // Kahan's stable Heron: sort a ≥ b ≥ c.
-    let mut s = l;
-    s.sort_by(|x, y| y.partial_cmp(x).unwrap_or(std::cmp::Ordering::Equal));
-    let (a, b, c) = (s[0], s[1], s[2]);
-    let p = (a + (b + c)) * (c - (a - b)) * (c + (a - b)) * (a + (b - c));
-    if p.is_nan() || p <= 0.0 {
-        return 0.0;
-    }
-    0.5 * p.sqrt() / (a * a)
+    let a = l[0].max(l[1]).max(l[2]);
+    2.0 * triangle_area(l) / (a * a)
 }
 
-/// Twice the area of a face over its longest side squared, from positions (compared with
-/// [`ZERO_AREA_RELATIVE`]).
-fn position_area_ratio(p: &[[f64; 3]], f: [u32; 3]) -> f64 {
-    let (sides, cr) = side_vectors(p, f);
-    let lmax = sides.map(norm2).into_iter().fold(0.0, f64::max).sqrt();
-    if lmax > 0.0 {
-        norm2(cr).sqrt() / (lmax * lmax)
-    } else {
-        0.0
-    }
-}
-
-/// Whether a face is certainly not thin by [`position_area_ratio`], from squared quantities (no
-/// square roots). `false` decides nothing: overflow, NaN and near-threshold faces take the exact test.
+/// Whether a face certainly passes both tests of [`check_lengths`] (lengths in range, relative area
+/// above [`ZERO_AREA_RELATIVE`]), from its positions' squared quantities (no square roots). `false`
+/// decides nothing: overflow, underflow and thin faces take the exact test on the lengths.
 #[inline]
-fn clearly_not_thin(p: &[[f64; 3]], f: [u32; 3]) -> bool {
+fn clearly_fine(p: &[[f64; 3]], f: [u32; 3]) -> bool {
     let (sides, cr) = side_vectors(p, f);
     let l2 = sides.map(norm2);
-    let l2 = l2[0].max(l2[1]).max(l2[2]);
-    // ratio = |cr| / l², so ratio > r ⟺ |cr|² > r² l⁴; a factor 4 of margin covers the rounding.
-    norm2(cr) > 4.0 * ZERO_AREA_RELATIVE * ZERO_AREA_RELATIVE * (l2 * l2)
+    let (lo, hi) = (l2[0].min(l2[1]).min(l2[2]), l2[0].max(l2[1]).max(l2[2]));
+    // The position ratio |cr| / l² must exceed FAST_RATIO: rounding the lengths changes a triangle's
+    // area by a relative ~ε/r² (a sliver's is the worst case), under 1e-3 there, so the lengths' ratio
+    // is far above ZERO_AREA_RELATIVE. Products that overflow or underflow compare false.
+    lo >= MIN_EDGE_LENGTH * MIN_EDGE_LENGTH
+        && hi <= MAX_EDGE_LENGTH * MAX_EDGE_LENGTH
+        && norm2(cr) > FAST_RATIO * FAST_RATIO * (hi * hi)
+}
+
+/// See [`clearly_fine`].
+const FAST_RATIO: f64 = 1e-6;
+
+/// The length of a side from positions, exactly as the mesh computes its edge lengths (the same
+/// operations in the same order, symmetric in its ends: the geometry sees these very numbers).
+#[inline]
+pub(crate) fn position_length(a: [f64; 3], b: [f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// The distance between two points without intermediate overflow or underflow (for messages about
+/// lengths out of range, where [`position_length`] gives inf or 0).
+fn scaled_length(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let d = [0, 1, 2].map(|k| a[k] - b[k]);
+    let m = d.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * d.iter().map(|x| (x / m).powi(2)).sum::<f64>().sqrt()
+}
+
+/// The one rule for a face's lengths (given, or computed from positions by [`position_length`]): each
+/// in [`MIN_EDGE_LENGTH`, `MAX_EDGE_LENGTH`], and twice the area over the longest side squared above
+/// [`ZERO_AREA_RELATIVE`]. `Err(Some(side))`: that side is out of range; `Err(None)`: flat.
+fn check_lengths(l: [f64; 3]) -> std::result::Result<(), Option<usize>> {
+    if let Some(k) = (0..3).find(|&k| !(MIN_EDGE_LENGTH..=MAX_EDGE_LENGTH).contains(&l[k])) {
+        return Err(Some(k));
+    }
+    if twice_area_ratio(l) > ZERO_AREA_RELATIVE {
+        Ok(())
+    } else {
+        Err(None)
+    }
 }
 
 /// The side vectors of a face (corner k to corner k + 1) and the cross product of the first and last.
@@ -383,12 +443,14 @@ pub(crate) fn clean<'a>(
             }
         }
     }
-    // Degenerate faces: repeated vertex, invalid lengths, zero area (checked in parallel, reported in
-    // face order).
+    // Degenerate faces: repeated vertex, invalid lengths, lengths out of range, zero area (checked in
+    // parallel, reported in face order). One rule on the lengths the geometry will use: see
+    // `check_lengths`.
     enum Check {
         Fine,
         Repeated(u32),
         BadLength(usize),
+        OutOfRange(usize, f64),
         Thin,
     }
     let check = |fi: usize| {
@@ -399,12 +461,12 @@ pub(crate) fn clean<'a>(
         if f[1] == f[2] {
             return Check::Repeated(f[1]);
         }
-        let ratio = if let Some(ls) = &source.face_edge_lengths {
+        let verdict = if let Some(ls) = &source.face_edge_lengths {
             let l = ls[fi];
             if let Some(side) = (0..3).find(|&k| !(l[k].is_finite() && l[k] > 0.0)) {
                 return Check::BadLength(side);
             }
-            twice_area_ratio(l)
+            check_lengths(l).map_err(|e| e.map(|k| (k, l[k])))
         } else {
             let p = source.positions.as_ref().unwrap();
             // The corners lie anywhere: ask for those of a face a few places on (the search runs
@@ -414,15 +476,25 @@ pub(crate) fn clean<'a>(
                     .iter()
                     .for_each(|&v| prefetch_ptr(p.as_ptr().wrapping_add(v as usize)));
             }
-            if clearly_not_thin(p, f) {
+            if clearly_fine(p, f) {
                 return Check::Fine;
             }
-            position_area_ratio(p, f)
+            let ends = |k: usize| (p[f[k] as usize], p[f[(k + 1) % 3] as usize]);
+            let l = [0, 1, 2].map(|k| {
+                let (a, b) = ends(k);
+                position_length(a, b)
+            });
+            check_lengths(l).map_err(|e| {
+                e.map(|k| {
+                    let (a, b) = ends(k);
+                    (k, scaled_length(a, b))
+                })
+            })
         };
-        if ratio <= ZERO_AREA_RELATIVE {
-            Check::Thin
-        } else {
-            Check::Fine
+        match verdict {
+            Ok(()) => Check::Fine,
+            Err(Some((side, length))) => Check::OutOfRange(side, length),
+            Err(None) => Check::Thin,
         }
     };
     // Almost every mesh has no degenerate face: find the first one in parallel, report from there.
@@ -449,6 +521,15 @@ pub(crate) fn clean<'a>(
                     length: source.face_edge_lengths.as_ref().unwrap()[fi][side],
                 },
                 Repair::DroppedZeroAreaFace { face: fi },
+            ),
+            Check::OutOfRange(side, length) => (
+                Error::EdgeLengthOutOfRange {
+                    face: fi,
+                    line: source.face_line(fi),
+                    side,
+                    length,
+                },
+                Repair::DroppedOutOfRangeFace { face: fi },
             ),
             Check::Thin => (
                 match &source.face_edge_lengths {
@@ -507,18 +588,24 @@ pub(crate) fn clean<'a>(
     }
 
     // Duplicate faces (same vertex set, either orientation). Two copies of a face put two sides with
-    // the same opposite vertex on one edge; only if some edge shows that is the exact (sorting) pass run.
+    // the same opposite vertex on one edge, or three or more sides on it; only if some edge shows that
+    // is the exact pass (one O(n log n) sort of all faces) run. Comparing the sides of a crowded edge
+    // pairwise instead would be quadratic (200k faces on one edge).
     let mut grouped = Some(group_sides(n, &faces));
     let suspicious = {
         let (runs, sides) = grouped.as_ref().unwrap();
         let third = |s: u32| faces[(s / 3) as usize][(s as usize % 3 + 2) % 3];
         let nr = runs.len() - 1;
+        work::add(Work::Sides, nr as u64);
         (0..nr.div_ceil(RUN_CHUNK)).into_par_iter().any(|chunk| {
             (chunk * RUN_CHUNK..((chunk + 1) * RUN_CHUNK).min(nr)).any(|r| {
                 // The sides' faces lie anywhere: ask for those of a run a few places ahead.
                 ahead_sides(runs, sides, r, |s| prefetch(&faces[(s / 3) as usize]));
-                let run = &sides[runs[r] as usize..runs[r + 1] as usize];
-                (0..run.len()).any(|i| (i + 1..run.len()).any(|j| third(run[i]) == third(run[j])))
+                match sides[runs[r] as usize..runs[r + 1] as usize] {
+                    [_] => false,
+                    [a, b] => third(a) == third(b),
+                    _ => true,
+                }
             })
         })
     };
@@ -533,6 +620,7 @@ pub(crate) fn clean<'a>(
             })
             .collect();
         keyed.par_sort_unstable();
+        work::add(Work::Sides, keyed.len() as u64);
         // Sorted by (vertex set, face index): the first of each run is the copy kept.
         let mut first_dup: Option<(usize, usize)> = None;
         let mut i = 0;
@@ -588,6 +676,7 @@ pub(crate) fn clean<'a>(
     }
 
     // Non-manifold edges and vertices: cut, split, and if that is not enough, drop.
+    let mut split_edges = std::collections::HashSet::new();
     for round in 0..6 {
         let nv = vertex_origin.len();
         let (runs, sides) = grouped.take().unwrap_or_else(|| group_sides(nv, &faces));
@@ -637,7 +726,9 @@ pub(crate) fn clean<'a>(
                         edge: (a.min(b), a.max(b)),
                         faces: run.len(),
                     };
-                    if !repairs.contains(&r) {
+                    // Once per edge and size over the rounds (a set: `repairs.contains` would be
+                    // quadratic in the number of crowded edges).
+                    if split_edges.insert((a.min(b), a.max(b), run.len())) {
                         repairs.push(r);
                     }
                 } else {

@@ -142,7 +142,7 @@ pub(crate) fn walk_all(
         .all(|(mut out, &(v0, v1))| {
             let mut scratch = Scratch::default();
             let (c0, s0) = (ctx.star_offsets[v0] as usize, spoke_offsets[v0] as usize);
-            (v0..v1).all(|v| {
+            let ok = (v0..v1).all(|v| {
                 // A vertex's faces lie anywhere; ask for the faces and edges of a vertex a few places
                 // ahead so their misses overlap instead of queueing.
                 if v + AHEAD < v1 {
@@ -170,7 +170,9 @@ pub(crate) fn walk_all(
                     of_edges: &edge_spokes,
                 };
                 walk_vertex(ctx, v, &mut scratch, &mut out, c, spokes, v - v0).is_some()
-            })
+            });
+            super::work::add(super::work::Work::Stars, scratch.steps);
+            ok
         });
     ok.then_some(stars)
 }
@@ -199,7 +201,17 @@ impl Spokes<'_, '_> {
 struct Scratch {
     around: Vec<(usize, u32, u32)>,
     walk: Vec<(usize, bool)>,
+    /// (neighbour, corner index in `around`) for both neighbours of every corner, sorted: the index
+    /// that finds the face across an edge of a high-valence vertex by binary search.
+    by_neighbour: Vec<(u32, u32)>,
+    /// Entries examined (work counter), summed over the block.
+    steps: u64,
 }
+
+/// Up to this many corners, the face across an edge is found by a linear search (a few dozen entries,
+/// in cache: faster than building an index); past it, through a sorted index (O(log k) per step, so a
+/// vertex of valence 100k does not cost 10¹⁰ steps).
+const LINEAR_STAR: usize = 32;
 
 fn walk_vertex(
     ctx: &StarContext,
@@ -223,8 +235,39 @@ fn walk_vertex(
         let (f, k) = (c as usize / 3, c as usize % 3);
         (c as usize, faces[f][(k + 1) % 3].0, faces[f][(k + 2) % 3].0)
     }));
-    let across =
-        |i: usize, w: u32| (0..count).find(|&j| j != i && (around[j].1 == w || around[j].2 == w));
+    let index = &mut scratch.by_neighbour;
+    index.clear();
+    let mut steps = 0u64;
+    if count > LINEAR_STAR {
+        index.extend(
+            around
+                .iter()
+                .enumerate()
+                .flat_map(|(j, x)| [(x.1, j as u32), (x.2, j as u32)]),
+        );
+        index.sort_unstable_by(|a, b| {
+            steps += 1;
+            a.cmp(b)
+        });
+    }
+    let index = &*index;
+    let across = |i: usize, w: u32, steps: &mut u64| {
+        if count <= LINEAR_STAR {
+            let found = (0..count).find(|&j| j != i && (around[j].1 == w || around[j].2 == w));
+            *steps += found.map_or(count, |j| j + 1) as u64;
+            found
+        } else {
+            // Pairing left at most two sides on every edge: at most two entries hold w.
+            let lo = index.partition_point(|e| e.0 < w);
+            *steps += 1 + count.ilog2() as u64;
+            index[lo..]
+                .iter()
+                .take(2)
+                .take_while(|e| e.0 == w)
+                .map(|e| e.1 as usize)
+                .find(|&j| j != i)
+        }
+    };
     let reference = ctx.reference[v];
     // Start from the corner holding the reference edge.
     let c0 = ctx.reference_corner[v] as usize;
@@ -237,7 +280,9 @@ fn walk_vertex(
         for _ in 0..count {
             let (i, fl) = cur;
             let w = if fl { around[i].2 } else { around[i].1 };
-            let Some(j) = across(i, w) else { break };
+            let Some(j) = across(i, w, &mut steps) else {
+                break;
+            };
             cur = (j, around[j].2 != w);
         }
         start = cur;
@@ -249,13 +294,16 @@ fn walk_vertex(
         walk.push((around[cur.0].0, cur.1));
         let (i, fl) = cur;
         let w = if fl { around[i].1 } else { around[i].2 };
-        let Some(j) = across(i, w) else { break };
+        let Some(j) = across(i, w, &mut steps) else {
+            break;
+        };
         // The next face runs with the star if w follows v in it.
         cur = (j, around[j].1 != w);
         if cur.0 == start.0 {
             break;
         }
     }
+    scratch.steps += steps;
     if walk.len() != count {
         return None;
     }

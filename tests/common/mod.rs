@@ -67,3 +67,27 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Asserts that every entry of an exp-map table is a point of its landing face: finite barycentric
+/// coordinates in [0, 1] (the third is `1 − b0 − b1`, up to the f32 rounding of that sum), a face of
+/// the mesh, a finite transported angle and a finite trace length.
+pub fn assert_table_sane(m: &manifold_cnn::Manifold, t: &manifold_cnn::expmap::ExpMapTable) {
+    let nf = m.mesh.face_count() as u32;
+    for (i, (&f, b)) in t.landing_faces().iter().zip(t.landing_barys()).enumerate() {
+        // In f64: the sum of the two f32 roundings stays below f32::EPSILON.
+        let third = 1.0 - b[0] as f64 - b[1] as f64;
+        assert!(
+            f < nf
+                && b.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x))
+                && third >= -(f32::EPSILON as f64),
+            "entry {i} (vertex {}): face {f} of {nf}, barycentric {b:?}",
+            i / t.samples_per_vertex()
+        );
+    }
+    for (i, a) in t.transported_angles().iter().enumerate() {
+        assert!(a.is_finite(), "entry {i}: transported angle {a}");
+    }
+    for (i, l) in t.trace_lengths().iter().enumerate() {
+        assert!(l.is_finite() && *l >= 0.0, "trace {i}: length {l}");
+    }
+}
