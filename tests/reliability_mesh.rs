@@ -308,3 +308,33 @@ fn memory_check_refuses_impossible_requests() {
     assert!(e.to_string().starts_with("a test needs ~"), "{e}");
     ensure_memory(|| "a test".into(), 1 << 20).unwrap();
 }
+
+/// Intrinsic lengths of a shared edge may differ by up to 1e-9 relative; the geometry uses one per
+/// edge. A face valid with its own length of the edge (1 − 5e-10 against sides 0.5 − 1e-10: height
+/// ≈ 1.2e-5) but violating the triangle inequality with its neighbour's (1 against 1 − 2e-10) is
+/// refused, naming the face and the lengths the geometry would use.
+#[test]
+fn shared_edge_lengths_are_checked_as_the_geometry_uses_them() {
+    let side = 0.5 - 1e-10;
+    let faces = vec![[0, 1, 2], [1, 0, 3]];
+    let lengths = vec![[1.0, 1.0, 1.0], [1.0 - 5e-10, side, side]];
+    let s = MeshSource::from_edge_lengths("pair", 4, faces.clone(), lengths);
+    let e = Manifold::from_source(&s, &STRICT).unwrap_err();
+    assert_eq!(
+        e,
+        Error::TriangleInequality {
+            face: 1,
+            lengths: [1.0, side, side]
+        }
+    );
+    // Within the tolerance and valid either way: the geometry uses face 0's length for both.
+    let lengths = vec![[1.0, 1.0, 1.0], [1.0 - 5e-10, 1.0, 1.0]];
+    let m = Manifold::from_source(
+        &MeshSource::from_edge_lengths("pair", 4, faces, lengths),
+        &STRICT,
+    )
+    .unwrap();
+    assert!(m.geometry.edge_lengths().contains(&1.0));
+    assert!(!m.geometry.edge_lengths().contains(&(1.0 - 5e-10)));
+    assert_geometry_sane(&m);
+}

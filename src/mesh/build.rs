@@ -583,7 +583,7 @@ pub(crate) fn clean<'a>(
                 repairs,
                 corners: Some((corners, pairing.references)),
             };
-            return finish(source, clean, repair);
+            return finish(source, clean, repair, None);
         }
     }
 
@@ -655,12 +655,21 @@ pub(crate) fn clean<'a>(
         grouped = None;
     }
 
-    // Edge lengths must agree between faces sharing an edge (never repaired: it is ambiguous).
+    // Edge lengths must agree between faces sharing an edge (never repaired: it is ambiguous). The
+    // geometry takes one length per edge, so where they differ (within the tolerance) every side of the
+    // edge gets the first side's, and the faces that changed are checked again by the one rule: a thin
+    // face valid with its own length may be flat with its neighbour's.
+    let mut unified: Option<Vec<[f64; 3]>> = None;
     if let Some(ls) = &source.face_edge_lengths {
         let (runs, sides) = grouped.get_or_insert_with(|| group_sides(n, &faces));
+        let mut changed = Vec::new();
         for r in runs.windows(2) {
             let run = &sides[r[0] as usize..r[1] as usize];
-            let len = |s: u32| ls[face_origin[(s / 3) as usize] as usize][(s % 3) as usize];
+            let at = |s: u32| (face_origin[(s / 3) as usize] as usize, (s % 3) as usize);
+            let len = |s: u32| {
+                let (f, k) = at(s);
+                ls[f][k]
+            };
             let l0 = len(run[0]);
             for &s in &run[1..] {
                 let l = len(s);
@@ -670,6 +679,33 @@ pub(crate) fn clean<'a>(
                         edge: (a.min(b) as usize, a.max(b) as usize),
                         lengths: (l0, l),
                     });
+                }
+                if l != l0 {
+                    let (f, k) = at(s);
+                    unified.get_or_insert_with(|| ls.clone())[f][k] = l0;
+                    changed.push(f);
+                }
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        for f in changed {
+            let l = unified.as_ref().unwrap()[f];
+            match check_lengths(l) {
+                Ok(()) => {}
+                Err(Some(side)) => {
+                    return Err(Error::EdgeLengthOutOfRange {
+                        face: f,
+                        line: source.face_line(f),
+                        side,
+                        length: l[side],
+                    })
+                }
+                Err(None) => {
+                    return Err(Error::TriangleInequality {
+                        face: f,
+                        lengths: l,
+                    })
                 }
             }
         }
@@ -782,7 +818,7 @@ pub(crate) fn clean<'a>(
                 repairs,
                 corners: None,
             };
-            return finish(source, clean, repair);
+            return finish(source, clean, repair, unified.as_deref());
         }
         if let Some(&v) = split.first() {
             if !repair {
@@ -867,10 +903,12 @@ fn vertex_fans(nv: usize, faces: &[[u32; 3]], twin: &[u32]) -> Vec<u32> {
 }
 
 /// Checks for unreferenced vertices (dropping them in repair mode) and carries the edge lengths over.
+/// `lengths`: per input face, the side lengths unified across shared edges, where they differed.
 fn finish<'a>(
     source: &MeshSource,
     mut clean: CleanFaces<'a>,
     repair: bool,
+    lengths: Option<&[[f64; 3]]>,
 ) -> Result<CleanFaces<'a>> {
     let nv = clean.vertex_origin.len();
     let unused = match &clean.corners {
@@ -918,9 +956,8 @@ fn finish<'a>(
         // The lists were numbered by the old vertices.
         clean.corners = None;
     }
-    clean.face_edge_lengths = source
-        .face_edge_lengths
-        .as_ref()
+    clean.face_edge_lengths = lengths
+        .or(source.face_edge_lengths.as_deref())
         .map(|ls| clean.face_origin.iter().map(|&f| ls[f as usize]).collect());
     Ok(clean)
 }
