@@ -754,16 +754,14 @@ impl<T: Real> ConvOperator<T> {
     pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
         self.check_forward(&x, &w, &out.as_signals());
         let xi = self.to_internal_batch(x.as_slice(), x.batch(), x.channels());
-        let out = Output::Vertices(out.as_mut_slice());
-        self.apply_batch(
-            &self.forward_structure(),
-            &xi,
-            x.batch(),
-            x.channels(),
-            w.as_slice(),
-            w.out_channels(),
-            out,
-        );
+        self.forward_from(&xi, &x, &w, Output::Vertices(out.as_mut_slice()));
+    }
+
+    /// The forward pass of `x`'s batch from its values in row layout `rows` into `out`.
+    fn forward_from(&self, rows: &[T], x: &Signals<T>, w: &KernelWeights<T>, out: Output<T>) {
+        let (batch, c_in, c_out) = (x.batch(), x.channels(), w.out_channels());
+        let s = self.forward_structure();
+        self.apply_batch(&s, rows, batch, c_in, w.as_slice(), c_out, out);
     }
 
     /// [`forward`](Self::forward) in row layout: `x` and `out` hold, at row `p`, the values of
@@ -774,16 +772,7 @@ impl<T: Real> ConvOperator<T> {
     /// As [`forward`](Self::forward).
     pub fn forward_rows(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
         self.check_forward(&x, &w, &out.as_signals());
-        let out = Output::Rows(out.as_mut_slice());
-        self.apply_batch(
-            &self.forward_structure(),
-            x.as_slice(),
-            x.batch(),
-            x.channels(),
-            w.as_slice(),
-            w.out_channels(),
-            out,
-        );
+        self.forward_from(x.as_slice(), &x, &w, Output::Rows(out.as_mut_slice()));
     }
 
     /// [`forward_rows`](Self::forward_rows) that also keeps what it gathers, `(A_b x)[p]` for every row
@@ -803,15 +792,7 @@ impl<T: Real> ConvOperator<T> {
         self.check_forward(&x, &w, &out.as_signals());
         self.check_gathered(gathered.len(), x.batch(), x.channels());
         let out = Output::RowsKeeping(out.as_mut_slice(), gathered);
-        self.apply_batch(
-            &self.forward_structure(),
-            x.as_slice(),
-            x.batch(),
-            x.channels(),
-            w.as_slice(),
-            w.out_channels(),
-            out,
-        );
+        self.forward_from(x.as_slice(), &x, &w, out);
     }
 
     fn check_gathered(&self, len: usize, batch: usize, c_in: usize) {

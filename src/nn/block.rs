@@ -89,7 +89,7 @@ impl BlockOp {
         let (y, gy) = match (&self.pool, y) {
             (Some(pool), Some(y)) => {
                 let gy = pool
-                    .bwd_typed::<T>(y, res, grad)?
+                    .bwd_typed::<T>(y, grad)?
                     .expect("pooling always gives its input's gradient");
                 (y.clone(), gy)
             }

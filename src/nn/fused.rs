@@ -61,6 +61,22 @@ fn row_of<T>(v: &[T], r: usize, width: usize) -> &[T] {
     &v[r * width..(r + 1) * width]
 }
 
+/// A one-operand op's `cpu_fwd`: its forward in the storage's precision (f32 or f64), else an error
+/// naming the op.
+fn cpu_fwd1(
+    st: &CpuStorage,
+    l: &Layout,
+    what: &str,
+    f32: impl FnOnce(&[f32]) -> candle_core::Result<(Vec<f32>, Shape)>,
+    f64: impl FnOnce(&[f64]) -> candle_core::Result<(Vec<f64>, Shape)>,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    match st {
+        CpuStorage::F32(x) => f32(contiguous(x, l)?).map(|(y, sh)| (CpuStorage::F32(y), sh)),
+        CpuStorage::F64(x) => f64(contiguous(x, l)?).map(|(y, sh)| (CpuStorage::F64(y), sh)),
+        _ => candle_core::bail!("{what}: features must be f32 or f64, got {:?}", st.dtype()),
+    }
+}
+
 fn tensor<T: Float>(
     v: Vec<T>,
     shape: impl Into<Shape>,
@@ -410,10 +426,10 @@ impl PoolOp {
         Ok((out, Shape::from((nc, s, c))))
     }
 
+    /// `∂L/∂x` from `grad = ∂L/∂y`, for the input `x` of the forward pass.
     pub(crate) fn bwd_typed<T: Float>(
         &self,
         x: &Tensor,
-        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let (n, s, c) = x.dims3()?;
@@ -427,7 +443,6 @@ impl PoolOp {
         } else {
             None
         };
-        let _ = res;
         read(grad, |gs: &[T]| {
             let mut dx = vec![T::default(); n * width];
             fill_rows(&mut dx, width, |w, d| {
@@ -454,23 +469,13 @@ impl CustomOp1 for PoolOp {
     }
 
     fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        match st {
-            CpuStorage::F32(x) => {
-                let (y, sh) = self.fwd(contiguous(x, l)?, l)?;
-                Ok((CpuStorage::F32(y), sh))
-            }
-            CpuStorage::F64(x) => {
-                let (y, sh) = self.fwd(contiguous(x, l)?, l)?;
-                Ok((CpuStorage::F64(y), sh))
-            }
-            _ => candle_core::bail!("pool: features must be f32 or f64, got {:?}", st.dtype()),
-        }
+        cpu_fwd1(st, l, "pool", |x| self.fwd(x, l), |x| self.fwd(x, l))
     }
 
-    fn bwd(&self, x: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         match x.dtype() {
-            candle_core::DType::F64 => self.bwd_typed::<f64>(x, res, grad),
-            _ => self.bwd_typed::<f32>(x, res, grad),
+            candle_core::DType::F64 => self.bwd_typed::<f64>(x, grad),
+            _ => self.bwd_typed::<f32>(x, grad),
         }
     }
 }
@@ -599,20 +604,7 @@ impl CustomOp1 for GlobalPoolOp {
     }
 
     fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        match st {
-            CpuStorage::F32(x) => {
-                let (y, sh) = self.fwd(contiguous(x, l)?, l)?;
-                Ok((CpuStorage::F32(y), sh))
-            }
-            CpuStorage::F64(x) => {
-                let (y, sh) = self.fwd(contiguous(x, l)?, l)?;
-                Ok((CpuStorage::F64(y), sh))
-            }
-            _ => candle_core::bail!(
-                "global pool: features must be f32 or f64, got {:?}",
-                st.dtype()
-            ),
-        }
+        cpu_fwd1(st, l, "global pool", |x| self.fwd(x, l), |x| self.fwd(x, l))
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
