@@ -69,6 +69,7 @@ pub mod data;
 mod disjoint;
 pub mod error;
 pub mod expmap;
+pub mod fields;
 pub mod frames;
 pub mod geometry;
 pub mod holonomy;

@@ -93,6 +93,42 @@ impl Gauge {
         })
     }
 
+    /// The gauge of the vertices' own frames: Γ_p the identity at every vertex. Feature fields
+    /// ([`fields`](crate::fields)) are written in it by default.
+    pub fn identity(m: &Manifold) -> Gauge {
+        Gauge::from_frames(m, vec![O2::IDENTITY; m.mesh.vertex_count()])
+            .expect("one frame per vertex")
+    }
+
+    /// A gauge of arbitrary frames: `frames[p]` maps a polar angle in the frame of gauge `p` to one in
+    /// the vertex's own frame (a rotation, or on non-orientable meshes possibly a reflection). For
+    /// feature fields this is a change of frame at every vertex; for the constrained kernels of
+    /// [`ConvOperator::new`](super::ConvOperator::new) it is the transport of the kernel from a
+    /// reference frame, which gives a tree-independent convolution only when it is the transport
+    /// along some spanning tree ([`new`](Self::new)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless there is one finite frame per vertex.
+    pub fn from_frames(m: &Manifold, frames: Vec<O2>) -> Result<Gauge> {
+        let n = m.mesh.vertex_count();
+        if frames.len() != n || frames.iter().any(|g| !g.angle.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "frames",
+                message: format!("{} frames (finite angles) for {n} vertices", frames.len()),
+            });
+        }
+        let roots = Gauge::default_roots(m);
+        let order = VertexTree::new(&m.mesh, &m.connection, &roots)
+            .order()
+            .to_vec();
+        Ok(Gauge {
+            mesh: m.identity(),
+            roots,
+            transports: frames,
+            order,
+        })
+    }
+
     /// Every vertex in breadth-first order from the roots (component by component). On meshes without
     /// positions, [`ConvOperator`](super::ConvOperator) stores its rows in this order, so that a row's
     /// neighbours sit within a few fronts of it.

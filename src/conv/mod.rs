@@ -26,6 +26,6 @@ mod real;
 mod shape;
 
 pub use gauge::{Gauge, SpanningTree};
-pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis};
+pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
 pub use real::Real;
 pub use shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};

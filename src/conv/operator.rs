@@ -6,7 +6,7 @@ use super::real::Real;
 use super::shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
-use crate::expmap::ExpMapTable;
+use crate::expmap::{ExpMapTable, Tracer};
 use crate::Manifold;
 use rayon::prelude::*;
 
@@ -24,6 +24,38 @@ pub trait SampledBasis: Sync {
     /// Writes the B values at `(r, θ)` into `out` (length B); `r` is in units of the disc radius (the
     /// convolution passes `r_s/ρ`, ρ the exp-map table's radius, so the unit disc is the table's disc).
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
+}
+
+/// A set of B real functions of a sample `(r, θ)` at `p` *and* of how the sample's landing corner
+/// `q` sees the geodesic: its direction ψ at the landing point in the frame of `q`, and σ = ±1
+/// whether the transport from `q` to `p` along it keeps the orientation. Gauge-equivariant kernels
+/// between feature fields ([`fields`](crate::fields)) are of this kind: the value at `q` must be
+/// carried to `p`'s frame before the kernel weighs it.
+pub trait TransportedBasis: Sync {
+    /// Number of basis functions B.
+    fn len(&self) -> usize;
+    /// Whether there are no basis functions.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes the B values into `out`; `r` in units of the disc radius, as [`SampledBasis::eval`].
+    fn eval(&self, r: f64, theta: f64, psi: f64, sigma: f64, out: &mut [f64]);
+}
+
+/// The basis a compile evaluates.
+#[derive(Clone, Copy)]
+enum Basis<'a> {
+    Sampled(&'a dyn SampledBasis),
+    Transported(&'a dyn TransportedBasis, &'a Tracer<'a>),
+}
+
+impl Basis<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Basis::Sampled(b) => b.len(),
+            Basis::Transported(b, _) => b.len(),
+        }
+    }
 }
 
 /// How the operator weighs the samples of the exp-map table.
@@ -241,6 +273,37 @@ impl<T: Real> ConvOperator<T> {
         gauge: &Gauge,
         options: &ConvOptions,
     ) -> Result<Self> {
+        Self::compile(m, table, Basis::Sampled(basis), gauge, options)
+    }
+
+    /// As [`with_options`](Self::with_options), for a basis whose functions also depend on how each
+    /// landing corner's frame is carried back to `p` ([`TransportedBasis`]): the coefficient of
+    /// corner `q` of sample `s` is `ω_s β_{s,q} k_b(r_s/ρ, Γ_p⁻¹θ_s, Γ_q⁻¹ψ_{s,q}, σ_{s,q})`, with
+    /// ψ the geodesic's direction at the landing point in the frame of `q`
+    /// ([`ExpMapTable::transported_polar_angle`]) and σ = −1 where the transport from `q` to `p`
+    /// along the geodesic (composed with the gauges) reverses orientation. The gauge here is a choice
+    /// of frame at every vertex (the feature fields of [`fields`](crate::fields) are written in it).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_transport(
+        m: &Manifold,
+        table: &ExpMapTable,
+        basis: &dyn TransportedBasis,
+        gauge: &Gauge,
+        options: &ConvOptions,
+    ) -> Result<Self> {
+        let tracer = Tracer::new(m);
+        Self::compile(m, table, Basis::Transported(basis, &tracer), gauge, options)
+    }
+
+    fn compile(
+        m: &Manifold,
+        table: &ExpMapTable,
+        basis: Basis<'_>,
+        gauge: &Gauge,
+        options: &ConvOptions,
+    ) -> Result<Self> {
         // Same counts are not enough (icosphere:2 and grid:18x9 both have 162 vertices): the stages
         // index faces and vertices of their own mesh.
         for (stage, built_for) in [
@@ -278,7 +341,8 @@ impl<T: Real> ConvOperator<T> {
                 table.sample_weights().iter().map(|w| w / area).collect()
             }
         };
-        // The corners of vertex p's landing faces that carry weight, as (internal column, sample).
+        // The corners of vertex p's landing faces that carry weight, as (internal column,
+        // 3·sample + corner, weight).
         let landings = |p: usize, out: &mut Vec<(u32, u32, f64)>| {
             out.clear();
             for s in 0..ns {
@@ -291,7 +355,11 @@ impl<T: Real> ConvOperator<T> {
                 let (b0, b1) = (bary[0] as f64, bary[1] as f64);
                 for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
                     if beta != 0.0 {
-                        out.push((rank[corners[k].index()], s as u32, weights[s] * beta));
+                        out.push((
+                            rank[corners[k].index()],
+                            (3 * s + k) as u32,
+                            weights[s] * beta,
+                        ));
                     }
                 }
             }
@@ -327,49 +395,70 @@ impl<T: Real> ConvOperator<T> {
             .collect();
         let col_blocks = crate::mesh::split_lengths(&mut cols, spans.iter().copied());
         let coef_blocks = crate::mesh::split_lengths(&mut coefs, spans.iter().map(|&l| l * nb));
+        let transports = gauge.transports();
         col_blocks
             .into_par_iter()
             .zip(coef_blocks)
             .enumerate()
             .for_each(|(blk, (cols, coefs))| {
                 let mut vals = vec![0.0f64; ns * nb];
+                let mut one = vec![0.0f64; nb];
                 let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
                 let mut done = vec![false; ns];
+                let mut sums = vec![0.0f64; nb];
                 let mut j = 0;
                 for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
                     let p = order[i] as usize;
-                    let g_inv = gauge.transports()[p].inverse();
+                    let g_inv = transports[p].inverse();
                     landings(p, &mut triples);
-                    done.iter_mut().for_each(|d| *d = false);
-                    for &(_, s, _) in triples.iter() {
-                        if !done[s as usize] {
-                            done[s as usize] = true;
-                            let v = &mut vals[s as usize * nb..(s as usize + 1) * nb];
-                            basis.eval(radii[s as usize] / rho, g_inv.apply(angles[s as usize]), v);
+                    if let Basis::Sampled(basis) = basis {
+                        // The basis depends on the sample only: evaluated once per sample.
+                        done.iter_mut().for_each(|d| *d = false);
+                        for &(_, sc, _) in triples.iter() {
+                            let s = sc as usize / 3;
+                            if !done[s] {
+                                done[s] = true;
+                                let v = &mut vals[s * nb..(s + 1) * nb];
+                                basis.eval(radii[s] / rho, g_inv.apply(angles[s]), v);
+                            }
                         }
                     }
                     let mut t = 0;
                     while t < triples.len() {
                         let q = triples[t].0;
-                        let acc = &mut coefs[j * nb..(j + 1) * nb];
-                        let mut sums = [0.0f64; 64];
-                        let sums = if nb <= 64 {
-                            &mut sums[..nb]
-                        } else {
-                            &mut vec![0.0; nb][..]
-                        };
+                        sums.iter_mut().for_each(|a| *a = 0.0);
                         while t < triples.len() && triples[t].0 == q {
-                            let (_, s, beta) = triples[t];
-                            for (a, &x) in sums
-                                .iter_mut()
-                                .zip(&vals[s as usize * nb..(s as usize + 1) * nb])
-                            {
+                            let (_, sc, beta) = triples[t];
+                            let (s, k) = (sc as usize / 3, sc as usize % 3);
+                            let v = match basis {
+                                Basis::Sampled(_) => &vals[s * nb..(s + 1) * nb],
+                                Basis::Transported(basis, tracer) => {
+                                    let e = table.entry(p, s);
+                                    let c = 3 * e.face.index() + k;
+                                    let g_q = transports[order[q as usize] as usize];
+                                    let psi =
+                                        tracer.corner_polar_angle(c, e.transported_angle as f64);
+                                    let flip = e.mirrored
+                                        ^ m.mesh.corner_flipped(crate::ids::HalfedgeId::new(c))
+                                        ^ transports[p].reflect
+                                        ^ g_q.reflect;
+                                    basis.eval(
+                                        radii[s] / rho,
+                                        g_inv.apply(angles[s]),
+                                        g_q.inverse().apply(psi),
+                                        if flip { -1.0 } else { 1.0 },
+                                        &mut one,
+                                    );
+                                    &one[..]
+                                }
+                            };
+                            for (a, &x) in sums.iter_mut().zip(v) {
                                 *a += beta * x;
                             }
                             t += 1;
                         }
                         cols[j] = q;
-                        for (c, &a) in acc.iter_mut().zip(sums.iter()) {
+                        for (c, &a) in coefs[j * nb..(j + 1) * nb].iter_mut().zip(sums.iter()) {
                             *c = T::from_f64(a);
                         }
                         j += 1;
@@ -410,6 +499,43 @@ impl<T: Real> ConvOperator<T> {
         };
         op.check_indices();
         Ok(op)
+    }
+
+    /// The operator split by basis functions: part `k` holds the next `lens[k]` functions, with the
+    /// same rows, columns and index (copied).
+    ///
+    /// # Panics
+    /// If `lens` does not sum to the number of basis functions or holds a zero.
+    pub(crate) fn split_basis(self, lens: &[usize]) -> Vec<ConvOperator<T>> {
+        assert_eq!(
+            lens.iter().sum::<usize>(),
+            self.basis,
+            "lengths of the parts"
+        );
+        assert!(lens.iter().all(|&l| l > 0), "empty part");
+        let mut start = 0;
+        lens.iter()
+            .map(|&len| {
+                let coefs = self
+                    .coefs
+                    .chunks_exact(self.basis)
+                    .flat_map(|c| c[start..start + len].iter().copied())
+                    .collect();
+                start += len;
+                ConvOperator {
+                    basis: len,
+                    coefs,
+                    order: self.order.clone(),
+                    rank: self.rank.clone(),
+                    row_offsets: self.row_offsets.clone(),
+                    cols: self.cols.clone(),
+                    t_offsets: self.t_offsets.clone(),
+                    t_rows: self.t_rows.clone(),
+                    t_entries: self.t_entries.clone(),
+                    ..self
+                }
+            })
+            .collect()
     }
 
     /// Number of vertices N (rows and columns of each `A_b`).

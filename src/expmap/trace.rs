@@ -404,12 +404,17 @@ impl<'a> Tracer<'a> {
                 ),
             });
         }
-        let c = 3 * face.index() + corner;
+        Ok(self.corner_polar_angle(3 * face.index() + corner, angle))
+    }
+
+    /// [`face_angle_to_polar`](Self::face_angle_to_polar) for corner `c` (halfedge index `3f + k`),
+    /// unchecked.
+    pub(crate) fn corner_polar_angle(&self, c: usize, angle: f64) -> f64 {
         let psi = self.face_to_star(c, angle);
-        let v = self.m.mesh.face_vertices(face)[corner];
+        let v = self.m.mesh.face_vertices(FaceId::new(c / 3))[c % 3];
         let sp = self.m.mesh.vertex_spokes(v);
         let s = self.m.frames.vertex_scales()[v.index()];
-        Ok(wrap_pi(s * psi + self.m.frames.spoke_angles()[sp.start]))
+        wrap_pi(s * psi + self.m.frames.spoke_angles()[sp.start])
     }
 
     /// The inverse of [`face_angle_to_polar`](Self::face_angle_to_polar): the face-frame angle of a
