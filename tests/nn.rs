@@ -28,6 +28,8 @@ fn compile(mesh: &str, model: &Model, f64: bool) -> MeshLevels {
         f64,
     )
     .unwrap()
+    .with_fields(model.field_kernels())
+    .unwrap()
 }
 
 fn random(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
@@ -141,6 +143,29 @@ fn gradients_of_a_pooling_network_match_finite_differences() {
             { "type": "unpool" },
             { "type": "conv", "channels": 3 },
             { "type": "global_pool", "mode": "max" },
+            { "type": "dense", "units": 3 }
+        ] }"#,
+    );
+}
+
+#[test]
+fn gradients_of_a_field_network_match_finite_differences() {
+    // Scalars → ρ1 ⊕ ρ2 (field norm, norm nonlinearity) → ρ0 ⊕ ρ1 (regular nonlinearity) → scalars
+    // → pool → scalars ⊕ ρ1 on the coarse level → invariants → global pool → dense, in f64.
+    check_model_gradients(
+        r#"{
+        "input_channels": 2, "outputs": 3, "group": "trivial",
+        "conv": { "basis": "harmonic:2:1", "rings": 3, "directions": 8, "radius_edges": 1.5 },
+        "layers": [
+            { "type": "field_conv", "fields": "2x1+1x2", "radial": 2 },
+            { "type": "field_norm" }, { "type": "field_relu" },
+            { "type": "field_conv", "fields": "2x0+2x1" },
+            { "type": "field_relu", "mode": "regular", "samples": 7 },
+            { "type": "field_conv", "fields": "3x0", "radial": 2 }, { "type": "relu" },
+            { "type": "pool", "mode": "max" },
+            { "type": "field_conv", "fields": "1x0+2x1", "bias": false },
+            { "type": "invariant" },
+            { "type": "global_pool", "mode": "mean_max" },
             { "type": "dense", "units": 3 }
         ] }"#,
     );

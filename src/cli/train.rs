@@ -278,6 +278,7 @@ fn compile(model: &Model, meshes: &[RunMesh], quiet: bool) -> Result<Vec<MeshLev
                         false,
                     )
                 })
+                .and_then(|levels| levels.with_fields(model.field_kernels()))
                 .map_err(|e| m.error(e))
         })
         .collect::<Result<Vec<_>, Error>>()?;

@@ -1,12 +1,14 @@
 //! A mesh compiled for a model: its nested resolutions, one convolution operator per resolution, the
 //! vertex areas, and the maps that pool and unpool between resolutions.
 
+use super::fields::FieldOp;
 use super::fused::{GlobalPoolOp, PoolOp, Rings};
 use super::op::ConvOp;
 use super::spec::ConvSpec;
 use crate::conv::{ConvOperator, Gauge, SpanningTree};
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapParams, ExpMapTable, Padding, Radius};
+use crate::fields::FieldKernel;
 use crate::holonomy::HolonomyGroup;
 use crate::kernel::ConstrainedBasis;
 use crate::primitives::Primitive;
@@ -24,6 +26,8 @@ pub struct Level {
     pub area_weights: Arc<Vec<f64>>,
     /// The same in row order (row `r` is vertex `conv.operator().order()[r]`).
     row_areas: Arc<Vec<f64>>,
+    /// The exp-map table the convolutions of this level are compiled from.
+    table: Arc<ExpMapTable>,
 }
 
 /// Index maps between level `l` (fine) and `l + 1` (coarse); coarse vertex `v` is fine vertex `v`.
@@ -48,6 +52,11 @@ struct Pooling {
 pub struct MeshLevels {
     levels: Vec<Level>,
     pools: Vec<Pooling>,
+    /// Whether the operators are also compiled in `f64`.
+    f64: bool,
+    /// The field convolutions compiled for a model ([`with_fields`](MeshLevels::with_fields)): level,
+    /// kernel, operators.
+    fields: Vec<(usize, FieldKernel, FieldOp)>,
 }
 
 /// The kernel basis a convolution spec describes, constrained to `group`.
@@ -237,6 +246,7 @@ impl MeshLevels {
             let area_weights: Vec<f64> = areas.iter().map(|a| a / total).collect();
             let row_areas = op32.order().iter().map(|&v| area_weights[v as usize]);
             levels.push(Level {
+                table: Arc::new(table),
                 row_areas: Arc::new(row_areas.collect()),
                 area_weights: Arc::new(area_weights),
                 conv: ConvOp::new(op32, op64),
@@ -246,7 +256,64 @@ impl MeshLevels {
         for (l, p) in pools.iter_mut().enumerate() {
             p.order_rows(levels[l].conv.operator(), levels[l + 1].conv.operator());
         }
-        Ok(MeshLevels { levels, pools })
+        Ok(MeshLevels {
+            levels,
+            pools,
+            f64,
+            fields: Vec::new(),
+        })
+    }
+
+    /// These levels with the field convolutions `kernels` compiled (`(level, kernel)` pairs, as
+    /// [`Model::field_kernels`](super::Model::field_kernels) lists them; pairs already compiled are
+    /// kept).
+    ///
+    /// # Errors
+    /// A level that does not exist, or a compile error ([`FieldConvolution`](crate::fields::FieldConvolution)).
+    pub fn with_fields(mut self, kernels: &[(usize, FieldKernel)]) -> Result<MeshLevels> {
+        for (level, kernel) in kernels {
+            if self.field_op(*level, kernel).is_some() {
+                continue;
+            }
+            let l = self
+                .levels
+                .get(*level)
+                .ok_or_else(|| Error::InvalidParameter {
+                    name: "levels",
+                    message: format!(
+                        "a field convolution at level {level}, but the mesh has {} level(s)",
+                        self.levels.len()
+                    ),
+                })?;
+            if !kernel.reflections() && !l.manifold.mesh.is_orientable() {
+                return Err(Error::InvalidParameter {
+                    name: "group",
+                    message: format!(
+                        "level {level} is non-orientable: its field convolutions need O(2) kernels \
+                         (a model group with reflections)"
+                    ),
+                });
+            }
+            let op = FieldOp::compile(&l.manifold, &l.table, kernel, self.f64)?;
+            // Both operators order their rows by the same rule from the same mesh; the features
+            // between them are in that order.
+            assert_eq!(
+                op.order(),
+                l.conv.operator().order(),
+                "field and scalar convolutions share the row order"
+            );
+            self.fields.push((*level, kernel.clone(), op));
+        }
+        Ok(self)
+    }
+
+    /// The compiled field convolution of `kernel` at `level`, if [`with_fields`](Self::with_fields)
+    /// compiled it.
+    pub fn field_op(&self, level: usize, kernel: &FieldKernel) -> Option<&FieldOp> {
+        self.fields
+            .iter()
+            .find(|(l, k, _)| *l == level && k == kernel)
+            .map(|(_, _, op)| op)
     }
 
     /// Number of levels (1 + the coarser ones).

@@ -19,6 +19,7 @@
 //! pooling) runs as one custom op whose intermediates stay out of candle's graph.
 
 mod block;
+pub mod fields;
 mod fused;
 mod levels;
 mod model;
@@ -31,7 +32,7 @@ mod train;
 pub use levels::{coarser_levels, Level, MeshLevels};
 pub use model::Model;
 pub use op::ConvOp;
-pub use spec::{ConvSpec, GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
+pub use spec::{ConvSpec, FieldReluMode, GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
 pub use train::{
     evaluate, predict, train, EpochStats, Label, Loss, OptimizerKind, Sample, Schedule,
     TrainOptions,

@@ -5,9 +5,11 @@ use super::block::BlockOp;
 use super::fused::NormOp;
 use super::levels::{constrained_basis, MeshLevels};
 use super::op::ConvOp;
-use super::spec::{GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
+use super::spec::{FieldReluMode, GlobalPoolMode, LayerSpec, ModelSpec, PoolMode, Task};
 use crate::error::{Error, Result};
+use crate::fields::{Field, FieldKernel, FieldType};
 use crate::holonomy::HolonomyGroup;
+use crate::kernel::{RadialBasis, RadialProfile};
 use crate::rng::SplitMix;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::VarMap;
@@ -46,6 +48,26 @@ enum Layer {
         w: Var,
         b: Var,
     },
+    /// A field convolution; the bias (on the scalar outputs) as `[C_out]` pieces per run of the type.
+    FieldConv {
+        w: Var,
+        b: Option<Var>,
+        kernel: Box<FieldKernel>,
+    },
+    FieldRelu {
+        fields: FieldType,
+        /// The norm nonlinearity (with its biases, if the type has fields other than scalars), or
+        /// `None` for the regular one.
+        bias: Option<Option<Var>>,
+        samples: usize,
+    },
+    FieldNorm {
+        fields: FieldType,
+        scale: Var,
+        /// The shifts of the scalars, if there are any.
+        shift: Option<Var>,
+    },
+    Invariant(FieldType),
     /// A conv, the norm after it (with its ReLU) and the pooling after that (if any), run as one op
     /// ([`BlockOp`]); the same weights under the same names as the layers apart.
     Block {
@@ -59,12 +81,28 @@ enum Layer {
 }
 
 /// What flows between layers while the model is built: the shape of one sample's features.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Flow {
     level: usize,
     channels: usize,
     /// After `global_pool`: one vector per sample.
     pooled: bool,
+    /// The field type where it holds fields other than scalars (after a `field_conv`).
+    fields: Option<FieldType>,
+}
+
+impl Flow {
+    /// The field type of the features: scalars unless a field layer made them otherwise.
+    fn field_type(&self) -> FieldType {
+        self.fields
+            .clone()
+            .unwrap_or_else(|| FieldType::scalars(self.channels))
+    }
+
+    fn set_fields(&mut self, t: FieldType) {
+        self.channels = t.channels();
+        self.fields = (!t.is_scalar()).then_some(t);
+    }
 }
 
 /// Builds layers, creating their variables with seeded initial values.
@@ -75,6 +113,10 @@ struct Builder<'a> {
     basis_len: usize,
     levels: usize,
     dtype: DType,
+    /// O(2)-equivariant field kernels (the group holds reflections), else SO(2).
+    reflections: bool,
+    /// The field convolutions built, with their levels.
+    kernels: Vec<(usize, FieldKernel)>,
 }
 
 impl Builder<'_> {
@@ -131,8 +173,108 @@ impl Builder<'_> {
                 Ok(c)
             }
         };
+        let field_layer = matches!(
+            spec,
+            LayerSpec::FieldConv { .. }
+                | LayerSpec::FieldRelu { .. }
+                | LayerSpec::FieldNorm
+                | LayerSpec::Invariant
+        );
+        if let (false, Some(t)) = (field_layer, &flow.fields) {
+            return Err(bad(format!(
+                "takes scalar features, but they are fields of type {t} (a pointwise map or pooling \
+                 of fields of order ≥ 1 is not equivariant): put an `invariant` layer before it, or use \
+                 `field_relu` / `field_norm`"
+            )));
+        }
         let c_in = flow.channels;
         Ok(match spec {
+            LayerSpec::FieldConv {
+                fields,
+                bias,
+                radial,
+            } => {
+                per_vertex(flow, "field_conv")?;
+                let output = FieldType::parse(fields).map_err(|e| bad(e.to_string()))?;
+                let profiles = RadialBasis::new(RadialProfile::Gaussian, *radial)
+                    .map_err(|e| bad(e.to_string()))?;
+                let kernel =
+                    FieldKernel::new(&flow.field_type(), &output, profiles, self.reflections)
+                        .map_err(|e| bad(e.to_string()))?;
+                let fan_in = (radial * c_in) as f64;
+                let w = self.var(
+                    &format!("{name}.weight"),
+                    &[kernel.param_count()],
+                    (2.0 / fan_in).sqrt(),
+                    0.0,
+                )?;
+                let scalars = super::fields::scalar_count(&output);
+                let b = if *bias && scalars > 0 {
+                    Some(self.var(&format!("{name}.bias"), &[scalars], 0.0, 0.0)?)
+                } else {
+                    None
+                };
+                self.kernels.push((flow.level, kernel.clone()));
+                flow.set_fields(output);
+                Layer::FieldConv {
+                    w,
+                    b,
+                    kernel: Box::new(kernel),
+                }
+            }
+            LayerSpec::FieldRelu { mode, samples } => {
+                per_vertex(flow, "field_relu")?;
+                let fields = flow.field_type();
+                let bias = match mode {
+                    FieldReluMode::Norm => {
+                        let n = super::fields::norm_relu_biases(&fields);
+                        let bias = if n > 0 {
+                            Some(self.var(&format!("{name}.bias"), &[n], 0.0, 0.0)?)
+                        } else {
+                            None
+                        };
+                        Some(bias)
+                    }
+                    FieldReluMode::Regular => {
+                        super::fields::regular_bands(&fields).map_err(bad)?;
+                        if *samples <= 2 * fields.max_order() as usize {
+                            return Err(bad(format!(
+                                "the regular nonlinearity needs more than 2M = {} samples",
+                                2 * fields.max_order()
+                            )));
+                        }
+                        None
+                    }
+                };
+                Layer::FieldRelu {
+                    fields,
+                    bias,
+                    samples: *samples,
+                }
+            }
+            LayerSpec::FieldNorm => {
+                per_vertex(flow, "field_norm")?;
+                let fields = flow.field_type();
+                let scale =
+                    self.var(&format!("{name}.scale"), &[fields.field_count()], 0.0, 1.0)?;
+                let n = super::fields::scalar_count(&fields);
+                let shift = if n > 0 {
+                    Some(self.var(&format!("{name}.shift"), &[n], 0.0, 0.0)?)
+                } else {
+                    None
+                };
+                Layer::FieldNorm {
+                    fields,
+                    scale,
+                    shift,
+                }
+            }
+            LayerSpec::Invariant => {
+                per_vertex(flow, "invariant")?;
+                let fields = flow.field_type();
+                flow.set_fields(FieldType::scalars(fields.field_count()));
+                Layer::Invariant(fields)
+            }
             LayerSpec::Conv { channels, bias } => {
                 per_vertex(flow, "conv")?;
                 let c = positive(*channels, "channels")?;
@@ -204,11 +346,13 @@ impl Builder<'_> {
                 Layer::Unpool
             }
             LayerSpec::Residual { layers } => {
-                let start = *flow;
+                let start = flow.clone();
                 let body = self.layers(layers, &format!("{name}.layers."), flow)?;
-                if flow.level != start.level || flow.pooled != start.pooled {
+                if flow.level != start.level || flow.pooled != start.pooled || flow.fields.is_some()
+                {
                     return Err(bad(
-                        "a residual block must end at the level and shape it started from".into(),
+                        "a residual block must end at the level and shape it started from, on scalars"
+                            .into(),
                     ));
                 }
                 let projection = if flow.channels != start.channels {
@@ -408,6 +552,40 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
             mesh.global_pool_rows(&x, pass.level, mean, max)
         }
         Layer::Dense { w, b } => x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor()),
+        Layer::FieldConv { w, b, kernel } => {
+            let op = mesh.field_op(pass.level, kernel).ok_or_else(|| {
+                candle_core::Error::Msg(format!(
+                    "the mesh has no field convolution {} → {} at level {} compiled: \
+                     compile it with MeshLevels::with_fields(&model.field_kernels())",
+                    kernel.input(),
+                    kernel.output(),
+                    pass.level
+                ))
+            })?;
+            let y = op.apply(&x, w.as_tensor(), pass.training)?;
+            match b {
+                Some(b) => y.broadcast_add(&scalar_bias(b.as_tensor(), kernel.output())?),
+                None => Ok(y),
+            }
+        }
+        Layer::FieldRelu {
+            fields,
+            bias,
+            samples,
+        } => match bias {
+            Some(b) => super::fields::norm_relu(&x, fields, b.as_ref().map(Var::as_tensor)),
+            None => super::fields::regular_relu(&x, fields, *samples),
+        },
+        Layer::FieldNorm {
+            fields,
+            scale,
+            shift,
+        } => {
+            let areas = Tensor::new(mesh.row_areas(pass.level).as_slice(), x.device())?;
+            let shift = shift.as_ref().map(Var::as_tensor);
+            super::fields::field_norm(&x, fields, &areas, scale.as_tensor(), shift)
+        }
+        Layer::Invariant(fields) => super::fields::invariants(&x, fields),
         Layer::Block {
             w,
             b,
@@ -441,6 +619,24 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
     }
 }
 
+/// A bias on the scalar channels of a field type, zero on the others: `[C]` from `[scalars]`.
+fn scalar_bias(b: &Tensor, t: &FieldType) -> candle_core::Result<Tensor> {
+    let mut used = 0;
+    let parts = t
+        .runs()
+        .iter()
+        .map(|&(f, n)| {
+            if f == Field::Scalar {
+                used += n;
+                b.narrow(0, used - n, n)
+            } else {
+                Tensor::zeros(n * f.dim(), b.dtype(), b.device())
+            }
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Tensor::cat(&parts, 0)
+}
+
 /// A network: layers with their weights, built from a [`ModelSpec`] for one holonomy group.
 pub struct Model {
     spec: ModelSpec,
@@ -450,6 +646,7 @@ pub struct Model {
     varmap: VarMap,
     names: Vec<String>,
     dtype: DType,
+    kernels: Vec<(usize, FieldKernel)>,
 }
 
 impl Model {
@@ -479,14 +676,18 @@ impl Model {
             basis_len,
             levels: spec.pooling_levels() + 1,
             dtype,
+            reflections: group.has_reflections(),
+            kernels: Vec::new(),
         };
         let mut flow = Flow {
             level: 0,
             channels: spec.input_channels,
             pooled: false,
+            fields: None,
         };
         let layers = builder.layers(&spec.layers, "layers.", &mut flow)?;
         let names = std::mem::take(&mut builder.names);
+        let kernels = std::mem::take(&mut builder.kernels);
         drop(vars);
         let end = |message: String| Error::InvalidParameter {
             name: "layers",
@@ -500,6 +701,11 @@ impl Model {
                 return Err(end("a \"vertex\" task must end per vertex on the input's level (no global_pool; unpool what was pooled)".into()))
             }
             _ => {}
+        }
+        if let Some(t) = &flow.fields {
+            return Err(end(format!(
+                "the last layer gives fields of type {t}: end on scalars (an `invariant` layer)"
+            )));
         }
         if flow.channels != spec.outputs {
             return Err(end(format!(
@@ -517,7 +723,14 @@ impl Model {
             varmap,
             names,
             dtype,
+            kernels,
         })
+    }
+
+    /// The field convolutions of the model with the level each runs on: what
+    /// [`MeshLevels::with_fields`] must compile on a mesh before the model runs on it.
+    pub fn field_kernels(&self) -> &[(usize, FieldKernel)] {
+        &self.kernels
     }
 
     /// The description, with `group` the name of the group the model was built for.

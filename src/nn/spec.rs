@@ -47,6 +47,24 @@
 //!     concatenated): per-vertex features to one vector per sample;
 //!   - `dense` `{units}`: a fully connected layer on that vector.
 //!
+//! Gauge-equivariant layers ([`fields`](crate::fields)) carry feature fields written in each
+//! vertex's frame; the input is `input_channels` scalars, and only these layers take features with
+//! fields of order ≥ 1 (every other layer needs scalars: put an `invariant` first):
+//!   - `field_conv` `{fields, bias = true, radial = 3}`: the convolution from the current field type
+//!     to `fields` (`"8x0+8x1+4x2"`: 8 scalars, 8 fields of order 1, 4 of order 2; `0-` for
+//!     pseudoscalars) with the complete basis of equivariant kernels on `radial` Gaussian profiles,
+//!     using the model's `conv` table (`rings`, `directions`, `radius_edges`, `padding`; its `basis`
+//!     is not used). Kernels are SO(2)-equivariant, or O(2) where `group` holds reflections
+//!     (non-orientable meshes). Weights: `[P]`, the free parameters; bias on the scalars only;
+//!   - `field_relu` `{mode = "norm", samples = 16}`: `"norm"`: ReLU on scalars and
+//!     `ReLU(|z| + b) z/|z|` on every other field (bias `[fields of order ≥ 1]`); `"regular"`: for
+//!     types of `k` copies of every order `0..=M`, each band sampled at `samples` directions, ReLU,
+//!     projected back (exactly equivariant for rotations by multiples of 2π/samples);
+//!   - `field_norm`: scalars normalized as `norm` does, every other field divided by the root mean
+//!     square of its length over the vertices and scaled;
+//!   - `invariant`: one scalar per field (scalars kept, lengths of the others), so that pooling and
+//!     dense layers may follow.
+//!
 //! Unknown fields and layer types are errors naming them.
 
 use serde::{Deserialize, Serialize};
@@ -177,6 +195,49 @@ pub enum LayerSpec {
         /// Output size.
         units: usize,
     },
+    /// Gauge-equivariant convolution between feature fields ([`fields`](crate::fields)).
+    FieldConv {
+        /// The output's field type, e.g. `"8x0+8x1+4x2"` (`0-` for pseudoscalars).
+        fields: String,
+        /// Whether to add a learned bias to each scalar output.
+        #[serde(default = "yes")]
+        bias: bool,
+        /// Number of Gaussian radial profiles of the kernel.
+        #[serde(default = "radial")]
+        radial: usize,
+    },
+    /// A nonlinearity that commutes with every change of frame.
+    FieldRelu {
+        /// `norm` or `regular`.
+        #[serde(default)]
+        mode: FieldReluMode,
+        /// Directions sampled by the regular nonlinearity.
+        #[serde(default = "samples")]
+        samples: usize,
+    },
+    /// Normalization of feature fields that commutes with changes of frame.
+    FieldNorm,
+    /// Feature fields to their invariants: scalars kept, the length of every other field.
+    Invariant,
+}
+
+fn radial() -> usize {
+    3
+}
+
+fn samples() -> usize {
+    16
+}
+
+/// Which nonlinearity `field_relu` applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldReluMode {
+    /// ReLU on scalars, `ReLU(|z| + b) z/|z|` on every other field (a learned bias per field).
+    #[default]
+    Norm,
+    /// GEM-CNN's: each band `0 ⊕ 1 ⊕ … ⊕ M` sampled at N directions, ReLU, projected back.
+    Regular,
 }
 
 fn yes() -> bool {
