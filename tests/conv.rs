@@ -411,14 +411,23 @@ fn f32_operator_agrees_with_f64() {
     let t = table(&m, 4, 12, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     // 1, 3, 6 and 28 basis functions: between them every tile height of the vectorised gather (16,
-    // 8, 4, 3, 2, 1); 16 and 32 channels take the vectorised paths, 5 the generic one; batches of 3 and 16
-    // take the block products that read a batch's gathered tile in place.
+    // 8, 4, 3, 2, 1); batches of 3 and 16 take the block products that read a batch's gathered tile
+    // in place, with whole vectors of 16 outputs (16, 32), a masked last one (4, 21 = 16 + 5,
+    // 40 = 32 + 8) or the generic path (batch 1, 4 channels).
     for degree in [0, 1, 2, 6] {
         let basis = Monomials(degree, 0.5);
         let nb = basis.len();
         let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
         let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
-        for (batch, c_in, c_out) in [(1, 16, 32), (1, 5, 4), (3, 16, 32), (3, 5, 4), (16, 1, 16)] {
+        for (batch, c_in, c_out) in [
+            (1, 16, 32),
+            (1, 5, 4),
+            (3, 16, 32),
+            (3, 5, 4),
+            (16, 1, 16),
+            (3, 7, 40),
+            (16, 3, 21),
+        ] {
             let n = m.mesh.vertex_count();
             let x = noise(batch * n * c_in, 9);
             let w = noise(nb * c_in * c_out, 10);

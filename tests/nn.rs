@@ -150,8 +150,9 @@ fn gradients_of_a_pooling_network_match_finite_differences() {
 
 #[test]
 fn gradients_of_a_field_network_match_finite_differences() {
-    // Scalars → ρ1 ⊕ ρ2 (field norm, norm nonlinearity) → ρ0 ⊕ ρ1 (regular nonlinearity) → scalars
-    // → pool → scalars ⊕ ρ1 on the coarse level → invariants → global pool → dense, in f64.
+    // Scalars → ρ1 ⊕ ρ2 (field norm, norm nonlinearity) → ρ0 ⊕ ρ1 (field norm, regular
+    // nonlinearity) → mean pooling of the fields → scalars ⊕ ρ1 on the coarse level → invariants →
+    // global pool → dense, in f64.
     check_model_gradients(
         r#"{
         "input_channels": 2, "outputs": 3, "group": "trivial",
@@ -159,10 +160,9 @@ fn gradients_of_a_field_network_match_finite_differences() {
         "layers": [
             { "type": "field_conv", "fields": "2x1+1x2", "radial": 2 },
             { "type": "field_norm" }, { "type": "field_relu" },
-            { "type": "field_conv", "fields": "2x0+2x1" },
+            { "type": "field_conv", "fields": "2x0+2x1" }, { "type": "field_norm" },
             { "type": "field_relu", "mode": "regular", "samples": 7 },
-            { "type": "field_conv", "fields": "3x0", "radial": 2 }, { "type": "relu" },
-            { "type": "pool", "mode": "max" },
+            { "type": "pool", "mode": "mean" },
             { "type": "field_conv", "fields": "1x0+2x1", "bias": false },
             { "type": "invariant" },
             { "type": "global_pool", "mode": "mean_max" },

@@ -473,7 +473,6 @@ pub(crate) fn tile_product<T: Real>(
     #[cfg(target_arch = "x86_64")]
     {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && n.is_multiple_of(16)
             && t.batch > 1
             && std::arch::is_x86_feature_detected!("avx512f")
         {
@@ -499,13 +498,14 @@ pub(crate) fn tile_product<T: Real>(
     }
 }
 
-/// [`tile_product`] for `f32` with AVX-512, `n % 16 == 0`: tiles of 8 output rows × 16 columns in
-/// eight 512-bit accumulators while (b, c) streams by, each row reading its own stretch of the tile.
+/// [`tile_product`] for `f32` with AVX-512: tiles of 8 output rows × 16 columns in eight 512-bit
+/// accumulators while (b, c) streams by, each row reading its own stretch of the tile; the last
+/// columns, when `n` is not a multiple of 16, with masked loads and stores.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: &mut [f32]) {
     let (m, k) = (t.rows * t.batch, t.basis * t.width);
-    assert!(y.len() >= t.len() && w.len() >= k * n && out.len() >= m * n && n.is_multiple_of(16));
+    assert!(y.len() >= t.len() && w.len() >= k * n && out.len() >= m * n);
     let mut i0 = 0;
     while i0 < m {
         let rows = (m - i0).min(8);
@@ -517,10 +517,10 @@ unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: 
         let mut o0 = 0;
         while o0 < n {
             if n - o0 >= 32 {
-                product_tile::<2>(t, y, w, n, out, (i0, rows), &base, o0);
+                product_tile::<2>(t, y, w, n, out, (i0, rows), &base, (o0, FULL));
                 o0 += 32;
             } else {
-                product_tile::<1>(t, y, w, n, out, (i0, rows), &base, o0);
+                product_tile::<1>(t, y, w, n, out, (i0, rows), &base, (o0, lanes(n - o0)));
                 o0 += 16;
             }
         }
@@ -528,8 +528,23 @@ unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: 
     }
 }
 
+/// All 16 lanes of a vector.
+#[cfg(target_arch = "x86_64")]
+const FULL: u16 = u16::MAX;
+
+/// The mask of the first `min(n, 16)` lanes.
+#[cfg(target_arch = "x86_64")]
+fn lanes(n: usize) -> u16 {
+    if n >= 16 {
+        FULL
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
 /// Output rows `i0 .. i0 + rows` (at most 8), columns `o0 .. o0 + 16·NT` of [`tile_product`], each
-/// row reading the tile from `base[r]`.
+/// row reading the tile from `base[r]`; the last vector's lanes limited to `mask` (the columns that
+/// exist).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -542,21 +557,23 @@ unsafe fn product_tile<const NT: usize>(
     out: &mut [f32],
     (i0, rows): (usize, usize),
     base: &[usize; 8],
-    o0: usize,
+    (o0, mask): (usize, u16),
 ) {
     use std::arch::x86_64::*;
     let plane = t.batch * t.width;
     let mut acc = [[_mm512_setzero_ps(); NT]; 8];
+    // Lanes of vector u: all but the last, which keeps `mask`.
+    let lane = |u: usize| if u + 1 == NT { mask } else { FULL };
     for b in 0..t.basis {
         for c in 0..t.width {
             let off = b * plane + c;
             let wp = w.as_ptr().add((b * t.width + c) * n + o0);
-            // SAFETY (for the caller's asserted lengths): b < B, c < width, o0 + 16·NT ≤ n, so
-            // (b·width + c)·n + o0 + 16·NT ≤ k·n; base[r] + off is inside the tile for every row
-            // below `rows`.
+            // SAFETY (for the caller's asserted lengths): b < B, c < width, and the lanes read are
+            // columns below n, so every address read is below (b·width + c)·n + n ≤ k·n (masked-out
+            // lanes are not read); base[r] + off is inside the tile for every row below `rows`.
             let mut wv = [_mm512_setzero_ps(); NT];
             for (u, v) in wv.iter_mut().enumerate() {
-                *v = _mm512_loadu_ps(wp.add(16 * u));
+                *v = _mm512_maskz_loadu_ps(lane(u), wp.add(16 * u));
             }
             for (r, a) in acc.iter_mut().enumerate().take(rows) {
                 let v = _mm512_set1_ps(*y.get_unchecked(base[r] + off));
@@ -568,7 +585,8 @@ unsafe fn product_tile<const NT: usize>(
     }
     for (r, a) in acc.iter().enumerate().take(rows) {
         for (u, au) in a.iter().enumerate() {
-            _mm512_storeu_ps(out.as_mut_ptr().add((i0 + r) * n + o0 + 16 * u), *au);
+            let p = out.as_mut_ptr().add((i0 + r) * n + o0 + 16 * u);
+            _mm512_mask_storeu_ps(p, lane(u), *au);
         }
     }
 }
@@ -588,7 +606,6 @@ pub(crate) fn tile_weight_gradient<T: Real>(
     #[cfg(target_arch = "x86_64")]
     {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && n.is_multiple_of(16)
             && std::arch::is_x86_feature_detected!("avx512f")
         {
             // SAFETY: T is f32 (checked above): the same slices at their own type.
@@ -639,7 +656,7 @@ unsafe fn tile_weight_gradient_f32_avx512(
     acc: &mut [f32],
 ) {
     let (m, k) = (t.rows * t.batch, t.basis * t.width);
-    assert!(y.len() >= t.len() && g.len() >= m * n && acc.len() >= k * n && n.is_multiple_of(16));
+    assert!(y.len() >= t.len() && g.len() >= m * n && acc.len() >= k * n);
     let mut kk0 = 0;
     while kk0 < k {
         let kr = (k - kk0).min(8);
@@ -651,10 +668,11 @@ unsafe fn tile_weight_gradient_f32_avx512(
         let mut o0 = 0;
         while o0 < n {
             if n - o0 >= 32 {
-                weight_gradient_tile::<2>(t, y, g, n, acc, (kk0, kr), &koff, o0);
+                weight_gradient_tile::<2>(t, y, g, n, acc, (kk0, kr), &koff, (o0, FULL));
                 o0 += 32;
             } else {
-                weight_gradient_tile::<1>(t, y, g, n, acc, (kk0, kr), &koff, o0);
+                let mask = lanes(n - o0);
+                weight_gradient_tile::<1>(t, y, g, n, acc, (kk0, kr), &koff, (o0, mask));
                 o0 += 16;
             }
         }
@@ -676,20 +694,22 @@ unsafe fn weight_gradient_tile<const NT: usize>(
     acc: &mut [f32],
     (kk0, kr): (usize, usize),
     koff: &[usize; 8],
-    o0: usize,
+    (o0, mask): (usize, u16),
 ) {
     use std::arch::x86_64::*;
     let row_len = t.basis * t.batch * t.width;
     let mut a = [[_mm512_setzero_ps(); NT]; 8];
+    let lane = |u: usize| if u + 1 == NT { mask } else { FULL };
     for r in 0..t.rows {
         for s in 0..t.batch {
             let base = r * row_len + s * t.width;
-            // SAFETY (for the caller's asserted lengths): (r·S + s) < m rows of g of n values,
-            // o0 + 16·NT ≤ n; base + koff[j] is inside the tile for every (row, signal, b, c).
+            // SAFETY (for the caller's asserted lengths): (r·S + s) < m rows of g of n values and
+            // the lanes read are columns below n (masked-out lanes are not read); base + koff[j] is
+            // inside the tile for every (row, signal, b, c).
             let gp = g.as_ptr().add((r * t.batch + s) * n + o0);
             let mut gv = [_mm512_setzero_ps(); NT];
             for (u, v) in gv.iter_mut().enumerate() {
-                *v = _mm512_loadu_ps(gp.add(16 * u));
+                *v = _mm512_maskz_loadu_ps(lane(u), gp.add(16 * u));
             }
             for (j, aj) in a.iter_mut().enumerate().take(kr) {
                 let v = _mm512_set1_ps(*y.get_unchecked(base + koff[j]));
@@ -702,7 +722,8 @@ unsafe fn weight_gradient_tile<const NT: usize>(
     for (j, aj) in a.iter().enumerate().take(kr) {
         for (u, au) in aj.iter().enumerate() {
             let p = acc.as_mut_ptr().add((kk0 + j) * n + o0 + 16 * u);
-            _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), *au));
+            let m = lane(u);
+            _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), *au));
         }
     }
 }

@@ -5,34 +5,41 @@
 //! Features are `[N, S, C]` in row layout, the channels of each vertex those of a [`FieldType`]
 //! (scalars one channel, a field of order m the pair `(x, y)`), written in the vertex's frame.
 
-use super::op::ConvOp;
+use super::field_ops::{FieldNormOp, RegularOp};
+use super::op::{shape_error, ConvOp, Precision};
+use super::raw::{contiguous, read};
 use crate::conv::{ConvOptions, Gauge};
+use crate::conv::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use crate::error::Result;
 use crate::expmap::ExpMapTable;
 use crate::fields::{Field, FieldConvolution, FieldKernel, FieldType};
 use crate::Manifold;
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape};
+use candle_core::{Device, Tensor, D};
+use rayon::prelude::*;
 use std::f64::consts::TAU;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 const EPS: f64 = 1e-6;
 
 /// One input class of a compiled field convolution.
 struct Class {
     conv: ConvOp,
-    /// The class's input channels (`u32`), for `index_select` on the channel dimension.
-    channels: Tensor,
-    /// Per entry of the class's weights `[B, C_class, C_out]`: the parameter index (`u32`) and sign
-    /// (`f64`; 0 where no parameter goes).
-    index: Tensor,
-    sign: Tensor,
-    shape: (usize, usize, usize),
+    /// The class's input channels.
+    channels: Vec<usize>,
+    /// Per entry of the class's weights `[B, C_class, C_out]`: the parameter index and its sign
+    /// (0 where no parameter goes).
+    index: Vec<u32>,
+    sign: Vec<i8>,
+    basis: usize,
 }
 
 /// A [`FieldKernel`] compiled on one mesh level, in `f32` (and `f64` for gradient checks).
 pub struct FieldOp {
     kernel: FieldKernel,
-    classes: Vec<Class>,
+    classes: Arc<Vec<Class>>,
 }
 
 impl FieldOp {
@@ -61,30 +68,25 @@ impl FieldOp {
             None
         };
         let mut ops64 = c64.map(|c| c.operators().to_vec().into_iter());
-        let c_out = kernel.output().channels();
         let classes = kernel
             .classes()
             .iter()
             .zip(c32.operators())
             .zip(c32.weight_maps())
-            .map(|((class, op), (idx, sign))| {
+            .map(|((class, op), (index, sign))| {
                 let o64 = ops64.as_mut().and_then(|o| o.next()).map(Arc::new);
-                let cpu = &Device::Cpu;
-                let channels: Vec<u32> = class.channels.iter().map(|&c| c as u32).collect();
-                let sign: Vec<f64> = sign.iter().map(|&s| s as f64).collect();
-                Ok(Class {
+                Class {
                     conv: ConvOp::new(Arc::new(op.clone()), o64),
-                    channels: Tensor::new(channels, cpu)?,
-                    index: Tensor::new(idx.as_slice(), cpu)?,
-                    sign: Tensor::new(sign, cpu)?,
-                    shape: (class.basis_len, class.channels.len(), c_out),
-                })
+                    channels: class.channels.clone(),
+                    index: index.clone(),
+                    sign: sign.clone(),
+                    basis: class.basis_len,
+                }
             })
-            .collect::<candle_core::Result<Vec<Class>>>()
-            .map_err(candle_error)?;
+            .collect();
         Ok(FieldOp {
             kernel: kernel.clone(),
-            classes,
+            classes: Arc::new(classes),
         })
     }
 
@@ -99,40 +101,257 @@ impl FieldOp {
     }
 
     /// The convolution of `x` (`[N, S, C_in]`, row layout) with the kernel of parameters `params`
-    /// (`[P]`): `[N, S, C_out]`, differentiable in both.
+    /// (`[P]`) plus `bias` (`[C_out]`): `[N, S, C_out]`, differentiable in all three. A training pass
+    /// keeps what each class gathered for the weight gradient.
+    ///
+    /// # Errors
+    /// If the shapes do not fit the kernel (naming them).
     pub fn apply(
         &self,
         x: &Tensor,
         params: &Tensor,
+        bias: &Tensor,
         training: bool,
     ) -> candle_core::Result<Tensor> {
-        let mut y: Option<Tensor> = None;
-        for class in &self.classes {
-            let xc = x.index_select(&class.channels, 2)?;
-            let w = params
-                .index_select(&class.index, 0)?
-                .mul(&class.sign.to_dtype(params.dtype())?)?
-                .reshape(class.shape)?;
-            let zero = Tensor::zeros(class.shape.2, x.dtype(), x.device())?;
-            let conv = if training {
-                class.conv.for_training()
-            } else {
-                class.conv.clone()
-            };
-            let part = conv.apply(&xc, &w, &zero)?;
-            y = Some(match y {
-                Some(y) => (y + part)?,
-                None => part,
-            });
+        let (n, _, c) = x.dims3()?;
+        if n != self.classes[0].conv.vertex_count()
+            || c != self.kernel.input().channels()
+            || params.dims() != [self.kernel.param_count()]
+            || bias.dims() != [self.kernel.output().channels()]
+        {
+            candle_core::bail!(
+                "field conv {} → {}: input {:?}, parameters {:?} and bias {:?} do not fit ({} vertices, {} parameters)",
+                self.kernel.input(),
+                self.kernel.output(),
+                x.dims(),
+                params.dims(),
+                bias.dims(),
+                self.classes[0].conv.vertex_count(),
+                self.kernel.param_count()
+            );
         }
-        Ok(y.expect("a kernel has at least one input class"))
+        x.contiguous()?.apply_op3(
+            &params.contiguous()?,
+            &bias.contiguous()?,
+            FieldConvOp {
+                classes: self.classes.clone(),
+                c_out: self.kernel.output().channels(),
+                keep: training,
+                gathered: (0..self.classes.len()).map(|_| OnceLock::new()).collect(),
+            },
+        )
     }
 }
 
-fn candle_error(e: candle_core::Error) -> crate::Error {
-    crate::Error::InvalidParameter {
-        name: "fields",
-        message: e.to_string(),
+/// One application of a [`FieldOp`]: `y = Σ_classes Σ_b (A_b x_class) W_b(params) + bias`, where
+/// `W = sign ⊙ params[index]`. Backward: per class the operator's input and weight gradients, the
+/// input gradient put back in the class's channels, the weight gradient summed into the parameters
+/// (`∂L/∂p = Σ_{e: index_e = p} sign_e ∂L/∂W_e`).
+struct FieldConvOp {
+    classes: Arc<Vec<Class>>,
+    c_out: usize,
+    keep: bool,
+    /// Per class, what its forward pass gathered (`keep`).
+    gathered: Vec<OnceLock<Tensor>>,
+}
+
+impl FieldConvOp {
+    /// A class's weights from the parameters.
+    fn weights<T: Precision>(class: &Class, params: &[T]) -> Vec<T> {
+        class
+            .index
+            .iter()
+            .zip(&class.sign)
+            .map(|(&i, &s)| match s {
+                0 => T::default(),
+                1 => params[i as usize],
+                _ => T::default() - params[i as usize],
+            })
+            .collect()
+    }
+
+    /// A class's channels of row-layout features `[rows, C]`.
+    fn channels_of<T: Precision>(class: &Class, x: &[T], c: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(x.len() / c * class.channels.len());
+        for row in x.chunks_exact(c) {
+            out.extend(class.channels.iter().map(|&k| row[k]));
+        }
+        out
+    }
+
+    fn forward<T: Precision>(
+        &self,
+        x: &[T],
+        (n, s, c): (usize, usize, usize),
+        params: &[T],
+        bias: &[T],
+    ) -> candle_core::Result<Vec<T>> {
+        let c_out = self.c_out;
+        let mut out = vec![T::default(); n * s * c_out];
+        let mut part = vec![T::default(); n * s * c_out];
+        for (class, kept) in self.classes.iter().zip(&self.gathered) {
+            let cc = class.channels.len();
+            let xc = Self::channels_of(class, x, c);
+            let w = Self::weights(class, params);
+            let (xs, ws) = (
+                Signals::new(&xc, s, cc).map_err(shape_error)?,
+                KernelWeights::new(&w, class.basis, cc, c_out).map_err(shape_error)?,
+            );
+            let parts = SignalsMut::new(&mut part, s, c_out).map_err(shape_error)?;
+            let op = T::operator(&class.conv)?;
+            if self.keep {
+                let mut g = vec![T::default(); n * class.basis * s * cc];
+                op.forward_rows_gathering(xs, ws, parts, &mut g);
+                let _ = kept.set(Tensor::from_vec(g, n * class.basis * s * cc, &Device::Cpu)?);
+            } else {
+                op.forward_rows(xs, ws, parts);
+            }
+            out.par_chunks_mut(4096)
+                .zip(part.par_chunks(4096))
+                .for_each(|(o, p)| o.iter_mut().zip(p).for_each(|(o, &p)| *o += p));
+        }
+        out.par_chunks_mut(c_out * 256).for_each(|rows| {
+            for row in rows.chunks_exact_mut(c_out) {
+                row.iter_mut().zip(bias).for_each(|(y, &b)| *y += b);
+            }
+        });
+        Ok(out)
+    }
+
+    fn backward<T: Precision>(
+        &self,
+        x: &Tensor,
+        params: &Tensor,
+        grad: &Tensor,
+        want: [bool; 3],
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, s, c) = x.dims3()?;
+        let c_out = self.c_out;
+        let dev = x.device();
+        read(x, |xs: &[T]| {
+            read(params, |ps: &[T]| {
+                read(grad, |gs: &[T]| {
+                    let g = Signals::new(gs, s, c_out).map_err(shape_error)?;
+                    let mut gx = want[0].then(|| vec![T::default(); n * s * c]);
+                    let mut gp = vec![0.0f64; ps.len()];
+                    for (class, kept) in self.classes.iter().zip(&self.gathered) {
+                        let cc = class.channels.len();
+                        let op = T::operator(&class.conv)?;
+                        if want[1] {
+                            let mut gw = vec![T::default(); class.basis * cc * c_out];
+                            let gws = KernelWeightsMut::new(&mut gw, class.basis, cc, c_out)
+                                .map_err(shape_error)?;
+                            match kept.get() {
+                                Some(k) => read(k, |ys: &[T]| {
+                                    op.weight_gradient_gathered(ys, g, gws);
+                                    Ok(())
+                                })?,
+                                None => {
+                                    let xc = Self::channels_of(class, xs, c);
+                                    let xc = Signals::new(&xc, s, cc).map_err(shape_error)?;
+                                    op.weight_gradient_rows(xc, g, gws);
+                                }
+                            }
+                            for ((&i, &sg), &v) in class.index.iter().zip(&class.sign).zip(&gw) {
+                                gp[i as usize] += sg as f64 * crate::conv::Real::to_f64(v);
+                            }
+                        }
+                        if let Some(gx) = gx.as_mut() {
+                            let w = Self::weights(class, ps);
+                            let mut gxc = vec![T::default(); n * s * cc];
+                            op.input_gradient_rows(
+                                g,
+                                KernelWeights::new(&w, class.basis, cc, c_out)
+                                    .map_err(shape_error)?,
+                                SignalsMut::new(&mut gxc, s, cc).map_err(shape_error)?,
+                            );
+                            for (row, part) in gx.chunks_exact_mut(c).zip(gxc.chunks_exact(cc)) {
+                                for (&k, &v) in class.channels.iter().zip(part) {
+                                    row[k] = v;
+                                }
+                            }
+                        }
+                    }
+                    let gb = if want[2] {
+                        let mut sums = vec![0.0f64; c_out];
+                        for row in gs.chunks_exact(c_out) {
+                            sums.iter_mut()
+                                .zip(row)
+                                .for_each(|(a, &v)| *a += crate::conv::Real::to_f64(v));
+                        }
+                        let sums: Vec<T> = sums
+                            .into_iter()
+                            .map(<T as crate::conv::Real>::from_f64)
+                            .collect();
+                        Some(Tensor::from_vec(sums, c_out, dev)?)
+                    } else {
+                        None
+                    };
+                    let gx = match gx {
+                        Some(v) => Some(Tensor::from_vec(v, (n, s, c), dev)?),
+                        None => None,
+                    };
+                    let gp = if want[1] {
+                        let gp: Vec<T> = gp
+                            .into_iter()
+                            .map(<T as crate::conv::Real>::from_f64)
+                            .collect();
+                        Some(Tensor::from_vec(gp, params.dims(), dev)?)
+                    } else {
+                        None
+                    };
+                    Ok((gx, gp, gb))
+                })
+            })
+        })
+    }
+}
+
+impl CustomOp3 for FieldConvOp {
+    fn name(&self) -> &'static str {
+        "field-conv"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = l1.shape().dims3()?;
+        let shape = Shape::from((dims.0, dims.1, self.c_out));
+        Ok(match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(p), CpuStorage::F32(b)) => {
+                let (x, p, b) = (contiguous(x, l1)?, contiguous(p, l2)?, contiguous(b, l3)?);
+                (CpuStorage::F32(self.forward(x, dims, p, b)?), shape)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(p), CpuStorage::F64(b)) => {
+                let (x, p, b) = (contiguous(x, l1)?, contiguous(p, l2)?, contiguous(b, l3)?);
+                (CpuStorage::F64(self.forward(x, dims, p, b)?), shape)
+            }
+            _ => candle_core::bail!(
+                "field conv: input, parameters and bias must share a float dtype, got {:?}",
+                s1.dtype()
+            ),
+        })
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        params: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let want = [x.track_op(), params.track_op(), bias.track_op()];
+        match x.dtype() {
+            candle_core::DType::F64 => self.backward::<f64>(x, params, grad, want),
+            _ => self.backward::<f32>(x, params, grad, want),
+        }
     }
 }
 
@@ -266,7 +485,7 @@ pub fn regular_bands(t: &FieldType) -> std::result::Result<(usize, u32, Vec<u32>
 /// # Errors
 /// As [`regular_bands`], or `samples ≤ 2M`.
 pub fn regular_relu(x: &Tensor, t: &FieldType, samples: usize) -> candle_core::Result<Tensor> {
-    let (k, m, perm) = regular_bands(t).map_err(candle_core::Error::Msg)?;
+    let (_, m, perm) = regular_bands(t).map_err(candle_core::Error::Msg)?;
     let width = 2 * m as usize + 1;
     if samples <= 2 * m as usize {
         candle_core::bail!(
@@ -274,46 +493,29 @@ pub fn regular_relu(x: &Tensor, t: &FieldType, samples: usize) -> candle_core::R
             2 * m
         );
     }
-    let (sample, project) = regular_matrices(m, samples, x.dtype())?;
-    let (n, s, c) = x.dims3()?;
-    let dev = x.device();
-    let mut inverse = vec![0u32; c];
-    for (i, &p) in perm.iter().enumerate() {
-        inverse[p as usize] = i as u32;
-    }
-    let coefs = x
-        .index_select(&Tensor::new(perm, dev)?, 2)?
-        .reshape((n * s * k, width))?;
-    let values = coefs.matmul(&sample)?.relu()?;
-    values
-        .matmul(&project)?
-        .reshape((n, s, c))?
-        .index_select(&Tensor::new(inverse, dev)?, 2)
-}
-
-/// The sampling matrix `[2M+1, N]` and the projection `[N, 2M+1]` of [`regular_relu`].
-fn regular_matrices(m: u32, samples: usize, dtype: DType) -> candle_core::Result<(Tensor, Tensor)> {
-    let width = 2 * m as usize + 1;
-    let mut sample = vec![0.0f64; width * samples];
-    let mut project = vec![0.0f64; samples * width];
+    // A[k][j]: coefficient j's function at direction φ_k; P[j][k]: its projection weight.
+    let mut sample = vec![0.0f64; samples * width];
+    let mut project = vec![0.0f64; width * samples];
     let nf = samples as f64;
     for k in 0..samples {
         let phi = TAU * k as f64 / nf;
-        sample[k] = 1.0;
-        project[k * width] = 1.0 / nf;
+        sample[k * width] = 1.0;
+        project[k] = 1.0 / nf;
         for o in 1..=m as usize {
             let (sn, cs) = (o as f64 * phi).sin_cos();
-            sample[(2 * o - 1) * samples + k] = cs;
-            sample[2 * o * samples + k] = sn;
-            project[k * width + 2 * o - 1] = 2.0 * cs / nf;
-            project[k * width + 2 * o] = 2.0 * sn / nf;
+            sample[k * width + 2 * o - 1] = cs;
+            sample[k * width + 2 * o] = sn;
+            project[(2 * o - 1) * samples + k] = 2.0 * cs / nf;
+            project[2 * o * samples + k] = 2.0 * sn / nf;
         }
     }
-    let dev = &Device::Cpu;
-    Ok((
-        Tensor::from_vec(sample, (width, samples), dev)?.to_dtype(dtype)?,
-        Tensor::from_vec(project, (samples, width), dev)?.to_dtype(dtype)?,
-    ))
+    x.contiguous()?.apply_op1(RegularOp {
+        perm: Arc::new(perm),
+        width,
+        sample: Arc::new(sample),
+        project: Arc::new(project),
+        samples,
+    })
 }
 
 /// The invariants of a field type, one channel per field: scalars as they are, `|z|` for every
@@ -336,45 +538,42 @@ pub fn invariants(x: &Tensor, t: &FieldType) -> candle_core::Result<Tensor> {
 pub fn field_norm(
     x: &Tensor,
     t: &FieldType,
-    areas: &Tensor,
+    areas: &[f64],
     scale: &Tensor,
     shift: Option<&Tensor>,
 ) -> candle_core::Result<Tensor> {
-    let (n, s, _) = x.dims3()?;
-    let a = areas.to_dtype(x.dtype())?.reshape((n, 1, 1))?;
-    let (mut fields, mut scalars) = (0, 0);
-    per_run(x, t, |field, _, part| {
-        let c = part.dims()[2];
-        let count = c / field.dim();
-        let g = scale.narrow(0, fields, count)?;
-        fields += count;
-        if field == Field::Scalar {
-            let Some(shift) = shift else {
-                candle_core::bail!("the field norm of {t} needs the scalars' shifts");
-            };
-            let b = shift.narrow(0, scalars, count)?;
-            scalars += count;
-            let mean = part.broadcast_mul(&a)?.sum_keepdim(0)?;
-            let centred = part.broadcast_sub(&mean)?;
-            let var = centred.sqr()?.broadcast_mul(&a)?.sum_keepdim(0)?;
-            centred
-                .broadcast_div(&var.affine(1.0, 1e-5)?.sqrt()?)?
-                .broadcast_mul(&g)?
-                .broadcast_add(&b)
-        } else {
-            let dim = field.dim();
-            let len2 = part
-                .reshape((n, s, count, dim))?
-                .sqr()?
-                .sum(D::Minus1)?
-                .broadcast_mul(&a)?
-                .sum_keepdim(0)?; // [1, S, count]
-            let inv = len2.affine(1.0, 1e-5)?.sqrt()?.recip()?.broadcast_mul(&g)?;
-            part.reshape((n, s, count, dim))?
-                .broadcast_mul(&inv.unsqueeze(3)?)?
-                .reshape((n, s, c))
-        }
-    })
+    let (n, _, c) = x.dims3()?;
+    if areas.len() != n || c != t.channels() || scale.elem_count() != t.field_count() {
+        candle_core::bail!(
+            "field norm: features {:?}, {} areas and {} scales for type {t}",
+            x.dims(),
+            areas.len(),
+            scale.elem_count()
+        );
+    }
+    let mut shifts = 0;
+    let groups: Vec<(usize, usize, bool, usize)> = t
+        .field_offsets()
+        .into_iter()
+        .map(|(f, start)| {
+            let scalar = f == Field::Scalar;
+            shifts += scalar as usize;
+            (start, f.dim(), scalar, shifts.saturating_sub(1))
+        })
+        .collect();
+    let shift = match shift {
+        Some(b) if b.elem_count() == shifts => b.clone(),
+        None if shifts == 0 => Tensor::zeros(0, x.dtype(), x.device())?,
+        _ => candle_core::bail!("field norm: {t} needs {shifts} shifts"),
+    };
+    x.contiguous()?.apply_op3(
+        &scale.contiguous()?,
+        &shift,
+        FieldNormOp {
+            areas: Arc::new(areas.to_vec()),
+            groups: Arc::new(groups),
+        },
+    )
 }
 
 /// Number of scalars of a type (the shifts of [`field_norm`]).

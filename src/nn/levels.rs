@@ -1,6 +1,7 @@
 //! A mesh compiled for a model: its nested resolutions, one convolution operator per resolution, the
 //! vertex areas, and the maps that pool and unpool between resolutions.
 
+use super::field_ops::{FieldPoolOp, FieldRing};
 use super::fields::FieldOp;
 use super::fused::{GlobalPoolOp, PoolOp, Rings};
 use super::op::ConvOp;
@@ -8,10 +9,11 @@ use super::spec::ConvSpec;
 use crate::conv::{ConvOperator, Gauge, SpanningTree};
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapParams, ExpMapTable, Padding, Radius};
-use crate::fields::FieldKernel;
+use crate::fields::{FieldKernel, FieldType};
 use crate::holonomy::HolonomyGroup;
 use crate::kernel::ConstrainedBasis;
 use crate::primitives::Primitive;
+use crate::transport::O2;
 use crate::{BuildOptions, Manifold, MeshSource};
 use candle_core::Tensor;
 use std::sync::Arc;
@@ -46,6 +48,13 @@ struct Pooling {
     rows: Option<Arc<Rings>>,
     /// `parents` in row order: per fine row, the coarse rows it interpolates.
     row_parents: Vec<u32>,
+    /// Per entry of `ring`: the map of tangent directions from the fine frame of the ring vertex `w`
+    /// to the coarse frame of the centre `v`: transport along the fine edge `w → v`, then the change
+    /// from `v`'s fine frame to its coarse frame (identity for the padding).
+    ring_frames: Vec<O2>,
+    /// For pooling fields in row layout: per coarse row and ring slot, the fine row (0 for the
+    /// padding), the frame map, and the weight (1 / ring size; 0 for the padding).
+    field_rows: Option<Arc<FieldRing>>,
 }
 
 /// A mesh at every resolution a model needs, compiled once and reused for every signal on it.
@@ -128,29 +137,6 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
             ),
         });
     }
-    let rings: Vec<Vec<u32>> = (0..nc)
-        .map(|v| {
-            let vid = fine
-                .mesh
-                .vertex(v)
-                .expect("coarse vertices are fine vertices");
-            let mut r = vec![v as u32];
-            for s in fine.mesh.vertex_spokes(vid) {
-                let w = fine.mesh.spoke_target(s).raw();
-                if !r.contains(&w) {
-                    r.push(w);
-                }
-            }
-            r
-        })
-        .collect();
-    let ring_width = rings.iter().map(Vec::len).max().unwrap_or(1);
-    let mut ring = Vec::with_capacity(nc * ring_width);
-    for r in &rings {
-        ring.extend_from_slice(r);
-        ring.resize(ring.len() + ring_width - r.len(), nf as u32);
-    }
-    let inverse_ring_size = Arc::new(rings.iter().map(|r| 1.0 / r.len() as f64).collect());
     let mut parents = Vec::with_capacity(2 * nf);
     for v in 0..nc as u32 {
         parents.extend_from_slice(&[v, v]);
@@ -158,7 +144,41 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
     for e in &split {
         parents.extend_from_slice(e);
     }
+    let (rings, frames): (Vec<Vec<u32>>, Vec<Vec<O2>>) = (0..nc)
+        .map(|v| {
+            let vid = fine
+                .mesh
+                .vertex(v)
+                .expect("coarse vertices are fine vertices");
+            let to_coarse = fine_to_coarse_frame(fine, coarse, vid, &split, nc);
+            let mut r = vec![v as u32];
+            let mut g = vec![to_coarse];
+            for s in fine.mesh.vertex_spokes(vid) {
+                let w = fine.mesh.spoke_target(s).raw();
+                if !r.contains(&w) {
+                    r.push(w);
+                    let back = fine.connection.spoke_transport(fine.mesh.spoke_opposite(s));
+                    g.push(back.then(to_coarse));
+                }
+            }
+            (r, g)
+        })
+        .unzip();
+    let ring_width = rings.iter().map(Vec::len).max().unwrap_or(1);
+    let mut ring = Vec::with_capacity(nc * ring_width);
+    for r in &rings {
+        ring.extend_from_slice(r);
+        ring.resize(ring.len() + ring_width - r.len(), nf as u32);
+    }
+    let inverse_ring_size = Arc::new(rings.iter().map(|r| 1.0 / r.len() as f64).collect());
+    let mut ring_frames = Vec::with_capacity(nc * ring_width);
+    for g in &frames {
+        ring_frames.extend_from_slice(g);
+        ring_frames.resize(ring_frames.len() + ring_width - g.len(), O2::IDENTITY);
+    }
     Ok(Pooling {
+        ring_frames,
+        field_rows: None,
         ring: Arc::new(ring),
         ring_width,
         inverse_ring_size,
@@ -167,6 +187,57 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
         rows: None,
         row_parents: Vec::new(),
     })
+}
+
+/// The map of tangent directions at coarse vertex `v` from its frame in the fine mesh to its frame
+/// in the coarse mesh. The coarse edge `v → u` is split at a fine vertex whose fine edge from `v` runs
+/// the same way: the map takes the fine polar angle of `v → mid(v, u)` to the coarse polar angle of
+/// `v → u`, for the first coarse spoke, as a rotation or a reflection, whichever also takes the second
+/// spoke's fine angle nearer its coarse one (the stars may be oriented either way).
+fn fine_to_coarse_frame(
+    fine: &Manifold,
+    coarse: &Manifold,
+    v: crate::ids::VertexId,
+    split: &[[u32; 2]],
+    nc: usize,
+) -> O2 {
+    let cv = coarse
+        .mesh
+        .vertex(v.index())
+        .expect("coarse vertices are fine vertices");
+    // The fine polar angle of v → the midpoint of the coarse edge v → u.
+    let fine_angle = |u: u32| -> Option<f64> {
+        fine.mesh.vertex_spokes(v).find_map(|s| {
+            let w = fine.mesh.spoke_target(s).index();
+            (w >= nc && {
+                let [a, b] = split[w - nc];
+                (a == v.raw() && b == u) || (a == u && b == v.raw())
+            })
+            .then(|| fine.frames.spoke_angles()[s])
+        })
+    };
+    let spokes = coarse.mesh.vertex_spokes(cv);
+    let pair = |s: usize| {
+        let u = coarse.mesh.spoke_target(s).raw();
+        fine_angle(u).map(|a| (a, coarse.frames.spoke_angles()[s]))
+    };
+    let Some((a0, c0)) = spokes.clone().next().and_then(pair) else {
+        return O2::IDENTITY;
+    };
+    let rotation = O2::rotation(c0 - a0);
+    let reflection = O2 {
+        angle: crate::transport::wrap_angle(c0 + a0),
+        reflect: true,
+    };
+    match spokes.clone().nth(1).and_then(pair) {
+        Some((a1, c1))
+            if crate::transport::wrap_angle(reflection.apply(a1) - c1).abs()
+                < crate::transport::wrap_angle(rotation.apply(a1) - c1).abs() =>
+        {
+            reflection
+        }
+        _ => rotation,
+    }
 }
 
 impl Pooling {
@@ -187,6 +258,19 @@ impl Pooling {
             }));
             inverse.push(self.inverse_ring_size[v]);
         }
+        let (mut rows, mut frames, mut weights) = (vec![], vec![], vec![]);
+        for (i, &v) in coarse_order.iter().enumerate() {
+            for k in 0..width {
+                let r = ring[i * width + k];
+                let pad = r as usize == self.fine;
+                rows.push(if pad { 0 } else { r });
+                frames.push(self.ring_frames[v as usize * width + k]);
+                weights.push(if pad { 0.0 } else { inverse[i] });
+            }
+        }
+        self.field_rows = Some(Arc::new(FieldRing::new(
+            rows, frames, weights, width, self.fine,
+        )));
         self.rows = Some(Arc::new(Rings::new(ring, width, inverse, self.fine)));
         let coarse_rank = coarse.rank();
         self.row_parents = fine
@@ -377,6 +461,24 @@ impl MeshLevels {
             .contiguous()
     }
 
+    /// Mean pooling of feature fields of type `t` from level `l` to `l + 1`, row layout: each coarse
+    /// vertex `v` takes `(1/|ring|) Σ_w ρ(g_{w→v}) x(w)` over itself and its fine one ring, `g_{w→v}`
+    /// the transport along the fine edge `w → v` followed by the change from `v`'s fine frame to its
+    /// coarse frame. A change of frame at the fine vertices is undone by the transports, so the result
+    /// commutes with every change of frame (max pooling of fields would not).
+    pub(crate) fn pool_fields_rows(
+        &self,
+        x: &Tensor,
+        l: usize,
+        t: &FieldType,
+    ) -> candle_core::Result<Tensor> {
+        let ring = self.pools[l]
+            .field_rows
+            .clone()
+            .expect("rows are ordered when the levels are compiled");
+        x.contiguous()?.apply_op1(FieldPoolOp::new(ring, t))
+    }
+
     /// `[N, S, C]` → `[S, C]` (area-weighted mean or max over the vertices of level `l`) or `[S, 2C]`
     /// (both, mean first); row layout.
     pub(crate) fn global_pool_rows(
@@ -436,6 +538,25 @@ impl MeshLevels {
     /// one ring.
     pub fn pool(&self, x: &Tensor, l: usize, max: bool) -> candle_core::Result<Tensor> {
         let y = self.pool_rows(&self.to_rows_at(x, l)?, l, max)?;
+        self.to_vertices_at(&y, l + 1)
+    }
+
+    /// Mean pooling of feature fields of type `t` (each vertex's values in its own frame; see
+    /// [`fields`](crate::fields)), `[S, N_l, C]` → `[S, N_{l+1}, C]` in vertex order: each coarse vertex
+    /// takes the mean over its fine one ring of the values carried to its coarse frame (transport
+    /// along the fine edge, then the change from the vertex's fine frame to its coarse one).
+    ///
+    /// # Errors
+    /// If `x` does not fit level `l` and `t`, or there is no level `l + 1`.
+    pub fn pool_fields(&self, x: &Tensor, l: usize, t: &FieldType) -> candle_core::Result<Tensor> {
+        if l + 1 >= self.levels.len() || x.dims3()?.2 != t.channels() {
+            candle_core::bail!(
+                "pool_fields: {:?} at level {l} of {} with type {t}",
+                x.dims(),
+                self.levels.len()
+            );
+        }
+        let y = self.pool_fields_rows(&self.to_rows_at(x, l)?, l, t)?;
         self.to_vertices_at(&y, l + 1)
     }
 

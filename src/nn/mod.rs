@@ -19,6 +19,7 @@
 //! pooling) runs as one custom op whose intermediates stay out of candle's graph.
 
 mod block;
+mod field_ops;
 pub mod fields;
 mod fused;
 mod levels;

@@ -68,6 +68,8 @@ enum Layer {
         shift: Option<Var>,
     },
     Invariant(FieldType),
+    /// Mean pooling of fields, transported to the coarse vertex's frame.
+    FieldPool(FieldType),
     /// A conv, the norm after it (with its ReLU) and the pooling after that (if any), run as one op
     /// ([`BlockOp`]); the same weights under the same names as the layers apart.
     Block {
@@ -179,6 +181,9 @@ impl Builder<'_> {
                 | LayerSpec::FieldRelu { .. }
                 | LayerSpec::FieldNorm
                 | LayerSpec::Invariant
+                | LayerSpec::Pool {
+                    mode: PoolMode::Mean
+                }
         );
         if let (false, Some(t)) = (field_layer, &flow.fields) {
             return Err(bad(format!(
@@ -333,7 +338,10 @@ impl Builder<'_> {
                     return Err(bad("no coarser level to pool to".into()));
                 }
                 flow.level += 1;
-                Layer::Pool(*mode)
+                match &flow.fields {
+                    Some(t) => Layer::FieldPool(t.clone()),
+                    None => Layer::Pool(*mode),
+                }
             }
             LayerSpec::Unpool => {
                 per_vertex(flow, "unpool")?;
@@ -562,11 +570,11 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
                     pass.level
                 ))
             })?;
-            let y = op.apply(&x, w.as_tensor(), pass.training)?;
-            match b {
-                Some(b) => y.broadcast_add(&scalar_bias(b.as_tensor(), kernel.output())?),
-                None => Ok(y),
-            }
+            let bias = match b {
+                Some(b) => scalar_bias(b.as_tensor(), kernel.output())?,
+                None => Tensor::zeros(kernel.output().channels(), x.dtype(), x.device())?,
+            };
+            op.apply(&x, w.as_tensor(), &bias, pass.training)
         }
         Layer::FieldRelu {
             fields,
@@ -581,11 +589,16 @@ fn forward_layer(layer: &Layer, x: Tensor, pass: &mut Pass) -> candle_core::Resu
             scale,
             shift,
         } => {
-            let areas = Tensor::new(mesh.row_areas(pass.level).as_slice(), x.device())?;
+            let areas = mesh.row_areas(pass.level);
             let shift = shift.as_ref().map(Var::as_tensor);
-            super::fields::field_norm(&x, fields, &areas, scale.as_tensor(), shift)
+            super::fields::field_norm(&x, fields, areas, scale.as_tensor(), shift)
         }
         Layer::Invariant(fields) => super::fields::invariants(&x, fields),
+        Layer::FieldPool(fields) => {
+            let y = mesh.pool_fields_rows(&x, pass.level, fields)?;
+            pass.level += 1;
+            Ok(y)
+        }
         Layer::Block {
             w,
             b,

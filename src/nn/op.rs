@@ -117,7 +117,7 @@ impl ConvOp {
     }
 }
 
-fn shape_error(e: crate::Error) -> candle_core::Error {
+pub(super) fn shape_error(e: crate::Error) -> candle_core::Error {
     candle_core::Error::Msg(e.to_string())
 }
 

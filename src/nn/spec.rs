@@ -62,8 +62,11 @@
 //!     projected back (exactly equivariant for rotations by multiples of 2π/samples);
 //!   - `field_norm`: scalars normalized as `norm` does, every other field divided by the root mean
 //!     square of its length over the vertices and scaled;
-//!   - `invariant`: one scalar per field (scalars kept, lengths of the others), so that pooling and
-//!     dense layers may follow.
+//!   - `invariant`: one scalar per field (scalars kept, lengths of the others), so that any layer
+//!     may follow;
+//!   - `pool` `{mode = "mean"}` on fields: each coarse vertex takes the mean of its fine one ring, every
+//!     value carried to the coarse vertex's frame by the transport along the fine edge (max pooling
+//!     of fields is not equivariant and is refused).
 //!
 //! Unknown fields and layer types are errors naming them.
 
