@@ -39,6 +39,12 @@
 //!    tangent vectors lands.
 //! 9. [`conv`] — the gauge Γ_{p0→p} along a spanning tree and the convolution as a precompiled operator,
 //!    forward and backward.
+//! 10. [`fields`] — gauge-equivariant feature fields: features of rotation order m written in each
+//!     vertex's frame, the complete basis of equivariant kernels between field types, and their
+//!     convolution with each value carried to `p` by the transport along its geodesic (anisotropic
+//!     kernels on meshes whose holonomy is SO(2) or O(2)).
+//! 11. [`nn`] — layers on candle tensors (the convolutions as custom ops), pooling between nested
+//!     resolutions, training, `model.json` + safetensors.
 //!
 //! [`Manifold`] builds stages 2–5 in one call:
 //!

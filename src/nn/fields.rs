@@ -95,6 +95,11 @@ impl FieldOp {
         &self.kernel
     }
 
+    /// The compiled operator of each input class ([`FieldKernel::classes`]), in `f32`.
+    pub fn operators(&self) -> Vec<&crate::conv::ConvOperator<f32>> {
+        self.classes.iter().map(|c| c.conv.operator()).collect()
+    }
+
     /// The row order of the operators (that of every operator of the level).
     pub(crate) fn order(&self) -> &[u32] {
         self.classes[0].conv.operator().order()
