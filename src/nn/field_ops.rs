@@ -49,108 +49,47 @@ pub(crate) struct RegularOp {
 }
 
 impl RegularOp {
-    /// Applies `f(coefficients, out)` to every band of every row and sample: both `width` long,
-    /// read from `x` and written to the same channels of the result.
-    fn map_bands<T: Float>(
-        &self,
-        x: &[T],
-        c: usize,
-        f: impl Fn(&[f64], &mut [f64]) + Sync,
-    ) -> Vec<T> {
+    /// `Aᵀ` and `P`, both `[2M+1][N]` (row j: coefficient j's values or projection weights over the
+    /// directions), in `T`.
+    fn matrices<T: Float>(&self) -> (Vec<T>, Vec<T>) {
+        let (w, n) = (self.width, self.samples);
+        let at = (0..w * n)
+            .map(|i| T::from_f64(self.sample[(i % n) * w + i / n]))
+            .collect();
+        let p = self.project.iter().map(|&v| T::from_f64(v)).collect();
+        (at, p)
+    }
+
+    /// Forward (`g` unused) or backward over all rows, in parallel pieces.
+    fn run<T: Float>(&self, x: &[T], g: Option<&[T]>, c: usize) -> Vec<T> {
+        let (at, p) = self.matrices::<T>();
+        let (w, n) = (self.width, self.samples);
         let mut out = vec![T::default(); x.len()];
-        let w = self.width;
-        let bands = self.perm.len() / w;
+        let backward = g.is_some();
+        let g = g.unwrap_or(x);
         out.par_chunks_mut(CHUNK * c)
-            .zip(x.par_chunks(CHUNK * c))
-            .for_each(|(o, xs)| {
-                let (mut coef, mut res) = (vec![0.0; w], vec![0.0; w]);
-                for (orow, xrow) in o.chunks_exact_mut(c).zip(xs.chunks_exact(c)) {
-                    for b in 0..bands {
-                        let idx = &self.perm[b * w..(b + 1) * w];
-                        for (v, &j) in coef.iter_mut().zip(idx) {
-                            *v = xrow[j as usize].to_f64();
-                        }
-                        f(&coef, &mut res);
-                        for (&r, &j) in res.iter().zip(idx) {
-                            orow[j as usize] = T::from_f64(r);
-                        }
-                    }
-                }
+            .zip(x.par_chunks(CHUNK * c).zip(g.par_chunks(CHUNK * c)))
+            .for_each(|(o, (xs, gs))| {
+                super::rows::regular_rows(xs, gs, o, (c, w, n), &self.perm, &at, &p, backward)
             });
         out
     }
 
     fn forward<T: Float>(&self, x: &[T], c: usize) -> Vec<T> {
-        let (w, n) = (self.width, self.samples);
-        self.map_bands(x, c, |coef, out| {
-            out.iter_mut().for_each(|o| *o = 0.0);
-            for k in 0..n {
-                let a = &self.sample[k * w..(k + 1) * w];
-                let v: f64 = a.iter().zip(coef).map(|(a, c)| a * c).sum();
-                if v > 0.0 {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        *o += self.project[j * n + k] * v;
-                    }
-                }
-            }
-        })
+        self.run(x, None, c)
     }
 
-    /// `∂L/∂x` from `x` and `g = ∂L/∂y`, both `[N, S, C]`.
+    /// `∂L/∂x` from `x` and `g = ∂L/∂y`, both `[N, S, C]`: `Aᵀ (1_{v>0} ⊙ Pᵀ g)` per band.
     fn backward<T: Float>(&self, x: &[T], g: &[T], c: usize) -> Vec<T> {
-        let (w, n) = (self.width, self.samples);
-        let bands = self.perm.len() / w;
-        // The gradient's band coefficients are read by offset: map over x, look up g at the same row.
-        self.map_bands_with(x, g, c, bands, |coef, grad, out| {
-            out.iter_mut().for_each(|o| *o = 0.0);
-            for k in 0..n {
-                let a = &self.sample[k * w..(k + 1) * w];
-                let v: f64 = a.iter().zip(coef).map(|(a, c)| a * c).sum();
-                if v > 0.0 {
-                    let gv: f64 = (0..w).map(|j| self.project[j * n + k] * grad[j]).sum();
-                    for (o, &a) in out.iter_mut().zip(a) {
-                        *o += a * gv;
-                    }
-                }
-            }
-        })
-    }
-
-    fn map_bands_with<T: Float>(
-        &self,
-        x: &[T],
-        g: &[T],
-        c: usize,
-        bands: usize,
-        f: impl Fn(&[f64], &[f64], &mut [f64]) + Sync,
-    ) -> Vec<T> {
-        let w = self.width;
-        let mut out = vec![T::default(); x.len()];
-        out.par_chunks_mut(CHUNK * c)
-            .zip(x.par_chunks(CHUNK * c).zip(g.par_chunks(CHUNK * c)))
-            .for_each(|(o, (xs, gs))| {
-                let (mut coef, mut grad, mut res) = (vec![0.0; w], vec![0.0; w], vec![0.0; w]);
-                for ((orow, xrow), grow) in o
-                    .chunks_exact_mut(c)
-                    .zip(xs.chunks_exact(c))
-                    .zip(gs.chunks_exact(c))
-                {
-                    for b in 0..bands {
-                        let idx = &self.perm[b * w..(b + 1) * w];
-                        for ((v, gv), &j) in coef.iter_mut().zip(grad.iter_mut()).zip(idx) {
-                            *v = xrow[j as usize].to_f64();
-                            *gv = grow[j as usize].to_f64();
-                        }
-                        f(&coef, &grad, &mut res);
-                        for (&r, &j) in res.iter().zip(idx) {
-                            orow[j as usize] = T::from_f64(r);
-                        }
-                    }
-                }
-            });
-        out
+        self.run(x, Some(g), c)
     }
 }
+
+/// The most directions the regular nonlinearity samples.
+pub(crate) const MAX_SAMPLES: usize = 256;
+
+/// The most coefficients per band (`2M + 1`, M ≤ 16).
+const _: () = assert!(2 * (crate::fields::MAX_ORDER as usize) < 33);
 
 impl CustomOp1 for RegularOp {
     fn name(&self) -> &'static str {

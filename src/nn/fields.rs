@@ -492,10 +492,11 @@ pub fn regular_bands(t: &FieldType) -> std::result::Result<(usize, u32, Vec<u32>
 pub fn regular_relu(x: &Tensor, t: &FieldType, samples: usize) -> candle_core::Result<Tensor> {
     let (_, m, perm) = regular_bands(t).map_err(candle_core::Error::Msg)?;
     let width = 2 * m as usize + 1;
-    if samples <= 2 * m as usize {
+    if samples <= 2 * m as usize || samples > super::field_ops::MAX_SAMPLES {
         candle_core::bail!(
-            "the regular nonlinearity needs more than 2M = {} samples (got {samples})",
-            2 * m
+            "the regular nonlinearity needs more than 2M = {} samples and at most {} (got {samples})",
+            2 * m,
+            super::field_ops::MAX_SAMPLES
         );
     }
     // A[k][j]: coefficient j's function at direction φ_k; P[j][k]: its projection weight.

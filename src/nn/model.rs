@@ -242,10 +242,13 @@ impl Builder<'_> {
                     }
                     FieldReluMode::Regular => {
                         super::fields::regular_bands(&fields).map_err(bad)?;
-                        if *samples <= 2 * fields.max_order() as usize {
+                        if *samples <= 2 * fields.max_order() as usize
+                            || *samples > super::field_ops::MAX_SAMPLES
+                        {
                             return Err(bad(format!(
-                                "the regular nonlinearity needs more than 2M = {} samples",
-                                2 * fields.max_order()
+                                "the regular nonlinearity needs more than 2M = {} samples and at most {} (got {samples})",
+                                2 * fields.max_order(),
+                                super::field_ops::MAX_SAMPLES
                             )));
                         }
                         None

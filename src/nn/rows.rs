@@ -167,3 +167,75 @@ multiversion! {
         }
     }
 }
+
+multiversion! {
+    /// The regular nonlinearity over whole rows of `c` channels (see `RegularOp`): for every band
+    /// (its `w` coefficient channels, consecutive in `perm`), forward `out = P ReLU(A x)`, or with
+    /// `backward` `out = Aᵀ (1_{A x > 0} ⊙ Pᵀ g)`. `at` (`Aᵀ`) and `p` are `[w][n]`; `w ≤ 33`,
+    /// `n ≤ 256`.
+    #[allow(clippy::too_many_arguments)]
+    fn regular_rows<T: Float>(
+        x: &[T],
+        g: &[T],
+        out: &mut [T],
+        cwn: (usize, usize, usize),
+        perm: &[u32],
+        at: &[T],
+        p: &[T],
+        backward: bool,
+    ) {
+        let (c, w, n) = cwn;
+        let (mut v, mut gv) = ([T::default(); 256], [T::default(); 256]);
+        let (mut xb, mut gb) = ([T::default(); 33], [T::default(); 33]);
+        let (v, gv) = (&mut v[..n], &mut gv[..n]);
+        let (at, p) = (&at[..w * n], &p[..w * n]);
+        for ((orow, xrow), grow) in out
+            .chunks_exact_mut(c)
+            .zip(x.chunks_exact(c))
+            .zip(g.chunks_exact(c))
+        {
+            for idx in perm.chunks_exact(w) {
+                for k in 0..w {
+                    xb[k] = xrow[idx[k] as usize];
+                    gb[k] = grow[idx[k] as usize];
+                }
+                for t in 0..n {
+                    v[t] = T::default();
+                    gv[t] = T::default();
+                }
+                for j in 0..w {
+                    let (aj, pj) = (&at[j * n..(j + 1) * n], &p[j * n..(j + 1) * n]);
+                    let (cj, gj) = (xb[j], gb[j]);
+                    for t in 0..n {
+                        v[t] += aj[t] * cj;
+                        gv[t] += pj[t] * gj;
+                    }
+                }
+                // ReLU: forward keeps v where positive, backward passes the gradient there.
+                let (src, mat) = if backward {
+                    for t in 0..n {
+                        if !(v[t] > T::default()) {
+                            gv[t] = T::default();
+                        }
+                    }
+                    (&*gv, at)
+                } else {
+                    for t in 0..n {
+                        if !(v[t] > T::default()) {
+                            v[t] = T::default();
+                        }
+                    }
+                    (&*v, p)
+                };
+                for j in 0..w {
+                    let row = &mat[j * n..(j + 1) * n];
+                    let mut acc = T::default();
+                    for t in 0..n {
+                        acc += row[t] * src[t];
+                    }
+                    orow[idx[j] as usize] = acc;
+                }
+            }
+        }
+    }
+}
