@@ -77,10 +77,11 @@ pub struct InputClass {
 /// scalar → scalar is isotropic (1), scalar ↔ pseudoscalar vanishes under O(2).
 ///
 /// # In the convolution
-/// The value of input field `z` at a landing point is carried to `p` by the transport `T` along the
-/// traced geodesic (rotation by `θ − ψ`, or `ψ ↦ θ + ψ − …` with a reflection, σ = −1), where θ is the
-/// sample's direction at `p` and ψ the geodesic's direction at the landing corner, each in its own
-/// frame. Then
+/// The value `z` of an input field at a landing corner is carried to `p` by the transport `T` along
+/// the traced geodesic, the map of directions that takes ψ, the geodesic's direction at the corner in
+/// the corner's frame, to θ, the sample's direction at `p` in `p`'s frame: `α ↦ α + (θ − ψ)` where the
+/// two frames have the same orientation (σ = 1), `α ↦ (θ + ψ) − α` where the transport reverses it
+/// (σ = −1, only on non-orientable meshes). Then
 ///
 /// ```text
 /// K(θ) ρ_in(T) z = ρ_out(θ) K0 σ_in^ε ρ_in(−ψ) z

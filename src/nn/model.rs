@@ -187,9 +187,9 @@ impl Builder<'_> {
         );
         if let (false, Some(t)) = (field_layer, &flow.fields) {
             return Err(bad(format!(
-                "takes scalar features, but they are fields of type {t} (a pointwise map or pooling \
-                 of fields of order ≥ 1 is not equivariant): put an `invariant` layer before it, or use \
-                 `field_relu` / `field_norm`"
+                "takes scalar features, but they are fields of type {t} (a pointwise map or max \
+                 pooling of fields of order ≥ 1 is not equivariant): put an `invariant` layer before \
+                 it, or use `field_relu`, `field_norm` or `pool` with \"mode\": \"mean\""
             )));
         }
         let c_in = flow.channels;
