@@ -1106,6 +1106,23 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
     let tf = v["truncated_fraction"].as_f64().unwrap();
     assert!(tf > 0.0 && tf < 0.5);
     assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+    // Without a radius: 5 mean edge lengths, as the help says and `convolve` does. The 10 × 10 unit
+    // grid has 90 + 90 unit edges and 81 diagonals of √2.
+    let out = std::process::Command::new(exe)
+        .args(["expmap", "grid:10x10", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mean_edge = (180.0 + 81.0 * 2f64.sqrt()) / 261.0;
+    assert!(
+        (v["radius"].as_f64().unwrap() - 5.0 * mean_edge).abs() < 1e-9,
+        "{v}"
+    );
     for bad in [
         vec!["expmap", "grid:10x10", "--radius", "0"],
         vec!["expmap", "grid:10x10", "--radius", "-2"],
@@ -1127,7 +1144,6 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
             "--radius-edges",
             "1",
         ],
-        vec!["expmap", "grid:10x10"],
         vec![
             "expmap",
             "grid:10x10",

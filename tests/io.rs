@@ -929,3 +929,28 @@ fn atomic_writes_keep_the_old_file_when_writing_fails() {
     assert_eq!(left, vec![std::ffi::OsString::from("out.npy")]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The messages of two bad files say what is wrong: an index too large for any integer is out of
+/// range (not a malformed corner), and CR-only line endings are named as such (not the "invalid
+/// number" that reading the whole file as one line would give).
+#[test]
+fn huge_indices_and_cr_only_line_endings_are_named() {
+    let message = |r: manifold_cnn::Result<MeshSource>| match r {
+        Err(e @ Error::Parse { .. }) => e.to_string(),
+        other => panic!("expected a parse error, got {other:?}"),
+    };
+    for index in ["99999999999999999999", "-99999999999999999999"] {
+        let m = message(parse(&format!(
+            "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 {index}\n"
+        )));
+        assert!(
+            m.contains(":4:") && m.contains("out of range") && m.contains(index),
+            "{m}"
+        );
+        assert!(!m.contains("malformed"), "{m}");
+    }
+    let m = message(parse("v 0 0 0\rv 1 0 0\rv 0 1 0\rf 1 2 3\r"));
+    assert!(m.contains(":1:") && m.contains("CR-only"), "{m}");
+    // CRLF stays fine.
+    assert!(parse("v 0 0 0\r\nv 1 0 0\r\nv 0 1 0\r\nf 1 2 3\r\n").is_ok());
+}

@@ -395,3 +395,38 @@ fn manifests_and_model_descriptions_past_the_input_limit_are_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_kernel_with_nan_or_inf_weights_is_refused_naming_the_entry() {
+    let dir = TempDir::new("reliability-io", "kernel-nan");
+    dir.f32("x.npy", &[162, 1], &vec![1.0; 162]);
+    // `harmonic:1:0` constrained to SO(2) (the icosphere's group): one basis function; 1 → 2 channels.
+    for (bad, shown) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf")] {
+        dir.f32("k.npy", &[1, 1, 2], &[0.5, bad]);
+        let out = run_in(
+            &dir,
+            &[
+                "convolve",
+                "icosphere:2",
+                "--signal",
+                "x.npy",
+                "--kernel",
+                "k.npy",
+                "--basis",
+                "harmonic:1:0",
+                "--group",
+                "SO2",
+                "--out",
+                "y.npy",
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let msg = stderr(&out);
+        assert!(
+            msg.contains("k.npy") && msg.contains(shown) && msg.contains("output channel 1"),
+            "{msg}"
+        );
+        assert!(!dir.path("y.npy").exists());
+    }
+}

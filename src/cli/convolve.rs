@@ -276,6 +276,21 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         (c_out, w)
     } else {
         let (ks, w) = read_npy_f32(&args.kernel)?;
+        // NaN or inf weights would run to a NaN output with exit 0: refused as the signal's are.
+        if let (Some(i), [_, ci, o]) = (w.iter().position(|v| !v.is_finite()), ks.as_slice()) {
+            let (ci, o) = ((*ci as usize).max(1), (*o as usize).max(1));
+            return Err(bad(
+                "kernel",
+                format!(
+                    "{}: value {} (basis function {}, input channel {}, output channel {}) is not finite",
+                    args.kernel,
+                    w[i],
+                    i / (ci * o),
+                    i / o % ci,
+                    i % o
+                ),
+            ));
+        }
         match ks.as_slice() {
             [b, i, o] if *b as usize == nb && *i as usize == c_in && *o > 0 => (*o as usize, w),
             _ => {

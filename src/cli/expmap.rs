@@ -1,4 +1,4 @@
-//! `manifold-cnn expmap MESH --rings R --directions A (--radius X | --radius-edges K) [--padding zero|clamp]
+//! `manifold-cnn expmap MESH --rings R --directions A [--radius X | --radius-edges K] [--padding zero|clamp]
 //! [--out table.npz] [--json] [--repair]`
 
 use manifold_cnn::expmap::{self, ExpMapTable, BYTES_PER_SAMPLE};
@@ -28,12 +28,7 @@ pub struct ExpmapArgs {
 
 /// Runs `expmap`.
 pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
-    if args.table.radius.is_none() && args.table.radius_edges.is_none() {
-        return Err(Error::InvalidParameter {
-            name: "radius",
-            message: "give the table's radius: --radius X (absolute) or --radius-edges K (mean edge lengths)".into(),
-        });
-    }
+    // Without --radius or --radius-edges: 5 mean edge lengths, as the option's help and `convolve` say.
     let params = args.table.params()?;
     let m = super::load(&args.mesh, args.repair)?;
     let rho = params.validate(&m)?;

@@ -20,9 +20,9 @@
 //! * Ignored: `vt`, `vn`, `vp`, `o`, `g`, `s`, `mg`, `usemtl`, `mtllib`, `l`, `p` and the other
 //!   display/rendering attribute statements (`lod`, `bevel`, `c_interp`, `d_interp`, `shadow_obj`,
 //!   `trace_obj`, `maplib`, `usemap`), blank lines, and comments: everything from a `#` to the end of
-//!   the line. Lines may end in `\n` or `\r\n`. The bytes of comments and ignored statements are not
-//!   looked at (they may be Latin-1, say); `v` and `f` lines must be valid UTF-8. A UTF-8 byte order
-//!   mark at the very start of the file is skipped.
+//!   the line. Lines may end in `\n` or `\r\n` (CR-only endings are an error that says so). The bytes
+//!   of comments and ignored statements are not looked at (they may be Latin-1, say); `v` and `f`
+//!   lines must be valid UTF-8. A UTF-8 byte order mark at the very start of the file is skipped.
 //!
 //! # Errors
 //!
@@ -211,6 +211,16 @@ impl Parser<'_> {
     }
 
     fn line(&mut self, line: &[u8], line_no: usize) -> Result<()> {
+        // A CR that does not end the line (CRLF's CR is its last byte) splits lines only in files
+        // with CR-only endings, which would otherwise read as one long line of nonsense.
+        let body = line.strip_suffix(b"\r").unwrap_or(line);
+        if body.contains(&b'\r') {
+            return Err(self.error(
+                line_no,
+                "carriage return (CR) inside a line: the file's line endings are CR-only (classic \
+                 Mac OS), which are not supported; convert them to LF or CRLF",
+            ));
+        }
         let line = match line.iter().position(|&b| b == b'#') {
             Some(i) => &line[..i],
             None => line,
@@ -311,7 +321,23 @@ impl Parser<'_> {
             (Some(vt), Some(vn)) if (vt.is_empty() || is_int(vt)) && is_int(vn) => {}
             _ => return Err(bad()),
         }
-        let index = parse_int(v.as_bytes()).ok_or_else(bad)?;
+        // Digits that overflow i64 are an index out of range, not a malformed corner.
+        let digits = v.strip_prefix('-').unwrap_or(v);
+        let overflow = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        let index = match parse_int(v.as_bytes()) {
+            Some(i) => i,
+            None if overflow => {
+                return Err(self.error(
+                    line_no,
+                    format!(
+                        "vertex index {} in a face is out of range (the file defines {} vertices so far)",
+                        quote(v.as_bytes()),
+                        self.positions.len()
+                    ),
+                ))
+            }
+            None => return Err(bad()),
+        };
         match index {
             0 => Err(self.error(line_no, "vertex index 0 in a face (OBJ indices start at 1)")),
             i if i > 0 => Ok(i - 1),
