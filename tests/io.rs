@@ -954,3 +954,24 @@ fn huge_indices_and_cr_only_line_endings_are_named() {
     // CRLF stays fine.
     assert!(parse("v 0 0 0\r\nv 1 0 0\r\nv 0 1 0\r\nf 1 2 3\r\n").is_ok());
 }
+
+/// A `.npy` file cut short says so, with the bytes its header promises and the bytes it holds.
+#[test]
+fn a_truncated_npy_names_the_missing_bytes() {
+    let dir =
+        std::env::temp_dir().join(format!("manifold-cnn-io-truncated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("x.npy");
+    manifold_cnn::io::npz::write_npy_f32(&path, &[10, 3], &[1.0; 30]).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let header = bytes.len() - 120;
+    std::fs::write(&path, &bytes[..header + 50]).unwrap();
+    let err = manifold_cnn::io::npz::read_npy_f32(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("truncated") && err.contains("promises 120 bytes") && err.contains("holds 50"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -417,12 +417,32 @@ impl ReadAs for bool {
 
 /// Reads the data of one `.npy` stream with `read`; `what` (the element type asked for) prefixes
 /// messages.
+/// A reader that counts the bytes it has delivered (shared, so that it can be read while the
+/// `NpyFile` owns the reader).
+struct Counted<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
 fn read_npy_stream<T, R: Read>(
     reader: R,
     what: &str,
-    read: impl FnOnce(NpyFile<R>) -> io::Result<Vec<T>>,
+    read: impl FnOnce(NpyFile<Counted<R>>) -> io::Result<Vec<T>>,
 ) -> io::Result<(Vec<u64>, Vec<T>)> {
-    let file = NpyFile::new(reader)?;
+    let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let file = NpyFile::new(Counted {
+        inner: reader,
+        count: count.clone(),
+    })?;
+    let header = count.get();
     if file.order() == Order::Fortran && file.shape().iter().filter(|&&d| d > 1).count() > 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -430,8 +450,20 @@ fn read_npy_stream<T, R: Read>(
         ));
     }
     let shape = file.shape().to_vec();
-    let data =
-        read(file).map_err(|e| io::Error::new(e.kind(), format!("reading as {what}: {e}")))?;
+    // The data the header promises, to name a truncated file's shortfall.
+    let item = file.dtype().num_bytes().map(|b| b as u64);
+    let expected = item.and_then(|b| shape.iter().try_fold(b, |a, &d| a.checked_mul(d)));
+    let data = read(file).map_err(|e| match (e.kind(), expected) {
+        (io::ErrorKind::UnexpectedEof, Some(expected)) => io::Error::new(
+            e.kind(),
+            format!(
+                "truncated: the header promises {expected} bytes of data (shape {shape:?}), the \
+                 file holds {} after its {header}-byte header",
+                count.get() - header
+            ),
+        ),
+        _ => io::Error::new(e.kind(), format!("reading as {what}: {e}")),
+    })?;
     Ok((shape, data))
 }
 
@@ -439,7 +471,7 @@ fn read_npy_stream<T, R: Read>(
 fn read_npy_file<T>(
     path: &Path,
     what: &str,
-    read: impl FnOnce(NpyFile<BufReader<super::InputFile>>) -> io::Result<Vec<T>>,
+    read: impl FnOnce(NpyFile<Counted<BufReader<super::InputFile>>>) -> io::Result<Vec<T>>,
 ) -> Result<(Vec<u64>, Vec<T>)> {
     let path_s = path.display().to_string();
     let file = super::open_input(path)?;
