@@ -171,7 +171,12 @@ pub struct ExtrinsicFrames {
     pub normals: Vec<Vector3<f64>>,
     /// Unit 3-D direction of polar angle 0 per vertex.
     pub x: Vec<Vector3<f64>>,
-    /// Unit 3-D direction of polar angle π/2 per vertex (`normal × x`).
+    /// Unit 3-D direction `normal × x` per vertex: the tangent direction at a true angle of π/2 from
+    /// `x`, which is the direction of *scaled* polar angle π/2 only where the vertex scale `s_v` is 1
+    /// (flat interior vertices, boundary vertices). Elsewhere the scaled angle π/2 points at the
+    /// true angle π/(2 s_v) (on a cone of angle sum Θ, `s = 2π/Θ`): up to 1.2 rad apart on strongly
+    /// curved vertices. A tangent vector with scaled polar angle θ and length r lies along
+    /// `cos(θ/s) x + sin(θ/s) y` in 3-D, to first order (the star is not planar).
     pub y: Vec<Vector3<f64>>,
 }
 

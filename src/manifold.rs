@@ -139,7 +139,9 @@ impl Manifold {
     }
 
     /// Writes the mesh arrays every export shares: `faces` (F×3) and, where positions exist,
-    /// `positions`, `normals`, `frame_x` (3-D direction of polar angle 0) and `frame_y` (of π/2), N×3.
+    /// `positions`, `normals`, `frame_x` (3-D direction of polar angle 0) and `frame_y` (`normal ×
+    /// frame_x`: the true right angle from `frame_x`, which is the scaled polar angle π/2 only where
+    /// the vertex scale is 1; see [`ExtrinsicFrames::y`](crate::frames::ExtrinsicFrames::y)), N×3.
     ///
     /// # Errors
     /// If writing fails.

@@ -29,7 +29,7 @@ use std::path::Path;
 /// | `positions`         | N×3       | float64 | where the mesh has positions                              |
 /// | `normals`           | N×3       | float64 | ″                                                         |
 /// | `frame_x`           | N×3       | float64 | 3-D direction of polar angle 0 at each vertex (″)         |
-/// | `frame_y`           | N×3       | float64 | 3-D direction of polar angle π/2 (″)                      |
+/// | `frame_y`           | N×3       | float64 | normal × frame_x: true angle π/2, scaled θ = s_p·π/2 (″)  |
 ///
 /// With positions, a sample's 3-D landing point is `Σ_k landing_bary[..., k] · positions[landing_vertices[..., k]]`,
 /// and the face frame of face `f = [a, b, c]` has `x = (P_b − P_a)/|P_b − P_a|` and `y` the unit vector in
