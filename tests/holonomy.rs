@@ -883,3 +883,90 @@ mod random {
         }
     }
 }
+
+/// `--tolerance` is usable with `--max-order`: the bound π/max_order² is named when it is not met,
+/// and `convolve --group auto` classifies with the same options.
+#[test]
+fn the_classification_tolerance_comes_with_a_maximum_order() {
+    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
+    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
+    let out = run(&["holonomy", "cube:4", "--tolerance", "1e-3", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("π/max_order²") && err.contains("max order"),
+        "{err}"
+    );
+    let out = run(&[
+        "holonomy",
+        "cube:4",
+        "--tolerance",
+        "1e-3",
+        "--max-order",
+        "20",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["max_order"], 20);
+    assert_eq!(v["tolerance"], 1e-3);
+    let dir =
+        std::env::temp_dir().join(format!("manifold-cnn-holonomy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let signal = dir.join("x.npy");
+    manifold_cnn::io::npz::write_npy_f32(&signal, &[98, 1], &[1.0; 98]).unwrap();
+    let out = run(&[
+        "convolve",
+        "cube:4",
+        "--signal",
+        signal.to_str().unwrap(),
+        "--kernel",
+        "random:1",
+        "--tolerance",
+        "1e-3",
+        "--max-order",
+        "20",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["measured_group"], "SO2");
+    assert_eq!(v["basis_exact"], true);
+    // A Gaussian mixture constrained to SO(2) is invariant only approximately: flagged, in the JSON
+    // and in the text.
+    let gaussians = |json: bool| {
+        let mut a = vec![
+            "convolve",
+            "cube:4",
+            "--signal",
+            signal.to_str().unwrap(),
+            "--kernel",
+            "random:1",
+            "--basis",
+            "gaussians:2:6",
+        ];
+        if json {
+            a.push("--json");
+        }
+        run(&a)
+    };
+    let out = gaussians(true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["basis_exact"], false, "{v}");
+    let text = String::from_utf8_lossy(&gaussians(false).stdout).into_owned();
+    assert!(text.contains("approximately invariant"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

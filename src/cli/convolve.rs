@@ -36,6 +36,9 @@ pub struct ConvolveArgs {
     /// `C<n>`, `D<n>`.
     #[arg(long, default_value = "auto")]
     pub group: String,
+    /// How the measured group is classified (`--group auto`, and the check of a named group).
+    #[command(flatten)]
+    pub classify: super::ClassifyArgs,
     /// Kernel basis before the constraint: `harmonic:R:M` (R Gaussian radial profiles × harmonics up
     /// to M), `bins:R:A` (polar bins) or `gaussians:R:A`.
     #[arg(long, default_value = "harmonic:2:3")]
@@ -206,7 +209,11 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     let params = args.table.params()?;
     params.validate(&m)?;
     let quadrature = parse_quadrature(&args.quadrature)?;
-    let measured = HolonomyAnalysis::new(&m, &HolonomyOptions::default())?.group();
+    let options = HolonomyOptions {
+        classify: args.classify.options(),
+        ..HolonomyOptions::default()
+    };
+    let measured = HolonomyAnalysis::new(&m, &options)?.group();
     let group = match HolonomyGroup::parse(&args.group)? {
         Some(g) => {
             if !measured.is_subgroup_of(&g) {
@@ -377,6 +384,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "mesh": args.mesh,
             "vertices": n,
             "basis": nb,
+            "basis_exact": basis.is_exact(),
             "group": group.name(),
             "measured_group": measured.name(),
             "quadrature": args.quadrature.to_ascii_lowercase(),
@@ -396,9 +404,14 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     } else {
         outln!("mesh               {} ({n} vertices)", args.mesh)?;
         outln!(
-            "kernel             {} constrained to {}: {nb} basis functions",
+            "kernel             {} constrained to {}: {nb} basis functions{}",
             args.basis,
-            group.name()
+            group.name(),
+            if basis.is_exact() {
+                ""
+            } else {
+                " (approximately invariant: the Gaussians' ripple under rotations off their grid)"
+            }
         )?;
         outln!("channels           {c_in} → {c_out}")?;
         outln!(

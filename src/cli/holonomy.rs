@@ -1,8 +1,7 @@
-//! `manifold-cnn holonomy MESH [--json] [--repair] [--base V] [--tolerance T]`
+//! `manifold-cnn holonomy MESH [--json] [--repair] [--base V] [--tolerance T] [--max-order N]`
 
 use manifold_cnn::holonomy::{
-    ClassifyOptions, Generator, GeneratorSource, HolonomyAnalysis, HolonomyGroup, HolonomyOptions,
-    Rotations,
+    Generator, GeneratorSource, HolonomyAnalysis, HolonomyGroup, HolonomyOptions, Rotations,
 };
 use manifold_cnn::{Error, Manifold};
 use serde_json::{json, Value};
@@ -32,9 +31,8 @@ pub struct HolonomyArgs {
     /// Base vertex of its component (default: the lowest-numbered vertex of each component).
     #[arg(long)]
     pub base: Option<usize>,
-    /// Classification tolerance in radians.
-    #[arg(long, allow_negative_numbers = true, default_value_t = manifold_cnn::holonomy::DEFAULT_TOLERANCE)]
-    pub tolerance: f64,
+    #[command(flatten)]
+    pub classify: super::ClassifyArgs,
 }
 
 /// Runs `holonomy`.
@@ -50,10 +48,7 @@ pub fn run(args: &HolonomyArgs) -> Result<(), Error> {
             ),
         })?),
     };
-    let classify = ClassifyOptions {
-        tolerance: args.tolerance,
-        ..ClassifyOptions::default()
-    };
+    let classify = args.classify.options();
     let h = HolonomyAnalysis::new(&m, &HolonomyOptions { base, classify })?;
     if args.json {
         super::print_json(&report_json(&args.mesh, &m, &h))?;

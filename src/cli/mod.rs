@@ -73,6 +73,30 @@ pub fn print_json(v: &serde_json::Value) -> Result<(), Error> {
     )
 }
 
+/// Options of the holonomy group's classification, shared by `holonomy` and `convolve --group auto`.
+#[derive(clap::Args, Debug)]
+pub struct ClassifyArgs {
+    /// Classification tolerance in radians: a rotation within it of a multiple of 2π/q (q ≤
+    /// --max-order) counts as one. It must stay below π/max_order² (two fractions p/q with q ≤ N
+    /// differ by at least 2π/N²): raise the tolerance only with a smaller --max-order.
+    #[arg(long, allow_negative_numbers = true, default_value_t = manifold_cnn::holonomy::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// The largest order q of a cyclic rotation group the classification recognizes (larger
+    /// rotation groups classify as SO(2)).
+    #[arg(long, default_value_t = manifold_cnn::holonomy::DEFAULT_MAX_ORDER)]
+    pub max_order: u32,
+}
+
+impl ClassifyArgs {
+    /// The classification options these flags describe (checked when the analysis runs).
+    pub fn options(&self) -> manifold_cnn::holonomy::ClassifyOptions {
+        manifold_cnn::holonomy::ClassifyOptions {
+            tolerance: self.tolerance,
+            max_order: self.max_order,
+        }
+    }
+}
+
 /// Exp-map table options shared by `expmap` and `convolve`.
 #[derive(clap::Args, Debug)]
 pub struct TableArgs {

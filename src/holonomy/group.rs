@@ -83,7 +83,7 @@ impl ClassifyOptions {
             return Err(Error::InvalidParameter {
                 name: "tolerance",
                 message: format!(
-                    "{} is too coarse for orders up to {}: it must be below π/max_order² = {:.3e}",
+                    "{} is too coarse for orders up to {}: it must be below π/max_order² = {:.3e} (a coarser tolerance needs a smaller max order)",
                     self.tolerance,
                     self.max_order,
                     PI / (n * n)
