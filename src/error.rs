@@ -291,3 +291,19 @@ impl From<candle_core::Error> for Error {
         Error::Tensor { message }
     }
 }
+
+/// A number from a user's input, for a message: as Rust writes it where that is short, in scientific
+/// notation where it is very large or very small (`1e308`, not 309 digits).
+#[derive(Clone, Copy, Debug)]
+pub struct Num(pub f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || !a.is_finite() || (1e-4..1e15).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}

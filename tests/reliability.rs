@@ -128,3 +128,23 @@ fn the_fingerprint_tells_apart_meshes_with_the_same_counts() {
     // The same spec loaded twice is the same mesh.
     assert_eq!(a.identity(), load("flat-torus:9x18").identity());
 }
+
+/// Numbers too large or too small to print plainly are printed in scientific notation in messages:
+/// `1e308`, not 309 digits.
+#[test]
+fn huge_numbers_in_messages_are_printed_in_scientific_notation() {
+    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
+    for args in [
+        &["expmap", "grid:3x3", "--radius", "1e308"][..],
+        &["holonomy", "cube:2", "--tolerance", "1e300"][..],
+    ] {
+        let out = std::process::Command::new(exe).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("0000000000"), "{err}");
+        assert!(err.contains("e308") || err.contains("e300"), "{err}");
+    }
+    assert_eq!(manifold_cnn::error::Num(2.5).to_string(), "2.5");
+    assert_eq!(manifold_cnn::error::Num(1e-300).to_string(), "1e-300");
+    assert_eq!(manifold_cnn::error::Num(-3e200).to_string(), "-3e200");
+}

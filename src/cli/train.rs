@@ -144,7 +144,10 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
     if !(a.lr > 0.0 && a.lr.is_finite()) {
         return Err(bad(
             "lr",
-            format!("{} is not a positive learning rate", a.lr),
+            format!(
+                "{} is not a positive learning rate",
+                manifold_cnn::error::Num(a.lr)
+            ),
         ));
     }
     Ok(TrainOptions {

@@ -1,7 +1,7 @@
 //! The exponential-map table: for every vertex, where exp_p(v) lands for a polar grid of tangent vectors.
 
 use super::trace::{Landing, Sink, TraceStart, Tracer};
-use crate::error::{Error, Result};
+use crate::error::{Error, Num, Result};
 use crate::ids::{FaceId, VertexId};
 use crate::manifold::{Manifold, MeshIdentity};
 use rayon::prelude::*;
@@ -132,20 +132,23 @@ impl ExpMapParams {
         if !(given.is_finite() && given > 0.0) {
             return bad(
                 "radius",
-                format!("must be positive and finite (got {given})"),
+                format!("must be positive and finite (got {})", Num(given)),
             );
         }
         if k.is_nan() || k > MAX_RADIUS_EDGES {
             return bad(
                 "radius",
-                format!("{given} is {k:.3e} mean edge lengths; the limit is {MAX_RADIUS_EDGES}"),
+                format!(
+                    "{} is {k:.3e} mean edge lengths; the limit is {MAX_RADIUS_EDGES}",
+                    Num(given)
+                ),
             );
         }
         let rho = self.radius.resolve(m);
         if !(rho.is_finite() && rho > 0.0) {
             return bad(
                 "radius",
-                format!("resolves to {rho}, not positive and finite"),
+                format!("resolves to {}, not positive and finite", Num(rho)),
             );
         }
         // Distances are stored as f32 (`trace_lengths`): the smallest ring's radius and ρ must be

@@ -19,7 +19,7 @@
 //! ([`region_holonomy`]), and the discrete geodesic circle about a vertex ([`geodesic_circle`]).
 
 use super::distance::geodesic_distances;
-use crate::error::{Error, Result};
+use crate::error::{Error, Num, Result};
 use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
 use crate::manifold::Manifold;
 use crate::mesh::Mesh;
@@ -450,7 +450,7 @@ pub fn geodesic_circle(m: &Manifold, center: VertexId, radius: f64) -> Result<Lo
     if !(radius.is_finite() && radius > 0.0) {
         return Err(Error::InvalidParameter {
             name: "radius",
-            message: format!("must be positive and finite (got {radius})"),
+            message: format!("must be positive and finite (got {})", Num(radius)),
         });
     }
     let d = geodesic_distances(mesh, &m.geometry, center);

@@ -1,7 +1,7 @@
 //! Radial profiles × circular harmonics.
 
 use super::PolarPoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Num, Result};
 use crate::transport::O2;
 
 /// The shape of the radial profiles.
@@ -43,7 +43,7 @@ pub(crate) fn check_positive(name: &'static str, x: f64) -> Result<()> {
     if !(x.is_finite() && x > 0.0) {
         return Err(Error::InvalidParameter {
             name,
-            message: format!("must be positive and finite (got {x})"),
+            message: format!("must be positive and finite (got {})", Num(x)),
         });
     }
     Ok(())
