@@ -28,7 +28,8 @@ pub struct HolonomyArgs {
     /// Repair the mesh instead of failing on the first defect.
     #[arg(long)]
     pub repair: bool,
-    /// Base vertex of its component (default: the lowest-numbered vertex of each component).
+    /// Base vertex of its component (default: the lowest-numbered vertex of each component), in the
+    /// input's vertex numbering (0-based; with --repair, the repaired mesh's vertex made from it).
     #[arg(long)]
     pub base: Option<usize>,
     #[command(flatten)]
@@ -38,15 +39,30 @@ pub struct HolonomyArgs {
 /// Runs `holonomy`.
 pub fn run(args: &HolonomyArgs) -> Result<(), Error> {
     let m = super::load(&args.mesh, args.repair)?;
+    // The user names an input vertex; repair may have dropped or renumbered vertices, so it is
+    // looked up through the build's record of where each mesh vertex came from.
     let base = match args.base {
         None => None,
-        Some(i) => Some(m.mesh.vertex(i).ok_or_else(|| Error::InvalidParameter {
-            name: "base",
-            message: format!(
-                "vertex {i} does not exist (the mesh has {} vertices)",
-                m.mesh.vertex_count()
-            ),
-        })?),
+        Some(i) => {
+            let origin = &m.report.vertex_origin;
+            let found = origin.iter().position(|&o| o as usize == i);
+            let v = found.and_then(|v| m.mesh.vertex(v));
+            Some(v.ok_or_else(|| Error::InvalidParameter {
+                name: "base",
+                message: if args.repair {
+                    format!(
+                        "input vertex {i} is not in the repaired mesh (repair dropped it, or the \
+                         input has no such vertex); {} vertices remain",
+                        m.mesh.vertex_count()
+                    )
+                } else {
+                    format!(
+                        "vertex {i} does not exist (the mesh has {} vertices)",
+                        m.mesh.vertex_count()
+                    )
+                },
+            })?)
+        }
     };
     let classify = args.classify.options();
     let h = HolonomyAnalysis::new(&m, &HolonomyOptions { base, classify })?;
