@@ -565,9 +565,10 @@ fn icosahedral_rotations_permute_and_rotate_the_fields() {
     //   D = 16: 1.8e-3, 1.4e-2, 1.5e-2; unconstrained 0.23
     //   D = 32: 1.1e-3, 9.7e-3, 1.0e-2; unconstrained 0.23
     // (and on to 1e-4 / 9e-4 at D = 256: no floor, the limit is exact). The error falls roughly as
-    // 1/D, not faster: the integrand jumps where a geodesic passes a vertex (a cone point of angle
-    // deficit ε: the landing point jumps by ε times the distance left, and a carried order-m field turns
-    // by mε), which is also why layers with order-m inputs show ~10× the error of the lifting layer.
+    // 1/D, not faster, as it would with an integrand that jumps in θ: where a geodesic passes a
+    // vertex (a cone point of angle deficit ε) the landing point jumps by about ε times the distance
+    // left, and a carried order-m field turns by about mε (our reading, not isolated by a test; it
+    // fits the layers with order-m inputs showing ~10× the error of the lifting layer).
     for (i, layer) in ["lifting", "ρm input", "two layers"].iter().enumerate() {
         let e = |k: usize| errors[k].1[i];
         assert!(e(1) < e(0) && e(2) < e(0), "{layer}: {errors:?}");
