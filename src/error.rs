@@ -29,6 +29,11 @@ pub enum Error {
     },
     /// The mesh has no faces.
     EmptyMesh,
+    /// Repair dropped every face of the mesh.
+    AllFacesDropped {
+        /// The defects that removed them: how many faces of each kind, with the first one.
+        defects: String,
+    },
     /// A face refers to a vertex that does not exist.
     FaceIndexOutOfRange {
         /// Input face index.
@@ -199,6 +204,9 @@ impl fmt::Display for Error {
             Io { path, message } => write!(f, "{path}: {message}"),
             Parse { path, line, message } => write!(f, "{path}:{line}: {message}"),
             EmptyMesh => write!(f, "the mesh has no faces"),
+            AllFacesDropped { defects } => {
+                write!(f, "repair dropped every face of the mesh: {defects}")
+            }
             FaceIndexOutOfRange { face, line, index, vertices } => write!(
                 f,
                 "face {face}{}: vertex index {index} is out of range (the mesh has {vertices} vertices)",

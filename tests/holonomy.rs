@@ -976,7 +976,8 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
 #[test]
 fn the_base_vertex_is_in_the_input_numbering_under_repair() {
     // Input vertex 0 is referenced by no face: repair drops it, and input vertex k becomes k − 1.
-    let dir = std::env::temp_dir().join(format!("manifold-cnn-holonomy-base-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("manifold-cnn-holonomy-base-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("m.obj");
     std::fs::write(
@@ -985,7 +986,8 @@ fn the_base_vertex_is_in_the_input_numbering_under_repair() {
     )
     .unwrap();
     let path = path.to_str().unwrap();
-    let m = manifold_cnn::Manifold::load(path, &manifold_cnn::BuildOptions { repair: true }).unwrap();
+    let m =
+        manifold_cnn::Manifold::load(path, &manifold_cnn::BuildOptions { repair: true }).unwrap();
     assert_eq!(m.report.vertex_origin, [1, 2, 3, 4]);
     let exe = env!("CARGO_BIN_EXE_manifold-cnn");
     let run = |base: &str| {
@@ -995,13 +997,20 @@ fn the_base_vertex_is_in_the_input_numbering_under_repair() {
             .unwrap()
     };
     let out = run("3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["components"][0]["base_vertex"], 2, "{json}");
     // The dropped vertex is named as dropped.
     let out = run("0");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("input vertex 0") && err.contains("repair"), "{err}");
+    assert!(
+        err.contains("input vertex 0") && err.contains("repair"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

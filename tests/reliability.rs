@@ -148,3 +148,25 @@ fn huge_numbers_in_messages_are_printed_in_scientific_notation() {
     assert_eq!(manifold_cnn::error::Num(1e-300).to_string(), "1e-300");
     assert_eq!(manifold_cnn::error::Num(-3e200).to_string(), "-3e200");
 }
+
+/// When repair removes every face, the error says which defects removed them (not just "no faces").
+#[test]
+fn a_repair_that_drops_every_face_names_the_defects() {
+    let source = manifold_cnn::io::obj::parse_obj(
+        b"v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\nf 1 1 2\nf 1 2 3\n",
+        "collinear.obj",
+    )
+    .unwrap();
+    let err = manifold_cnn::Mesh::build(&source, &manifold_cnn::BuildOptions { repair: true })
+        .unwrap_err();
+    assert!(
+        matches!(err, manifold_cnn::Error::AllFacesDropped { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("of zero area (first: face 0)")
+            && text.contains("with a repeated vertex (first: face 1)"),
+        "{text}"
+    );
+}

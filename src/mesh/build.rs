@@ -363,6 +363,36 @@ fn norm2(e: [f64; 3]) -> f64 {
     e[0] * e[0] + e[1] * e[1] + e[2] * e[2]
 }
 
+/// The error for a repair that left no face: how many faces each kind of defect removed, and the
+/// first of each (input numbering).
+fn all_dropped(repairs: &[Repair]) -> Error {
+    let mut kinds: Vec<(&'static str, usize, usize)> = Vec::new();
+    for r in repairs {
+        let (kind, face) = match *r {
+            Repair::DroppedNonFiniteFace { face } => ("with a non-finite coordinate", face),
+            Repair::DroppedRepeatedVertexFace { face } => ("with a repeated vertex", face),
+            Repair::DroppedZeroAreaFace { face } => ("of zero area", face),
+            Repair::DroppedOutOfRangeFace { face } => ("with an edge length out of range", face),
+            Repair::DroppedDuplicateFace { face, .. } => ("duplicating an earlier face", face),
+            Repair::DroppedNonManifoldFace { face } => ("that could not be made manifold", face),
+            _ => continue,
+        };
+        match kinds.iter_mut().find(|k| k.0 == kind) {
+            Some(k) => k.1 += 1,
+            None => kinds.push((kind, 1, face)),
+        }
+    }
+    if kinds.is_empty() {
+        return Error::EmptyMesh;
+    }
+    let defects = kinds
+        .iter()
+        .map(|(kind, count, first)| format!("{count} face(s) {kind} (first: face {first})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Error::AllFacesDropped { defects }
+}
+
 /// Validates (and in repair mode, repairs) a source into a manifold face list.
 ///
 /// Fans around vertices are analysed only when `check_fans` is set or a non-manifold edge was found:
@@ -565,7 +595,7 @@ pub(crate) fn clean<'a>(
     };
     let mut vertex_origin: Vec<u32> = (0..n as u32).into_par_iter().collect();
     if faces.is_empty() {
-        return Err(Error::EmptyMesh);
+        return Err(all_dropped(&repairs));
     }
 
     // The usual mesh (positions, every edge with one or two sides, no duplicate face, one fan per
@@ -790,7 +820,7 @@ pub(crate) fn clean<'a>(
             face_origin = kept.iter().map(|&f| face_origin[f]).collect();
             faces = Cow::Owned(kept.iter().map(|&f| faces[f]).collect());
             if faces.is_empty() {
-                return Err(Error::EmptyMesh);
+                return Err(all_dropped(&repairs));
             }
             continue;
         }
