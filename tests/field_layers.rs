@@ -341,3 +341,34 @@ fn normalization_and_regular_nonlinearity_compute_their_definitions() {
         assert!(max_diff(&got[r * 5..(r + 1) * 5], &want) < 1e-12);
     }
 }
+
+/// Types a user may write that give no kernel or too many parameters are errors, not panics or
+/// allocations that cannot succeed.
+#[test]
+fn field_types_and_kernels_refuse_what_cannot_be_built() {
+    for bad in [
+        "",
+        "0x1",
+        "x1",
+        "1x",
+        "2x17",
+        "3x0+",
+        "1x-1",
+        "99999999999999999999x1",
+    ] {
+        assert!(FieldType::parse(bad).is_err(), "{bad:?}");
+    }
+    let radial = RadialBasis::new(RadialProfile::Gaussian, 3).unwrap();
+    let wide = FieldType::parse("1000000x0").unwrap();
+    let err = FieldKernel::new(&wide, &wide, radial, false).unwrap_err();
+    assert!(err.to_string().contains("parameters"), "{err}");
+    // Scalars to pseudoscalars have no O(2)-equivariant kernel.
+    let err = FieldKernel::new(
+        &FieldType::scalars(2),
+        &FieldType::parse("2x0-").unwrap(),
+        radial,
+        true,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no O(2) kernel"), "{err}");
+}

@@ -5,6 +5,9 @@ use super::types::{Field, FieldType};
 use crate::error::{Error, Result};
 use crate::kernel::RadialBasis;
 
+/// The most free parameters a [`FieldKernel`] may have (2²⁸: a gigabyte of `f32` weights).
+pub const MAX_PARAMS: usize = 1 << 28;
+
 /// An angular function of the sample direction θ at `p`: `1`, `cos nθ` or `sin nθ`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Angular {
@@ -118,13 +121,25 @@ impl FieldKernel {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] if the kernel space is empty (e.g. scalars to pseudoscalars only,
-    /// under O(2)).
+    /// under O(2)) or could have more than [`MAX_PARAMS`] parameters.
     pub fn new(
         input: &FieldType,
         output: &FieldType,
         radial: RadialBasis,
         reflections: bool,
     ) -> Result<FieldKernel> {
+        // The parameters are at most R·C_in·C_out: bounded before any is listed.
+        let bound =
+            (radial.len() as u128) * (input.channels() as u128) * (output.channels() as u128);
+        if bound > MAX_PARAMS as u128 {
+            return Err(Error::InvalidParameter {
+                name: "fields",
+                message: format!(
+                    "{input} → {output} with {} radial profiles has up to {bound} parameters; the limit is {MAX_PARAMS}",
+                    radial.len()
+                ),
+            });
+        }
         let mut angular = Vec::new();
         let outs = output.distinct();
         if outs.iter().any(|f| f.order() == 0) {

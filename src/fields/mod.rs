@@ -36,5 +36,5 @@ mod kernel;
 mod types;
 
 pub use conv::FieldConvolution;
-pub use kernel::{FieldKernel, InputClass};
+pub use kernel::{FieldKernel, InputClass, MAX_PARAMS};
 pub use types::{Field, FieldType, MAX_CHANNELS, MAX_ORDER};
