@@ -68,11 +68,11 @@
 //!
 //! # Output (in `--out`)
 //!
-//! * `table.md` — accuracies (%), parameters and seconds per epoch of (a) and (b) (the mean over the
+//! * `table.md` — accuracies (%), parameters and seconds per epoch of each network trained (the mean over the
 //!   epochs of both of its training runs, NR and R; training only, no evaluation), and the machine,
 //!   threads, level, epochs, sample counts and date (also printed).
 //! * `results.json` — the same figures, with the NR/R confusion matrices.
-//! * `confusion.png` — the NR/R confusion matrices of (a) and (b) side by side (rows: true digit,
+//! * `confusion.png` — the NR/R confusion matrices of the networks side by side (rows: true digit,
 //!   shaded by the row-normalized frequency; counts in the cells).
 //!
 //! [`project_image`]: manifold_cnn::data::sphere::project_image
