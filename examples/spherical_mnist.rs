@@ -68,9 +68,9 @@
 //!
 //! # Output (in `--out`)
 //!
-//! * `table.md` — accuracies (%), parameters and seconds per epoch of each network trained (the mean over the
-//!   epochs of both of its training runs, NR and R; training only, no evaluation), and the machine,
-//!   threads, level, epochs, sample counts and date (also printed).
+//! * `table.md` — accuracies (%), parameters and seconds per epoch of each network trained (the mean
+//!   over the epochs of both of its training runs, NR and R; training only, no evaluation), and the
+//!   machine, threads, level, epochs, sample counts and date (also printed).
 //! * `results.json` — the same figures, with the NR/R confusion matrices.
 //! * `confusion.png` — the NR/R confusion matrices of the networks side by side (rows: true digit,
 //!   shaded by the row-normalized frequency; counts in the cells).
