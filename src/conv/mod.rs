@@ -26,6 +26,7 @@ mod real;
 mod shape;
 
 pub use gauge::{Gauge, SpanningTree};
+pub use operator::saved::{OPERATOR_FORMAT_VERSION, OPERATOR_MAGIC};
 pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis};
 pub use real::Real;
 pub use shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
