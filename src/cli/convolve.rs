@@ -424,10 +424,16 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         if op_loaded {
             outln!("precompile         {seconds_precompile:.3} s (gauge; operator loaded from the cache)")?;
         } else {
-            outln!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)")?;
+            outln!(
+                "precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)"
+            )?;
         }
         if let Some(p) = &op_path {
-            let what = if op_loaded { "hit" } else { "miss, compiled and written" };
+            let what = if op_loaded {
+                "hit"
+            } else {
+                "miss, compiled and written"
+            };
             outln!("cache              {what}: {}", p.display())?;
         }
         outln!(

@@ -1,8 +1,8 @@
 //! `manifold-cnn train` and `manifold-cnn predict`: networks from a model description and data
 //! manifests (CSV `mesh,signals,labels`, see [`manifold_cnn::data::manifest`]).
 
-use candle_core::DType;
 use super::compile::CompileReport;
+use candle_core::DType;
 use manifold_cnn::conv::{CompileCache, CompileEvent};
 use manifold_cnn::data::Dataset;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};

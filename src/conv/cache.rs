@@ -295,7 +295,12 @@ impl<'a> Compiler<'a> {
     }
 
     /// Loads a cached file, reporting a file that exists but cannot be used.
-    fn load<X>(&mut self, stage: Stage, path: &Path, load: impl FnOnce() -> Result<X>) -> Option<X> {
+    fn load<X>(
+        &mut self,
+        stage: Stage,
+        path: &Path,
+        load: impl FnOnce() -> Result<X>,
+    ) -> Option<X> {
         if !path.exists() {
             return None;
         }

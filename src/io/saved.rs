@@ -294,7 +294,12 @@ impl SavedReader {
     /// # Errors
     /// [`Error::Io`] naming `path`: unreadable, larger than the limit, not a file of this kind (other
     /// magic bytes), or another format version.
-    pub fn open(path: &Path, what: &'static str, magic: &[u8; 8], version: u32) -> Result<SavedReader> {
+    pub fn open(
+        path: &Path,
+        what: &'static str,
+        magic: &[u8; 8],
+        version: u32,
+    ) -> Result<SavedReader> {
         let limit = max_saved_bytes()?;
         let input = super::open_limited(path, limit, MAX_SAVED_BYTES_VAR)?;
         let len = std::fs::metadata(path)
@@ -311,12 +316,8 @@ impl SavedReader {
             buf: Vec::new(),
         };
         let mut got = [0u8; 8];
-        r.fill(&mut got).map_err(|_| {
-            r.invalid(format!(
-                "too short to be a saved {what} ({} bytes)",
-                r.read
-            ))
-        })?;
+        r.fill(&mut got)
+            .map_err(|_| r.invalid(format!("too short to be a saved {what} ({} bytes)", r.read)))?;
         if &got != magic {
             return Err(r.invalid(format!(
                 "not a saved {what}: the file starts with {:?}, expected {:?}",
@@ -336,7 +337,10 @@ impl SavedReader {
 
     /// An [`Error::Io`] naming the file, saying it is not a valid saved file of this kind.
     pub fn invalid(&self, message: String) -> Error {
-        io_error(&self.path, format!("invalid saved {}: {message}", self.what))
+        io_error(
+            &self.path,
+            format!("invalid saved {}: {message}", self.what),
+        )
     }
 
     /// Fills `out` from the file (and the checksum).
@@ -471,9 +475,9 @@ impl SavedReader {
             }
         }
         if u64::from_le_bytes(b) != want {
-            return Err(self.invalid(
-                "checksum mismatch: the file is corrupted (compile it again)".into(),
-            ));
+            return Err(
+                self.invalid("checksum mismatch: the file is corrupted (compile it again)".into())
+            );
         }
         let mut probe = [0u8; 1];
         match self.input.read(&mut probe) {

@@ -247,9 +247,9 @@ impl MeshLevels {
             let mut compiler = Compiler::new(&m, params, cache, &mut *report);
             let op32 = Arc::new(compiler.operator::<f32, _>(&basis, &gauge, &options)?);
             let op64 = if f64 {
-                Some(Arc::new(compiler.operator::<f64, _>(
-                    &basis, &gauge, &options,
-                )?))
+                Some(Arc::new(
+                    compiler.operator::<f64, _>(&basis, &gauge, &options)?,
+                ))
             } else {
                 None
             };

@@ -126,12 +126,8 @@ impl<T: Real> ConvOperator<T> {
     /// [`Error::Io`] naming the file for anything else (unreadable, another kind of file, another
     /// format version or scalar type, truncated, corrupted, invalid).
     pub fn load(path: impl AsRef<Path>, m: &Manifold) -> Result<ConvOperator<T>> {
-        let mut r = SavedReader::open(
-            path.as_ref(),
-            WHAT,
-            OPERATOR_MAGIC,
-            OPERATOR_FORMAT_VERSION,
-        )?;
+        let mut r =
+            SavedReader::open(path.as_ref(), WHAT, OPERATOR_MAGIC, OPERATOR_FORMAT_VERSION)?;
         let scalar = r.u32()?;
         let (nv, nf, fingerprint) = (r.u64()?, r.u64()?, r.u64()?);
         let (basis, nnz) = (r.u64()?, r.u64()?);
@@ -183,9 +179,10 @@ impl<T: Real> ConvOperator<T> {
         };
         // Bytes: order, rank and two offset arrays (4 · (4N + 2)), three index arrays (12 · nnz) and
         // the coefficients.
-        let payload = (ncoef as u64)
-            .checked_mul(size as u64)
-            .and_then(|c| c.checked_add(16 * n as u64 + 8)?.checked_add(12 * nnz as u64));
+        let payload = (ncoef as u64).checked_mul(size as u64).and_then(|c| {
+            c.checked_add(16 * n as u64 + 8)?
+                .checked_add(12 * nnz as u64)
+        });
         r.expect_payload(payload)?;
         let order = r.array::<u32>(n)?;
         let rank = r.array::<u32>(n)?;

@@ -179,7 +179,10 @@ impl ExpMapTable {
                 sample_radii[s], sample_angles[s], sample_weights[s]
             ));
         }
-        if let Some(e) = landing_faces.par_iter().position_first(|&f| f as usize >= nf) {
+        if let Some(e) = landing_faces
+            .par_iter()
+            .position_first(|&f| f as usize >= nf)
+        {
             return invalid(format!(
                 "entry {e}: landing face {} of a mesh of {nf} faces",
                 landing_faces[e]
