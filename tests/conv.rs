@@ -782,6 +782,7 @@ fn convolve_command_line() {
             "2",
             "--export-operator",
             &path("op.npz"),
+            "--backward",
         ],
     ]
     .concat());

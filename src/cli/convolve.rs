@@ -1,14 +1,14 @@
 //! `manifold-cnn convolve MESH --signal IN.npy --kernel K.npy|random:SEED --group auto|trivial|SO2|Cn|Dn|Z2|O2
 //! [--basis harmonic:R:M|bins:R:A|gaussians:R:A] [--quadrature mean|integral] [table options]
-//! --out OUT.npy [--json] [--export-operator OP.npz] [--repeat K]`
+//! --out OUT.npy [--json] [--export-operator OP.npz] [--repeat K] [--backward] [--cache DIR]`
 //!
 //! A named group that does not contain the mesh's measured holonomy group gets a warning on stderr:
 //! kernels invariant under it are not well defined on this mesh.
 
 use super::TableArgs;
 use manifold_cnn::conv::{
-    ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature, Signals,
-    SignalsMut, SpanningTree,
+    CompileCache, Compiler, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature,
+    Signals, SignalsMut, SpanningTree,
 };
 use manifold_cnn::expmap::ExpMapTable;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
@@ -62,6 +62,17 @@ pub struct ConvolveArgs {
     /// Run the forward pass K times and report the median time.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+    /// Also run the backward pass (input and weight gradients, the output as the incoming gradient)
+    /// and report its time.
+    #[arg(long)]
+    pub backward: bool,
+    /// Cache directory for compiled exp-map tables and operators: one compiled before for the same
+    /// mesh (its vertex and face counts and a hash of its faces and edge lengths) and the same
+    /// parameters (rings, directions, radius, padding, basis, group, gauge, quadrature, f32, file
+    /// format version) is loaded from there instead of compiled, and what is compiled is written
+    /// there. Created if missing; a file that cannot be used is compiled again and overwritten.
+    #[arg(long)]
+    pub cache: Option<std::path::PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -310,22 +321,28 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     };
     check_request(&params, n, nb, c_in, c_out, None)?;
     let t0 = Instant::now();
-    let table = ExpMapTable::build(&m, &params)?;
-    let seconds_table = t0.elapsed().as_secs_f64();
-    check_request(
-        &params,
-        n,
-        nb,
-        c_in,
-        c_out,
-        Some(operator_entries(&m, &table)),
-    )?;
-    let t0 = Instant::now();
+    let cache = args.cache.as_ref().map(CompileCache::new).transpose()?;
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
     let options = ConvOptions::new().quadrature(quadrature);
-    let op = ConvOperator::<f32>::with_options(&m, &table, &basis, &gauge, &options)?;
-    drop(table);
-    let seconds_precompile = seconds_table + t0.elapsed().as_secs_f64();
+    let op_path = match &cache {
+        Some(c) => Some(c.operator_path::<f32, _>(&m, &params, &basis, &gauge, &options)?),
+        None => None,
+    };
+    let mut report = super::compile::CompileReport::new("convolve");
+    let mut on_event = |e: manifold_cnn::conv::CompileEvent| report.event(e);
+    let mut compiler = Compiler::new(&m, params, cache.as_ref(), &mut on_event);
+    let cached = op_path.as_ref().is_some_and(|p| p.exists());
+    if !cached {
+        let entries = operator_entries(&m, compiler.table()?);
+        check_request(&params, n, nb, c_in, c_out, Some(entries))?;
+    }
+    let op = compiler.operator::<f32, _>(&basis, &gauge, &options)?;
+    drop(compiler);
+    if cached {
+        check_request(&params, n, nb, c_in, c_out, Some(op.nnz()))?;
+    }
+    let seconds_precompile = t0.elapsed().as_secs_f64();
+    let op_loaded = report.loaded > 0;
     // Large channel counts are a user's choice: refuse what cannot be allocated instead of aborting.
     let zeros = |len: usize, what: &str| -> Result<Vec<f32>, Error> {
         let mut v = Vec::new();
@@ -349,24 +366,28 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         );
         times.push(t.elapsed().as_secs_f64());
     }
-    let (mut gx, mut gw) = (
-        zeros(n * c_in, "input gradient")?,
-        vec![0f32; weights.len()],
-    );
-    let t = Instant::now();
-    // Both gradients, the output as the incoming gradient: what a hidden layer's backward pass costs.
-    let grad_out = Signals::new(&out, 1, c_out)?;
-    op.weight_gradient(
-        Signals::new(&x, 1, c_in)?,
-        grad_out,
-        KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
-    );
-    op.input_gradient(
-        grad_out,
-        KernelWeights::new(&weights, nb, c_in, c_out)?,
-        SignalsMut::new(&mut gx, 1, c_in)?,
-    );
-    let seconds_backward = t.elapsed().as_secs_f64();
+    let mut seconds_backward = None;
+    if args.backward {
+        let (mut gx, mut gw) = (
+            zeros(n * c_in, "input gradient")?,
+            vec![0f32; weights.len()],
+        );
+        let t = Instant::now();
+        // Both gradients, the output as the incoming gradient: what a hidden layer's backward pass
+        // costs.
+        let grad_out = Signals::new(&out, 1, c_out)?;
+        op.weight_gradient(
+            Signals::new(&x, 1, c_in)?,
+            grad_out,
+            KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
+        );
+        op.input_gradient(
+            grad_out,
+            KernelWeights::new(&weights, nb, c_in, c_out)?,
+            SignalsMut::new(&mut gx, 1, c_in)?,
+        );
+        seconds_backward = Some(t.elapsed().as_secs_f64());
+    }
     let seconds_forward = median(times);
     if let Some(path) = &args.out {
         write_atomically(Path::new(path), |tmp| {
@@ -380,7 +401,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
     }
     let flops = op.forward_flops(c_in, c_out);
     if args.json {
-        super::print_json(&json!({
+        let mut summary = json!({
             "mesh": args.mesh,
             "vertices": n,
             "basis": nb,
@@ -395,12 +416,20 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "operator_bytes": op.bytes(),
             "operator_bytes_per_vertex": op.bytes() as f64 / n as f64,
             "seconds_precompile": seconds_precompile,
+            "operator_cache": match (&op_path, op_loaded) {
+                (None, _) => json!(null),
+                (Some(p), loaded) => json!({ "path": p, "hit": loaded }),
+            },
             "seconds_forward": seconds_forward,
-            "seconds_backward": seconds_backward,
             "forward_flops": flops,
             "forward_gflops_per_second": flops / seconds_forward / 1e9,
             "out": args.out,
-        }))?;
+        });
+        // Only what ran is reported.
+        if let Some(s) = seconds_backward {
+            summary["seconds_backward"] = json!(s);
+        }
+        super::print_json(&summary)?;
     } else {
         outln!("mesh               {} ({n} vertices)", args.mesh)?;
         outln!(
@@ -420,13 +449,29 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             op.bytes() as f64 / 1048576.0,
             op.bytes() as f64 / n as f64
         )?;
-        outln!("precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)")?;
+        if op_loaded {
+            outln!("precompile         {seconds_precompile:.3} s (gauge; operator loaded from the cache)")?;
+        } else {
+            outln!(
+                "precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)"
+            )?;
+        }
+        if let Some(p) = &op_path {
+            let what = if op_loaded {
+                "hit"
+            } else {
+                "miss, compiled and written"
+            };
+            outln!("cache              {what}: {}", p.display())?;
+        }
         outln!(
             "forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)",
             args.repeat,
             flops / seconds_forward / 1e9
         )?;
-        outln!("backward           {seconds_backward:.4} s")?;
+        if let Some(s) = seconds_backward {
+            outln!("backward           {s:.4} s")?;
+        }
         if let Some(path) = &args.out {
             outln!("wrote              {path}")?;
         }

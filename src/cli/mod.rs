@@ -17,6 +17,7 @@ macro_rules! errln {
     };
 }
 
+pub mod compile;
 pub mod convolve;
 pub mod expmap;
 pub mod holonomy;

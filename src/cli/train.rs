@@ -1,7 +1,9 @@
 //! `manifold-cnn train` and `manifold-cnn predict`: networks from a model description and data
 //! manifests (CSV `mesh,signals,labels`, see [`manifold_cnn::data::manifest`]).
 
+use super::compile::CompileReport;
 use candle_core::DType;
+use manifold_cnn::conv::{CompileCache, CompileEvent};
 use manifold_cnn::data::Dataset;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::write_npy_f32;
@@ -60,6 +62,13 @@ pub struct TrainArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Cache directory for compiled exp-map tables and operators (every mesh and pooling level):
+    /// one compiled before for the same mesh (vertex and face counts, a hash of faces and edge
+    /// lengths) and the same parameters (the model's rings, directions, radius, padding, basis and
+    /// group; gauge; f32; file format version) is loaded from there instead of compiled, and what is
+    /// compiled is written there, so a data set is compiled once. Created if missing.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
 }
 
 /// Arguments of `predict`.
@@ -80,6 +89,13 @@ pub struct PredictArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Cache directory for compiled exp-map tables and operators (every mesh and pooling level):
+    /// one compiled before for the same mesh (vertex and face counts, a hash of faces and edge
+    /// lengths) and the same parameters (the model's rings, directions, radius, padding, basis and
+    /// group; gauge; f32; file format version) is loaded from there instead of compiled, and what is
+    /// compiled is written there, so a data set is compiled once. Created if missing.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
 }
 
 fn bad(name: &'static str, message: String) -> Error {
@@ -265,20 +281,31 @@ fn resolve_group(
     Ok(named.unwrap_or(joined))
 }
 
-/// Compiles every mesh for the model, saying what it does when it takes long.
-fn compile(model: &Model, meshes: &[RunMesh], quiet: bool) -> Result<Vec<MeshLevels>, Error> {
+/// Compiles every mesh for the model (through the cache directory, if any), saying what it does when
+/// it takes long.
+fn compile(
+    model: &Model,
+    meshes: &[RunMesh],
+    quiet: bool,
+    cache: Option<&Path>,
+) -> Result<Vec<MeshLevels>, Error> {
     let started = Instant::now();
+    let cache = cache.map(CompileCache::new).transpose()?;
+    let mut report = CompileReport::new("train");
     let out = meshes
         .iter()
         .map(|m| {
+            report.set_label(format!("train: {}", m.spec));
             coarser_levels(&m.spec, model.pooling_levels())
                 .and_then(|levels| {
-                    MeshLevels::compile(
+                    MeshLevels::compile_cached(
                         m.manifold.clone(),
                         levels,
                         &model.spec().conv,
                         model.group(),
                         false,
+                        cache.as_ref(),
+                        &mut |e: CompileEvent| report.event(e),
                     )
                 })
                 .and_then(|levels| levels.with_fields(model.field_kernels()))
@@ -292,6 +319,14 @@ fn compile(model: &Model, meshes: &[RunMesh], quiet: bool) -> Result<Vec<MeshLev
             model.pooling_levels() + 1,
             started.elapsed().as_secs_f64()
         );
+        if let Some(c) = &cache {
+            errln!(
+                "cache {}: {} operator(s) and table(s) loaded, {} compiled and written",
+                c.dir().display(),
+                report.loaded,
+                report.saved
+            );
+        }
     }
     Ok(out)
 }
@@ -367,7 +402,7 @@ pub fn run_train(a: &TrainArgs) -> Result<(), Error> {
     if let Some(v) = &val_data {
         check_data(v, &model, &a.model)?;
     }
-    let compiled = compile(&model, &meshes, a.json)?;
+    let compiled = compile(&model, &meshes, a.json, a.cache.as_deref())?;
     // The signals move from the manifest's samples to the network's (no copy of the data set).
     let samples = |d: Dataset, map: &[usize]| -> Vec<nn::Sample> {
         d.samples
@@ -507,7 +542,7 @@ pub fn run_predict(a: &PredictArgs) -> Result<(), Error> {
             vec![data.samples.len() as u64, n as u64, k as u64]
         }
     };
-    let compiled = compile(&model, &meshes, a.json)?;
+    let compiled = compile(&model, &meshes, a.json, a.cache.as_deref())?;
     let samples: Vec<nn::Sample> = data
         .samples
         .into_iter()

@@ -19,13 +19,16 @@
 //! averages, and the same weights mean the same on meshes of any size. [`Quadrature::Integral`] keeps
 //! the integral itself.
 
+mod cache;
 mod gather;
 mod gauge;
 mod operator;
 mod real;
 mod shape;
 
+pub use cache::{CompileCache, CompileEvent, Compiler, Stage, CACHE_VERSION};
 pub use gauge::{Gauge, SpanningTree};
+pub use operator::saved::{OPERATOR_FORMAT_VERSION, OPERATOR_MAGIC};
 pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
 pub use real::Real;
 pub use shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};

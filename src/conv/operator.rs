@@ -10,6 +10,8 @@ use crate::expmap::{ExpMapTable, Tracer};
 use crate::Manifold;
 use rayon::prelude::*;
 
+pub(super) mod saved;
+
 /// A set of B real functions on the tangent plane, evaluated at polar coordinates `(r, θ)`.
 ///
 /// The convolution only ever evaluates a basis; every basis of [`kernel`](crate::kernel) implements
@@ -135,6 +137,8 @@ impl ConvOptions {
 /// total.
 #[derive(Clone, Debug)]
 pub struct ConvOperator<T: Real> {
+    /// The mesh it was compiled for (recorded when saved, checked when loaded).
+    mesh: crate::manifold::MeshIdentity,
     vertices: usize,
     basis: usize,
     quadrature: Quadrature,
@@ -485,6 +489,7 @@ impl<T: Real> ConvOperator<T> {
             }
         }
         let op = ConvOperator {
+            mesh: m.identity(),
             vertices: n,
             basis: nb,
             quadrature: options.quadrature,

@@ -18,7 +18,8 @@
 //!   face, barycentric coordinates, the transported direction and flags; one trace per direction lands
 //!   at every ring. See [`table`] for the grid, the quadrature weights, the layout and its bytes per
 //!   sample, and [`Padding`] for truncated samples.
-//! - [`write_npz`] exports a table for Python.
+//! - [`write_npz`] exports a table for Python; [`ExpMapTable::save`] and [`ExpMapTable::load`] keep
+//!   it in a versioned binary file carrying the mesh's identity (format: [`TABLE_FORMAT_VERSION`]).
 //!
 //! # Accuracy
 //! - On flat meshes (grids, the flat torus, the flat Möbius strip, and every cone away from its apex) a
@@ -36,6 +37,7 @@ pub mod table;
 pub mod trace;
 
 pub use export::write_npz;
+pub use table::saved::{TABLE_FORMAT_VERSION, TABLE_MAGIC};
 pub use table::{
     ExpMapParams, ExpMapTable, Padding, Radius, TableEntry, BYTES_PER_SAMPLE, FLAG_MIRRORED,
     FLAG_TRUNCATED, MAX_RADIUS_EDGES, MAX_SAMPLES,

@@ -7,6 +7,8 @@ use crate::manifold::{Manifold, MeshIdentity};
 use rayon::prelude::*;
 use std::f64::consts::TAU;
 
+pub(super) mod saved;
+
 /// Flag bit: the sample's trace stopped before reaching the sample's radius.
 pub const FLAG_TRUNCATED: u8 = 1;
 /// Flag bit: the landing face's orientation, carried along the trace, disagrees with the star of the

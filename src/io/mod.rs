@@ -1,6 +1,7 @@
 //! Reading and writing files, and resolving mesh specs.
 pub mod npz;
 pub mod obj;
+pub mod saved;
 
 use crate::error::{Error, Result};
 use crate::mesh::MeshSource;
@@ -54,12 +55,11 @@ pub fn max_input_bytes() -> Result<u64> {
     }
 }
 
-fn too_large(path: &std::path::Path, limit: u64) -> Error {
+fn too_large(path: &std::path::Path, limit: u64, var: &str) -> Error {
     Error::Io {
         path: path.display().to_string(),
         message: format!(
-            "larger than the input limit of {limit} bytes ({:.2} GiB); set {MAX_INPUT_BYTES_VAR} \
-             to raise it",
+            "larger than the input limit of {limit} bytes ({:.2} GiB); set {var} to raise it",
             limit as f64 / (1u64 << 30) as f64
         ),
     }
@@ -71,6 +71,8 @@ pub struct InputFile {
     file: std::fs::File,
     left: u64,
     limit: u64,
+    /// The environment variable that sets the limit.
+    var: &'static str,
 }
 
 impl std::io::Read for InputFile {
@@ -81,8 +83,8 @@ impl std::io::Read for InputFile {
             return match self.file.read(&mut probe)? {
                 0 => Ok(0),
                 _ => Err(std::io::Error::other(format!(
-                    "larger than the input limit of {} bytes; set {MAX_INPUT_BYTES_VAR} to raise it",
-                    self.limit
+                    "larger than the input limit of {} bytes; set {} to raise it",
+                    self.limit, self.var
                 ))),
             };
         }
@@ -102,7 +104,11 @@ impl std::io::Read for InputFile {
 /// # Errors
 /// [`Error::Io`] naming the path if it cannot be opened or is too large.
 pub fn open_input(path: &std::path::Path) -> Result<InputFile> {
-    let limit = max_input_bytes()?;
+    open_limited(path, max_input_bytes()?, MAX_INPUT_BYTES_VAR)
+}
+
+/// [`open_input`] under another limit, set by the environment variable `var`.
+fn open_limited(path: &std::path::Path, limit: u64, var: &'static str) -> Result<InputFile> {
     let io = |e: std::io::Error| Error::Io {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -110,12 +116,13 @@ pub fn open_input(path: &std::path::Path) -> Result<InputFile> {
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if meta.is_file() && meta.len() > limit {
-        return Err(too_large(path, limit));
+        return Err(too_large(path, limit, var));
     }
     Ok(InputFile {
         file,
         left: limit,
         limit,
+        var,
     })
 }
 

@@ -6,7 +6,9 @@ use super::fields::FieldOp;
 use super::fused::{GlobalPoolOp, PoolOp, Rings};
 use super::op::ConvOp;
 use super::spec::ConvSpec;
-use crate::conv::{ConvOperator, Gauge, SpanningTree};
+use crate::conv::{
+    CompileCache, CompileEvent, Compiler, ConvOperator, ConvOptions, Gauge, SpanningTree,
+};
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapParams, ExpMapTable, Padding, Radius};
 use crate::fields::{FieldKernel, FieldType};
@@ -301,6 +303,24 @@ impl MeshLevels {
         group: &HolonomyGroup,
         f64: bool,
     ) -> Result<MeshLevels> {
+        Self::compile_cached(finest, coarser, conv, group, f64, None, &mut |_| {})
+    }
+
+    /// As [`compile`](Self::compile), with each level's exp-map table and operators taken from
+    /// `cache` where it holds them (and written there once compiled), and what happens (cache hits,
+    /// progress) reported to `report`.
+    ///
+    /// # Errors
+    /// As [`compile`](Self::compile).
+    pub fn compile_cached(
+        finest: Arc<Manifold>,
+        coarser: Vec<Arc<Manifold>>,
+        conv: &ConvSpec,
+        group: &HolonomyGroup,
+        f64: bool,
+        cache: Option<&CompileCache>,
+        report: &mut dyn FnMut(CompileEvent<'_>),
+    ) -> Result<MeshLevels> {
         let basis = constrained_basis(conv, group)?;
         let params = ExpMapParams {
             rings: conv.rings,
@@ -315,16 +335,24 @@ impl MeshLevels {
         }
         let mut levels = Vec::new();
         for m in manifolds {
-            let table = ExpMapTable::build(&m, &params)?;
             let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
-            let op32 = Arc::new(ConvOperator::<f32>::new(&m, &table, &basis, &gauge)?);
+            let options = ConvOptions::default();
+            let mut compiler = Compiler::new(&m, params, cache, &mut *report);
+            let op32 = Arc::new(compiler.operator::<f32, _>(&basis, &gauge, &options)?);
             let op64 = if f64 {
-                Some(Arc::new(ConvOperator::<f64>::new(
-                    &m, &table, &basis, &gauge,
-                )?))
+                Some(Arc::new(
+                    compiler.operator::<f64, _>(&basis, &gauge, &options)?,
+                ))
             } else {
                 None
             };
+            // The field convolutions of a model compile from the same table later
+            // (`with_fields`): loaded or built here if the operators came from the cache.
+            compiler.table()?;
+            let table = compiler
+                .take_table()
+                .expect("the compiler holds the table it just gave");
+            drop(compiler);
             let areas = m.geometry.vertex_areas();
             let total: f64 = areas.iter().sum();
             let area_weights: Vec<f64> = areas.iter().map(|a| a / total).collect();

@@ -1,0 +1,294 @@
+//! Saving and loading a [`ConvOperator`]: one binary file, versioned, carrying the mesh's identity.
+//!
+//! The format is documented on [`OPERATOR_FORMAT_VERSION`].
+
+use super::{ConvOperator, Quadrature};
+use crate::conv::Real;
+use crate::error::{Error, Result};
+use crate::io::saved::{SavedReader, SavedWriter};
+use crate::manifold::{Manifold, MeshIdentity};
+use rayon::prelude::*;
+use std::path::Path;
+
+/// The first 8 bytes of a saved convolution operator.
+pub const OPERATOR_MAGIC: &[u8; 8] = b"MCNNCONV";
+
+/// The format version of saved convolution operators this build writes and reads
+/// ([`ConvOperator::save`], [`ConvOperator::load`]).
+///
+/// # Format of a saved operator (version 1)
+/// The container of [`io::saved`](crate::io::saved) (little-endian; a checksum of every byte at the
+/// end) with
+///
+/// ```text
+/// magic        8 bytes   "MCNNCONV"
+/// version      u32       1
+/// scalar       u32       bytes per coefficient: 4 (f32) or 8 (f64)
+/// mesh         3 × u64   vertices N, faces F, fingerprint (MeshIdentity)
+/// basis        u64       B
+/// entries      u64       nnz
+/// quadrature   u32       0 mean, 1 integral
+/// reserved     u32       0
+/// order        u32 × N       vertex of each internal row
+/// rank         u32 × N       row of each vertex (the inverse permutation)
+/// row_offsets  u32 × (N+1)   CSR offsets of the rows
+/// cols         u32 × nnz     internal column of each entry
+/// coefs        T × nnz·B     B coefficients per entry (T as `scalar` says)
+/// t_offsets    u32 × (N+1)   the transposed index: CSR offsets per column
+/// t_rows       u32 × nnz     … the row of each transposed entry
+/// t_entries    u32 × nnz     … and its entry in `cols`
+/// checksum     u64
+/// ```
+///
+/// These are the operator's own arrays: a loaded operator runs every pass exactly as the one saved
+/// (bit for bit). On load every index is checked (orders are inverse permutations, offsets are
+/// monotone and end at nnz, columns and rows below N, the transposed index is exactly the transpose
+/// of the rows) and every coefficient is finite.
+pub const OPERATOR_FORMAT_VERSION: u32 = 1;
+
+const WHAT: &str = "convolution operator";
+
+impl<T: Real> ConvOperator<T> {
+    /// The identity of the mesh the operator was compiled for.
+    pub fn mesh_identity(&self) -> MeshIdentity {
+        self.mesh
+    }
+
+    /// Writes the operator to `path` in the format of [`OPERATOR_FORMAT_VERSION`] (atomically: the
+    /// file is complete or not there).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `path` if writing fails.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let basis = KernelBasis::Bins(PolarBins::new(2, 4).unwrap());
+    /// let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge).unwrap();
+    /// let path = std::env::temp_dir().join(format!("doc-op-{}.conv", std::process::id()));
+    /// op.save(&path).unwrap();
+    /// let back = ConvOperator::<f32>::load(&path, &m).unwrap();
+    /// assert_eq!(back.csr(), op.csr());
+    /// // Another scalar type is refused, not converted.
+    /// assert!(ConvOperator::<f64>::load(&path, &m).is_err());
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_atomically(path.as_ref(), |tmp| self.write_to(tmp))
+    }
+
+    fn write_to(&self, path: &Path) -> Result<()> {
+        let mut w = SavedWriter::create(path, OPERATOR_MAGIC, OPERATOR_FORMAT_VERSION)?;
+        w.u32(std::mem::size_of::<T>() as u32)?;
+        w.u64(self.mesh.vertices as u64)?;
+        w.u64(self.mesh.faces as u64)?;
+        w.u64(self.mesh.fingerprint)?;
+        w.u64(self.basis as u64)?;
+        w.u64(self.cols.len() as u64)?;
+        w.u32(match self.quadrature {
+            Quadrature::Mean => 0,
+            Quadrature::Integral => 1,
+        })?;
+        w.u32(0)?;
+        for a in [&self.order, &self.rank, &self.row_offsets, &self.cols] {
+            w.array(a.iter().copied())?;
+        }
+        if std::mem::size_of::<T>() == 4 {
+            // Exact: an f32 coefficient widened to f64 and back.
+            w.array(self.coefs.iter().map(|c| c.to_f64() as f32))?;
+        } else {
+            w.array(self.coefs.iter().map(|c| c.to_f64()))?;
+        }
+        for a in [&self.t_offsets, &self.t_rows, &self.t_entries] {
+            w.array(a.iter().copied())?;
+        }
+        w.finish()
+    }
+
+    /// Reads an operator written by [`save`](Self::save) for use with the manifold `m`.
+    ///
+    /// Everything is checked: the format and its version, the scalar type (an `f64` operator is not
+    /// loaded as `f32`, nor the reverse), the mesh (the operator's [`MeshIdentity`] must be `m`'s),
+    /// the length of the file against its header, a checksum of every byte, and every index the
+    /// passes rely on (see [`OPERATOR_FORMAT_VERSION`]). A file that fails any of them is refused;
+    /// none can make this panic or make a later pass read out of bounds.
+    ///
+    /// Read under its own size limit, [`max_saved_bytes`](crate::io::saved::max_saved_bytes).
+    ///
+    /// # Errors
+    /// [`Error::MeshMismatch`] naming both identities if the operator was compiled for another mesh;
+    /// [`Error::Io`] naming the file for anything else (unreadable, another kind of file, another
+    /// format version or scalar type, truncated, corrupted, invalid).
+    pub fn load(path: impl AsRef<Path>, m: &Manifold) -> Result<ConvOperator<T>> {
+        let mut r =
+            SavedReader::open(path.as_ref(), WHAT, OPERATOR_MAGIC, OPERATOR_FORMAT_VERSION)?;
+        let scalar = r.u32()?;
+        let (nv, nf, fingerprint) = (r.u64()?, r.u64()?, r.u64()?);
+        let (basis, nnz) = (r.u64()?, r.u64()?);
+        let (quadrature, reserved) = (r.u32()?, r.u32()?);
+        let size = std::mem::size_of::<T>();
+        let name = |bytes: u32| match bytes {
+            4 => "f32".to_string(),
+            8 => "f64".to_string(),
+            b => format!("{b}-byte"),
+        };
+        if scalar as usize != size {
+            return Err(r.invalid(format!(
+                "it holds {} coefficients, but was loaded as {}",
+                name(scalar),
+                name(size as u32)
+            )));
+        }
+        if reserved != 0 {
+            return Err(r.invalid("reserved header fields are not zero".into()));
+        }
+        let built_for = MeshIdentity {
+            vertices: usize::try_from(nv).unwrap_or(usize::MAX),
+            faces: usize::try_from(nf).unwrap_or(usize::MAX),
+            fingerprint,
+        };
+        if built_for != m.identity() {
+            return Err(Error::MeshMismatch {
+                stage: "saved convolution operator",
+                built_for,
+                given: m.identity(),
+            });
+        }
+        let quadrature = match quadrature {
+            0 => Quadrature::Mean,
+            1 => Quadrature::Integral,
+            q => return Err(r.invalid(format!("unknown quadrature {q}"))),
+        };
+        let n = built_for.vertices;
+        if basis == 0 || nnz > u32::MAX as u64 || n > u32::MAX as usize {
+            return Err(r.invalid(format!(
+                "{basis} basis functions, {nnz} entries on {n} vertices (at least 1 basis function, \
+                 at most 2^32 − 1 entries and vertices)"
+            )));
+        }
+        let (nb, nnz) = (usize::try_from(basis).ok(), nnz as usize);
+        let coefs = nb.and_then(|nb| nnz.checked_mul(nb));
+        let (Some(nb), Some(ncoef)) = (nb, coefs) else {
+            return Err(r.invalid("the header's array sizes overflow".into()));
+        };
+        // Bytes: order, rank and two offset arrays (4 · (4N + 2)), three index arrays (12 · nnz) and
+        // the coefficients.
+        let payload = (ncoef as u64).checked_mul(size as u64).and_then(|c| {
+            c.checked_add(16 * n as u64 + 8)?
+                .checked_add(12 * nnz as u64)
+        });
+        r.expect_payload(payload)?;
+        let order = r.array::<u32>(n)?;
+        let rank = r.array::<u32>(n)?;
+        let row_offsets = r.array::<u32>(n + 1)?;
+        let cols = r.array::<u32>(nnz)?;
+        let coefs: Vec<T> = if size == 4 {
+            let c = r.array::<f32>(ncoef)?;
+            c.into_iter().map(|x| T::from_f64(x as f64)).collect()
+        } else {
+            let c = r.array::<f64>(ncoef)?;
+            c.into_iter().map(T::from_f64).collect()
+        };
+        let t_offsets = r.array::<u32>(n + 1)?;
+        let t_rows = r.array::<u32>(nnz)?;
+        let t_entries = r.array::<u32>(nnz)?;
+        r.finish()?;
+        let op = ConvOperator {
+            mesh: built_for,
+            vertices: n,
+            basis: nb,
+            quadrature,
+            order,
+            rank,
+            row_offsets,
+            cols,
+            coefs,
+            t_offsets,
+            t_rows,
+            t_entries,
+        };
+        op.validate().map_err(|m| r.invalid(m))?;
+        Ok(op)
+    }
+
+    /// Every invariant of the compiled arrays, without panicking: those `check_indices` asserts after
+    /// compiling (which the passes' unchecked reads rely on), and that the transposed index is exactly
+    /// the transpose of the rows (so the backward pass is the adjoint of the forward).
+    fn validate(&self) -> std::result::Result<(), String> {
+        let (n, nnz) = (self.vertices, self.cols.len());
+        if self.order.len() != n || self.rank.len() != n {
+            return Err("the row order is not a permutation of the vertices".into());
+        }
+        let mut seen = vec![false; n];
+        for (i, &v) in self.order.iter().enumerate() {
+            let v = v as usize;
+            if v >= n || std::mem::replace(&mut seen[v], true) {
+                return Err(format!(
+                    "row {i}: vertex {v} is out of range or repeated in the row order"
+                ));
+            }
+        }
+        if let Some(v) = (0..n).find(|&v| {
+            self.rank[v] as usize >= n || self.order[self.rank[v] as usize] as usize != v
+        }) {
+            return Err(format!(
+                "vertex {v}: rank {} is not the inverse of the row order",
+                self.rank[v]
+            ));
+        }
+        for (what, offsets) in [("row", &self.row_offsets), ("column", &self.t_offsets)] {
+            if offsets.len() != n + 1
+                || offsets[0] != 0
+                || offsets[n] as usize != nnz
+                || offsets.windows(2).any(|w| w[0] > w[1])
+            {
+                return Err(format!(
+                    "the {what} offsets do not rise from 0 to the {nnz} entries"
+                ));
+            }
+        }
+        if self.coefs.len() != nnz * self.basis {
+            return Err("coefficient count is not entries × basis functions".into());
+        }
+        if let Some(j) = self.cols.par_iter().position_first(|&q| q as usize >= n) {
+            return Err(format!("entry {j}: column {} of {n}", self.cols[j]));
+        }
+        if let Some(k) = self
+            .coefs
+            .par_iter()
+            .position_first(|c| !c.to_f64().is_finite())
+        {
+            return Err(format!(
+                "entry {}: coefficient {:?} is not finite",
+                k / self.basis,
+                self.coefs[k]
+            ));
+        }
+        // The transposed index: entry k of column q is (row p, entry e) with e in row p and
+        // cols[e] = q, and every entry appears exactly once.
+        let mut used = vec![false; nnz];
+        for q in 0..n {
+            for k in self.t_offsets[q] as usize..self.t_offsets[q + 1] as usize {
+                let (p, e) = (self.t_rows[k] as usize, self.t_entries[k] as usize);
+                let in_row = p < n
+                    && e < nnz
+                    && (self.row_offsets[p] as usize..self.row_offsets[p + 1] as usize)
+                        .contains(&e)
+                    && self.cols[e] as usize == q;
+                if !in_row || std::mem::replace(&mut used[e], true) {
+                    return Err(format!(
+                        "transposed entry {k} (column {q}, row {p}, entry {e}) is not an entry of \
+                         its row, or repeats one"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
