@@ -68,10 +68,8 @@ impl CompileReport {
                 }
                 self.last = Instant::now();
             }
-            CompileEvent::Compiled { stage, seconds } => {
-                if seconds >= 1.0 {
-                    errln!("{label}: {} compiled in {seconds:.1} s", stage.name());
-                }
+            CompileEvent::Compiled { stage, seconds } if seconds >= 1.0 => {
+                errln!("{label}: {} compiled in {seconds:.1} s", stage.name());
             }
             _ => {}
         }
