@@ -2,24 +2,7 @@
 //! everything that changes them, and a [`Compiler`] that loads from it, compiles what is missing,
 //! writes it back, and reports progress.
 //!
-//! # The cache key
-//! A table is stored as `table-KEY.xmap`, an operator as `operator-f32-KEY.conv` (or `f64`), in the
-//! formats of [`TABLE_FORMAT_VERSION`] and [`OPERATOR_FORMAT_VERSION`]. `KEY` is a 64-bit hash of
-//!
-//! - [`CACHE_VERSION`] and the file format's version;
-//! - the mesh's [`MeshIdentity`] (counts, and a hash of the faces and edge lengths);
-//! - the table's parameters: rings, directions, the radius *as resolved* (so `--radius-edges 5` and
-//!   the same radius given absolutely share a table) and the padding policy;
-//! - for an operator, in addition: the table's key, the scalar type, the quadrature, the kernel basis
-//!   (its `Debug` description, which holds the base basis and the constraint of the holonomy group,
-//!   and its values at fixed probe points), the gauge (every vertex's transport and the tree's order,
-//!   so the root and the spanning tree are covered) and the vertex positions where the mesh has them
-//!   (they choose the operator's row order, which changes sums by rounding).
-//!
-//! Equal keys mean equal parameters; a file that does not load (another format version, corrupted,
-//! truncated) is reported as [`CompileEvent::Rejected`], compiled again and overwritten. The key
-//! cannot see the compiling code itself: a change to the library that changes compiled results must
-//! raise [`CACHE_VERSION`].
+//! The key is documented on [`CompileCache`].
 
 use super::{ConvOperator, ConvOptions, Gauge, Quadrature, Real, SampledBasis};
 use crate::error::{Error, Result};
@@ -36,7 +19,26 @@ use super::OPERATOR_FORMAT_VERSION;
 /// caches written before are not used.
 pub const CACHE_VERSION: u32 = 1;
 
-/// A directory of compiled tables and operators (see the [module](self) for the key).
+/// A directory of compiled tables and operators.
+///
+/// # The cache key
+/// A table is stored as `table-KEY.xmap`, an operator as `operator-f32-KEY.conv` (or `f64`), in the
+/// formats of [`TABLE_FORMAT_VERSION`] and [`OPERATOR_FORMAT_VERSION`]. `KEY` is a 64-bit hash of
+///
+/// - [`CACHE_VERSION`] and the file format's version;
+/// - the mesh's [`MeshIdentity`] (counts, and a hash of the faces and edge lengths);
+/// - the table's parameters: rings, directions, the radius *as resolved* (so `--radius-edges 5` and
+///   the same radius given absolutely share a table) and the padding policy;
+/// - for an operator, in addition: the table's key, the scalar type, the quadrature, the kernel basis
+///   (its `Debug` description, which holds the base basis and the constraint of the holonomy group,
+///   and its values at fixed probe points), the gauge (every vertex's transport and the tree's order,
+///   so the root and the spanning tree are covered) and the vertex positions where the mesh has them
+///   (they choose the operator's row order, which changes sums by rounding).
+///
+/// Equal keys mean equal parameters; a file that does not load (another format version, corrupted,
+/// truncated) is reported as [`CompileEvent::Rejected`], compiled again and overwritten. The key
+/// cannot see the compiling code itself: a change to the library that changes compiled results must
+/// raise [`CACHE_VERSION`].
 #[derive(Clone, Debug)]
 pub struct CompileCache {
     dir: PathBuf,
