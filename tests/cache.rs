@@ -463,3 +463,53 @@ fn convolve_runs_the_backward_pass_only_when_asked() {
     let text = run(&[&base[..], &["--backward"]].concat());
     assert!(String::from_utf8_lossy(&text.stdout).contains("backward  "));
 }
+
+#[test]
+fn train_compiles_a_data_set_once_with_a_cache() {
+    let dir = TempDir::new("cache", "train");
+    let model = dir.write(
+        "model.json",
+        r#"{
+  "input_channels": 1, "outputs": 2, "task": "mesh", "group": "auto",
+  "conv": { "basis": "harmonic:2:1", "rings": 2, "directions": 8, "radius_edges": 1.5 },
+  "layers": [
+    { "type": "conv", "channels": 2 }, { "type": "relu" },
+    { "type": "global_pool", "mode": "mean" }, { "type": "dense", "units": 2 }
+  ]
+}"#,
+    );
+    let n = manifold("icosphere:1").mesh.vertex_count();
+    dir.f32("a.npy", &[n as u64, 1], &values::<f32>(n, 1));
+    dir.f32("b.npy", &[n as u64, 1], &values::<f32>(n, 2));
+    let train = dir.write(
+        "train.csv",
+        "mesh,signals,labels\nicosphere:1,a.npy,0\nicosphere:1,b.npy,1\n",
+    );
+    let (model, train, cache) = (
+        model.display().to_string(),
+        train.display().to_string(),
+        dir.arg("cache"),
+    );
+    let mut weights = Vec::new();
+    for k in 0..2 {
+        let out_dir = dir.arg(&format!("run{k}"));
+        let out = run(&[
+            "train", "--model", &model, "--train", &train, "--epochs", "1", "--seed", "1", "--out",
+            &out_dir, "--cache", &cache,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        // Loaded: the operator only (its table is not needed); written: the table and the operator.
+        let said = if k == 0 {
+            "0 operator(s) and table(s) loaded, 2 compiled and written"
+        } else {
+            "1 operator(s) and table(s) loaded, 0 compiled and written"
+        };
+        assert!(stderr.contains(said), "run {k}: {stderr}");
+        weights.push(std::fs::read(dir.path(&format!("run{k}/model.safetensors"))).unwrap());
+    }
+    assert_eq!(
+        weights[0], weights[1],
+        "the same training from the cached operator"
+    );
+}
