@@ -426,6 +426,15 @@ impl SavedReader {
     /// # Errors
     /// If the file ends or cannot be read, or the values cannot be allocated.
     pub fn array<P: Pod>(&mut self, n: usize) -> Result<Vec<P>> {
+        self.array_map(n, |p: P| p)
+    }
+
+    /// Reads `n` values stored as `P`, converted by `f` as they are read (no copy of the array in
+    /// its stored type).
+    ///
+    /// # Errors
+    /// As [`array`](Self::array).
+    pub fn array_map<P: Pod, X>(&mut self, n: usize, f: impl Fn(P) -> X) -> Result<Vec<X>> {
         let mut out = Vec::new();
         out.try_reserve_exact(n).map_err(|_| {
             self.invalid(format!(
@@ -444,7 +453,7 @@ impl SavedReader {
                 self.buf = buf;
                 return Err(e);
             }
-            out.extend(buf.chunks_exact(P::SIZE).map(P::get));
+            out.extend(buf.chunks_exact(P::SIZE).map(|b| f(P::get(b))));
             left -= k;
         }
         self.buf = buf;
@@ -486,6 +495,18 @@ impl SavedReader {
             Err(e) => Err(io_error(&self.path, e.to_string())),
         }
     }
+}
+
+/// The index of the first value of `v` for which `bad` holds: in parallel over chunks, each checked
+/// whole (no early exit inside a chunk, so the check vectorizes), then searched in the first bad chunk.
+pub fn first_bad<T: Sync>(v: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 14;
+    let k = v
+        .par_chunks(CHUNK)
+        .position_first(|c| c.iter().fold(false, |any, x| any | bad(x)))?;
+    let chunk = &v[k * CHUNK..((k + 1) * CHUNK).min(v.len())];
+    chunk.iter().position(bad).map(|i| k * CHUNK + i)
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 use super::{ConvOperator, Quadrature};
 use crate::conv::Real;
 use crate::error::{Error, Result};
-use crate::io::saved::{SavedReader, SavedWriter};
+use crate::io::saved::{first_bad, SavedReader, SavedWriter};
 use crate::manifold::{Manifold, MeshIdentity};
-use rayon::prelude::*;
 use std::path::Path;
 
 /// The first 8 bytes of a saved convolution operator.
@@ -189,11 +188,9 @@ impl<T: Real> ConvOperator<T> {
         let row_offsets = r.array::<u32>(n + 1)?;
         let cols = r.array::<u32>(nnz)?;
         let coefs: Vec<T> = if size == 4 {
-            let c = r.array::<f32>(ncoef)?;
-            c.into_iter().map(|x| T::from_f64(x as f64)).collect()
+            r.array_map(ncoef, |x: f32| T::from_f64(x as f64))?
         } else {
-            let c = r.array::<f64>(ncoef)?;
-            c.into_iter().map(T::from_f64).collect()
+            r.array_map(ncoef, T::from_f64)?
         };
         let t_offsets = r.array::<u32>(n + 1)?;
         let t_rows = r.array::<u32>(nnz)?;
@@ -256,14 +253,10 @@ impl<T: Real> ConvOperator<T> {
         if self.coefs.len() != nnz * self.basis {
             return Err("coefficient count is not entries × basis functions".into());
         }
-        if let Some(j) = self.cols.par_iter().position_first(|&q| q as usize >= n) {
+        if let Some(j) = first_bad(&self.cols, |&q| q as usize >= n) {
             return Err(format!("entry {j}: column {} of {n}", self.cols[j]));
         }
-        if let Some(k) = self
-            .coefs
-            .par_iter()
-            .position_first(|c| !c.to_f64().is_finite())
-        {
+        if let Some(k) = first_bad(&self.coefs, |c| !c.to_f64().is_finite()) {
             return Err(format!(
                 "entry {}: coefficient {:?} is not finite",
                 k / self.basis,

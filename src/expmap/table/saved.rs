@@ -4,9 +4,8 @@
 
 use super::{ExpMapTable, Padding, FLAG_MIRRORED, FLAG_TRUNCATED, MAX_SAMPLES};
 use crate::error::{Error, Result};
-use crate::io::saved::{SavedReader, SavedWriter};
+use crate::io::saved::{first_bad, SavedReader, SavedWriter};
 use crate::manifold::{Manifold, MeshIdentity};
-use rayon::prelude::*;
 use std::path::Path;
 
 /// The first 8 bytes of a saved exp-map table.
@@ -179,41 +178,29 @@ impl ExpMapTable {
                 sample_radii[s], sample_angles[s], sample_weights[s]
             ));
         }
-        if let Some(e) = landing_faces
-            .par_iter()
-            .position_first(|&f| f as usize >= nf)
-        {
+        if let Some(e) = first_bad(&landing_faces, |&f| f as usize >= nf) {
             return invalid(format!(
                 "entry {e}: landing face {} of a mesh of {nf} faces",
                 landing_faces[e]
             ));
         }
-        if let Some(e) = landing_barys
-            .par_iter()
-            .position_first(|b| !(b[0].is_finite() && b[1].is_finite()))
-        {
+        if let Some(e) = first_bad(&landing_barys, |b| !(b[0].is_finite() && b[1].is_finite())) {
             return invalid(format!(
                 "entry {e}: barycentric coordinates {:?}",
                 landing_barys[e]
             ));
         }
-        if let Some(e) = transported_angles
-            .par_iter()
-            .position_first(|a| !a.is_finite())
-        {
+        if let Some(e) = first_bad(&transported_angles, |a| !a.is_finite()) {
             return invalid(format!(
                 "entry {e}: transported angle {}",
                 transported_angles[e]
             ));
         }
         let known = FLAG_TRUNCATED | FLAG_MIRRORED;
-        if let Some(e) = flags.par_iter().position_first(|&f| f & !known != 0) {
+        if let Some(e) = first_bad(&flags, |&f| f & !known != 0) {
             return invalid(format!("entry {e}: unknown flags {:#04x}", flags[e]));
         }
-        if let Some(t) = trace_lengths
-            .par_iter()
-            .position_first(|l| !(l.is_finite() && *l >= 0.0))
-        {
+        if let Some(t) = first_bad(&trace_lengths, |l| !(l.is_finite() && *l >= 0.0)) {
             return invalid(format!("trace {t}: length {}", trace_lengths[t]));
         }
         Ok(ExpMapTable {
