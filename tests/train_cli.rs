@@ -781,6 +781,21 @@ fn a_gauge_equivariant_model_trains_and_predicts() {
     assert_eq!(shape, vec![samples as u64, 3]);
     assert!(values.iter().all(|v| v.is_finite()));
 
+    // Through a compile cache: the second run loads the scalar operators and builds the table the
+    // field convolutions need (not cached) itself; the same loss curve both times.
+    let cache = dir.arg("cache");
+    let runs: Vec<serde_json::Value> = ["c1", "c2"]
+        .iter()
+        .map(|name| {
+            let out = dir.arg(name);
+            let mut args = train_args(&model, &manifest, &out);
+            args.extend(["--cache", cache.as_str()]);
+            json(&run(&args))
+        })
+        .collect();
+    assert!(runs[0]["train_loss"].is_f64(), "{runs:?}");
+    assert_eq!(runs[0]["train_loss"], runs[1]["train_loss"], "{runs:?}");
+
     // Fields of order ≥ 1 cannot reach a layer that takes scalars: the error names the layer.
     dir.write(
         "bad.json",

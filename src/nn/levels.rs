@@ -30,8 +30,9 @@ pub struct Level {
     pub area_weights: Arc<Vec<f64>>,
     /// The same in row order (row `r` is vertex `conv.operator().order()[r]`).
     row_areas: Arc<Vec<f64>>,
-    /// The exp-map table the convolutions of this level are compiled from.
-    table: Arc<ExpMapTable>,
+    /// The exp-map table the convolutions of this level were compiled from, unless they came from a
+    /// compile cache (then [`MeshLevels::with_fields`] builds it if a field convolution needs it).
+    table: Option<Arc<ExpMapTable>>,
 }
 
 /// Index maps between level `l` (fine) and `l + 1` (coarse); coarse vertex `v` is fine vertex `v`.
@@ -65,6 +66,8 @@ pub struct MeshLevels {
     pools: Vec<Pooling>,
     /// Whether the operators are also compiled in `f64`.
     f64: bool,
+    /// The exp-map table's parameters (every level's).
+    params: ExpMapParams,
     /// The field convolutions compiled for a model ([`with_fields`](MeshLevels::with_fields)): level,
     /// kernel, operators.
     fields: Vec<(usize, FieldKernel, FieldOp)>,
@@ -346,19 +349,16 @@ impl MeshLevels {
             } else {
                 None
             };
-            // The field convolutions of a model compile from the same table later
-            // (`with_fields`): loaded or built here if the operators came from the cache.
-            compiler.table()?;
-            let table = compiler
-                .take_table()
-                .expect("the compiler holds the table it just gave");
+            // The field convolutions of a model compile from the same table later (`with_fields`);
+            // none was built or loaded if the operators came from the cache.
+            let table = compiler.take_table();
             drop(compiler);
             let areas = m.geometry.vertex_areas();
             let total: f64 = areas.iter().sum();
             let area_weights: Vec<f64> = areas.iter().map(|a| a / total).collect();
             let row_areas = op32.order().iter().map(|&v| area_weights[v as usize]);
             levels.push(Level {
-                table: Arc::new(table),
+                table: table.map(Arc::new),
                 row_areas: Arc::new(row_areas.collect()),
                 area_weights: Arc::new(area_weights),
                 conv: ConvOp::new(op32, op64),
@@ -372,6 +372,7 @@ impl MeshLevels {
             levels,
             pools,
             f64,
+            params,
             fields: Vec::new(),
         })
     }
@@ -406,7 +407,11 @@ impl MeshLevels {
                     ),
                 });
             }
-            let op = FieldOp::compile(&l.manifold, &l.table, kernel, self.f64)?;
+            let table = match &l.table {
+                Some(t) => t.clone(),
+                None => Arc::new(ExpMapTable::build(&l.manifold, &self.params)?),
+            };
+            let op = FieldOp::compile(&l.manifold, &table, kernel, self.f64)?;
             // Both operators order their rows by the same rule from the same mesh; the features
             // between them are in that order.
             assert_eq!(
@@ -414,6 +419,8 @@ impl MeshLevels {
                 l.conv.operator().order(),
                 "field and scalar convolutions share the row order"
             );
+            // Built once per level, for the level's other field convolutions.
+            self.levels[*level].table = Some(table);
             self.fields.push((*level, kernel.clone(), op));
         }
         Ok(self)
