@@ -372,3 +372,29 @@ fn field_types_and_kernels_refuse_what_cannot_be_built() {
     .unwrap_err();
     assert!(err.to_string().contains("no O(2) kernel"), "{err}");
 }
+
+/// An SO(2) kernel cannot carry a transport that reverses orientation: refused on a non-orientable
+/// mesh and with reflected frames, accepted with rotated ones.
+#[test]
+fn so2_kernels_are_refused_where_transport_reflects() {
+    let radial = RadialBasis::new(RadialProfile::Gaussian, 1).unwrap();
+    let t = FieldType::parse("1x1").unwrap();
+    let so2 = FieldKernel::new(&t, &t, radial, false).unwrap();
+    let params = ExpMapParams::default();
+    let strip = Manifold::load("flat-mobius:12x6", &BuildOptions::default()).unwrap();
+    let table = ExpMapTable::build(&strip, &params).unwrap();
+    let gauge = Gauge::identity(&strip);
+    let options = ConvOptions::default();
+    assert!(FieldConvolution::<f64>::new(&strip, &table, so2.clone(), &gauge, &options).is_err());
+    let o2 = FieldKernel::new(&t, &t, radial, true).unwrap();
+    assert!(FieldConvolution::<f64>::new(&strip, &table, o2, &gauge, &options).is_ok());
+    let sphere = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    let table = ExpMapTable::build(&sphere, &params).unwrap();
+    let n = sphere.mesh.vertex_count();
+    let mut frames = vec![O2::rotation(0.5); n];
+    let rotated = Gauge::from_frames(&sphere, frames.clone()).unwrap();
+    assert!(FieldConvolution::<f64>::new(&sphere, &table, so2.clone(), &rotated, &options).is_ok());
+    frames[3] = O2::reflection(0.2);
+    let reflected = Gauge::from_frames(&sphere, frames).unwrap();
+    assert!(FieldConvolution::<f64>::new(&sphere, &table, so2, &reflected, &options).is_err());
+}

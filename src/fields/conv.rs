@@ -4,7 +4,7 @@ use super::kernel::FieldKernel;
 use crate::conv::{
     ConvOperator, ConvOptions, Gauge, KernelWeights, Real, Signals, SignalsMut, TransportedBasis,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expmap::ExpMapTable;
 use crate::Manifold;
 
@@ -67,7 +67,9 @@ impl<T: Real> FieldConvolution<T> {
     /// ([`Gauge::identity`] for the vertices' own polar frames).
     ///
     /// # Errors
-    /// As [`ConvOperator::with_transport`].
+    /// As [`ConvOperator::with_transport`]; and [`Error::InvalidParameter`] for an SO(2) kernel
+    /// (`reflections` false) on a non-orientable mesh or with a gauge whose frames reflect: its
+    /// transport would reverse orientation, which only O(2) kernels carry.
     pub fn new(
         m: &Manifold,
         table: &ExpMapTable,
@@ -75,6 +77,16 @@ impl<T: Real> FieldConvolution<T> {
         gauge: &Gauge,
         options: &ConvOptions,
     ) -> Result<Self> {
+        if !kernel.reflections()
+            && (!m.mesh.is_orientable() || gauge.transports().iter().any(|g| g.reflect))
+        {
+            return Err(Error::InvalidParameter {
+                name: "fields",
+                message: "SO(2) kernels on a non-orientable mesh or with reflected frames: \
+                          transport there reverses orientation; use O(2) kernels (reflections)"
+                    .into(),
+            });
+        }
         let all = ConvOperator::<T>::with_transport(m, table, &kernel, gauge, options)?;
         let lens: Vec<usize> = kernel.classes().iter().map(|c| c.basis_len).collect();
         let operators = all.split_basis(&lens);

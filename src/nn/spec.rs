@@ -57,9 +57,10 @@
 //!     is not used). Kernels are SO(2)-equivariant, or O(2) where `group` holds reflections
 //!     (non-orientable meshes). Weights: `[P]`, the free parameters; bias on the scalars only;
 //!   - `field_relu` `{mode = "norm", samples = 16}`: `"norm"`: ReLU on scalars and
-//!     `ReLU(|z| + b) z/|z|` on every other field (bias `[fields of order ≥ 1]`); `"regular"`: for
-//!     types of `k` copies of every order `0..=M`, each band sampled at `samples` directions, ReLU,
-//!     projected back (exactly equivariant for rotations by multiples of 2π/samples);
+//!     `ReLU(|z| + b) z/|z|` on every other field (bias `[fields that are not scalars]`);
+//!     `"regular"`: for types of `k` copies of every order `0..=M`, each band sampled at `samples`
+//!     directions, ReLU, projected back (exactly equivariant for rotations by multiples of
+//!     2π/samples);
 //!   - `field_norm`: scalars normalized as `norm` does, every other field divided by the root mean
 //!     square of its length over the vertices and scaled;
 //!   - `invariant`: one scalar per field (scalars kept, lengths of the others), so that any layer
