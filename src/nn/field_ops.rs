@@ -3,6 +3,7 @@
 //! they were a dozen passes over the features each way, and dominated a gauge-equivariant network's
 //! step.
 
+use super::fused::cpu_fwd1;
 use super::raw::{contiguous, read, Float};
 use crate::fields::{Field, FieldType};
 use crate::transport::O2;
@@ -13,24 +14,6 @@ use std::sync::Arc;
 
 /// Rows per parallel piece.
 const CHUNK: usize = 64;
-
-fn f32_or_f64<R>(
-    st: &CpuStorage,
-    l: &Layout,
-    what: &str,
-    f32: impl FnOnce(&[f32]) -> candle_core::Result<Vec<f32>>,
-    f64: impl FnOnce(&[f64]) -> candle_core::Result<Vec<f64>>,
-    shape: R,
-) -> candle_core::Result<(CpuStorage, Shape)>
-where
-    R: Into<Shape>,
-{
-    Ok(match st {
-        CpuStorage::F32(x) => (CpuStorage::F32(f32(contiguous(x, l)?)?), shape.into()),
-        CpuStorage::F64(x) => (CpuStorage::F64(f64(contiguous(x, l)?)?), shape.into()),
-        _ => candle_core::bail!("{what}: features must be f32 or f64, got {:?}", st.dtype()),
-    })
-}
 
 /// The regular nonlinearity on `[N, S, C]` features whose channels hold `k` bands: band `b`'s
 /// coefficients `(a_0, x_1, y_1, …, x_M, y_M)` are channels `perm[b·(2M+1)..]`. Each band is sampled
@@ -98,13 +81,13 @@ impl CustomOp1 for RegularOp {
 
     fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (n, s, c) = l.shape().dims3()?;
-        f32_or_f64(
+        let shape = Shape::from((n, s, c));
+        cpu_fwd1(
             st,
             l,
             "regular nonlinearity",
-            |x| Ok(self.forward(x, c)),
-            |x| Ok(self.forward(x, c)),
-            (n, s, c),
+            |x| Ok((self.forward(x, c), shape.clone())),
+            |x| Ok((self.forward(x, c), shape.clone())),
         )
     }
 
@@ -544,13 +527,13 @@ impl CustomOp1 for FieldPoolOp {
             );
         }
         let coarse = self.ring.rows.len() / self.ring.width;
-        f32_or_f64(
+        let shape = Shape::from((coarse, s, c));
+        cpu_fwd1(
             st,
             l,
             "field pooling",
-            |x| Ok(self.forward(x, (s, c))),
-            |x| Ok(self.forward(x, (s, c))),
-            (coarse, s, c),
+            |x| Ok((self.forward(x, (s, c)), shape.clone())),
+            |x| Ok((self.forward(x, (s, c)), shape.clone())),
         )
     }
 

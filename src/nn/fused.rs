@@ -63,7 +63,7 @@ fn row_of<T>(v: &[T], r: usize, width: usize) -> &[T] {
 
 /// A one-operand op's `cpu_fwd`: its forward in the storage's precision (f32 or f64), else an error
 /// naming the op.
-fn cpu_fwd1(
+pub(super) fn cpu_fwd1(
     st: &CpuStorage,
     l: &Layout,
     what: &str,
