@@ -272,11 +272,18 @@ impl fmt::Display for Error {
             Data { path, line: Some(line), message } => write!(f, "{path} line {line}: {message}"),
             Data { path, line: None, message } => write!(f, "{path}: {message}"),
             InvalidParameter { name, message } => write!(f, "parameter {name}: {message}"),
-            OutOfMemory { what, bytes } => write!(
-                f,
-                "{what} needs ~{:.1} GiB of memory, which cannot be allocated",
-                *bytes as f64 / (1u64 << 30) as f64
-            ),
+            OutOfMemory { what, bytes } => {
+                let b = *bytes as f64;
+                let (value, unit) = if b >= (1u64 << 30) as f64 {
+                    (b / (1u64 << 30) as f64, "GiB")
+                } else {
+                    (b / (1u64 << 20) as f64, "MiB")
+                };
+                write!(
+                    f,
+                    "{what} needs ~{value:.1} {unit} of memory, which cannot be allocated"
+                )
+            }
             Tensor { message } => write!(f, "tensor: {message}"),
             MeshMismatch { stage, built_for, given } => write!(
                 f,

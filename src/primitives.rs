@@ -413,7 +413,7 @@ impl Primitive {
     /// generating the mesh and building its [`Manifold`](crate::Manifold), which is what every caller
     /// does next, would need more memory than can be allocated
     /// ([`build_memory_estimate`](crate::mesh::build_memory_estimate), checked before anything is
-    /// allocated: `icosphere:11` needs ~20 GiB).
+    /// allocated: `icosphere:11` needs ~48 GiB).
     pub fn generate(&self) -> Result<MeshSource> {
         self.validate()?;
         let name = self.to_string();

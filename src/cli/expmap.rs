@@ -41,10 +41,22 @@ pub fn run(args: &ExpmapArgs) -> Result<(), Error> {
             params.directions,
             m.mesh.vertex_count()
         ),
-        &[(
-            "exp-map table",
-            samples * (BYTES_PER_SAMPLE as f64 + 4.0 / params.rings as f64),
-        )],
+        &[
+            (
+                "exp-map table",
+                samples * (BYTES_PER_SAMPLE as f64 + 4.0 / params.rings as f64),
+            ),
+            // The export's largest transient: 3 u32 per sample, collected in per-thread pieces
+            // and then joined (twice its size at the join).
+            (
+                "export",
+                if args.out.is_some() {
+                    24.0 * samples
+                } else {
+                    0.0
+                },
+            ),
+        ],
     )?;
     let t0 = Instant::now();
     let mut last = Instant::now();

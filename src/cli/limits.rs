@@ -13,6 +13,9 @@ pub const MAX_MEMORY_VAR: &str = "MANIFOLD_CNN_MAX_MEMORY";
 
 const GIB: f64 = (1u64 << 30) as f64;
 
+/// Room kept free for the allocator beyond a request's arrays (as `mesh::ensure_memory` keeps).
+const ALLOCATOR_SLACK: f64 = (64u64 << 20) as f64;
+
 /// Parses a byte count with an optional binary suffix (`512`, `64M`, `4G`).
 fn parse_bytes(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -94,7 +97,9 @@ pub fn check_memory(
 ) -> Result<(), Error> {
     let need: f64 = parts.iter().map(|p| p.1).sum();
     let (limit, source) = memory_limit()?;
-    if need <= limit {
+    // The allocator's own reservations (each worker thread's heap takes segments of its own) come
+    // on top of the arrays: without this slack a request that just fits aborts in a small allocation.
+    if need + ALLOCATOR_SLACK <= limit {
         return Ok(());
     }
     let mut parts = parts.to_vec();
