@@ -226,7 +226,6 @@ impl Mesh {
     fn assemble(source: &MeshSource, clean: build::CleanFaces) -> Option<BuiltMesh> {
         let nv = clean.vertex_origin.len();
         let nf = clean.faces.len();
-
         // Corners of each vertex, ascending (input corner numbering until the flips below).
         let (mut corners, mut references) = match clean.corners {
             Some(both) => both,
@@ -239,56 +238,18 @@ impl Mesh {
         let orient = orientation::orient(&clean.faces, &clean.side_twin);
         let flip = &orient.flip;
         let flipped_faces = flip.par_iter().filter(|&&x| x).count();
-        let faces: Vec<[VertexId; 3]> = clean
-            .faces
-            .par_iter()
-            .zip(flip.par_iter())
-            .map(|(f, &fl)| {
-                let g = if fl { [f[0], f[2], f[1]] } else { *f };
-                g.map(VertexId)
-            })
-            .collect();
-        let halfedge_twin = if flipped_faces == 0 {
-            clean.side_twin
-        } else {
-            // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, …).
-            let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
-            let mut twin = vec![NONE; 3 * nf];
-            twin.par_chunks_mut(3).enumerate().for_each(|(f, twins)| {
-                for k in 0..3 {
-                    let t = clean.side_twin[3 * f + k];
-                    if t != NONE {
-                        let (g, j) = ((t / 3) as usize, (t % 3) as usize);
-                        twins[new_side(f, k)] = (3 * g + new_side(g, j)) as u32;
-                    }
-                }
-            });
-            twin
-        };
+        let (faces, halfedge_twin) = oriented_faces(&clean.faces, clean.side_twin, flip);
         if flipped_faces > 0 {
             corners.flip(flip);
             corners::flip_corners(&mut references.corner, flip);
         }
-
         let edges::Edges {
             halfedge_edge,
             edge_halfedges,
         } = edges::number_edges(&halfedge_twin);
-
         let (star_offsets, unordered) = (corners.offsets, corners.corners);
-        let mut vertex_boundary = vec![false; nv];
-        let first_boundary = crate::par::first_where(3 * nf, |h| halfedge_twin[h] == NONE);
-        for (h, &t) in halfedge_twin
-            .iter()
-            .enumerate()
-            .skip(first_boundary.unwrap_or(3 * nf))
-        {
-            if t == NONE {
-                let f = &faces[h / 3];
-                vertex_boundary[f[h % 3].index()] = true;
-                vertex_boundary[f[(h % 3 + 1) % 3].index()] = true;
-            }
-        }
+        let vertex_boundary = boundary_vertices(nv, &faces, &halfedge_twin);
+        // A star has a spoke per corner, and one more where it is open.
         let mut spoke_offsets = vec![0u32; nv + 1];
         for v in 0..nv {
             let corners = star_offsets[v + 1] - star_offsets[v];
@@ -306,35 +267,21 @@ impl Mesh {
             reference_corner: &references.corner,
         };
         let stars = star::walk_all(&ctx, &spoke_offsets, edge_halfedges.len())?;
-        let ns = stars.spoke_edges.len();
         let spoke_opposites = stars.opposite_spokes();
         drop(stars.edge_spokes);
         // Where stars disagree (only on non-orientable components), the spoke reflects.
         let (corner_flipped, spoke_reflect) = if orient.component_orientable.iter().all(|&o| o) {
             debug_assert!(!stars.star_flipped.iter().any(|&f| f));
-            (vec![false; 3 * nf], vec![false; ns])
+            (vec![false; 3 * nf], vec![false; stars.spoke_edges.len()])
         } else {
-            let mut corner_flipped = vec![false; 3 * nf];
-            for (c, &fl) in stars.star_corners.iter().zip(&stars.star_flipped) {
-                corner_flipped[c.index()] = fl;
-            }
-            let reflect = stars
-                .spoke_edges
-                .par_iter()
-                .map(|e| {
-                    let h = edge_halfedges[e.index()][0] as usize;
-                    let (f, k) = (h / 3, h % 3);
-                    corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3]
-                })
-                .collect();
-            (corner_flipped, reflect)
+            reflections(
+                nf,
+                &stars.star_corners,
+                &stars.star_flipped,
+                &stars.spoke_edges,
+                &edge_halfedges,
+            )
         };
-        let (star_corners, spoke_targets, spoke_edges, vertex_reference) = (
-            stars.star_corners,
-            stars.spoke_targets,
-            stars.spoke_edges,
-            stars.vertex_reference,
-        );
         let mut mesh = Mesh {
             faces,
             halfedge_twin,
@@ -342,13 +289,13 @@ impl Mesh {
             edge_halfedges,
             corner_flipped,
             star_offsets,
-            star_corners,
+            star_corners: stars.star_corners,
             spoke_offsets,
-            spoke_targets,
-            spoke_edges,
+            spoke_targets: stars.spoke_targets,
+            spoke_edges: stars.spoke_edges,
             spoke_opposites,
             spoke_reflect,
-            vertex_reference,
+            vertex_reference: stars.vertex_reference,
             vertex_boundary,
             face_components: orient.face_components,
             components: Vec::new(),
@@ -357,19 +304,10 @@ impl Mesh {
         mesh.boundary_loops = mesh.trace_boundary_loops();
         mesh.components = mesh.summarize_components(&orient.component_orientable);
 
-        let identity = clean.vertex_origin.len() == source.vertex_count
-            && crate::par::first_where(nv, |i| clean.vertex_origin[i] as usize != i).is_none();
-        let positions = source.positions.as_ref().map(|p| {
-            if identity {
-                p.par_iter().with_min_len(4096).copied().collect()
-            } else {
-                clean
-                    .vertex_origin
-                    .par_iter()
-                    .map(|&o| p[o as usize])
-                    .collect::<Vec<_>>()
-            }
-        });
+        let positions = source
+            .positions
+            .as_ref()
+            .map(|p| renumbered_positions(p, &clean.vertex_origin));
         let edge_lengths = match (&clean.face_edge_lengths, &positions) {
             (Some(ls), _) => mesh
                 .edge_halfedges
@@ -654,5 +592,92 @@ impl Mesh {
     pub fn genus(&self) -> Option<i64> {
         self.is_orientable()
             .then(|| self.components.iter().map(|c| c.genus()).sum())
+    }
+}
+
+/// The faces with `flip`'s faces reversed (`[a, b, c]` → `[a, c, b]`), and the side twins renumbered
+/// to match.
+fn oriented_faces(
+    faces: &[[u32; 3]],
+    side_twin: Vec<u32>,
+    flip: &[bool],
+) -> (Vec<[VertexId; 3]>, Vec<u32>) {
+    let oriented = faces
+        .par_iter()
+        .zip(flip.par_iter())
+        .map(|(f, &fl)| {
+            let g = if fl { [f[0], f[2], f[1]] } else { *f };
+            g.map(VertexId)
+        })
+        .collect();
+    if !flip.par_iter().any(|&f| f) {
+        return (oriented, side_twin);
+    }
+    // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, …).
+    let new_side = |f: usize, k: usize| if flip[f] { 2 - k } else { k };
+    let mut twin = vec![NONE; side_twin.len()];
+    twin.par_chunks_mut(3).enumerate().for_each(|(f, twins)| {
+        for k in 0..3 {
+            let t = side_twin[3 * f + k];
+            if t != NONE {
+                let (g, j) = ((t / 3) as usize, (t % 3) as usize);
+                twins[new_side(f, k)] = (3 * g + new_side(g, j)) as u32;
+            }
+        }
+    });
+    (oriented, twin)
+}
+
+/// Whether each vertex lies on a boundary edge (a halfedge without twin).
+fn boundary_vertices(nv: usize, faces: &[[VertexId; 3]], halfedge_twin: &[u32]) -> Vec<bool> {
+    let mut vertex_boundary = vec![false; nv];
+    let nh = halfedge_twin.len();
+    let first_boundary = crate::par::first_where(nh, |h| halfedge_twin[h] == NONE);
+    for (h, &t) in halfedge_twin
+        .iter()
+        .enumerate()
+        .skip(first_boundary.unwrap_or(nh))
+    {
+        if t == NONE {
+            let f = &faces[h / 3];
+            vertex_boundary[f[h % 3].index()] = true;
+            vertex_boundary[f[(h % 3 + 1) % 3].index()] = true;
+        }
+    }
+    vertex_boundary
+}
+
+/// On a non-orientable component the stars disagree: which corners their star saw flipped, and which
+/// spokes (edges whose two corners disagree) reflect.
+fn reflections(
+    nf: usize,
+    star_corners: &[HalfedgeId],
+    star_flipped: &[bool],
+    spoke_edges: &[EdgeId],
+    edge_halfedges: &[[u32; 2]],
+) -> (Vec<bool>, Vec<bool>) {
+    let mut corner_flipped = vec![false; 3 * nf];
+    for (c, &fl) in star_corners.iter().zip(star_flipped) {
+        corner_flipped[c.index()] = fl;
+    }
+    let reflect = spoke_edges
+        .par_iter()
+        .map(|e| {
+            let h = edge_halfedges[e.index()][0] as usize;
+            let (f, k) = (h / 3, h % 3);
+            corner_flipped[3 * f + k] != corner_flipped[3 * f + (k + 1) % 3]
+        })
+        .collect();
+    (corner_flipped, reflect)
+}
+
+/// The source's positions in the mesh's numbering (`vertex_origin`: input vertex of each).
+fn renumbered_positions(p: &[[f64; 3]], vertex_origin: &[u32]) -> Vec<[f64; 3]> {
+    let identity = vertex_origin.len() == p.len()
+        && crate::par::first_where(p.len(), |i| vertex_origin[i] as usize != i).is_none();
+    if identity {
+        p.par_iter().with_min_len(4096).copied().collect()
+    } else {
+        vertex_origin.par_iter().map(|&o| p[o as usize]).collect()
     }
 }
