@@ -157,24 +157,7 @@ impl Builder<'_> {
     }
 
     fn layer(&mut self, spec: &LayerSpec, name: &str, flow: &mut Flow) -> Result<Layer> {
-        let bad = |message: String| Error::InvalidParameter {
-            name: "layers",
-            message: format!("{name}: {message}"),
-        };
-        let per_vertex = |flow: &Flow, what: &str| {
-            if flow.pooled {
-                Err(bad(format!("{what} needs per-vertex features, but they were pooled by an earlier global_pool")))
-            } else {
-                Ok(())
-            }
-        };
-        let positive = |c: usize, what: &str| {
-            if c == 0 {
-                Err(bad(format!("{what} must be at least 1")))
-            } else {
-                Ok(c)
-            }
-        };
+        let at = LayerAt(name);
         let field_layer = matches!(
             spec,
             LayerSpec::FieldConv { .. }
@@ -186,12 +169,30 @@ impl Builder<'_> {
                 }
         );
         if let (false, Some(t)) = (field_layer, &flow.fields) {
-            return Err(bad(format!(
+            return Err(at.bad(format!(
                 "takes scalar features, but they are fields of type {t} (a pointwise map or max \
                  pooling of fields of order ≥ 1 is not equivariant): put an `invariant` layer before \
                  it, or use `field_relu`, `field_norm` or `pool` with \"mode\": \"mean\""
             )));
         }
+        match spec {
+            LayerSpec::FieldConv { .. }
+            | LayerSpec::FieldRelu { .. }
+            | LayerSpec::FieldNorm
+            | LayerSpec::Invariant => self.field_layer(spec, at, flow),
+            LayerSpec::Pool { .. }
+            | LayerSpec::Unpool
+            | LayerSpec::Residual { .. }
+            | LayerSpec::GlobalPool { .. }
+            | LayerSpec::Dense { .. } => self.structural_layer(spec, at, flow),
+            _ => self.pointwise_layer(spec, at, flow),
+        }
+    }
+
+    /// The layers on feature fields.
+    fn field_layer(&mut self, spec: &LayerSpec, at: LayerAt, flow: &mut Flow) -> Result<Layer> {
+        let (name, bad) = (at.0, |m: String| at.bad(m));
+        let per_vertex = |flow: &Flow, what: &str| at.per_vertex(flow, what);
         let c_in = flow.channels;
         Ok(match spec {
             LayerSpec::FieldConv {
@@ -283,6 +284,17 @@ impl Builder<'_> {
                 flow.set_fields(FieldType::scalars(fields.field_count()));
                 Layer::Invariant(fields)
             }
+            _ => unreachable!("`layer` sends only field layers here"),
+        })
+    }
+
+    /// The per-vertex layers on scalar features: convolutions, maps and pointwise functions.
+    fn pointwise_layer(&mut self, spec: &LayerSpec, at: LayerAt, flow: &mut Flow) -> Result<Layer> {
+        let (name, bad) = (at.0, |m: String| at.bad(m));
+        let per_vertex = |flow: &Flow, what: &str| at.per_vertex(flow, what);
+        let positive = |c: usize, what: &str| at.positive(c, what);
+        let c_in = flow.channels;
+        Ok(match spec {
             LayerSpec::Conv { channels, bias } => {
                 per_vertex(flow, "conv")?;
                 let c = positive(*channels, "channels")?;
@@ -335,6 +347,23 @@ impl Builder<'_> {
                 }
                 Layer::Dropout(*p)
             }
+            _ => unreachable!("`layer` sends only pointwise layers here"),
+        })
+    }
+
+    /// The layers that change the shape of the flow: pooling, unpooling, residual blocks, the global
+    /// pool and the dense layers after it.
+    fn structural_layer(
+        &mut self,
+        spec: &LayerSpec,
+        at: LayerAt,
+        flow: &mut Flow,
+    ) -> Result<Layer> {
+        let (name, bad) = (at.0, |m: String| at.bad(m));
+        let per_vertex = |flow: &Flow, what: &str| at.per_vertex(flow, what);
+        let positive = |c: usize, what: &str| at.positive(c, what);
+        let c_in = flow.channels;
+        Ok(match spec {
             LayerSpec::Pool { mode } => {
                 per_vertex(flow, "pool")?;
                 if flow.level + 1 >= self.levels {
@@ -402,7 +431,39 @@ impl Builder<'_> {
                 flow.channels = u;
                 Layer::Dense { w, b }
             }
+            _ => unreachable!("`layer` sends only structural layers here"),
         })
+    }
+}
+
+/// The name of the layer being built, for its errors.
+#[derive(Clone, Copy)]
+struct LayerAt<'a>(&'a str);
+
+impl LayerAt<'_> {
+    fn bad(self, message: String) -> Error {
+        Error::InvalidParameter {
+            name: "layers",
+            message: format!("{}: {message}", self.0),
+        }
+    }
+
+    fn per_vertex(self, flow: &Flow, what: &str) -> Result<()> {
+        if flow.pooled {
+            Err(self.bad(format!(
+                "{what} needs per-vertex features, but they were pooled by an earlier global_pool"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn positive(self, c: usize, what: &str) -> Result<usize> {
+        if c == 0 {
+            Err(self.bad(format!("{what} must be at least 1")))
+        } else {
+            Ok(c)
+        }
     }
 }
 
