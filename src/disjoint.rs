@@ -1,8 +1,23 @@
 //! Writes into one slice from parallel tasks that never touch the same index: scatters by a
 //! permutation or a pairing, where each index is written by exactly one task but not in chunks that
-//! `par_chunks_mut` could hand out.
+//! `par_chunks_mut` could hand out; and pieces of uneven lengths, one per task.
 
 use std::marker::PhantomData;
+
+/// Splits `data` into consecutive pieces of the given lengths (the rest, if any, is not returned):
+/// the outputs of parallel tasks that fill pieces of different sizes.
+pub(crate) fn split_lengths<T>(
+    mut data: &mut [T],
+    lengths: impl Iterator<Item = usize>,
+) -> Vec<&mut [T]> {
+    let mut out = Vec::new();
+    for len in lengths {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
+        out.push(head);
+        data = tail;
+    }
+    out
+}
 
 /// A mutable slice shared by parallel tasks, each writing indices no other task reads or writes.
 pub(crate) struct DisjointWrites<'a, T> {

@@ -63,7 +63,7 @@ impl TangentFrames {
                 mesh.vertex_spokes(VertexId::new(v)).start
             }
         };
-        let pieces = crate::mesh::split_lengths(
+        let pieces = crate::disjoint::split_lengths(
             &mut spoke_angles,
             bounds.iter().map(|&(a, b)| spoke_start(b) - spoke_start(a)),
         );

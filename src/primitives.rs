@@ -34,6 +34,7 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::mesh::MeshSource;
 use crate::subdivide::{edge_table, split_faces};
+use nalgebra::Vector3;
 
 /// The most vertices a generated mesh may have (2²⁶ = 67,108,864; `icosphere:11` has 41,943,042).
 pub const MAX_VERTICES: usize = 1 << 26;
@@ -541,10 +542,8 @@ fn icosphere_unchecked(level: u32) -> Result<MeshSource> {
         let vertex_count = positions.len();
         let table = edge_table(&faces, vertex_count)?;
         for &[a, b] in &table.edges {
-            let (p, q) = (positions[a as usize], positions[b as usize]);
-            let s = [p[0] + q[0], p[1] + q[1], p[2] + q[2]];
-            let r = (s[0] * s[0] + s[1] * s[1] + s[2] * s[2]).sqrt();
-            positions.push([s[0] / r, s[1] / r, s[2] / r]);
+            let s = Vector3::from(positions[a as usize]) + Vector3::from(positions[b as usize]);
+            positions.push((s / s.norm()).into());
         }
         faces = split_faces(&faces, &table, vertex_count);
     }

@@ -49,6 +49,7 @@
 use crate::error::{Error, Result};
 use crate::mesh::MeshSource;
 use crate::primitives::{MAX_FACES, MAX_VERTICES};
+use nalgebra::Vector3;
 
 /// How new positions are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +177,7 @@ pub fn subdivide_with(source: &MeshSource, levels: u32, scheme: Scheme) -> Resul
             });
         }
         if let Some(l) = &lengths {
-            lengths = Some(split_lengths(l));
+            lengths = Some(child_lengths(l));
         }
         faces = split_faces(&faces, &table, vertex_count);
         vertex_count += table.edges.len();
@@ -357,7 +358,7 @@ pub(crate) fn split_faces(
 }
 
 /// Child edge lengths: every child side is half a parent side (see the table in the module docs).
-fn split_lengths(lengths: &[[f64; 3]]) -> Vec<[f64; 3]> {
+fn child_lengths(lengths: &[[f64; 3]]) -> Vec<[f64; 3]> {
     let mut out = Vec::with_capacity(4 * lengths.len());
     for l in lengths {
         let h = [0.5 * l[0], 0.5 * l[1], 0.5 * l[2]];
@@ -371,18 +372,14 @@ fn split_lengths(lengths: &[[f64; 3]]) -> Vec<[f64; 3]> {
     out
 }
 
-#[inline]
-fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-
 fn midpoint_positions(positions: &[[f64; 3]], table: &EdgeTable) -> Vec<[f64; 3]> {
     let mut out = Vec::with_capacity(positions.len() + table.edges.len());
     out.extend_from_slice(positions);
-    out.extend(table.edges.iter().map(|&[a, b]| {
-        let s = add(positions[a as usize], positions[b as usize]);
-        [0.5 * s[0], 0.5 * s[1], 0.5 * s[2]]
-    }));
+    out.extend(
+        table.edges.iter().map(|&[a, b]| -> [f64; 3] {
+            ((point(positions, a) + point(positions, b)) * 0.5).into()
+        }),
+    );
     out
 }
 
@@ -400,71 +397,56 @@ fn loop_positions(positions: &[[f64; 3]], faces: &[[u32; 3]], table: &EdgeTable)
     let n = positions.len();
     let ne = table.edges.len();
     // Sum of the vertices opposite each edge.
-    let mut opposite = vec![[0.0f64; 3]; ne];
+    let mut opposite = vec![Vector3::zeros(); ne];
     for (face, fe) in faces.iter().zip(&table.face_edges) {
         for k in 0..3 {
-            let e = fe[k] as usize;
-            opposite[e] = add(opposite[e], positions[face[(k + 2) % 3] as usize]);
+            opposite[fe[k] as usize] += point(positions, face[(k + 2) % 3]);
         }
     }
-    let mut neighbour_sum = vec![[0.0f64; 3]; n];
+    let mut neighbour_sum = vec![Vector3::zeros(); n];
     let mut valence = vec![0u32; n];
-    let mut boundary_sum = vec![[0.0f64; 3]; n];
+    let mut boundary_sum = vec![Vector3::zeros(); n];
     let mut boundary_count = vec![0u32; n];
     for (&[a, b], &count) in table.edges.iter().zip(&table.edge_face_counts) {
+        let (pa, pb) = (point(positions, a), point(positions, b));
         let (a, b) = (a as usize, b as usize);
-        neighbour_sum[a] = add(neighbour_sum[a], positions[b]);
-        neighbour_sum[b] = add(neighbour_sum[b], positions[a]);
+        neighbour_sum[a] += pb;
+        neighbour_sum[b] += pa;
         valence[a] += 1;
         valence[b] += 1;
         if count == 1 {
-            boundary_sum[a] = add(boundary_sum[a], positions[b]);
-            boundary_sum[b] = add(boundary_sum[b], positions[a]);
+            boundary_sum[a] += pb;
+            boundary_sum[b] += pa;
             boundary_count[a] += 1;
             boundary_count[b] += 1;
         }
     }
     let mut out = Vec::with_capacity(n + ne);
     for v in 0..n {
-        let p = positions[v];
+        let p = Vector3::from(positions[v]);
         // Written as p + w (sum − k p) so that points whose neighbours balance stay exactly put.
         let q = match (boundary_count[v], valence[v]) {
             (_, 0) => p,
-            (0, k) => {
-                let beta = loop_beta(k);
-                let s = neighbour_sum[v];
-                let k = k as f64;
-                [
-                    p[0] + beta * (s[0] - k * p[0]),
-                    p[1] + beta * (s[1] - k * p[1]),
-                    p[2] + beta * (s[2] - k * p[2]),
-                ]
-            }
-            (2, _) => {
-                let s = boundary_sum[v];
-                [
-                    p[0] + 0.125 * (s[0] - 2.0 * p[0]),
-                    p[1] + 0.125 * (s[1] - 2.0 * p[1]),
-                    p[2] + 0.125 * (s[2] - 2.0 * p[2]),
-                ]
-            }
+            (0, k) => p + (neighbour_sum[v] - p * k as f64) * loop_beta(k),
+            (2, _) => p + (boundary_sum[v] - p * 2.0) * 0.125,
             _ => p,
         };
-        out.push(q);
+        out.push(q.into());
     }
     for (e, &[a, b]) in table.edges.iter().enumerate() {
-        let s = add(positions[a as usize], positions[b as usize]);
-        let m = [0.5 * s[0], 0.5 * s[1], 0.5 * s[2]];
+        let s = point(positions, a) + point(positions, b);
+        let m = s * 0.5;
         out.push(if table.edge_face_counts[e] == 2 {
-            let o = opposite[e];
-            [
-                m[0] + 0.125 * (o[0] - s[0]),
-                m[1] + 0.125 * (o[1] - s[1]),
-                m[2] + 0.125 * (o[2] - s[2]),
-            ]
+            (m + (opposite[e] - s) * 0.125).into()
         } else {
-            m
+            m.into()
         });
     }
     out
+}
+
+/// Vertex `v`'s position as a vector.
+#[inline]
+fn point(positions: &[[f64; 3]], v: u32) -> Vector3<f64> {
+    Vector3::from(positions[v as usize])
 }

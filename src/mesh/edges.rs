@@ -31,7 +31,8 @@ pub(crate) fn number_edges(twin: &[u32]) -> Edges {
         halfedge_edge: vec![EdgeId(0); nh],
         edge_halfedges: vec![[0; 2]; ne],
     };
-    let halfedges = super::star::split_lengths(&mut edges.edge_halfedges, counts.iter().copied());
+    let halfedges =
+        crate::disjoint::split_lengths(&mut edges.edge_halfedges, counts.iter().copied());
     let mut first = 0;
     let firsts: Vec<usize> = counts
         .iter()

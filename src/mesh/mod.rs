@@ -55,12 +55,12 @@ mod source;
 mod star;
 pub mod work;
 
+pub(crate) use crate::disjoint::split_lengths;
 pub use build::{
     BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, MAX_EDGE_LENGTH, MIN_EDGE_LENGTH,
     ZERO_AREA_RELATIVE,
 };
 pub use source::MeshSource;
-pub(crate) use star::split_lengths;
 
 use crate::error::{Error, Result};
 use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};

@@ -1,5 +1,6 @@
 //! Ordering the corners and spokes around every vertex (see the module docs of [`super`]).
 
+use crate::disjoint::split_lengths;
 use crate::disjoint::DisjointWrites;
 use crate::ids::{EdgeId, HalfedgeId, VertexId};
 use crate::prefetch::prefetch;
@@ -73,20 +74,6 @@ struct Block<'a> {
 const BLOCK: usize = 8192;
 /// How many vertices ahead the walk prefetches.
 const AHEAD: usize = 4;
-
-/// Splits `data` into consecutive pieces of the given lengths.
-pub(crate) fn split_lengths<T>(
-    mut data: &mut [T],
-    lengths: impl Iterator<Item = usize>,
-) -> Vec<&mut [T]> {
-    let mut out = Vec::new();
-    for len in lengths {
-        let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
-        out.push(head);
-        data = tail;
-    }
-    out
-}
 
 /// Walks every star, in parallel over blocks of vertices, writing straight into the final arrays.
 /// `None` if some vertex's walk does not reach all its corners (several fans).
