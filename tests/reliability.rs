@@ -2,10 +2,14 @@
 //! panic (never wrapped into an out-of-bounds access), and stages built for one mesh are refused by
 //! another.
 
+mod common;
+
 use manifold_cnn::conv::{ConvOperator, Gauge, Real, Signals, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
-use manifold_cnn::{BuildOptions, Manifold};
+use manifold_cnn::Manifold;
+
+use common::meshes::{load, REPAIR};
 
 /// The message of a panic caught from `f`.
 fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
@@ -48,10 +52,6 @@ fn forward_with_the_issues_absurd_sizes_is_refused_by_the_view() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("overflows"), "{err}");
-}
-
-fn load(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap()
 }
 
 #[test]
@@ -157,8 +157,7 @@ fn a_repair_that_drops_every_face_names_the_defects() {
         "collinear.obj",
     )
     .unwrap();
-    let err = manifold_cnn::Mesh::build(&source, &manifold_cnn::BuildOptions { repair: true })
-        .unwrap_err();
+    let err = manifold_cnn::Mesh::build(&source, &REPAIR).unwrap_err();
     assert!(
         matches!(err, manifold_cnn::Error::AllFacesDropped { .. }),
         "{err:?}"
