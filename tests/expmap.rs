@@ -9,13 +9,15 @@ mod common;
 use manifold_cnn::expmap::{
     self, ExpMapParams, ExpMapTable, Padding, Radius, SurfacePoint, TraceStart, TraceStop, Tracer,
 };
-use manifold_cnn::mesh::BuildOptions;
 use manifold_cnn::{FaceId, Manifold, VertexId};
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI, TAU};
 
-fn load(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap_or_else(|e| panic!("{spec}: {e}"))
-}
+use approx::assert_abs_diff_eq;
+use common::angles::wrap;
+use common::assert_abs_diff_eq_msg;
+use common::meshes::{load, load_repaired, mesh_path};
+use common::vec3::dist;
+use common::TempDir;
 
 /// 3-D position of a surface point, from the mesh's vertex positions.
 fn pos3(m: &Manifold, p: &SurfacePoint) -> [f64; 3] {
@@ -28,19 +30,6 @@ fn pos3(m: &Manifold, p: &SurfacePoint) -> [f64; 3] {
         }
     }
     q
-}
-
-fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
-fn wrap(a: f64) -> f64 {
-    let r = a.rem_euclid(TAU);
-    if r > PI {
-        r - TAU
-    } else {
-        r
-    }
 }
 
 /// The mesh vertex whose input index is `i` (primitives keep their numbering, but go through the map).
@@ -131,7 +120,7 @@ fn grid_traces_are_straight_lines_including_through_vertices() {
                     let e = dist(pos3(&m, &got.point), want);
                     worst = worst.max(e);
                     assert!(e < 1e-12, "({x},{y}) θ={th} r={r}: error {e:e}");
-                    assert!((got.length - r).abs() < 1e-15);
+                    assert_abs_diff_eq!(got.length, r, epsilon = 1e-15);
                     // The transported direction is the start direction (flat, trivial holonomy).
                     let fa = m.mesh.face_vertices(got.point.face);
                     let pos = m.positions.as_ref().unwrap();
@@ -141,8 +130,10 @@ fn grid_traces_are_straight_lines_including_through_vertices() {
                     ];
                     let face_x = e0[1].atan2(e0[0]);
                     let dir = d[1].atan2(d[0]);
-                    assert!(
-                        wrap(got.face_angle + face_x - dir).abs() < 1e-12,
+                    assert_abs_diff_eq_msg!(
+                        wrap(got.face_angle + face_x - dir),
+                        0.0,
+                        epsilon = 1e-12,
                         "direction at ({x},{y}) θ={th} r={r}"
                     );
                     assert!(!got.mirrored);
@@ -210,7 +201,7 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
         .unwrap();
     assert!(!res[0].truncated() && !res[1].truncated());
     assert_eq!(res[2].stop, TraceStop::BoundaryEdge);
-    assert!((res[2].length - t_star).abs() < 1e-12);
+    assert_abs_diff_eq!(res[2].length, t_star, epsilon = 1e-12);
     let stop = [2.0 + t_star * d[0], 3.0 + t_star * d[1], 0.0];
     assert!(dist(pos3(&m, &res[2].point), stop) < 1e-12);
 
@@ -225,7 +216,7 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
         )
         .unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
-    assert!((r.length - 2.0).abs() < 1e-12);
+    assert_abs_diff_eq!(r.length, 2.0, epsilon = 1e-12);
     assert!(dist(pos3(&m, &r.point), [0.0, 3.0, 0.0]) < 1e-12);
 
     // Along the bottom boundary from the corner: follows it to the next corner, and stops there.
@@ -239,7 +230,7 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
         )
         .unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
-    assert!((r.length - 7.0).abs() < 1e-12);
+    assert_abs_diff_eq!(r.length, 7.0, epsilon = 1e-12);
     assert!(dist(pos3(&m, &r.point), [7.0, 0.0, 0.0]) < 1e-12);
     let r = tracer
         .trace(
@@ -316,14 +307,18 @@ fn grid_table_matches_straight_lines_and_flags_truncation() {
                 dist(q, want) < 2e-6,
                 "vertex {v} sample {s}: {q:?} vs {want:?}"
             );
-            assert!((e.distance as f64 - reach).abs() < 1e-5);
+            assert_abs_diff_eq!(e.distance as f64, reach, epsilon = 1e-5);
             assert!(!e.mirrored);
             truncated += e.truncated as usize;
             // Clamp padding evaluates at the stop point.
             assert_eq!(t.padded_landing(v.index(), s), Some((e.face, e.bary)));
         }
     }
-    assert!((t.truncated_fraction() - truncated as f64 / (s_count * nx * ny) as f64).abs() < 1e-15);
+    assert_abs_diff_eq!(
+        t.truncated_fraction(),
+        truncated as f64 / (s_count * nx * ny) as f64,
+        epsilon = 1e-15
+    );
     assert!(truncated > 0);
 }
 
@@ -409,9 +404,9 @@ fn icosphere_table_agrees_with_single_traces() {
                 let e = t.entry(v.index(), t.sample_index(i, j));
                 assert_eq!(e.face, r.point.face);
                 for k in 0..3 {
-                    assert!((e.bary[k] as f64 - r.point.bary[k]).abs() < 1e-6);
+                    assert_abs_diff_eq!(e.bary[k] as f64, r.point.bary[k], epsilon = 1e-6);
                 }
-                assert!((e.transported_angle as f64 - r.face_angle).abs() < 1e-6);
+                assert_abs_diff_eq!(e.transported_angle as f64, r.face_angle, epsilon = 1e-6);
                 assert_eq!(
                     t.padded_landing(v.index(), t.sample_index(i, j)),
                     Some((e.face, e.bary))
@@ -468,8 +463,10 @@ fn check_reversal(m: &Manifold, tracer: &Tracer<'_>, v: VertexId, theta: f64, le
     let polar = tracer
         .face_angle_to_polar(back.point.face, k, back.face_angle + PI)
         .unwrap();
-    assert!(
-        wrap(polar - theta).abs() < 1e-8,
+    assert_abs_diff_eq_msg!(
+        wrap(polar - theta),
+        0.0,
+        epsilon = 1e-8,
         "{v} len {len}: arrival from {polar}, left towards θ = {theta}, end {:?}",
         back.point
     );
@@ -522,8 +519,10 @@ fn flat_torus_table_is_translation_invariant() {
         for s in 0..t.samples_per_vertex() {
             for k in 0..3 {
                 let polar = t.transported_polar_angle(&tracer, v, s, k).unwrap();
-                assert!(
-                    wrap(polar - t.sample_angles()[s]).abs() < 1e-5,
+                assert_abs_diff_eq_msg!(
+                    wrap(polar - t.sample_angles()[s]),
+                    0.0,
+                    epsilon = 1e-5,
                     "vertex {v} sample {s} corner {k}"
                 );
             }
@@ -557,9 +556,9 @@ fn flat_torus_table_is_translation_invariant() {
                     "vertex {v} sample {s} translated by ({dx}, {dy})"
                 );
                 for k in 0..3 {
-                    assert!((a.bary[k] - b.bary[k]).abs() < 1e-6);
+                    assert_abs_diff_eq!(a.bary[k], b.bary[k], epsilon = 1e-6);
                 }
-                assert!((a.transported_angle - b.transported_angle).abs() < 1e-6);
+                assert_abs_diff_eq!(a.transported_angle, b.transported_angle, epsilon = 1e-6);
             }
         }
     }
@@ -715,8 +714,10 @@ fn flat_mobius_core_loop_returns_mirrored() {
         let polar = tracer
             .face_angle_to_polar(r.point.face, k, r.face_angle)
             .unwrap();
-        assert!(
-            wrap(polar).abs() < 1e-12,
+        assert_abs_diff_eq_msg!(
+            wrap(polar),
+            0.0,
+            epsilon = 1e-12,
             "{turns} turns: arrival direction {polar}"
         );
     }
@@ -1020,9 +1021,8 @@ fn export_writes_the_documented_arrays() {
     };
     let t = ExpMapTable::build(&m, &params).unwrap();
     common::assert_table_sane(&m, &t);
-    let dir = std::env::temp_dir().join(format!("manifold-cnn-expmap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("table.npz");
+    let dir = TempDir::new("expmap", "export_writes_the_documented_arrays");
+    let path = dir.path("table.npz");
     expmap::write_npz(&t, &m, &path).unwrap();
     let names = npz_array_names(&path).unwrap();
     for n in [
@@ -1058,23 +1058,27 @@ fn export_writes_the_documented_arrays() {
             lv[3 * e..3 * e + 3],
             m.mesh.face_vertices(f).map(|v| v.raw())
         );
-        assert!((lb[3 * e] + lb[3 * e + 1] + lb[3 * e + 2] - 1.0).abs() < 1e-6);
+        assert_abs_diff_eq!(
+            lb[3 * e] + lb[3 * e + 1] + lb[3 * e + 2],
+            1.0,
+            epsilon = 1e-6
+        );
         assert_eq!(tr[e], t.entry(e / ns as usize, e % ns as usize).truncated);
     }
     // Vertex (0, 0): reference edge along +x.
-    assert!((fx[0] - 1.0).abs() < 1e-15 && fx[1].abs() < 1e-15);
+    assert_abs_diff_eq!(fx[0], 1.0, epsilon = 1e-15);
+    assert_abs_diff_eq!(fx[1], 0.0, epsilon = 1e-15);
     // Intrinsic meshes have no positions or frames.
     let torus = load("flat-torus:5x5");
     let t2 = ExpMapTable::build(&torus, &params).unwrap();
     common::assert_table_sane(&torus, &t2);
-    let p2 = dir.join("torus.npz");
+    let p2 = dir.path("torus.npz");
     expmap::write_npz(&t2, &torus, &p2).unwrap();
     let names = npz_array_names(&p2).unwrap();
     assert!(!names.iter().any(|x| x == "positions" || x == "frame_x"));
     assert!(names.iter().any(|x| x == "faces"));
     // A table from another mesh is refused.
-    assert!(expmap::write_npz(&t2, &m, dir.join("bad.npz")).is_err());
-    std::fs::remove_dir_all(&dir).ok();
+    assert!(expmap::write_npz(&t2, &m, dir.path("bad.npz")).is_err());
 }
 
 #[test]
@@ -1119,8 +1123,10 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mean_edge = (180.0 + 81.0 * 2f64.sqrt()) / 261.0;
-    assert!(
-        (v["radius"].as_f64().unwrap() - 5.0 * mean_edge).abs() < 1e-9,
+    assert_abs_diff_eq_msg!(
+        v["radius"].as_f64().unwrap(),
+        5.0 * mean_edge,
+        epsilon = 1e-9,
         "{v}"
     );
     for bad in [
@@ -1199,13 +1205,17 @@ fn start_direction_is_the_polar_angle_unfolded_into_the_first_face() {
                 let q = [0, 1].map(|d| (0..3).map(|i| p1.bary[i] * c[i][d]).sum::<f64>());
                 let beta = (q[1] - c[k][1]).atan2(q[0] - c[k][0]);
                 let polar = tracer.face_angle_to_polar(p1.face, k, beta).unwrap();
-                assert!(
-                    wrap(polar - theta).abs() < 1e-9,
+                assert_abs_diff_eq_msg!(
+                    wrap(polar - theta),
+                    0.0,
+                    epsilon = 1e-9,
                     "{spec} vertex {v}: θ = {theta}, unfolded {polar}"
                 );
                 let back = tracer.polar_to_face_angle(p1.face, k, theta).unwrap();
-                assert!(
-                    wrap(back - beta).abs() < 1e-9,
+                assert_abs_diff_eq_msg!(
+                    wrap(back - beta),
+                    0.0,
+                    epsilon = 1e-9,
                     "{spec} vertex {v}: {back} vs {beta}"
                 );
             }
@@ -1221,8 +1231,12 @@ fn real_meshes_give_finite_tables_and_reversible_traces() {
         ("eight.obj", false),
         ("teapot_unwelded.obj", true),
     ] {
-        let path = format!("{}/meshes/{file}", env!("CARGO_MANIFEST_DIR"));
-        let m = Manifold::load(&path, &BuildOptions { repair }).unwrap();
+        let path = mesh_path(file);
+        let m = if repair {
+            load_repaired(&path)
+        } else {
+            load(&path)
+        };
         let params = ExpMapParams {
             rings: 4,
             directions: 8,
