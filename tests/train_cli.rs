@@ -6,6 +6,7 @@
 //! exit code 2 and a message that names the file, the row and what is wrong.
 
 mod common;
+use common::assert_abs_diff_eq_msg;
 use common::TempDir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -265,8 +266,10 @@ fn train_then_predict_on_meshes_of_different_sizes() {
                 .unwrap()
         })
         .fold(0.0, f64::max);
-    assert!(
-        (accuracy - best).abs() < 1e-9,
+    assert_abs_diff_eq_msg!(
+        accuracy,
+        best,
+        epsilon = 1e-9,
         "{accuracy} vs {best}: {log}"
     );
     assert!(report["seconds"].as_f64().unwrap() >= 0.0);
