@@ -4,6 +4,7 @@
 //! what it compiled on the first; `convolve` runs the backward pass only when asked.
 
 mod common;
+use common::cli::{json, run, stderr, stdout};
 use common::meshes::load;
 use common::random::signal;
 use common::TempDir;
@@ -248,7 +249,7 @@ fn the_size_limit_of_saved_files_is_their_own() {
         .env("CACHE_TEST_CHILD", "1")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
         "{stdout}"
@@ -348,22 +349,6 @@ fn the_compiler_loads_what_it_compiled() {
 // ----------------------------------------------------------------------------------------------------
 // The command line
 
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_manifold-cnn"))
-        .args(args)
-        .output()
-        .expect("run manifold-cnn")
-}
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn convolve_loads_from_its_cache_on_the_second_run() {
     let dir = TempDir::new("cache", "cli");
@@ -422,7 +407,7 @@ fn convolve_loads_from_its_cache_on_the_second_run() {
     let mut a = args("y3.npy");
     a.retain(|s| s != "--json");
     let out = run_args(&a);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = stdout(&out);
     assert!(out.status.success());
     assert!(text.contains("cache              hit"), "{text}");
 }
@@ -448,10 +433,10 @@ fn convolve_runs_the_backward_pass_only_when_asked() {
     assert!(with["seconds_backward"].is_number(), "{with}");
     let text = run(&base);
     assert!(text.status.success());
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = stdout(&text);
     assert!(!text.contains("backward"), "{text}");
     let text = run(&[&base[..], &["--backward"]].concat());
-    assert!(String::from_utf8_lossy(&text.stdout).contains("backward  "));
+    assert!(stdout(&text).contains("backward  "));
 }
 
 #[test]
@@ -487,7 +472,7 @@ fn train_compiles_a_data_set_once_with_a_cache() {
             "train", "--model", &model, "--train", &train, "--epochs", "1", "--seed", "1", "--out",
             &out_dir, "--cache", &cache,
         ]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr(&out);
         assert!(out.status.success(), "{stderr}");
         // Loaded: the operator only (its table is not needed); written: the table and the operator.
         let said = if k == 0 {

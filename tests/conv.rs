@@ -16,6 +16,7 @@ use std::f64::consts::PI;
 
 use approx::assert_abs_diff_eq;
 use common::assert_abs_diff_eq_msg;
+use common::cli::{run, stderr};
 use common::meshes::{load, mesh_path};
 use common::random::{signal, symmetric, SplitMix};
 use common::slices::{assert_falling, max_abs, max_diff};
@@ -723,8 +724,6 @@ fn convolve_command_line() {
     let mut with_nan = x.clone();
     with_nan[7] = f32::NAN;
     write_npy_f32(path("nan.npy"), &[n as u64, 3], &with_nan).unwrap();
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
     let common = [
         "convolve",
         "icosphere:2",
@@ -751,11 +750,7 @@ fn convolve_command_line() {
         ],
     ]
     .concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["vertices"], n);
     assert_eq!(v["group"], "SO2");
@@ -778,11 +773,7 @@ fn convolve_command_line() {
         &["--quadrature", "integral", "--out", &path("yi.npy")],
     ]
     .concat());
-    assert!(
-        integral.status.success(),
-        "{}",
-        String::from_utf8_lossy(&integral.stderr)
-    );
+    assert!(integral.status.success(), "{}", stderr(&integral));
     let (_, yi) = read_npy_f32(path("yi.npy")).unwrap();
     let area = PI * 0.25;
     let scale = y.iter().fold(0.0f32, |a, b| a.max(b.abs())) as f64;
@@ -797,14 +788,14 @@ fn convolve_command_line() {
     // The sphere's holonomy group is SO(2): naming C2 warns with both names, naming O2 does not.
     let small = run(&[&common[..], &["--group", "C2"]].concat());
     assert!(small.status.success());
-    let err = String::from_utf8_lossy(&small.stderr);
+    let err = stderr(&small);
     assert!(
         err.contains("warning") && err.contains("C2") && err.contains("SO2"),
         "{err}"
     );
     let big = run(&[&common[..], &["--group", "O2"]].concat());
     assert!(big.status.success());
-    assert!(!String::from_utf8_lossy(&big.stderr).contains("warning"));
+    assert!(!stderr(&big).contains("warning"));
     for bad in [
         vec![
             "convolve",
@@ -870,12 +861,7 @@ fn convolve_command_line() {
         ],
     ] {
         let out = run(&bad);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{bad:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
         assert!(!out.stderr.is_empty());
     }
 }

@@ -15,6 +15,7 @@ use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI, TAU};
 use approx::assert_abs_diff_eq;
 use common::angles::wrap;
 use common::assert_abs_diff_eq_msg;
+use common::cli::{json, run, stderr};
 use common::meshes::{load, load_repaired, mesh_path};
 use common::vec3::dist;
 use common::TempDir;
@@ -1083,27 +1084,17 @@ fn export_writes_the_documented_arrays() {
 
 #[test]
 fn command_line_reports_json_and_rejects_bad_parameters() {
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let out = std::process::Command::new(exe)
-        .args([
-            "expmap",
-            "grid:10x10",
-            "--rings",
-            "3",
-            "--directions",
-            "8",
-            "--radius-edges",
-            "2",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&run(&[
+        "expmap",
+        "grid:10x10",
+        "--rings",
+        "3",
+        "--directions",
+        "8",
+        "--radius-edges",
+        "2",
+        "--json",
+    ]));
     assert_eq!(v["vertices"], 100);
     assert_eq!(v["samples"], 24);
     assert!(v["bytes"].as_u64().unwrap() >= 100 * 24 * 17);
@@ -1112,16 +1103,7 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
     assert!(v["seconds"].as_f64().unwrap() >= 0.0);
     // Without a radius: 5 mean edge lengths, as the help says and `convolve` does. The 10 × 10 unit
     // grid has 90 + 90 unit edges and 81 diagonals of √2.
-    let out = std::process::Command::new(exe)
-        .args(["expmap", "grid:10x10", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&run(&["expmap", "grid:10x10", "--json"]));
     let mean_edge = (180.0 + 81.0 * 2f64.sqrt()) / 261.0;
     assert_abs_diff_eq_msg!(
         v["radius"].as_f64().unwrap(),
@@ -1160,13 +1142,8 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
         ],
         vec!["expmap", "no-such-file.obj", "--radius", "1"],
     ] {
-        let out = std::process::Command::new(exe).args(&bad).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{bad:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
 }
 

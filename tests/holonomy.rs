@@ -17,6 +17,7 @@ use std::f64::consts::PI;
 use approx::{abs_diff_eq, assert_abs_diff_eq};
 use common::angles::wrap;
 use common::assert_abs_diff_eq_msg;
+use common::cli::{json, run, stderr, stdout};
 use common::meshes::{load, load_repaired, mesh_path, REPAIR};
 use common::TempDir;
 
@@ -759,15 +760,10 @@ fn geodesic_circle_errors() {
 // ---------------------------------------------------------------------------------------------------
 // The command line
 
+/// The exit code and standard output of a run.
 fn cli(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_manifold-cnn"))
-        .args(args)
-        .output()
-        .expect("run manifold-cnn");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let out = run(args);
+    (out.status.code().unwrap_or(-1), stdout(&out))
 }
 
 #[test]
@@ -886,11 +882,9 @@ mod random {
 /// and `convolve --group auto` classifies with the same options.
 #[test]
 fn the_classification_tolerance_comes_with_a_maximum_order() {
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
     let out = run(&["holonomy", "cube:4", "--tolerance", "1e-3", "--json"]);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(
         err.contains("π/max_order²") && err.contains("max order"),
         "{err}"
@@ -904,11 +898,7 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         "20",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["max_order"], 20);
     assert_eq!(v["tolerance"], 1e-3);
@@ -928,11 +918,7 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         "20",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["measured_group"], "SO2");
     assert_eq!(v["basis_exact"], true);
@@ -955,14 +941,10 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         run(&a)
     };
     let out = gaussians(true);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["basis_exact"], false, "{v}");
-    let text = String::from_utf8_lossy(&gaussians(false).stdout).into_owned();
+    let text = stdout(&gaussians(false));
     assert!(text.contains("approximately invariant"), "{text}");
 }
 
@@ -979,25 +961,13 @@ fn the_base_vertex_is_in_the_input_numbering_under_repair() {
     let path = path.to_str().unwrap();
     let m = load_repaired(path);
     assert_eq!(m.report.vertex_origin, [1, 2, 3, 4]);
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let run = |base: &str| {
-        std::process::Command::new(exe)
-            .args(["holonomy", path, "--repair", "--base", base, "--json"])
-            .output()
-            .unwrap()
-    };
-    let out = run("3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let with_base = |base: &str| run(&["holonomy", path, "--repair", "--base", base, "--json"]);
+    let json = json(&with_base("3"));
     assert_eq!(json["components"][0]["base_vertex"], 2, "{json}");
     // The dropped vertex is named as dropped.
-    let out = run("0");
+    let out = with_base("0");
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(
         err.contains("input vertex 0") && err.contains("repair"),
         "{err}"

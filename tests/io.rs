@@ -10,6 +10,7 @@ use manifold_cnn::{Error, MeshSource};
 use proptest::prelude::*;
 
 use common::assert_abs_diff_eq_msg;
+use common::cli::stderr;
 use common::meshes::{data_path, mesh_path, repo_path};
 use common::TempDir;
 
@@ -833,11 +834,7 @@ assert b.dtype == np.float32 and b.shape == (2, 2) and b[1, 1] == 4.5
         .arg(&npy_path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::Manifold;
 
+use common::cli::{run, stderr};
 use common::meshes::{load, REPAIR};
 
 /// The message of a panic caught from `f`.
@@ -133,14 +134,13 @@ fn the_fingerprint_tells_apart_meshes_with_the_same_counts() {
 /// `1e308`, not 309 digits.
 #[test]
 fn huge_numbers_in_messages_are_printed_in_scientific_notation() {
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
     for args in [
         &["expmap", "grid:3x3", "--radius", "1e308"][..],
         &["holonomy", "cube:2", "--tolerance", "1e300"][..],
     ] {
-        let out = std::process::Command::new(exe).args(args).output().unwrap();
+        let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert!(!err.contains("0000000000"), "{err}");
         assert!(err.contains("e308") || err.contains("e300"), "{err}");
     }

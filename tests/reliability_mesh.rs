@@ -7,6 +7,7 @@ mod common;
 use approx::{abs_diff_eq, assert_abs_diff_eq};
 use common::assert_abs_diff_eq_msg;
 use common::assert_table_sane;
+use common::cli::{stderr, EXE};
 use common::meshes::{REPAIR, STRICT};
 use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
@@ -288,10 +289,10 @@ fn huge_primitives_are_refused_with_an_estimate_under_a_memory_limit() {
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("ulimit -v 4000000 && exec \"$0\" inspect {spec}"))
-            .arg(env!("CARGO_BIN_EXE_manifold-cnn"))
+            .arg(EXE)
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{spec}: {err}");
         assert!(
             err.contains(spec) && err.contains("needs ~") && err.contains("GiB"),

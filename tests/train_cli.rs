@@ -7,9 +7,9 @@
 
 mod common;
 use common::assert_abs_diff_eq_msg;
+use common::cli;
 use common::TempDir;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 // ----------------------------------------------------------------------------------------------------
 // Fixtures
@@ -41,14 +41,11 @@ struct Output {
 }
 
 fn run(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_manifold-cnn"))
-        .args(args)
-        .output()
-        .expect("run manifold-cnn");
+    let out = cli::run(args);
     Output {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: cli::stdout(&out),
+        stderr: cli::stderr(&out),
     }
 }
 

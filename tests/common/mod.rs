@@ -8,13 +8,15 @@
 //! - [`vec3`]: arithmetic on `[f64; 3]` points;
 //! - [`slices`]: largest differences, magnitudes and norms of slices, refinement studies;
 //! - [`strategies`]: proptest strategies for random meshes;
-//! - [`files`]: temporary directories and the fixtures written into them.
+//! - [`files`]: temporary directories and the fixtures written into them;
+//! - [`cli`]: the built binary, run with arguments, in a directory, its output as text or JSON.
 //!
 //! Scalar comparisons use `approx`'s `assert_abs_diff_eq!` directly, or [`assert_abs_diff_eq_msg!`]
 //! where the failure should name the vertex, spec or sample it concerns.
 #![allow(dead_code)]
 
 pub mod angles;
+pub mod cli;
 pub mod files;
 pub mod meshes;
 pub mod random;
