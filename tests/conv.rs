@@ -17,7 +17,8 @@ use std::f64::consts::PI;
 use approx::assert_abs_diff_eq;
 use common::assert_abs_diff_eq_msg;
 use common::cli::{run, stderr};
-use common::meshes::{load, mesh_path};
+use common::gradients::assert_gradient;
+use common::meshes::{load, mesh_path, sane_table};
 use common::random::{signal, symmetric, SplitMix};
 use common::slices::{assert_falling, max_abs, max_diff};
 use common::TempDir;
@@ -355,32 +356,15 @@ fn backward_matches_finite_differences() {
     let gout: Vec<f64> = out.iter().zip(&target).map(|(o, t)| o - t).collect();
     let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &gout);
     let h = 1e-6;
-    for i in (0..x.len()).step_by(5) {
-        let (mut xp, mut xm) = (x.clone(), x.clone());
-        xp[i] += h;
-        xm[i] -= h;
-        let fd = (loss(&xp, &w) - loss(&xm, &w)) / (2.0 * h);
-        assert_abs_diff_eq_msg!(
-            fd,
-            gx[i],
-            epsilon = 1e-6 * (1.0 + fd.abs()),
-            "∂L/∂x[{i}]: {} vs {fd}",
-            gx[i]
-        );
-    }
-    for i in 0..w.len() {
-        let (mut wp, mut wm) = (w.clone(), w.clone());
-        wp[i] += h;
-        wm[i] -= h;
-        let fd = (loss(&x, &wp) - loss(&x, &wm)) / (2.0 * h);
-        assert_abs_diff_eq_msg!(
-            fd,
-            gw[i],
-            epsilon = 1e-6 * (1.0 + fd.abs()),
-            "∂L/∂W[{i}]: {} vs {fd}",
-            gw[i]
-        );
-    }
+    assert_gradient(
+        "∂L/∂x",
+        |xv| loss(xv, &w),
+        &x,
+        &gx,
+        (0..x.len()).step_by(5),
+        h,
+    );
+    assert_gradient("∂L/∂W", |wv| loss(&x, wv), &w, &gw, 0..w.len(), h);
 }
 
 #[test]
@@ -912,8 +896,7 @@ fn the_constant_kernel_averages_under_the_mean_quadrature() {
             radius,
             ..Default::default()
         };
-        let t = ExpMapTable::build(&m, &params).unwrap();
-        common::assert_table_sane(&m, &t);
+        let t = sane_table(&m, &params);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let share = untruncated_weight(&t);
         let inside = share.iter().filter(|&&x| x == 1.0).count();
@@ -985,8 +968,7 @@ fn the_mean_quadrature_does_not_see_the_length_unit() {
         .iter()
         .map(|src| {
             let m = Manifold::from_source(src, &BuildOptions::default()).unwrap();
-            let t = ExpMapTable::build(&m, &params).unwrap();
-            common::assert_table_sane(&m, &t);
+            let t = sane_table(&m, &params);
             let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
             let n = m.mesh.vertex_count();
             let x = signal(n * 2, 51);

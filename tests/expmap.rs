@@ -16,7 +16,7 @@ use approx::assert_abs_diff_eq;
 use common::angles::wrap;
 use common::assert_abs_diff_eq_msg;
 use common::cli::{json, run, stderr};
-use common::meshes::{load, load_repaired, mesh_path};
+use common::meshes::{load, load_repaired, mesh_path, sane_table};
 use common::vec3::dist;
 use common::TempDir;
 
@@ -31,6 +31,11 @@ fn pos3(m: &Manifold, p: &SurfacePoint) -> [f64; 3] {
         }
     }
     q
+}
+
+/// A trace from `vertex` in the direction of scaled polar angle `angle`.
+fn at_vertex(vertex: VertexId, angle: f64) -> TraceStart {
+    TraceStart::Vertex { vertex, angle }
 }
 
 /// The mesh vertex whose input index is `i` (primitives keep their numbering, but go through the map).
@@ -106,15 +111,7 @@ fn grid_traces_are_straight_lines_including_through_vertices() {
             let v = vertex_of_input(&m, x + 24 * y);
             for &th in &angles {
                 let d = frame_dir(&m, v, th);
-                let res = tracer
-                    .trace_lengths(
-                        TraceStart::Vertex {
-                            vertex: v,
-                            angle: th,
-                        },
-                        &lengths,
-                    )
-                    .unwrap();
+                let res = tracer.trace_lengths(at_vertex(v, th), &lengths).unwrap();
                 for (r, got) in lengths.iter().zip(&res) {
                     assert!(!got.truncated(), "({x},{y}) θ={th} r={r}");
                     let want = [x as f64 + r * d[0], y as f64 + r * d[1], 0.0];
@@ -192,13 +189,7 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
     let d = frame_dir(&m, v(2, 3), th);
     let t_star = exit_param([2.0, 3.0], [d[0], d[1]], 7.0, 7.0);
     let res = tracer
-        .trace_lengths(
-            TraceStart::Vertex {
-                vertex: v(2, 3),
-                angle: th,
-            },
-            &[1.0, 2.0, 10.0],
-        )
+        .trace_lengths(at_vertex(v(2, 3), th), &[1.0, 2.0, 10.0])
         .unwrap();
     assert!(!res[0].truncated() && !res[1].truncated());
     assert_eq!(res[2].stop, TraceStop::BoundaryEdge);
@@ -207,54 +198,22 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
     assert!(dist(pos3(&m, &res[2].point), stop) < 1e-12);
 
     // Along a row to the left boundary: stops at the boundary vertex (0, 3).
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(2, 3),
-                angle: PI,
-            },
-            5.0,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(2, 3), PI), 5.0).unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
     assert_abs_diff_eq!(r.length, 2.0, epsilon = 1e-12);
     assert!(dist(pos3(&m, &r.point), [0.0, 3.0, 0.0]) < 1e-12);
 
     // Along the bottom boundary from the corner: follows it to the next corner, and stops there.
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(0, 0),
-                angle: 0.0,
-            },
-            20.0,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(0, 0), 0.0), 20.0).unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
     assert_abs_diff_eq!(r.length, 7.0, epsilon = 1e-12);
     assert!(dist(pos3(&m, &r.point), [7.0, 0.0, 0.0]) < 1e-12);
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(0, 0),
-                angle: 0.0,
-            },
-            4.5,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(0, 0), 0.0), 4.5).unwrap();
     assert!(!r.truncated());
     assert!(dist(pos3(&m, &r.point), [4.5, 0.0, 0.0]) < 1e-12);
 
     // Out of the wedge at a corner: truncated at length 0, at the vertex itself.
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(0, 0),
-                angle: PI,
-            },
-            1.0,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(0, 0), PI), 1.0).unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
     assert_eq!(r.length, 0.0);
     assert!(dist(pos3(&m, &r.point), [0.0, 0.0, 0.0]) < 1e-15);
@@ -270,8 +229,7 @@ fn grid_table_matches_straight_lines_and_flags_truncation() {
         radius: Radius::Absolute(4.4),
         padding: Padding::Clamp,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     let s_count = t.samples_per_vertex();
     assert_eq!(s_count, 64);
     let pos = m.positions.as_ref().unwrap();
@@ -337,15 +295,7 @@ fn sphere_error(level: u32, len: f64) -> f64 {
     for v in m.mesh.vertices() {
         let p = pos[v.index()];
         let theta = (v.index() as f64 * 2.399_963_229_728_653).rem_euclid(TAU);
-        let (res, path) = tracer
-            .trace_path(
-                TraceStart::Vertex {
-                    vertex: v,
-                    angle: theta,
-                },
-                len,
-            )
-            .unwrap();
+        let (res, path) = tracer.trace_path(at_vertex(v, theta), len).unwrap();
         assert!(!res.truncated());
         assert!(dist(pos3(&m, &path[0]), p) < 1e-15);
         let q1 = pos3(&m, &path[1]);
@@ -383,8 +333,7 @@ fn icosphere_table_agrees_with_single_traces() {
         radius: Radius::MeanEdgeLengths(4.0),
         padding: Padding::Zero,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     assert_eq!(t.truncated_fraction(), 0.0);
     for v in m.mesh.vertices().step_by(7) {
         for j in 0..8 {
@@ -392,15 +341,7 @@ fn icosphere_table_agrees_with_single_traces() {
             let radii: Vec<f64> = (0..3)
                 .map(|i| t.sample_radii()[t.sample_index(i, j)])
                 .collect();
-            let res = tracer
-                .trace_lengths(
-                    TraceStart::Vertex {
-                        vertex: v,
-                        angle: th,
-                    },
-                    &radii,
-                )
-                .unwrap();
+            let res = tracer.trace_lengths(at_vertex(v, th), &radii).unwrap();
             for (i, r) in res.iter().enumerate() {
                 let e = t.entry(v.index(), t.sample_index(i, j));
                 assert_eq!(e.face, r.point.face);
@@ -423,15 +364,7 @@ fn icosphere_table_agrees_with_single_traces() {
 /// Traces from `v` at θ for `len`, then back from the end along the reversed transported direction:
 /// must return to `v`, arriving from direction θ of its frame.
 fn check_reversal(m: &Manifold, tracer: &Tracer<'_>, v: VertexId, theta: f64, len: f64) -> bool {
-    let fwd = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: theta,
-            },
-            len,
-        )
-        .unwrap();
+    let fwd = tracer.trace(at_vertex(v, theta), len).unwrap();
     if fwd.truncated() {
         return false;
     }
@@ -510,8 +443,7 @@ fn flat_torus_table_is_translation_invariant() {
         radius: Radius::Absolute(3.3),
         padding: Padding::Zero,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     assert_eq!(t.truncated_fraction(), 0.0);
     // Flat with every frame along +x: the transported direction, read in the polar frame of any corner of
     // the landing face, is the start direction.
@@ -656,15 +588,7 @@ fn flat_mobius_traces_cross_the_seam_as_straight_lines() {
                     if ymin <= 0.0 || ymax >= (ny - 1) as f64 {
                         continue;
                     }
-                    let got = tracer
-                        .trace(
-                            TraceStart::Vertex {
-                                vertex: v,
-                                angle: th,
-                            },
-                            len,
-                        )
-                        .unwrap();
+                    let got = tracer.trace(at_vertex(v, th), len).unwrap();
                     assert!(!got.truncated(), "({x0},{y0}) θ={th} len={len}");
                     while e[0] >= nx as f64 {
                         e = glide(e);
@@ -695,13 +619,7 @@ fn flat_mobius_core_loop_returns_mirrored() {
     let core = vertex_of_input(&m, 3 + nx * 3);
     for (turns, mirrored) in [(1.0, true), (2.0, false), (3.0, true)] {
         let r = tracer
-            .trace(
-                TraceStart::Vertex {
-                    vertex: core,
-                    angle: 0.0,
-                },
-                turns * nx as f64,
-            )
+            .trace(at_vertex(core, 0.0), turns * nx as f64)
             .unwrap();
         assert!(!r.truncated());
         assert_eq!(r.mirrored, mirrored, "{turns} turns");
@@ -725,15 +643,7 @@ fn flat_mobius_core_loop_returns_mirrored() {
     // Off the core, one turn lands on the mirror-image row.
     for y0 in 1..ny - 1 {
         let v = vertex_of_input(&m, 5 + nx * y0);
-        let r = tracer
-            .trace(
-                TraceStart::Vertex {
-                    vertex: v,
-                    angle: 0.0,
-                },
-                nx as f64,
-            )
-            .unwrap();
+        let r = tracer.trace(at_vertex(v, 0.0), nx as f64).unwrap();
         let w = vertex_of_input(&m, 5 + nx * (ny - 1 - y0));
         let fv = m.mesh.face_vertices(r.point.face);
         let k = fv
@@ -747,15 +657,7 @@ fn flat_mobius_core_loop_returns_mirrored() {
     let t = load("flat-torus:12x7");
     let tt = Tracer::new(&t);
     let v = vertex_of_input(&t, 3 + 12 * 3);
-    let r = tt
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0,
-            },
-            12.0,
-        )
-        .unwrap();
+    let r = tt.trace(at_vertex(v, 0.0), 12.0).unwrap();
     assert!(!r.mirrored);
     let k = t
         .mesh
@@ -782,15 +684,7 @@ fn cone_apex_is_passed_with_half_the_angle_on_each_side() {
         let inward = m.mesh.find_spoke(start, vid(2, k)).unwrap();
         let theta = m.frames.spoke_angles()[inward];
         for (extra, i_out) in [(2.0 / 6.0, 2usize), (4.0 / 6.0, 4), (0.25, 0)] {
-            let r = tracer
-                .trace(
-                    TraceStart::Vertex {
-                        vertex: start,
-                        angle: theta,
-                    },
-                    0.5 + extra,
-                )
-                .unwrap();
+            let r = tracer.trace(at_vertex(start, theta), 0.5 + extra).unwrap();
             assert!(!r.truncated());
             let out = pos[vid(2, k + 8).index()];
             let want = if i_out > 0 {
@@ -825,15 +719,7 @@ fn cone_traces_are_straight_in_the_development() {
     let start = vertex_of_input(&m, 1 + 2 * 16); // (3, 0): slant 0.5 on ruling 0
     for th in [2.3, 2.0, 1.2, -2.2, 0.4] {
         for len in [0.2, 0.55, 0.9] {
-            let r = tracer
-                .trace(
-                    TraceStart::Vertex {
-                        vertex: start,
-                        angle: th,
-                    },
-                    len,
-                )
-                .unwrap();
+            let r = tracer.trace(at_vertex(start, th), len).unwrap();
             let want = [0.5 + len * th.cos(), len * th.sin()];
             if want[0].hypot(want[1]) >= 0.99 {
                 continue;
@@ -911,41 +797,11 @@ fn bad_parameters_are_errors() {
     }
     let tracer = Tracer::new(&m);
     let v = m.mesh.vertex(5).unwrap();
+    assert!(tracer.trace(at_vertex(v, f64::NAN), 1.0).is_err());
+    assert!(tracer.trace(at_vertex(v, 0.0), -1.0).is_err());
+    assert!(tracer.trace(at_vertex(v, 0.0), f64::INFINITY).is_err());
     assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: f64::NAN
-            },
-            1.0
-        )
-        .is_err());
-    assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0
-            },
-            -1.0
-        )
-        .is_err());
-    assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0
-            },
-            f64::INFINITY
-        )
-        .is_err());
-    assert!(tracer
-        .trace_lengths(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0
-            },
-            &[2.0, 1.0]
-        )
+        .trace_lengths(at_vertex(v, 0.0), &[2.0, 1.0])
         .is_err());
     let f = m.mesh.face(0).unwrap();
     for bary in [[0.5, 0.5, 0.5], [f64::NAN, 0.5, 0.5], [-0.5, 1.0, 0.5]] {
@@ -962,27 +818,11 @@ fn bad_parameters_are_errors() {
     let big = load("grid:9x9");
     let far_v = big.mesh.vertex(70).unwrap();
     let far_f: FaceId = big.mesh.face(100).unwrap();
-    assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: far_v,
-                angle: 0.0
-            },
-            1.0
-        )
-        .is_err());
+    assert!(tracer.trace(at_vertex(far_v, 0.0), 1.0).is_err());
     assert!(tracer.face_angle_to_polar(far_f, 0, 0.0).is_err());
     assert!(tracer.face_angle_to_polar(f, 3, 0.0).is_err());
     // The trace API survives extreme but valid input.
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 1e300,
-            },
-            1e300,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v, 1e300), 1e300).unwrap();
     assert!(r.truncated());
 }
 
@@ -1020,8 +860,7 @@ fn export_writes_the_documented_arrays() {
         radius: Radius::Absolute(2.5),
         padding: Padding::Zero,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     let dir = TempDir::new("expmap", "export_writes_the_documented_arrays");
     let path = dir.path("table.npz");
     expmap::write_npz(&t, &m, &path).unwrap();
@@ -1071,8 +910,7 @@ fn export_writes_the_documented_arrays() {
     assert_abs_diff_eq!(fx[1], 0.0, epsilon = 1e-15);
     // Intrinsic meshes have no positions or frames.
     let torus = load("flat-torus:5x5");
-    let t2 = ExpMapTable::build(&torus, &params).unwrap();
-    common::assert_table_sane(&torus, &t2);
+    let t2 = sane_table(&torus, &params);
     let p2 = dir.path("torus.npz");
     expmap::write_npz(&t2, &torus, &p2).unwrap();
     let names = npz_array_names(&p2).unwrap();
@@ -1158,15 +996,7 @@ fn start_direction_is_the_polar_angle_unfolded_into_the_first_face() {
         for v in m.mesh.vertices().step_by(5) {
             for j in 0..7 {
                 let theta = wrap(0.3 + TAU * j as f64 / 7.0);
-                let (res, path) = tracer
-                    .trace_path(
-                        TraceStart::Vertex {
-                            vertex: v,
-                            angle: theta,
-                        },
-                        0.05,
-                    )
-                    .unwrap();
+                let (res, path) = tracer.trace_path(at_vertex(v, theta), 0.05).unwrap();
                 if res.truncated() {
                     continue;
                 }
@@ -1220,8 +1050,7 @@ fn real_meshes_give_finite_tables_and_reversible_traces() {
             radius: Radius::MeanEdgeLengths(4.0),
             padding: Padding::Zero,
         };
-        let t = ExpMapTable::build(&m, &params).unwrap();
-        common::assert_table_sane(&m, &t);
+        let t = sane_table(&m, &params);
         let boundary = !m.mesh.boundary_loops().is_empty();
         assert_eq!(t.truncated_fraction() > 0.0, boundary, "{file}");
         for v in 0..t.vertex_count() {

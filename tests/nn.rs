@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use approx::assert_abs_diff_eq;
 use common::assert_abs_diff_eq_msg;
+use common::gradients::assert_gradient;
 use common::random::{normals, SplitMix};
 use common::slices::max_abs;
 use common::TempDir;
@@ -72,29 +73,14 @@ fn check_entries(
     let shape = var.shape().clone();
     let base: Vec<f64> = var.flatten_all().unwrap().to_vec1().unwrap();
     let g: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
+    let at = |v: &[f64]| {
+        var.set(&Tensor::from_vec(v.to_vec(), &shape, &Device::Cpu).unwrap())
+            .unwrap();
+        f()
+    };
     let mut rng = SplitMix(seed);
-    let h = 1e-6;
-    for _ in 0..entries.min(n) {
-        let i = rng.below(n);
-        let mut v = base.clone();
-        v[i] = base[i] + h;
-        var.set(&Tensor::from_vec(v.clone(), &shape, &Device::Cpu).unwrap())
-            .unwrap();
-        let plus = f();
-        v[i] = base[i] - h;
-        var.set(&Tensor::from_vec(v, &shape, &Device::Cpu).unwrap())
-            .unwrap();
-        let minus = f();
-        let fd = (plus - minus) / (2.0 * h);
-        assert_abs_diff_eq_msg!(
-            fd,
-            g[i],
-            epsilon = 1e-6 * (1.0 + fd.abs()),
-            "{name}[{i}]: autograd {} vs finite differences {fd} (error {:e})",
-            g[i],
-            (fd - g[i]).abs()
-        );
-    }
+    let picks = (0..entries.min(n)).map(|_| rng.below(n));
+    assert_gradient(name, at, &base, &g, picks, 1e-6);
     var.set(&Tensor::from_vec(base, &shape, &Device::Cpu).unwrap())
         .unwrap();
 }

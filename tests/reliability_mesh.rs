@@ -6,9 +6,8 @@ mod common;
 
 use approx::{abs_diff_eq, assert_abs_diff_eq};
 use common::assert_abs_diff_eq_msg;
-use common::assert_table_sane;
 use common::cli::{stderr, EXE};
-use common::meshes::{REPAIR, STRICT};
+use common::meshes::{sane_table, REPAIR, STRICT};
 use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
@@ -52,8 +51,7 @@ fn table_and_conv(m: &Manifold) -> Vec<f64> {
         radius: Radius::MeanEdgeLengths(2.0),
         ..Default::default()
     };
-    let t = ExpMapTable::build(m, &params).unwrap();
-    assert_table_sane(m, &t);
+    let t = sane_table(m, &params);
     let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
     let op = ConvOperator::<f64>::new(m, &t, &one, &gauge).unwrap();

@@ -55,6 +55,13 @@ pub fn table(m: &Manifold, rings: usize, directions: usize, radius: Radius) -> E
     ExpMapTable::build(m, &params).unwrap()
 }
 
+/// The exp-map table of `m` with `params`, checked with [`assert_table_sane`].
+pub fn sane_table(m: &Manifold, params: &ExpMapParams) -> ExpMapTable {
+    let t = ExpMapTable::build(m, params).unwrap();
+    assert_table_sane(m, &t);
+    t
+}
+
 /// Asserts that every entry of an exp-map table is a point of its landing face: finite barycentric
 /// coordinates in [0, 1] (the third is `1 − b0 − b1`, up to the f32 rounding of that sum), a face of
 /// the mesh, a finite transported angle and a finite trace length.

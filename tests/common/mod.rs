@@ -9,6 +9,7 @@
 //! - [`slices`]: largest differences, magnitudes and norms of slices, refinement studies;
 //! - [`strategies`]: proptest strategies for random meshes;
 //! - [`files`]: temporary directories and the fixtures written into them;
+//! - [`gradients`]: central differences and gradients checked against them;
 //! - [`cli`]: the built binary, run with arguments, in a directory, its output as text or JSON.
 //!
 //! Scalar comparisons use `approx`'s `assert_abs_diff_eq!` directly, or [`assert_abs_diff_eq_msg!`]
@@ -18,6 +19,7 @@
 pub mod angles;
 pub mod cli;
 pub mod files;
+pub mod gradients;
 pub mod meshes;
 pub mod random;
 pub mod slices;
