@@ -25,6 +25,15 @@ fn analyse(m: &Manifold) -> HolonomyAnalysis {
     HolonomyAnalysis::new(m, &HolonomyOptions::default()).expect("analysis")
 }
 
+/// The analysis with its base at `base`.
+fn analyse_from(m: &Manifold, base: VertexId) -> HolonomyAnalysis {
+    let options = HolonomyOptions {
+        base: Some(base),
+        ..Default::default()
+    };
+    HolonomyAnalysis::new(m, &options).expect("analysis")
+}
+
 fn groups(spec: &str) -> (String, String) {
     let h = analyse(&load(spec));
     (h.group().name(), h.cone_metric_group().name())
@@ -503,28 +512,14 @@ fn flat_torus_loops_are_trivial_in_both_views() {
 fn base_vertex_option_moves_the_base() {
     let m = load("torus:8x5");
     let b = m.mesh.vertex(17).unwrap();
-    let h = HolonomyAnalysis::new(
-        &m,
-        &HolonomyOptions {
-            base: Some(b),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let h = analyse_from(&m, b);
     assert_eq!(h.components()[0].base, b);
     assert_eq!(h.group().name(), "SO2");
     assert_eq!(h.vertex_tree().roots(), &[b]);
     let mf = load("flat-mobius:8x4");
     // A vertex in the middle of the strip (x = 3, y = 1): the reflection is still across the band.
     let b = mf.mesh.vertex(3 + 8).unwrap();
-    let h = HolonomyAnalysis::new(
-        &mf,
-        &HolonomyOptions {
-            base: Some(b),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let h = analyse_from(&mf, b);
     assert_eq!(h.group().name(), "Z2");
     assert_abs_diff_eq!(
         wrap(h.group().reflection_angle().unwrap()),
