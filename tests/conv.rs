@@ -16,7 +16,7 @@ use std::f64::consts::PI;
 
 use approx::assert_abs_diff_eq;
 use common::assert_abs_diff_eq_msg;
-use common::cli::{run, stderr};
+use common::cli::{json, run, stderr};
 use common::gradients::assert_gradient;
 use common::meshes::{load, mesh_path, sane_table};
 use common::random::{signal, symmetric, SplitMix};
@@ -734,8 +734,7 @@ fn convolve_command_line() {
         ],
     ]
     .concat());
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["vertices"], n);
     assert_eq!(v["group"], "SO2");
     for key in [

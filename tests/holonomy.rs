@@ -893,8 +893,7 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         "20",
         "--json",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["max_order"], 20);
     assert_eq!(v["tolerance"], 1e-3);
     let dir = TempDir::new("holonomy", "tolerance");
@@ -913,8 +912,7 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         "20",
         "--json",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["measured_group"], "SO2");
     assert_eq!(v["basis_exact"], true);
     // A Gaussian mixture constrained to SO(2) is invariant only approximately: flagged, in the JSON
@@ -936,8 +934,7 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         run(&a)
     };
     let out = gaussians(true);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["basis_exact"], false, "{v}");
     let text = stdout(&gaussians(false));
     assert!(text.contains("approximately invariant"), "{text}");
