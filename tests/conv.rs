@@ -21,6 +21,7 @@ use common::gradients::assert_gradient;
 use common::meshes::{load, mesh_path, sane_table};
 use common::random::{signal, symmetric, SplitMix};
 use common::slices::{assert_falling, max_abs, max_diff};
+use common::vec3::{dot, mul, mul_transpose};
 use common::TempDir;
 
 /// The exp-map table of absolute radius `radius`, checked sane.
@@ -453,7 +454,7 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
             let perm: Vec<usize> = p
                 .iter()
                 .map(|x| {
-                    let y = [0, 1, 2].map(|i| (0..3).map(|k| r[k][i] * x[k]).sum::<f64>());
+                    let y = mul_transpose(r, *x);
                     *index
                         .get(&key(y))
                         .expect("icosahedral rotations map vertices to vertices")
@@ -679,9 +680,8 @@ fn isotropic_kernels_commute_with_random_rotations() {
                 .unwrap()
                 .iter()
                 .map(|x| {
-                    let y = [0, 1, 2].map(|i| (0..3).map(|k| rot[i][k] * x[k]).sum::<f64>());
-                    let dot = |u: [f64; 3]| u[0] * y[0] + u[1] * y[1] + u[2] * y[2];
-                    dot(a) * dot(b)
+                    let y = mul(rot, *x);
+                    dot(a, y) * dot(b, y)
                 })
                 .collect();
             let out = conv(&op, &f, 1, &w, 1);

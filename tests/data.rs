@@ -7,6 +7,7 @@ mod common;
 use approx::{abs_diff_eq, assert_abs_diff_eq};
 use common::assert_abs_diff_eq_msg;
 use common::random::SplitMix;
+use common::vec3::{dot, mul, mul_transpose};
 use common::TempDir;
 use std::f64::consts::PI;
 use std::path::Path;
@@ -569,10 +570,7 @@ fn projecting_with_a_rotation_samples_the_rotated_back_point() {
     for u in [[0.1, 0.2, 0.3], [0.7, 0.9, 0.05], [0.45, 0.33, 0.81]] {
         let r = rotation_from_uniforms(u);
         // R⁻¹ = Rᵀ.
-        let back: Vec<[f64; 3]> = p
-            .iter()
-            .map(|q| [0, 1, 2].map(|b| (0..3).map(|a| r[a][b] * q[a]).sum::<f64>()))
-            .collect();
+        let back: Vec<[f64; 3]> = p.iter().map(|q| mul_transpose(&r, *q)).collect();
         let rotated = project_image(&image, 28, 28, &p, Some(&r));
         let direct = project_image(&image, 28, 28, &back, None);
         for (a, b) in rotated.iter().zip(&direct) {
@@ -584,7 +582,7 @@ fn projecting_with_a_rotation_samples_the_rotated_back_point() {
 fn is_rotation(r: &Rotation, tol: f64) -> bool {
     let orthonormal = (0..3).all(|i| {
         (0..3).all(|j| {
-            let dot: f64 = (0..3).map(|k| r[i][k] * r[j][k]).sum();
+            let dot = dot(r[i], r[j]);
             abs_diff_eq!(dot, if i == j { 1.0 } else { 0.0 }, epsilon = tol)
         })
     });
@@ -672,7 +670,7 @@ fn the_60_icosahedral_rotations_form_a_group_permuting_icosphere_vertices() {
     for r in &group {
         let perm = rotation_permutation(&p, r, 1e-9).expect("a symmetry of the icosphere");
         for (v, &q) in perm.iter().enumerate() {
-            let rv = [0, 1, 2].map(|a| (0..3).map(|b| r[a][b] * p[v][b]).sum::<f64>());
+            let rv = mul(r, p[v]);
             for a in 0..3 {
                 assert_abs_diff_eq!(rv[a], p[q as usize][a], epsilon = 1e-12);
             }

@@ -16,6 +16,7 @@ use common::assert_abs_diff_eq_msg;
 use common::meshes::{load, table};
 use common::random::{normals, random_frames, SplitMix};
 use common::slices::{assert_falling, max_diff, rms};
+use common::vec3::dot;
 
 fn tensor(v: &[f64], n: usize, c: usize) -> Tensor {
     Tensor::from_vec(v.to_vec(), (n, 1, c), &Device::Cpu).unwrap()
@@ -203,9 +204,7 @@ fn pooling_a_vector_field_gives_it_in_the_coarse_frames() {
             .flat_map(|v| {
                 let q = p[v];
                 let x = [-q[1], q[0], 0.0];
-                let dot =
-                    |a: &[f64; 3], b: &nalgebra::Vector3<f64>| a[0] * b.x + a[1] * b.y + a[2] * b.z;
-                let (cx, cy) = (dot(&x, &frames.x[v]), dot(&x, &frames.y[v]));
+                let (cx, cy) = (dot(x, frames.x[v].into()), dot(x, frames.y[v].into()));
                 let len = (cx * cx + cy * cy).sqrt();
                 let angle = scales[v] * cy.atan2(cx);
                 [len * angle.cos(), len * angle.sin()]

@@ -20,6 +20,7 @@ use common::assert_abs_diff_eq_msg;
 use common::meshes::{load, table};
 use common::random::{normals, random_frames, SplitMix};
 use common::slices::{max_abs, max_diff};
+use common::vec3::dot;
 
 fn radial(n: usize) -> RadialBasis {
     RadialBasis::new(RadialProfile::Gaussian, n).unwrap()
@@ -392,9 +393,7 @@ fn the_frame_rotation_of_an_icosahedral_rotation_matches_the_embedding() {
         for v in 0..m.mesh.vertex_count() {
             let rx = rotate(r, ext.x[v].into());
             let q = perm[v];
-            let dot =
-                |a: [f64; 3], b: &nalgebra::Vector3<f64>| a[0] * b.x + a[1] * b.y + a[2] * b.z;
-            let seen = dot(rx, &ext.y[q]).atan2(dot(rx, &ext.x[q]));
+            let seen = dot(rx, ext.y[q].into()).atan2(dot(rx, ext.x[q].into()));
             assert_abs_diff_eq_msg!(
                 wrap(seen - delta[v]),
                 0.0,

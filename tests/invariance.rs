@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use approx::abs_diff_eq;
 use common::angles::{assert_identity, wrap};
 use common::meshes::{load_repaired, mesh_path};
+use common::vec3::mul;
 
 /// A rotation from a (non-zero) quaternion, a translation and a scale.
 fn motion() -> impl Strategy<Value = ([[f64; 3]; 3], [f64; 3], f64)> {
@@ -26,9 +27,9 @@ fn motion() -> impl Strategy<Value = ([[f64; 3]; 3], [f64; 3], f64)> {
 fn transformed(src: &MeshSource, r: &[[f64; 3]; 3], t: &[f64; 3], s: f64) -> MeshSource {
     let mut out = src.clone();
     for p in out.positions.as_mut().unwrap() {
-        let q = *p;
+        let q = mul(r, *p);
         for i in 0..3 {
-            p[i] = s * (r[i][0] * q[0] + r[i][1] * q[1] + r[i][2] * q[2]) + t[i];
+            p[i] = s * q[i] + t[i];
         }
     }
     out

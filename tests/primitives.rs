@@ -17,7 +17,7 @@ use approx::assert_abs_diff_eq;
 use common::angles::wrap;
 use common::assert_abs_diff_eq_msg;
 use common::meshes::{generate, mesh_path};
-use common::vec3::{angle_between, cross, dot, norm, sub};
+use common::vec3::{angle_between, cross, dot, mul, norm, sub};
 
 // ----------------------------------------------------------------------------------------------------
 // Helpers (independent of the library's own edge table)
@@ -674,10 +674,6 @@ fn icosphere_is_on_the_unit_sphere() {
     );
 }
 
-fn apply(r: &[[f64; 3]; 3], p: [f64; 3]) -> [f64; 3] {
-    [dot(r[0], p), dot(r[1], p), dot(r[2], p)]
-}
-
 #[test]
 fn icosphere_has_the_60_rotational_symmetries() {
     let group = icosahedral_rotations();
@@ -703,7 +699,7 @@ fn icosphere_has_the_60_rotational_symmetries() {
         let image: Vec<u32> = p
             .iter()
             .map(|&q| {
-                let rq = apply(r, q);
+                let rq = mul(r, q);
                 let j = lookup[&key(rq)];
                 assert!(
                     norm(sub(rq, p[j as usize])) < 1e-12,

@@ -33,3 +33,13 @@ pub fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
 pub fn angle_between(a: [f64; 3], b: [f64; 3]) -> f64 {
     norm(cross(a, b)).atan2(dot(a, b))
 }
+
+/// `R p` for a 3 × 3 matrix `R` stored by rows.
+pub fn mul(r: &[[f64; 3]; 3], p: [f64; 3]) -> [f64; 3] {
+    [dot(r[0], p), dot(r[1], p), dot(r[2], p)]
+}
+
+/// `Rᵀ p`: for a rotation, `R⁻¹ p`.
+pub fn mul_transpose(r: &[[f64; 3]; 3], p: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|i| r[0][i] * p[0] + r[1][i] * p[1] + r[2][i] * p[2])
+}
