@@ -4,6 +4,9 @@
 //! what it compiled on the first; `convolve` runs the backward pass only when asked.
 
 mod common;
+use common::cli::{json, run, stderr, stdout};
+use common::meshes::load;
+use common::random::signal;
 use common::TempDir;
 use manifold_cnn::conv::{
     CompileCache, CompileEvent, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights,
@@ -12,13 +15,9 @@ use manifold_cnn::conv::{
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Padding, Radius};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::kernel::KernelBasis;
-use manifold_cnn::{BuildOptions, Error, Manifold};
+use manifold_cnn::Error;
 use std::path::Path;
 use std::process::Command;
-
-fn manifold(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap()
-}
 
 fn params(padding: Padding) -> ExpMapParams {
     ExpMapParams {
@@ -29,17 +28,9 @@ fn params(padding: Padding) -> ExpMapParams {
     }
 }
 
-/// Deterministic signals and weights.
+/// Deterministic signals and weights, uniform in [−1, 1).
 fn values<T: Real>(n: usize, seed: u64) -> Vec<T> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            T::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
-        })
-        .collect()
+    signal(n, seed).into_iter().map(T::from_f64).collect()
 }
 
 /// The forward pass of `op` on fixed signals (2 signals, 3 → 2 channels).
@@ -74,7 +65,7 @@ fn saved_and_loaded_stages_compute_exactly_the_same() {
         ("meshes/mech_holes_shark.obj", Padding::Clamp),
     ] {
         let dir = TempDir::new("cache", "round-trip");
-        let m = manifold(spec);
+        let m = load(spec);
         let table = ExpMapTable::build(&m, &params(padding)).unwrap();
         table.save(dir.path("t.xmap")).unwrap();
         let loaded = ExpMapTable::load(dir.path("t.xmap"), &m).unwrap();
@@ -137,7 +128,7 @@ fn saved_and_loaded_stages_compute_exactly_the_same() {
 fn a_file_of_another_mesh_is_refused_naming_both() {
     let dir = TempDir::new("cache", "mismatch");
     // Same vertex count (162), different meshes.
-    let (a, b) = (manifold("icosphere:2"), manifold("grid:18x9"));
+    let (a, b) = (load("icosphere:2"), load("grid:18x9"));
     assert_eq!(a.identity().vertices, b.identity().vertices);
     let table = ExpMapTable::build(&a, &params(Padding::Zero)).unwrap();
     table.save(dir.path("t.xmap")).unwrap();
@@ -214,7 +205,7 @@ fn assert_damage_refused(path: &Path, load: impl Fn(&Path) -> Result<(), Error>)
 #[test]
 fn damaged_files_are_errors_never_panics() {
     let dir = TempDir::new("cache", "damage");
-    let m = manifold("icosphere:2");
+    let m = load("icosphere:2");
     let table = ExpMapTable::build(&m, &params(Padding::Zero)).unwrap();
     table.save(dir.path("t.xmap")).unwrap();
     assert_damage_refused(&dir.path("t.xmap"), |p| ExpMapTable::load(p, &m).map(drop));
@@ -235,7 +226,7 @@ fn the_size_limit_of_saved_files_is_their_own() {
     // The general input limit does not apply to saved files (they may be larger than any mesh);
     // theirs does. Run in a child process, since it sets environment variables.
     if std::env::var("CACHE_TEST_CHILD").is_ok() {
-        let m = manifold("icosphere:1");
+        let m = load("icosphere:1");
         let dir = TempDir::new("cache", "limit");
         let table = ExpMapTable::build(&m, &params(Padding::Zero)).unwrap();
         table.save(dir.path("t.xmap")).unwrap();
@@ -258,7 +249,7 @@ fn the_size_limit_of_saved_files_is_their_own() {
         .env("CACHE_TEST_CHILD", "1")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
         "{stdout}"
@@ -269,7 +260,7 @@ fn the_size_limit_of_saved_files_is_their_own() {
 fn the_compiler_loads_what_it_compiled() {
     let dir = TempDir::new("cache", "compiler");
     let cache = CompileCache::new(dir.path("c")).unwrap();
-    let m = manifold("icosphere:2");
+    let m = load("icosphere:2");
     let b = basis();
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let options = ConvOptions::default();
@@ -358,26 +349,10 @@ fn the_compiler_loads_what_it_compiled() {
 // ----------------------------------------------------------------------------------------------------
 // The command line
 
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_manifold-cnn"))
-        .args(args)
-        .output()
-        .expect("run manifold-cnn")
-}
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn convolve_loads_from_its_cache_on_the_second_run() {
     let dir = TempDir::new("cache", "cli");
-    let m = manifold("icosphere:2");
+    let m = load("icosphere:2");
     let n = m.mesh.vertex_count();
     dir.f32("x.npy", &[n as u64, 2], &values::<f32>(2 * n, 5));
     let (x, cache) = (dir.arg("x.npy"), dir.arg("cache"));
@@ -432,7 +407,7 @@ fn convolve_loads_from_its_cache_on_the_second_run() {
     let mut a = args("y3.npy");
     a.retain(|s| s != "--json");
     let out = run_args(&a);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = stdout(&out);
     assert!(out.status.success());
     assert!(text.contains("cache              hit"), "{text}");
 }
@@ -440,7 +415,7 @@ fn convolve_loads_from_its_cache_on_the_second_run() {
 #[test]
 fn convolve_runs_the_backward_pass_only_when_asked() {
     let dir = TempDir::new("cache", "backward");
-    let n = manifold("icosphere:1").mesh.vertex_count();
+    let n = load("icosphere:1").mesh.vertex_count();
     dir.f32("x.npy", &[n as u64], &values::<f32>(n, 9));
     let x = dir.arg("x.npy");
     let base = [
@@ -458,10 +433,10 @@ fn convolve_runs_the_backward_pass_only_when_asked() {
     assert!(with["seconds_backward"].is_number(), "{with}");
     let text = run(&base);
     assert!(text.status.success());
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = stdout(&text);
     assert!(!text.contains("backward"), "{text}");
     let text = run(&[&base[..], &["--backward"]].concat());
-    assert!(String::from_utf8_lossy(&text.stdout).contains("backward  "));
+    assert!(stdout(&text).contains("backward  "));
 }
 
 #[test]
@@ -478,7 +453,7 @@ fn train_compiles_a_data_set_once_with_a_cache() {
   ]
 }"#,
     );
-    let n = manifold("icosphere:1").mesh.vertex_count();
+    let n = load("icosphere:1").mesh.vertex_count();
     dir.f32("a.npy", &[n as u64, 1], &values::<f32>(n, 1));
     dir.f32("b.npy", &[n as u64, 1], &values::<f32>(n, 2));
     let train = dir.write(
@@ -497,7 +472,7 @@ fn train_compiles_a_data_set_once_with_a_cache() {
             "train", "--model", &model, "--train", &train, "--epochs", "1", "--seed", "1", "--out",
             &out_dir, "--cache", &cache,
         ]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr(&out);
         assert!(out.status.success(), "{stderr}");
         // Loaded: the operator only (its table is not needed); written: the table and the operator.
         let said = if k == 0 {

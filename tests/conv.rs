@@ -14,18 +14,19 @@ use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 use std::f64::consts::PI;
 
-fn build(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap()
-}
+use approx::assert_abs_diff_eq;
+use common::assert_abs_diff_eq_msg;
+use common::cli::{json, run, stderr};
+use common::gradients::assert_gradient;
+use common::meshes::{load, mesh_path, sane_table};
+use common::random::{signal, symmetric, SplitMix};
+use common::slices::{assert_falling, max_abs, max_diff};
+use common::vec3::{dot, mul, mul_transpose};
+use common::TempDir;
 
+/// The exp-map table of absolute radius `radius`, checked sane.
 fn table(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTable {
-    let p = ExpMapParams {
-        rings,
-        directions,
-        radius: Radius::Absolute(radius),
-        ..Default::default()
-    };
-    let t = ExpMapTable::build(m, &p).unwrap();
+    let t = common::meshes::table(m, rings, directions, Radius::Absolute(radius));
     common::assert_table_sane(m, &t);
     t
 }
@@ -65,21 +66,6 @@ impl SampledBasis for Radial {
         let r = r * self.0;
         out.copy_from_slice(&[1.0, r, (-r * r).exp()]);
     }
-}
-
-/// Seeded values in [-1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
 }
 
 /// The operator with the seed's tangent-plane integral ([`Quadrature::Integral`]): the oracles below
@@ -148,13 +134,13 @@ fn sample_image(img: &[f64], nx: usize, x: f64, y: f64) -> f64 {
 #[test]
 fn flat_grid_is_planar_cross_correlation() {
     let (nx, ny, rho, rings, dirs) = (16, 14, 3.2, 4, 12);
-    let m = build(&format!("grid:{nx}x{ny}"));
+    let m = load(&format!("grid:{nx}x{ny}"));
     let t = table(&m, rings, dirs, rho);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let basis = Monomials(2, rho);
     let op = integral_op(&m, &t, &basis, &gauge).unwrap();
-    let img = noise(nx * ny, 7);
-    let w = noise(6, 8);
+    let img = signal(nx * ny, 7);
+    let w = signal(6, 8);
     let out = conv(&op, &img, 1, &w, 1);
     // The same cross-correlation, written for a plain image.
     let dr = rho / rings as f64;
@@ -182,8 +168,10 @@ fn flat_grid_is_planar_cross_correlation() {
                 }
             }
             let got = out[x + nx * y];
-            assert!(
-                (got - expected).abs() < 1e-6,
+            assert_abs_diff_eq_msg!(
+                got,
+                expected,
+                epsilon = 1e-6,
                 "({x}, {y}): {got} vs {expected}"
             );
             checked += 1;
@@ -195,13 +183,13 @@ fn flat_grid_is_planar_cross_correlation() {
 #[test]
 fn flat_torus_is_exactly_translation_equivariant() {
     let (nx, ny) = (12, 10);
-    let m = build(&format!("flat-torus:{nx}x{ny}"));
+    let m = load(&format!("flat-torus:{nx}x{ny}"));
     let t = table(&m, 3, 10, 2.7);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let op = integral_op(&m, &t, &Monomials(2, 2.7), &gauge).unwrap();
     let (c_in, c_out) = (2, 3);
-    let x = noise(nx * ny * c_in, 1);
-    let w = noise(6 * c_in * c_out, 2);
+    let x = signal(nx * ny * c_in, 1);
+    let w = signal(6 * c_in * c_out, 2);
     let out = conv(&op, &x, c_in, &w, c_out);
     for (dx, dy) in [(1, 0), (0, 1), (5, 3), (11, 9)] {
         let shift = |v: usize| (v % nx + dx) % nx + nx * ((v / nx + dy) % ny);
@@ -214,8 +202,10 @@ fn flat_torus_is_exactly_translation_equivariant() {
         for v in 0..nx * ny {
             for o in 0..c_out {
                 let (a, b) = (outs[shift(v) * c_out + o], out[v * c_out + o]);
-                assert!(
-                    (a - b).abs() < 1e-9,
+                assert_abs_diff_eq_msg!(
+                    a,
+                    b,
+                    epsilon = 1e-9,
                     "shift ({dx}, {dy}), vertex {v}: {a} vs {b}"
                 );
             }
@@ -227,7 +217,7 @@ fn flat_torus_is_exactly_translation_equivariant() {
 /// surface and vertex numbering, but another reference edge at most vertices.
 fn regauged_grid(nx: u32, ny: u32, seed: u64) -> MeshSource {
     let mut src = primitives::grid(nx, ny).unwrap();
-    let r = noise(2 * src.faces.len(), seed);
+    let r = signal(2 * src.faces.len(), seed);
     for (f, &u) in src.faces.iter_mut().zip(&r) {
         let k = ((u + 1.0) * 1.5) as usize % 3;
         f.rotate_left(k);
@@ -246,8 +236,8 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
     let smooth: Vec<f64> = (0..nx * ny)
         .map(|v| ((v % nx) as f64 * 0.31).sin() * ((v / nx) as f64 * 0.23).cos())
         .collect();
-    let w = noise(6, 3);
-    let a = build(&format!("grid:{nx}x{ny}"));
+    let w = signal(6, 3);
+    let a = load(&format!("grid:{nx}x{ny}"));
     let b = Manifold::from_source(&regauged_grid(nx, ny, 11), &BuildOptions::default()).unwrap();
     let same_reference = |v: manifold_cnn::VertexId| {
         let (sa, sb) = (a.mesh.vertex_spokes(v).start, b.mesh.vertex_spokes(v).start);
@@ -297,12 +287,7 @@ fn reference_edges_change_the_output_only_by_quadrature_error() {
     eprintln!("max |Δout| over interior vertices for 6, 10, 18, 34 directions: {errors:?}");
     // The interpolated signal is only piecewise linear, so the periodic rule converges like 1/A:
     // each step here multiplies A by about 1.8.
-    for w in errors.windows(2) {
-        assert!(
-            w[1] < 0.75 * w[0],
-            "quadrature error must fall with directions: {errors:?}"
-        );
-    }
+    assert_falling(&errors, 0.75, "quadrature error must fall with directions");
     assert!(errors[3] < errors[0] / 10.0, "{errors:?}");
 }
 
@@ -330,7 +315,7 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
     let w = [0.7, -0.4, 1.1];
     let mut errors = Vec::new();
     for level in [2, 3, 4] {
-        let m = build(&format!("icosphere:{level}"));
+        let m = load(&format!("icosphere:{level}"));
         let rho = 0.6;
         let t = table(&m, 6, 24, rho);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
@@ -342,33 +327,24 @@ fn isotropic_kernels_on_the_sphere_satisfy_funk_hecke() {
             .collect();
         let out = conv(&op, &f, 1, &w, 1);
         let lambda = funk_hecke(&t, &w, |c| c);
-        let err = out
-            .iter()
-            .zip(&f)
-            .map(|(o, fv)| (o - lambda * fv).abs())
-            .fold(0.0, f64::max)
-            / lambda.abs();
+        let exact: Vec<f64> = f.iter().map(|fv| lambda * fv).collect();
+        let err = max_diff(&out, &exact) / lambda.abs();
         errors.push(err);
     }
     eprintln!("Funk–Hecke relative error at levels 2, 3, 4: {errors:?}");
-    for e in errors.windows(2) {
-        assert!(
-            e[1] < 0.6 * e[0],
-            "error must fall with refinement: {errors:?}"
-        );
-    }
+    assert_falling(&errors, 0.6, "error must fall with refinement");
 }
 
 #[test]
 fn backward_matches_finite_differences() {
-    let m = build("icosphere:1");
+    let m = load("icosphere:1");
     let t = table(&m, 3, 8, 0.8);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let op = integral_op(&m, &t, &Monomials(2, 0.8), &g).unwrap();
     let (n, c_in, c_out, nb) = (m.mesh.vertex_count(), 2, 3, 6);
-    let x = noise(n * c_in, 5);
-    let w = noise(nb * c_in * c_out, 6);
-    let target = noise(n * c_out, 7);
+    let x = signal(n * c_in, 5);
+    let w = signal(nb * c_in * c_out, 6);
+    let target = signal(n * c_out, 7);
     // L = ½ Σ (out − target)²
     let loss = |x: &[f64], w: &[f64]| {
         conv(&op, x, c_in, w, c_out)
@@ -381,33 +357,20 @@ fn backward_matches_finite_differences() {
     let gout: Vec<f64> = out.iter().zip(&target).map(|(o, t)| o - t).collect();
     let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &gout);
     let h = 1e-6;
-    for i in (0..x.len()).step_by(5) {
-        let (mut xp, mut xm) = (x.clone(), x.clone());
-        xp[i] += h;
-        xm[i] -= h;
-        let fd = (loss(&xp, &w) - loss(&xm, &w)) / (2.0 * h);
-        assert!(
-            (fd - gx[i]).abs() < 1e-6 * (1.0 + fd.abs()),
-            "∂L/∂x[{i}]: {} vs {fd}",
-            gx[i]
-        );
-    }
-    for i in 0..w.len() {
-        let (mut wp, mut wm) = (w.clone(), w.clone());
-        wp[i] += h;
-        wm[i] -= h;
-        let fd = (loss(&x, &wp) - loss(&x, &wm)) / (2.0 * h);
-        assert!(
-            (fd - gw[i]).abs() < 1e-6 * (1.0 + fd.abs()),
-            "∂L/∂W[{i}]: {} vs {fd}",
-            gw[i]
-        );
-    }
+    assert_gradient(
+        "∂L/∂x",
+        |xv| loss(xv, &w),
+        &x,
+        &gx,
+        (0..x.len()).step_by(5),
+        h,
+    );
+    assert_gradient("∂L/∂W", |wv| loss(&x, wv), &w, &gw, 0..w.len(), h);
 }
 
 #[test]
 fn f32_operator_agrees_with_f64() {
-    let m = build("icosphere:2");
+    let m = load("icosphere:2");
     let t = table(&m, 4, 12, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     // 1, 3, 6 and 28 basis functions: between them every tile height of the vectorised gather (16,
@@ -429,18 +392,20 @@ fn f32_operator_agrees_with_f64() {
             (16, 3, 21),
         ] {
             let n = m.mesh.vertex_count();
-            let x = noise(batch * n * c_in, 9);
-            let w = noise(nb * c_in * c_out, 10);
+            let x = signal(batch * n * c_in, 9);
+            let w = signal(nb * c_in * c_out, 10);
             let out64 = conv(&op64, &x, c_in, &w, c_out);
             let (x32, w32): (Vec<f32>, Vec<f32>) = (
                 x.iter().map(|&v| v as f32).collect(),
                 w.iter().map(|&v| v as f32).collect(),
             );
             let out32 = conv(&op32, &x32, c_in, &w32, c_out);
-            let scale = out64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+            let scale = max_abs(&out64);
             for (a, b) in out64.iter().zip(&out32) {
-                assert!(
-                    (a - *b as f64).abs() < 1e-5 * scale,
+                assert_abs_diff_eq_msg!(
+                    *a,
+                    *b as f64,
+                    epsilon = 1e-5 * scale,
                     "B = {nb}, batch {batch}: {a} vs {b}"
                 );
             }
@@ -448,10 +413,12 @@ fn f32_operator_agrees_with_f64() {
             let (gx64, gw64) = backward(&op64, &x, c_in, &w, c_out, &out64);
             let (gx32, gw32) = backward(&op32, &x32, c_in, &w32, c_out, &out32);
             for (g64, g32) in [(&gx64, &gx32), (&gw64, &gw32)] {
-                let scale = g64.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+                let scale = max_abs(g64);
                 for (a, b) in g64.iter().zip(g32.iter()) {
-                    assert!(
-                        (a - *b as f64).abs() < 1e-4 * scale,
+                    assert_abs_diff_eq_msg!(
+                        *a,
+                        *b as f64,
+                        epsilon = 1e-4 * scale,
                         "B = {nb}, batch {batch}: {a} vs {b}"
                     );
                 }
@@ -469,7 +436,7 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
     let w = [0.7, -0.4, 1.1];
     let mut by_level = Vec::new();
     for (level, dirs) in [(3, 8), (3, 16), (3, 32), (4, 32)] {
-        let m = build(&format!("icosphere:{level}"));
+        let m = load(&format!("icosphere:{level}"));
         let p = m.positions.as_ref().unwrap();
         // Vertex lookup by rounded position.
         let key = |x: [f64; 3]| x.map(|c| (c * 1e6).round() as i64);
@@ -480,14 +447,14 @@ fn isotropic_kernels_commute_with_the_icosahedral_rotations() {
         let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
         let f: Vec<f64> = p.iter().map(signal).collect();
         let out = conv(&op, &f, 1, &w, 1);
-        let scale = out.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        let scale = max_abs(&out);
         let mut worst: f64 = 0.0;
         for r in &group {
             // perm[v] = the vertex at R⁻¹ p_v (R⁻¹ = Rᵀ); (R f)(v) = f(R⁻¹ p_v).
             let perm: Vec<usize> = p
                 .iter()
                 .map(|x| {
-                    let y = [0, 1, 2].map(|i| (0..3).map(|k| r[k][i] * x[k]).sum::<f64>());
+                    let y = mul_transpose(r, *x);
                     *index
                         .get(&key(y))
                         .expect("icosahedral rotations map vertices to vertices")
@@ -524,19 +491,14 @@ fn harmonics() -> KernelBasis {
 fn tree_dependence(m: &Manifold, t: &ExpMapTable, basis: &dyn SampledBasis, seed: u64) -> f64 {
     let nb = basis.len();
     let (n, c_in, c_out) = (m.mesh.vertex_count(), 2, 2);
-    let x = noise(n * c_in, seed);
-    let w = noise(nb * c_in * c_out, seed + 1);
+    let x = signal(n * c_in, seed);
+    let w = signal(nb * c_in * c_out, seed + 1);
     let run = |tree| {
         let g = Gauge::new(m, None, tree).unwrap();
         conv(&integral_op(m, t, basis, &g).unwrap(), &x, c_in, &w, c_out)
     };
     let (a, b) = (run(SpanningTree::Bfs), run(SpanningTree::Random { seed }));
-    let scale = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .map(|(p, q)| (p - q).abs())
-        .fold(0.0, f64::max)
-        / scale
+    max_diff(&a, &b) / max_abs(&a)
 }
 
 #[test]
@@ -546,7 +508,7 @@ fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
         ("torus:24x12", "SO2", 0.25),
         ("flat-mobius:16x7", "Z2", 1.6),
     ] {
-        let m = build(spec);
+        let m = load(spec);
         let analysis = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
         assert_eq!(analysis.group().name(), group, "{spec}");
         let t = table(&m, 4, 16, radius);
@@ -569,13 +531,13 @@ fn holonomy_invariant_kernels_do_not_depend_on_the_spanning_tree() {
 
 #[test]
 fn a_batch_is_its_signals_one_by_one() {
-    let m = build("icosphere:2");
+    let m = load("icosphere:2");
     let t = table(&m, 3, 8, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let op = integral_op(&m, &t, &Monomials(2, 0.5), &g).unwrap();
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
-    let x = noise(batch * n * c_in, 31);
-    let w = noise(6 * c_in * c_out, 32);
+    let x = signal(batch * n * c_in, 31);
+    let w = signal(6 * c_in * c_out, 32);
     let out = conv(&op, &x, c_in, &w, c_out);
     let (gx, gw) = backward(&op, &x, c_in, &w, c_out, &out);
     let mut gw_sum = vec![0.0; w.len()];
@@ -590,7 +552,7 @@ fn a_batch_is_its_signals_one_by_one() {
         }
     }
     for (a, b) in gw.iter().zip(&gw_sum) {
-        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
+        assert_abs_diff_eq!(a, b, epsilon = 1e-12 * (1.0 + b.abs()));
     }
 }
 
@@ -599,13 +561,13 @@ fn a_batch_is_its_signals_one_by_one() {
 /// so does the weight gradient from what `forward_rows_gathering` kept.
 #[test]
 fn the_row_layout_is_the_vertex_layout_reordered() {
-    let m = build("icosphere:2");
+    let m = load("icosphere:2");
     let t = table(&m, 3, 8, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let op = integral_op(&m, &t, &Monomials(2, 0.5), &g).unwrap();
     let (n, c_in, c_out, batch) = (m.mesh.vertex_count(), 2, 3, 3);
-    let x = noise(batch * n * c_in, 41);
-    let w = noise(6 * c_in * c_out, 42);
+    let x = signal(batch * n * c_in, 41);
+    let w = signal(6 * c_in * c_out, 42);
     let to_rows = |v: &[f64], c: usize| -> Vec<f64> {
         let mut out = Vec::with_capacity(v.len());
         for &vert in op.order() {
@@ -662,7 +624,7 @@ fn the_row_layout_is_the_vertex_layout_reordered() {
 #[test]
 #[should_panic(expected = "signals on 10 vertices, but the operator has 42")]
 fn signals_on_another_mesh_panic() {
-    let m = build("icosphere:1");
+    let m = load("icosphere:1");
     let t = table(&m, 2, 6, 0.5);
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let op = ConvOperator::<f64>::new(&m, &t, &Monomials(0, 0.5), &g).unwrap();
@@ -696,13 +658,8 @@ fn isotropic_kernels_commute_with_random_rotations() {
     // isotropic kernel maps it to λ₂·g with λ₂ = ∫ k(r) P₂(cos r) dμ (Funk–Hecke): so the convolution of
     // the resampled signal g∘R equals the rotated convolution, up to discretisation, falling with
     // refinement.
-    let mut rng_state = 0x1234_5678_9abc_def0u64;
-    let mut uniform = || {
-        rng_state ^= rng_state << 13;
-        rng_state ^= rng_state >> 7;
-        rng_state ^= rng_state << 17;
-        (rng_state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
+    let mut rng = SplitMix(0x1234_5678_9abc_def0);
+    let mut uniform = || symmetric(&mut rng);
     let rotations: Vec<Rotation> = (0..4)
         .map(|_| axis_angle([uniform(), uniform(), uniform()], PI * uniform()))
         .collect();
@@ -710,7 +667,7 @@ fn isotropic_kernels_commute_with_random_rotations() {
     let w = [0.7, -0.4, 1.1];
     let mut errors = Vec::new();
     for level in [2, 3, 4] {
-        let m = build(&format!("icosphere:{level}"));
+        let m = load(&format!("icosphere:{level}"));
         let t = table(&m, 6, 24, 0.6);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let op = integral_op(&m, &t, &Radial(t.radius()), &g).unwrap();
@@ -723,9 +680,8 @@ fn isotropic_kernels_commute_with_random_rotations() {
                 .unwrap()
                 .iter()
                 .map(|x| {
-                    let y = [0, 1, 2].map(|i| (0..3).map(|k| rot[i][k] * x[k]).sum::<f64>());
-                    let dot = |u: [f64; 3]| u[0] * y[0] + u[1] * y[1] + u[2] * y[2];
-                    dot(a) * dot(b)
+                    let y = mul(rot, *x);
+                    dot(a, y) * dot(b, y)
                 })
                 .collect();
             let out = conv(&op, &f, 1, &w, 1);
@@ -737,29 +693,21 @@ fn isotropic_kernels_commute_with_random_rotations() {
         errors.push(worst);
     }
     eprintln!("random rotations, degree-2 harmonic, relative error at levels 2, 3, 4: {errors:?}");
-    for e in errors.windows(2) {
-        assert!(
-            e[1] < 0.6 * e[0],
-            "error must fall with refinement: {errors:?}"
-        );
-    }
+    assert_falling(&errors, 0.6, "error must fall with refinement");
 }
 
 #[test]
 fn convolve_command_line() {
     use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
-    let dir = std::env::temp_dir().join(format!("manifold-cnn-convolve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let dir = TempDir::new("conv", "convolve_command_line");
+    let path = |name: &str| dir.arg(name);
     let n = 162; // icosphere:2
-    let x: Vec<f32> = noise(n * 3, 41).iter().map(|&v| v as f32).collect();
+    let x: Vec<f32> = signal(n * 3, 41).iter().map(|&v| v as f32).collect();
     write_npy_f32(path("x.npy"), &[n as u64, 3], &x).unwrap();
     write_npy_f32(path("short.npy"), &[10, 3], &x[..30]).unwrap();
     let mut with_nan = x.clone();
     with_nan[7] = f32::NAN;
     write_npy_f32(path("nan.npy"), &[n as u64, 3], &with_nan).unwrap();
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
     let common = [
         "convolve",
         "icosphere:2",
@@ -786,12 +734,7 @@ fn convolve_command_line() {
         ],
     ]
     .concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["vertices"], n);
     assert_eq!(v["group"], "SO2");
     for key in [
@@ -813,31 +756,29 @@ fn convolve_command_line() {
         &["--quadrature", "integral", "--out", &path("yi.npy")],
     ]
     .concat());
-    assert!(
-        integral.status.success(),
-        "{}",
-        String::from_utf8_lossy(&integral.stderr)
-    );
+    assert!(integral.status.success(), "{}", stderr(&integral));
     let (_, yi) = read_npy_f32(path("yi.npy")).unwrap();
     let area = PI * 0.25;
     let scale = y.iter().fold(0.0f32, |a, b| a.max(b.abs())) as f64;
     for (a, b) in y.iter().zip(&yi) {
-        assert!(
-            (*a as f64 * area - *b as f64).abs() < 1e-5 * scale * area,
+        assert_abs_diff_eq_msg!(
+            *a as f64 * area,
+            *b as f64,
+            epsilon = 1e-5 * scale * area,
             "{a}·πρ² vs {b}"
         );
     }
     // The sphere's holonomy group is SO(2): naming C2 warns with both names, naming O2 does not.
     let small = run(&[&common[..], &["--group", "C2"]].concat());
     assert!(small.status.success());
-    let err = String::from_utf8_lossy(&small.stderr);
+    let err = stderr(&small);
     assert!(
         err.contains("warning") && err.contains("C2") && err.contains("SO2"),
         "{err}"
     );
     let big = run(&[&common[..], &["--group", "O2"]].concat());
     assert!(big.status.success());
-    assert!(!String::from_utf8_lossy(&big.stderr).contains("warning"));
+    assert!(!stderr(&big).contains("warning"));
     for bad in [
         vec![
             "convolve",
@@ -903,15 +844,9 @@ fn convolve_command_line() {
         ],
     ] {
         let out = run(&bad);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{bad:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
         assert!(!out.stderr.is_empty());
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 use manifold_cnn::expmap::FLAG_TRUNCATED;
@@ -951,20 +886,16 @@ fn the_constant_kernel_averages_under_the_mean_quadrature() {
     // The strip is 4 units wide: a radius of 1.5 leaves its middle row's discs whole.
     let default_radius = ExpMapParams::default().radius;
     for (spec, radius) in [
-        (
-            format!("{}/meshes/bull.obj", env!("CARGO_MANIFEST_DIR")),
-            default_radius,
-        ),
+        (mesh_path("bull.obj"), default_radius),
         ("flat-mobius:24x5".to_string(), Radius::Absolute(1.5)),
         ("icosphere:2".to_string(), default_radius),
     ] {
-        let m = build(&spec);
+        let m = load(&spec);
         let params = ExpMapParams {
             radius,
             ..Default::default()
         };
-        let t = ExpMapTable::build(&m, &params).unwrap();
-        common::assert_table_sane(&m, &t);
+        let t = sane_table(&m, &params);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let share = untruncated_weight(&t);
         let inside = share.iter().filter(|&&x| x == 1.0).count();
@@ -974,18 +905,24 @@ fn the_constant_kernel_averages_under_the_mean_quadrature() {
         let integral = row_sums(&integral_op(&m, &t, &one, &g).unwrap());
         let area: f64 = t.sample_weights().iter().sum();
         for v in 0..m.mesh.vertex_count() {
-            assert!(
-                (sums64[v] - share[v]).abs() < 1e-12,
+            assert_abs_diff_eq_msg!(
+                sums64[v],
+                share[v],
+                epsilon = 1e-12,
                 "{spec} vertex {v}: {}",
                 sums64[v]
             );
-            assert!(
-                (sums32[v] - share[v]).abs() < 1e-6,
+            assert_abs_diff_eq_msg!(
+                sums32[v],
+                share[v],
+                epsilon = 1e-6,
                 "{spec} vertex {v}: {}",
                 sums32[v]
             );
-            assert!(
-                (integral[v] - share[v] * area).abs() < 1e-12 * area,
+            assert_abs_diff_eq_msg!(
+                integral[v],
+                share[v] * area,
+                epsilon = 1e-12 * area,
                 "{spec} vertex {v}: {} vs {}",
                 integral[v],
                 share[v] * area
@@ -1012,7 +949,7 @@ fn the_mean_quadrature_does_not_see_the_length_unit() {
     // The same surface in units 1000 times smaller: the exp map, the gauge and the landing points are
     // the same (the radius is given in mean edge lengths), so under Mean the operator is the same to
     // rounding, and under Integral it scales by s² (dμ = r dr dθ).
-    let path = format!("{}/meshes/bull.obj", env!("CARGO_MANIFEST_DIR"));
+    let path = mesh_path("bull.obj");
     let source = manifold_cnn::io::load_source(&path).unwrap();
     let s = 1000.0;
     let mut scaled = source.clone();
@@ -1030,29 +967,29 @@ fn the_mean_quadrature_does_not_see_the_length_unit() {
         .iter()
         .map(|src| {
             let m = Manifold::from_source(src, &BuildOptions::default()).unwrap();
-            let t = ExpMapTable::build(&m, &params).unwrap();
-            common::assert_table_sane(&m, &t);
+            let t = sane_table(&m, &params);
             let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
             let n = m.mesh.vertex_count();
-            let x = noise(n * 2, 51);
-            let w = noise(basis.len() * 2 * 3, 52);
+            let x = signal(n * 2, 51);
+            let w = signal(basis.len() * 2 * 3, 52);
             let mean = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
             let integral = integral_op(&m, &t, &basis, &g).unwrap();
             [conv(&mean, &x, 2, &w, 3), conv(&integral, &x, 2, &w, 3)]
         })
         .collect();
-    let scale = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
     let (mean, integral) = (&outs[0][0], &outs[0][1]);
     let (mean_s, integral_s) = (&outs[1][0], &outs[1][1]);
-    let sm = scale(mean);
+    let sm = max_abs(mean);
     assert!(sm > 0.0);
     for (a, b) in mean.iter().zip(mean_s) {
-        assert!((a - b).abs() < 1e-9 * sm, "mean: {a} vs {b}");
+        assert_abs_diff_eq_msg!(a, b, epsilon = 1e-9 * sm, "mean: {a} vs {b}");
     }
-    let si = scale(integral);
+    let si = max_abs(integral);
     for (a, b) in integral.iter().zip(integral_s) {
-        assert!(
-            (a * s * s - b).abs() < 1e-9 * si * s * s,
+        assert_abs_diff_eq_msg!(
+            a * s * s,
+            *b,
+            epsilon = 1e-9 * si * s * s,
             "integral: {a}·s² vs {b}"
         );
     }

@@ -4,6 +4,10 @@
 //! Fixtures are written by each test into its own temporary directory with npyz.
 
 mod common;
+use approx::{abs_diff_eq, assert_abs_diff_eq};
+use common::assert_abs_diff_eq_msg;
+use common::random::SplitMix;
+use common::vec3::{dot, mul, mul_transpose};
 use common::TempDir;
 use std::f64::consts::PI;
 use std::path::Path;
@@ -14,8 +18,6 @@ use manifold_cnn::data::sphere::{
 };
 use manifold_cnn::data::{load_mnist, Dataset, Label, Task};
 use manifold_cnn::{primitives, BuildOptions, Error};
-use proptest::prelude::Rng;
-use proptest::test_runner::{RngAlgorithm, TestRng};
 
 // ----------------------------------------------------------------------------------------------------
 // Fixtures
@@ -476,7 +478,7 @@ fn bilinear_sampling_reproduces_a_linear_ramp_exactly() {
     assert!(points.len() > 500);
     let got = project_image(&image, h, w, &points, None);
     for (g, e) in got.iter().zip(&expected) {
-        assert!((f64::from(*g) - e).abs() < 1e-6, "{g} vs {e}");
+        assert_abs_diff_eq_msg!(f64::from(*g), e, epsilon = 1e-6, "{g} vs {e}");
     }
 }
 
@@ -505,7 +507,7 @@ fn a_single_lit_pixel_is_a_tent_around_its_centre() {
         .collect();
     let got = project_image(&image, h, w, &points, None);
     for (g, (at, e)) in got.iter().zip(&cases) {
-        assert!((f64::from(*g) - e).abs() < 1e-6, "at {at:?}: {g} vs {e}");
+        assert_abs_diff_eq_msg!(f64::from(*g), e, epsilon = 1e-6, "at {at:?}: {g} vs {e}");
     }
 }
 
@@ -514,7 +516,11 @@ fn the_north_pole_is_the_image_centre_and_the_south_pole_region_is_zero() {
     // Odd size: the centre pixel. Even size: the mean of the four central pixels.
     let odd: Vec<u8> = (0..25).map(|k| if k == 12 { 200 } else { 7 }).collect();
     let pole = [[0.0, 0.0, 1.0]];
-    assert!((project_image(&odd, 5, 5, &pole, None)[0] - 200.0 / 255.0).abs() < 1e-6);
+    assert_abs_diff_eq!(
+        project_image(&odd, 5, 5, &pole, None)[0],
+        200.0 / 255.0,
+        epsilon = 1e-6
+    );
     let mut even = vec![0u8; 28 * 28];
     for (k, (i, j)) in [(13, 13), (13, 14), (14, 13), (14, 14)]
         .into_iter()
@@ -522,7 +528,11 @@ fn the_north_pole_is_the_image_centre_and_the_south_pole_region_is_zero() {
     {
         even[i * 28 + j] = 40 * (k as u8 + 1);
     }
-    assert!((project_image(&even, 28, 28, &pole, None)[0] - 100.0 / 255.0).abs() < 1e-6);
+    assert_abs_diff_eq!(
+        project_image(&even, 28, 28, &pole, None)[0],
+        100.0 / 255.0,
+        epsilon = 1e-6
+    );
     // A white image: 1 on the image (which reaches past the equator at its corners), 0 beyond it.
     let white = vec![255u8; 28 * 28];
     let ico = primitives::icosphere(3).unwrap();
@@ -537,7 +547,7 @@ fn the_north_pole_is_the_image_centre_and_the_south_pole_region_is_zero() {
             assert_eq!(*g, 0.0);
             south += 1;
         } else if q[2] > 0.5 {
-            assert!((g - 1.0).abs() < 1e-6);
+            assert_abs_diff_eq!(*g, 1.0, epsilon = 1e-6);
         }
     }
     assert!(south > 200);
@@ -550,7 +560,7 @@ fn the_north_pole_is_the_image_centre_and_the_south_pole_region_is_zero() {
         &[sphere_point(95f64.to_radians(), PI / 4.0)],
         None,
     );
-    assert!((corner[0] - 1.0).abs() < 1e-6);
+    assert_abs_diff_eq!(corner[0], 1.0, epsilon = 1e-6);
 }
 
 #[test]
@@ -560,14 +570,11 @@ fn projecting_with_a_rotation_samples_the_rotated_back_point() {
     for u in [[0.1, 0.2, 0.3], [0.7, 0.9, 0.05], [0.45, 0.33, 0.81]] {
         let r = rotation_from_uniforms(u);
         // R⁻¹ = Rᵀ.
-        let back: Vec<[f64; 3]> = p
-            .iter()
-            .map(|q| [0, 1, 2].map(|b| (0..3).map(|a| r[a][b] * q[a]).sum::<f64>()))
-            .collect();
+        let back: Vec<[f64; 3]> = p.iter().map(|q| mul_transpose(&r, *q)).collect();
         let rotated = project_image(&image, 28, 28, &p, Some(&r));
         let direct = project_image(&image, 28, 28, &back, None);
         for (a, b) in rotated.iter().zip(&direct) {
-            assert!((a - b).abs() < 1e-6);
+            assert_abs_diff_eq!(a, b, epsilon = 1e-6);
         }
     }
 }
@@ -575,19 +582,19 @@ fn projecting_with_a_rotation_samples_the_rotated_back_point() {
 fn is_rotation(r: &Rotation, tol: f64) -> bool {
     let orthonormal = (0..3).all(|i| {
         (0..3).all(|j| {
-            let dot: f64 = (0..3).map(|k| r[i][k] * r[j][k]).sum();
-            (dot - if i == j { 1.0 } else { 0.0 }).abs() < tol
+            let dot = dot(r[i], r[j]);
+            abs_diff_eq!(dot, if i == j { 1.0 } else { 0.0 }, epsilon = tol)
         })
     });
     let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1])
         - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
         + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
-    orthonormal && (det - 1.0).abs() < tol
+    orthonormal && abs_diff_eq!(det, 1.0, epsilon = tol)
 }
 
 #[test]
 fn random_rotations_are_rotations_distributed_uniformly() {
-    let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let mut rng = SplitMix(2024);
     let n = 40_000;
     let (mut mean_axis, mut mean_trace, mut mean_z2) = ([0.0f64; 3], 0.0, 0.0);
     for _ in 0..n {
@@ -608,14 +615,23 @@ fn random_rotations_are_rotations_distributed_uniformly() {
     let sigma_trace = (1.0 / n as f64).sqrt();
     let sigma_z2 = (4.0 / 45.0 / n as f64).sqrt();
     for m in mean_axis {
-        assert!(m.abs() < 5.0 * sigma_axis, "mean R e_z = {mean_axis:?}");
+        assert_abs_diff_eq_msg!(
+            m,
+            0.0,
+            epsilon = 5.0 * sigma_axis,
+            "mean R e_z = {mean_axis:?}"
+        );
     }
-    assert!(
-        mean_trace.abs() < 5.0 * sigma_trace,
+    assert_abs_diff_eq_msg!(
+        mean_trace,
+        0.0,
+        epsilon = 5.0 * sigma_trace,
         "mean trace {mean_trace}"
     );
-    assert!(
-        (mean_z2 - 1.0 / 3.0).abs() < 5.0 * sigma_z2,
+    assert_abs_diff_eq_msg!(
+        mean_z2,
+        1.0 / 3.0,
+        epsilon = 5.0 * sigma_z2,
         "mean z² {mean_z2}"
     );
 }
@@ -625,7 +641,7 @@ fn the_60_icosahedral_rotations_form_a_group_permuting_icosphere_vertices() {
     let group = icosahedral_rotations();
     assert_eq!(group.len(), 60);
     let same = |a: &Rotation, b: &Rotation| {
-        (0..3).all(|i| (0..3).all(|j| (a[i][j] - b[i][j]).abs() < 1e-9))
+        (0..3).all(|i| (0..3).all(|j| abs_diff_eq!(a[i][j], b[i][j], epsilon = 1e-9)))
     };
     for (k, r) in group.iter().enumerate() {
         assert!(is_rotation(r, 1e-12));
@@ -654,13 +670,15 @@ fn the_60_icosahedral_rotations_form_a_group_permuting_icosphere_vertices() {
     for r in &group {
         let perm = rotation_permutation(&p, r, 1e-9).expect("a symmetry of the icosphere");
         for (v, &q) in perm.iter().enumerate() {
-            let rv = [0, 1, 2].map(|a| (0..3).map(|b| r[a][b] * p[v][b]).sum::<f64>());
-            assert!((0..3).all(|a| (rv[a] - p[q as usize][a]).abs() < 1e-12));
+            let rv = mul(r, p[v]);
+            for a in 0..3 {
+                assert_abs_diff_eq!(rv[a], p[q as usize][a], epsilon = 1e-12);
+            }
         }
         // The image rotated by R, at R p, is the unrotated image at p.
         let rotated = project_image(&image, 28, 28, &p, Some(r));
         for (v, &q) in perm.iter().enumerate() {
-            assert!((rotated[q as usize] - flat[v]).abs() < 1e-6);
+            assert_abs_diff_eq!(rotated[q as usize], flat[v], epsilon = 1e-6);
         }
         perms.push(perm);
     }

@@ -9,13 +9,16 @@ mod common;
 use manifold_cnn::expmap::{
     self, ExpMapParams, ExpMapTable, Padding, Radius, SurfacePoint, TraceStart, TraceStop, Tracer,
 };
-use manifold_cnn::mesh::BuildOptions;
 use manifold_cnn::{FaceId, Manifold, VertexId};
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI, TAU};
 
-fn load(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap_or_else(|e| panic!("{spec}: {e}"))
-}
+use approx::assert_abs_diff_eq;
+use common::angles::wrap;
+use common::assert_abs_diff_eq_msg;
+use common::cli::{json, run, stderr};
+use common::meshes::{load, load_repaired, mesh_path, sane_table};
+use common::vec3::dist;
+use common::TempDir;
 
 /// 3-D position of a surface point, from the mesh's vertex positions.
 fn pos3(m: &Manifold, p: &SurfacePoint) -> [f64; 3] {
@@ -30,17 +33,9 @@ fn pos3(m: &Manifold, p: &SurfacePoint) -> [f64; 3] {
     q
 }
 
-fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
-fn wrap(a: f64) -> f64 {
-    let r = a.rem_euclid(TAU);
-    if r > PI {
-        r - TAU
-    } else {
-        r
-    }
+/// A trace from `vertex` in the direction of scaled polar angle `angle`.
+fn at_vertex(vertex: VertexId, angle: f64) -> TraceStart {
+    TraceStart::Vertex { vertex, angle }
 }
 
 /// The mesh vertex whose input index is `i` (primitives keep their numbering, but go through the map).
@@ -116,22 +111,14 @@ fn grid_traces_are_straight_lines_including_through_vertices() {
             let v = vertex_of_input(&m, x + 24 * y);
             for &th in &angles {
                 let d = frame_dir(&m, v, th);
-                let res = tracer
-                    .trace_lengths(
-                        TraceStart::Vertex {
-                            vertex: v,
-                            angle: th,
-                        },
-                        &lengths,
-                    )
-                    .unwrap();
+                let res = tracer.trace_lengths(at_vertex(v, th), &lengths).unwrap();
                 for (r, got) in lengths.iter().zip(&res) {
                     assert!(!got.truncated(), "({x},{y}) θ={th} r={r}");
                     let want = [x as f64 + r * d[0], y as f64 + r * d[1], 0.0];
                     let e = dist(pos3(&m, &got.point), want);
                     worst = worst.max(e);
                     assert!(e < 1e-12, "({x},{y}) θ={th} r={r}: error {e:e}");
-                    assert!((got.length - r).abs() < 1e-15);
+                    assert_abs_diff_eq!(got.length, r, epsilon = 1e-15);
                     // The transported direction is the start direction (flat, trivial holonomy).
                     let fa = m.mesh.face_vertices(got.point.face);
                     let pos = m.positions.as_ref().unwrap();
@@ -141,8 +128,10 @@ fn grid_traces_are_straight_lines_including_through_vertices() {
                     ];
                     let face_x = e0[1].atan2(e0[0]);
                     let dir = d[1].atan2(d[0]);
-                    assert!(
-                        wrap(got.face_angle + face_x - dir).abs() < 1e-12,
+                    assert_abs_diff_eq_msg!(
+                        wrap(got.face_angle + face_x - dir),
+                        0.0,
+                        epsilon = 1e-12,
                         "direction at ({x},{y}) θ={th} r={r}"
                     );
                     assert!(!got.mirrored);
@@ -200,69 +189,31 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
     let d = frame_dir(&m, v(2, 3), th);
     let t_star = exit_param([2.0, 3.0], [d[0], d[1]], 7.0, 7.0);
     let res = tracer
-        .trace_lengths(
-            TraceStart::Vertex {
-                vertex: v(2, 3),
-                angle: th,
-            },
-            &[1.0, 2.0, 10.0],
-        )
+        .trace_lengths(at_vertex(v(2, 3), th), &[1.0, 2.0, 10.0])
         .unwrap();
     assert!(!res[0].truncated() && !res[1].truncated());
     assert_eq!(res[2].stop, TraceStop::BoundaryEdge);
-    assert!((res[2].length - t_star).abs() < 1e-12);
+    assert_abs_diff_eq!(res[2].length, t_star, epsilon = 1e-12);
     let stop = [2.0 + t_star * d[0], 3.0 + t_star * d[1], 0.0];
     assert!(dist(pos3(&m, &res[2].point), stop) < 1e-12);
 
     // Along a row to the left boundary: stops at the boundary vertex (0, 3).
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(2, 3),
-                angle: PI,
-            },
-            5.0,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(2, 3), PI), 5.0).unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
-    assert!((r.length - 2.0).abs() < 1e-12);
+    assert_abs_diff_eq!(r.length, 2.0, epsilon = 1e-12);
     assert!(dist(pos3(&m, &r.point), [0.0, 3.0, 0.0]) < 1e-12);
 
     // Along the bottom boundary from the corner: follows it to the next corner, and stops there.
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(0, 0),
-                angle: 0.0,
-            },
-            20.0,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(0, 0), 0.0), 20.0).unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
-    assert!((r.length - 7.0).abs() < 1e-12);
+    assert_abs_diff_eq!(r.length, 7.0, epsilon = 1e-12);
     assert!(dist(pos3(&m, &r.point), [7.0, 0.0, 0.0]) < 1e-12);
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(0, 0),
-                angle: 0.0,
-            },
-            4.5,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(0, 0), 0.0), 4.5).unwrap();
     assert!(!r.truncated());
     assert!(dist(pos3(&m, &r.point), [4.5, 0.0, 0.0]) < 1e-12);
 
     // Out of the wedge at a corner: truncated at length 0, at the vertex itself.
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v(0, 0),
-                angle: PI,
-            },
-            1.0,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v(0, 0), PI), 1.0).unwrap();
     assert_eq!(r.stop, TraceStop::BoundaryVertex);
     assert_eq!(r.length, 0.0);
     assert!(dist(pos3(&m, &r.point), [0.0, 0.0, 0.0]) < 1e-15);
@@ -278,8 +229,7 @@ fn grid_table_matches_straight_lines_and_flags_truncation() {
         radius: Radius::Absolute(4.4),
         padding: Padding::Clamp,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     let s_count = t.samples_per_vertex();
     assert_eq!(s_count, 64);
     let pos = m.positions.as_ref().unwrap();
@@ -316,14 +266,18 @@ fn grid_table_matches_straight_lines_and_flags_truncation() {
                 dist(q, want) < 2e-6,
                 "vertex {v} sample {s}: {q:?} vs {want:?}"
             );
-            assert!((e.distance as f64 - reach).abs() < 1e-5);
+            assert_abs_diff_eq!(e.distance as f64, reach, epsilon = 1e-5);
             assert!(!e.mirrored);
             truncated += e.truncated as usize;
             // Clamp padding evaluates at the stop point.
             assert_eq!(t.padded_landing(v.index(), s), Some((e.face, e.bary)));
         }
     }
-    assert!((t.truncated_fraction() - truncated as f64 / (s_count * nx * ny) as f64).abs() < 1e-15);
+    assert_abs_diff_eq!(
+        t.truncated_fraction(),
+        truncated as f64 / (s_count * nx * ny) as f64,
+        epsilon = 1e-15
+    );
     assert!(truncated > 0);
 }
 
@@ -341,15 +295,7 @@ fn sphere_error(level: u32, len: f64) -> f64 {
     for v in m.mesh.vertices() {
         let p = pos[v.index()];
         let theta = (v.index() as f64 * 2.399_963_229_728_653).rem_euclid(TAU);
-        let (res, path) = tracer
-            .trace_path(
-                TraceStart::Vertex {
-                    vertex: v,
-                    angle: theta,
-                },
-                len,
-            )
-            .unwrap();
+        let (res, path) = tracer.trace_path(at_vertex(v, theta), len).unwrap();
         assert!(!res.truncated());
         assert!(dist(pos3(&m, &path[0]), p) < 1e-15);
         let q1 = pos3(&m, &path[1]);
@@ -387,8 +333,7 @@ fn icosphere_table_agrees_with_single_traces() {
         radius: Radius::MeanEdgeLengths(4.0),
         padding: Padding::Zero,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     assert_eq!(t.truncated_fraction(), 0.0);
     for v in m.mesh.vertices().step_by(7) {
         for j in 0..8 {
@@ -396,22 +341,14 @@ fn icosphere_table_agrees_with_single_traces() {
             let radii: Vec<f64> = (0..3)
                 .map(|i| t.sample_radii()[t.sample_index(i, j)])
                 .collect();
-            let res = tracer
-                .trace_lengths(
-                    TraceStart::Vertex {
-                        vertex: v,
-                        angle: th,
-                    },
-                    &radii,
-                )
-                .unwrap();
+            let res = tracer.trace_lengths(at_vertex(v, th), &radii).unwrap();
             for (i, r) in res.iter().enumerate() {
                 let e = t.entry(v.index(), t.sample_index(i, j));
                 assert_eq!(e.face, r.point.face);
                 for k in 0..3 {
-                    assert!((e.bary[k] as f64 - r.point.bary[k]).abs() < 1e-6);
+                    assert_abs_diff_eq!(e.bary[k] as f64, r.point.bary[k], epsilon = 1e-6);
                 }
-                assert!((e.transported_angle as f64 - r.face_angle).abs() < 1e-6);
+                assert_abs_diff_eq!(e.transported_angle as f64, r.face_angle, epsilon = 1e-6);
                 assert_eq!(
                     t.padded_landing(v.index(), t.sample_index(i, j)),
                     Some((e.face, e.bary))
@@ -427,15 +364,7 @@ fn icosphere_table_agrees_with_single_traces() {
 /// Traces from `v` at θ for `len`, then back from the end along the reversed transported direction:
 /// must return to `v`, arriving from direction θ of its frame.
 fn check_reversal(m: &Manifold, tracer: &Tracer<'_>, v: VertexId, theta: f64, len: f64) -> bool {
-    let fwd = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: theta,
-            },
-            len,
-        )
-        .unwrap();
+    let fwd = tracer.trace(at_vertex(v, theta), len).unwrap();
     if fwd.truncated() {
         return false;
     }
@@ -468,8 +397,10 @@ fn check_reversal(m: &Manifold, tracer: &Tracer<'_>, v: VertexId, theta: f64, le
     let polar = tracer
         .face_angle_to_polar(back.point.face, k, back.face_angle + PI)
         .unwrap();
-    assert!(
-        wrap(polar - theta).abs() < 1e-8,
+    assert_abs_diff_eq_msg!(
+        wrap(polar - theta),
+        0.0,
+        epsilon = 1e-8,
         "{v} len {len}: arrival from {polar}, left towards θ = {theta}, end {:?}",
         back.point
     );
@@ -512,8 +443,7 @@ fn flat_torus_table_is_translation_invariant() {
         radius: Radius::Absolute(3.3),
         padding: Padding::Zero,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
+    let t = sane_table(&m, &params);
     assert_eq!(t.truncated_fraction(), 0.0);
     // Flat with every frame along +x: the transported direction, read in the polar frame of any corner of
     // the landing face, is the start direction.
@@ -522,8 +452,10 @@ fn flat_torus_table_is_translation_invariant() {
         for s in 0..t.samples_per_vertex() {
             for k in 0..3 {
                 let polar = t.transported_polar_angle(&tracer, v, s, k).unwrap();
-                assert!(
-                    wrap(polar - t.sample_angles()[s]).abs() < 1e-5,
+                assert_abs_diff_eq_msg!(
+                    wrap(polar - t.sample_angles()[s]),
+                    0.0,
+                    epsilon = 1e-5,
                     "vertex {v} sample {s} corner {k}"
                 );
             }
@@ -557,9 +489,9 @@ fn flat_torus_table_is_translation_invariant() {
                     "vertex {v} sample {s} translated by ({dx}, {dy})"
                 );
                 for k in 0..3 {
-                    assert!((a.bary[k] - b.bary[k]).abs() < 1e-6);
+                    assert_abs_diff_eq!(a.bary[k], b.bary[k], epsilon = 1e-6);
                 }
-                assert!((a.transported_angle - b.transported_angle).abs() < 1e-6);
+                assert_abs_diff_eq!(a.transported_angle, b.transported_angle, epsilon = 1e-6);
             }
         }
     }
@@ -656,15 +588,7 @@ fn flat_mobius_traces_cross_the_seam_as_straight_lines() {
                     if ymin <= 0.0 || ymax >= (ny - 1) as f64 {
                         continue;
                     }
-                    let got = tracer
-                        .trace(
-                            TraceStart::Vertex {
-                                vertex: v,
-                                angle: th,
-                            },
-                            len,
-                        )
-                        .unwrap();
+                    let got = tracer.trace(at_vertex(v, th), len).unwrap();
                     assert!(!got.truncated(), "({x0},{y0}) θ={th} len={len}");
                     while e[0] >= nx as f64 {
                         e = glide(e);
@@ -695,13 +619,7 @@ fn flat_mobius_core_loop_returns_mirrored() {
     let core = vertex_of_input(&m, 3 + nx * 3);
     for (turns, mirrored) in [(1.0, true), (2.0, false), (3.0, true)] {
         let r = tracer
-            .trace(
-                TraceStart::Vertex {
-                    vertex: core,
-                    angle: 0.0,
-                },
-                turns * nx as f64,
-            )
+            .trace(at_vertex(core, 0.0), turns * nx as f64)
             .unwrap();
         assert!(!r.truncated());
         assert_eq!(r.mirrored, mirrored, "{turns} turns");
@@ -715,23 +633,17 @@ fn flat_mobius_core_loop_returns_mirrored() {
         let polar = tracer
             .face_angle_to_polar(r.point.face, k, r.face_angle)
             .unwrap();
-        assert!(
-            wrap(polar).abs() < 1e-12,
+        assert_abs_diff_eq_msg!(
+            wrap(polar),
+            0.0,
+            epsilon = 1e-12,
             "{turns} turns: arrival direction {polar}"
         );
     }
     // Off the core, one turn lands on the mirror-image row.
     for y0 in 1..ny - 1 {
         let v = vertex_of_input(&m, 5 + nx * y0);
-        let r = tracer
-            .trace(
-                TraceStart::Vertex {
-                    vertex: v,
-                    angle: 0.0,
-                },
-                nx as f64,
-            )
-            .unwrap();
+        let r = tracer.trace(at_vertex(v, 0.0), nx as f64).unwrap();
         let w = vertex_of_input(&m, 5 + nx * (ny - 1 - y0));
         let fv = m.mesh.face_vertices(r.point.face);
         let k = fv
@@ -745,15 +657,7 @@ fn flat_mobius_core_loop_returns_mirrored() {
     let t = load("flat-torus:12x7");
     let tt = Tracer::new(&t);
     let v = vertex_of_input(&t, 3 + 12 * 3);
-    let r = tt
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0,
-            },
-            12.0,
-        )
-        .unwrap();
+    let r = tt.trace(at_vertex(v, 0.0), 12.0).unwrap();
     assert!(!r.mirrored);
     let k = t
         .mesh
@@ -780,15 +684,7 @@ fn cone_apex_is_passed_with_half_the_angle_on_each_side() {
         let inward = m.mesh.find_spoke(start, vid(2, k)).unwrap();
         let theta = m.frames.spoke_angles()[inward];
         for (extra, i_out) in [(2.0 / 6.0, 2usize), (4.0 / 6.0, 4), (0.25, 0)] {
-            let r = tracer
-                .trace(
-                    TraceStart::Vertex {
-                        vertex: start,
-                        angle: theta,
-                    },
-                    0.5 + extra,
-                )
-                .unwrap();
+            let r = tracer.trace(at_vertex(start, theta), 0.5 + extra).unwrap();
             assert!(!r.truncated());
             let out = pos[vid(2, k + 8).index()];
             let want = if i_out > 0 {
@@ -823,15 +719,7 @@ fn cone_traces_are_straight_in_the_development() {
     let start = vertex_of_input(&m, 1 + 2 * 16); // (3, 0): slant 0.5 on ruling 0
     for th in [2.3, 2.0, 1.2, -2.2, 0.4] {
         for len in [0.2, 0.55, 0.9] {
-            let r = tracer
-                .trace(
-                    TraceStart::Vertex {
-                        vertex: start,
-                        angle: th,
-                    },
-                    len,
-                )
-                .unwrap();
+            let r = tracer.trace(at_vertex(start, th), len).unwrap();
             let want = [0.5 + len * th.cos(), len * th.sin()];
             if want[0].hypot(want[1]) >= 0.99 {
                 continue;
@@ -909,41 +797,11 @@ fn bad_parameters_are_errors() {
     }
     let tracer = Tracer::new(&m);
     let v = m.mesh.vertex(5).unwrap();
+    assert!(tracer.trace(at_vertex(v, f64::NAN), 1.0).is_err());
+    assert!(tracer.trace(at_vertex(v, 0.0), -1.0).is_err());
+    assert!(tracer.trace(at_vertex(v, 0.0), f64::INFINITY).is_err());
     assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: f64::NAN
-            },
-            1.0
-        )
-        .is_err());
-    assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0
-            },
-            -1.0
-        )
-        .is_err());
-    assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0
-            },
-            f64::INFINITY
-        )
-        .is_err());
-    assert!(tracer
-        .trace_lengths(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 0.0
-            },
-            &[2.0, 1.0]
-        )
+        .trace_lengths(at_vertex(v, 0.0), &[2.0, 1.0])
         .is_err());
     let f = m.mesh.face(0).unwrap();
     for bary in [[0.5, 0.5, 0.5], [f64::NAN, 0.5, 0.5], [-0.5, 1.0, 0.5]] {
@@ -960,27 +818,11 @@ fn bad_parameters_are_errors() {
     let big = load("grid:9x9");
     let far_v = big.mesh.vertex(70).unwrap();
     let far_f: FaceId = big.mesh.face(100).unwrap();
-    assert!(tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: far_v,
-                angle: 0.0
-            },
-            1.0
-        )
-        .is_err());
+    assert!(tracer.trace(at_vertex(far_v, 0.0), 1.0).is_err());
     assert!(tracer.face_angle_to_polar(far_f, 0, 0.0).is_err());
     assert!(tracer.face_angle_to_polar(f, 3, 0.0).is_err());
     // The trace API survives extreme but valid input.
-    let r = tracer
-        .trace(
-            TraceStart::Vertex {
-                vertex: v,
-                angle: 1e300,
-            },
-            1e300,
-        )
-        .unwrap();
+    let r = tracer.trace(at_vertex(v, 1e300), 1e300).unwrap();
     assert!(r.truncated());
 }
 
@@ -1018,11 +860,9 @@ fn export_writes_the_documented_arrays() {
         radius: Radius::Absolute(2.5),
         padding: Padding::Zero,
     };
-    let t = ExpMapTable::build(&m, &params).unwrap();
-    common::assert_table_sane(&m, &t);
-    let dir = std::env::temp_dir().join(format!("manifold-cnn-expmap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("table.npz");
+    let t = sane_table(&m, &params);
+    let dir = TempDir::new("expmap", "export_writes_the_documented_arrays");
+    let path = dir.path("table.npz");
     expmap::write_npz(&t, &m, &path).unwrap();
     let names = npz_array_names(&path).unwrap();
     for n in [
@@ -1058,48 +898,41 @@ fn export_writes_the_documented_arrays() {
             lv[3 * e..3 * e + 3],
             m.mesh.face_vertices(f).map(|v| v.raw())
         );
-        assert!((lb[3 * e] + lb[3 * e + 1] + lb[3 * e + 2] - 1.0).abs() < 1e-6);
+        assert_abs_diff_eq!(
+            lb[3 * e] + lb[3 * e + 1] + lb[3 * e + 2],
+            1.0,
+            epsilon = 1e-6
+        );
         assert_eq!(tr[e], t.entry(e / ns as usize, e % ns as usize).truncated);
     }
     // Vertex (0, 0): reference edge along +x.
-    assert!((fx[0] - 1.0).abs() < 1e-15 && fx[1].abs() < 1e-15);
+    assert_abs_diff_eq!(fx[0], 1.0, epsilon = 1e-15);
+    assert_abs_diff_eq!(fx[1], 0.0, epsilon = 1e-15);
     // Intrinsic meshes have no positions or frames.
     let torus = load("flat-torus:5x5");
-    let t2 = ExpMapTable::build(&torus, &params).unwrap();
-    common::assert_table_sane(&torus, &t2);
-    let p2 = dir.join("torus.npz");
+    let t2 = sane_table(&torus, &params);
+    let p2 = dir.path("torus.npz");
     expmap::write_npz(&t2, &torus, &p2).unwrap();
     let names = npz_array_names(&p2).unwrap();
     assert!(!names.iter().any(|x| x == "positions" || x == "frame_x"));
     assert!(names.iter().any(|x| x == "faces"));
     // A table from another mesh is refused.
-    assert!(expmap::write_npz(&t2, &m, dir.join("bad.npz")).is_err());
-    std::fs::remove_dir_all(&dir).ok();
+    assert!(expmap::write_npz(&t2, &m, dir.path("bad.npz")).is_err());
 }
 
 #[test]
 fn command_line_reports_json_and_rejects_bad_parameters() {
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let out = std::process::Command::new(exe)
-        .args([
-            "expmap",
-            "grid:10x10",
-            "--rings",
-            "3",
-            "--directions",
-            "8",
-            "--radius-edges",
-            "2",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&run(&[
+        "expmap",
+        "grid:10x10",
+        "--rings",
+        "3",
+        "--directions",
+        "8",
+        "--radius-edges",
+        "2",
+        "--json",
+    ]));
     assert_eq!(v["vertices"], 100);
     assert_eq!(v["samples"], 24);
     assert!(v["bytes"].as_u64().unwrap() >= 100 * 24 * 17);
@@ -1108,19 +941,12 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
     assert!(v["seconds"].as_f64().unwrap() >= 0.0);
     // Without a radius: 5 mean edge lengths, as the help says and `convolve` does. The 10 × 10 unit
     // grid has 90 + 90 unit edges and 81 diagonals of √2.
-    let out = std::process::Command::new(exe)
-        .args(["expmap", "grid:10x10", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&run(&["expmap", "grid:10x10", "--json"]));
     let mean_edge = (180.0 + 81.0 * 2f64.sqrt()) / 261.0;
-    assert!(
-        (v["radius"].as_f64().unwrap() - 5.0 * mean_edge).abs() < 1e-9,
+    assert_abs_diff_eq_msg!(
+        v["radius"].as_f64().unwrap(),
+        5.0 * mean_edge,
+        epsilon = 1e-9,
         "{v}"
     );
     for bad in [
@@ -1154,13 +980,8 @@ fn command_line_reports_json_and_rejects_bad_parameters() {
         ],
         vec!["expmap", "no-such-file.obj", "--radius", "1"],
     ] {
-        let out = std::process::Command::new(exe).args(&bad).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{bad:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
 }
 
@@ -1175,15 +996,7 @@ fn start_direction_is_the_polar_angle_unfolded_into_the_first_face() {
         for v in m.mesh.vertices().step_by(5) {
             for j in 0..7 {
                 let theta = wrap(0.3 + TAU * j as f64 / 7.0);
-                let (res, path) = tracer
-                    .trace_path(
-                        TraceStart::Vertex {
-                            vertex: v,
-                            angle: theta,
-                        },
-                        0.05,
-                    )
-                    .unwrap();
+                let (res, path) = tracer.trace_path(at_vertex(v, theta), 0.05).unwrap();
                 if res.truncated() {
                     continue;
                 }
@@ -1199,13 +1012,17 @@ fn start_direction_is_the_polar_angle_unfolded_into_the_first_face() {
                 let q = [0, 1].map(|d| (0..3).map(|i| p1.bary[i] * c[i][d]).sum::<f64>());
                 let beta = (q[1] - c[k][1]).atan2(q[0] - c[k][0]);
                 let polar = tracer.face_angle_to_polar(p1.face, k, beta).unwrap();
-                assert!(
-                    wrap(polar - theta).abs() < 1e-9,
+                assert_abs_diff_eq_msg!(
+                    wrap(polar - theta),
+                    0.0,
+                    epsilon = 1e-9,
                     "{spec} vertex {v}: θ = {theta}, unfolded {polar}"
                 );
                 let back = tracer.polar_to_face_angle(p1.face, k, theta).unwrap();
-                assert!(
-                    wrap(back - beta).abs() < 1e-9,
+                assert_abs_diff_eq_msg!(
+                    wrap(back - beta),
+                    0.0,
+                    epsilon = 1e-9,
                     "{spec} vertex {v}: {back} vs {beta}"
                 );
             }
@@ -1221,16 +1038,19 @@ fn real_meshes_give_finite_tables_and_reversible_traces() {
         ("eight.obj", false),
         ("teapot_unwelded.obj", true),
     ] {
-        let path = format!("{}/meshes/{file}", env!("CARGO_MANIFEST_DIR"));
-        let m = Manifold::load(&path, &BuildOptions { repair }).unwrap();
+        let path = mesh_path(file);
+        let m = if repair {
+            load_repaired(&path)
+        } else {
+            load(&path)
+        };
         let params = ExpMapParams {
             rings: 4,
             directions: 8,
             radius: Radius::MeanEdgeLengths(4.0),
             padding: Padding::Zero,
         };
-        let t = ExpMapTable::build(&m, &params).unwrap();
-        common::assert_table_sane(&m, &t);
+        let t = sane_table(&m, &params);
         let boundary = !m.mesh.boundary_loops().is_empty();
         assert_eq!(t.truncated_fraction() > 0.0, boundary, "{file}");
         for v in 0..t.vertex_count() {

@@ -1,15 +1,22 @@
 //! The layers on feature fields commute with every change of frame: nonlinearities, normalization,
 //! invariants, and whole networks of field convolutions built in two different gauges.
 
+mod common;
+
 use candle_core::{Device, Tensor};
 use manifold_cnn::conv::{ConvOptions, Gauge};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::fields::{FieldConvolution, FieldKernel, FieldType};
 use manifold_cnn::kernel::{RadialBasis, RadialProfile};
 use manifold_cnn::nn::fields::{field_norm, invariants, norm_relu, regular_relu};
-use manifold_cnn::rng::SplitMix;
-use manifold_cnn::{BuildOptions, Manifold, O2};
+use manifold_cnn::{Manifold, O2};
 use std::f64::consts::TAU;
+
+use common::assert_abs_diff_eq_msg;
+use common::meshes::{load, table};
+use common::random::{normals, random_frames, SplitMix};
+use common::slices::{assert_falling, max_diff, rms};
+use common::vec3::dot;
 
 fn tensor(v: &[f64], n: usize, c: usize) -> Tensor {
     Tensor::from_vec(v.to_vec(), (n, 1, c), &Device::Cpu).unwrap()
@@ -17,10 +24,6 @@ fn tensor(v: &[f64], n: usize, c: usize) -> Tensor {
 
 fn values(t: &Tensor) -> Vec<f64> {
     t.flatten_all().unwrap().to_vec1().unwrap()
-}
-
-fn random(rng: &mut SplitMix, n: usize) -> Vec<f64> {
-    (0..n).map(|_| rng.normal()).collect()
 }
 
 /// `ρ(g_p) x(p)` (or its inverse) at every vertex.
@@ -34,26 +37,6 @@ fn act_all(t: &FieldType, frames: &[O2], x: &[f64], inverse: bool) -> Vec<f64> {
             v
         })
         .collect()
-}
-
-fn frames(rng: &mut SplitMix, n: usize, step: Option<usize>, reflect: bool) -> Vec<O2> {
-    (0..n)
-        .map(|_| O2 {
-            angle: match step {
-                Some(d) => TAU * rng.below(d) as f64 / d as f64,
-                None => TAU * rng.uniform(),
-            },
-            reflect: reflect && rng.below(2) == 1,
-        })
-        .collect()
-}
-
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
-}
-
-fn rms(a: &[f64]) -> f64 {
-    (a.iter().map(|x| x * x).sum::<f64>() / a.len() as f64).sqrt()
 }
 
 /// `f(ρ(g)⁻¹ x) = ρ(g)⁻¹ f(x)` at every vertex, for a pointwise layer `f` from type `t` to `out`.
@@ -76,8 +59,8 @@ fn norm_nonlinearity_normalization_and_invariants_commute_with_frames() {
     let mut rng = SplitMix(11);
     let t = FieldType::parse("3x0+2x0-+2x1+3x2").unwrap();
     let n = 40;
-    let x = random(&mut rng, n * t.channels());
-    let g = frames(&mut rng, n, None, true);
+    let x = normals(&mut rng, n * t.channels());
+    let g = random_frames(&mut rng, n, None, true);
     let bias = Tensor::new(&[0.3f64, -0.2, 0.5, -0.1, 0.2, 0.0, -0.4][..], &Device::Cpu).unwrap();
     let (a, b) = change(&t, &t, &g, &x, &|x| norm_relu(x, &t, Some(&bias)).unwrap());
     assert!(max_diff(&a, &b) < 1e-12, "norm relu: {}", max_diff(&a, &b));
@@ -88,12 +71,12 @@ fn norm_nonlinearity_normalization_and_invariants_commute_with_frames() {
     let total: f64 = areas.iter().sum();
     let areas: Vec<f64> = areas.iter().map(|a| a / total).collect();
     let scale = Tensor::from_vec(
-        random(&mut rng, t.field_count()),
+        normals(&mut rng, t.field_count()),
         t.field_count(),
         &Device::Cpu,
     )
     .unwrap();
-    let shift = Tensor::from_vec(random(&mut rng, 3), 3, &Device::Cpu).unwrap();
+    let shift = Tensor::from_vec(normals(&mut rng, 3), 3, &Device::Cpu).unwrap();
     let (a, b) = change(&t, &t, &g, &x, &|x| {
         field_norm(x, &t, &areas, &scale, Some(&shift)).unwrap()
     });
@@ -111,9 +94,9 @@ fn the_regular_nonlinearity_is_exact_on_its_grid_and_converges_off_it() {
     let mut rng = SplitMix(12);
     let t = FieldType::parse("4x0+4x1+4x2").unwrap();
     let n = 200;
-    let x = random(&mut rng, n * t.channels());
+    let x = normals(&mut rng, n * t.channels());
     for samples in [5, 8, 16] {
-        let g = frames(&mut rng, n, Some(samples), true);
+        let g = random_frames(&mut rng, n, Some(samples), true);
         let (a, b) = change(&t, &t, &g, &x, &|x| regular_relu(x, &t, samples).unwrap());
         assert!(
             max_diff(&a, &b) < 1e-12,
@@ -123,7 +106,7 @@ fn the_regular_nonlinearity_is_exact_on_its_grid_and_converges_off_it() {
     }
     let mut errors = Vec::new();
     for samples in [8, 16, 32, 64, 128] {
-        let g = frames(&mut rng, n, None, false);
+        let g = random_frames(&mut rng, n, None, false);
         let (a, b) = change(&t, &t, &g, &x, &|x| regular_relu(x, &t, samples).unwrap());
         let diff: Vec<f64> = a.iter().zip(&b).map(|(p, q)| p - q).collect();
         errors.push(rms(&diff) / rms(&b));
@@ -146,14 +129,8 @@ fn the_regular_nonlinearity_is_exact_on_its_grid_and_converges_off_it() {
 fn a_field_network_is_invariant_to_the_frames() {
     let mut rng = SplitMix(13);
     for (spec, reflections) in [("icosphere:2", false), ("flat-mobius:14x6", true)] {
-        let m = Manifold::load(spec, &BuildOptions::default()).unwrap();
-        let params = ExpMapParams {
-            rings: 3,
-            directions: 12,
-            radius: Radius::MeanEdgeLengths(2.0),
-            ..Default::default()
-        };
-        let table = ExpMapTable::build(&m, &params).unwrap();
+        let m = load(spec);
+        let table = table(&m, 3, 12, Radius::MeanEdgeLengths(2.0));
         let radial = RadialBasis::new(RadialProfile::Gaussian, 2).unwrap();
         let types = [
             FieldType::scalars(2),
@@ -171,10 +148,10 @@ fn a_field_network_is_invariant_to_the_frames() {
             .collect();
         let weights: Vec<Vec<f64>> = kernels
             .iter()
-            .map(|k| random(&mut rng, k.param_count()))
+            .map(|k| normals(&mut rng, k.param_count()))
             .collect();
         let n = m.mesh.vertex_count();
-        let x = random(&mut rng, n * 2);
+        let x = normals(&mut rng, n * 2);
         let network = |gauge: &Gauge| -> Vec<f64> {
             let mut h = x.clone();
             for (i, (k, w)) in kernels.iter().zip(&weights).enumerate() {
@@ -199,7 +176,7 @@ fn a_field_network_is_invariant_to_the_frames() {
             h
         };
         let want = network(&Gauge::identity(&m));
-        let g = frames(&mut rng, n, None, reflections);
+        let g = random_frames(&mut rng, n, None, reflections);
         let got = network(&Gauge::from_frames(&m, g).unwrap());
         let err = max_diff(&want, &got);
         assert!(err < 1e-9 * rms(&want), "{spec}: {err}");
@@ -227,9 +204,7 @@ fn pooling_a_vector_field_gives_it_in_the_coarse_frames() {
             .flat_map(|v| {
                 let q = p[v];
                 let x = [-q[1], q[0], 0.0];
-                let dot =
-                    |a: &[f64; 3], b: &nalgebra::Vector3<f64>| a[0] * b.x + a[1] * b.y + a[2] * b.z;
-                let (cx, cy) = (dot(&x, &frames.x[v]), dot(&x, &frames.y[v]));
+                let (cx, cy) = (dot(x, frames.x[v].into()), dot(x, frames.y[v].into()));
                 let len = (cx * cx + cy * cy).sqrt();
                 let angle = scales[v] * cy.atan2(cx);
                 [len * angle.cos(), len * angle.sin()]
@@ -238,16 +213,8 @@ fn pooling_a_vector_field_gives_it_in_the_coarse_frames() {
     };
     let mut errors = Vec::new();
     for level in 2..=4 {
-        let fine = Arc::new(
-            Manifold::load(&format!("icosphere:{level}"), &BuildOptions::default()).unwrap(),
-        );
-        let coarse = Arc::new(
-            Manifold::load(
-                &format!("icosphere:{}", level - 1),
-                &BuildOptions::default(),
-            )
-            .unwrap(),
-        );
+        let fine = Arc::new(load(&format!("icosphere:{level}")));
+        let coarse = Arc::new(load(&format!("icosphere:{}", level - 1)));
         let levels = MeshLevels::compile(
             fine.clone(),
             vec![coarse.clone()],
@@ -273,12 +240,7 @@ fn pooling_a_vector_field_gives_it_in_the_coarse_frames() {
         assert!(err < 0.2 * naive_err, "level {level}: {err} vs {naive_err}");
         errors.push(err);
     }
-    for w in errors.windows(2) {
-        assert!(
-            w[1] < 0.7 * w[0],
-            "the error falls with refinement: {errors:?}"
-        );
-    }
+    assert_falling(&errors, 0.7, "the error falls with refinement");
 }
 
 /// The field normalization's output, with unit scales and zero shifts: every scalar has area-weighted
@@ -289,7 +251,7 @@ fn normalization_and_regular_nonlinearity_compute_their_definitions() {
     let mut rng = SplitMix(21);
     let t = FieldType::parse("2x0+1x0-+2x1+1x2").unwrap();
     let (n, s, c) = (30, 2, t.channels());
-    let x: Vec<f64> = random(&mut rng, n * s * c)
+    let x: Vec<f64> = normals(&mut rng, n * s * c)
         .iter()
         .map(|v| 3.0 * v + 1.0)
         .collect();
@@ -313,13 +275,13 @@ fn normalization_and_regular_nonlinearity_compute_their_definitions() {
                 .sum();
             if f == manifold_cnn::fields::Field::Scalar {
                 let mean: f64 = (0..n).map(|r| areas[r] * at(r, si, start)).sum();
-                assert!(mean.abs() < 1e-12, "mean {mean}");
+                assert_abs_diff_eq_msg!(mean, 0.0, epsilon = 1e-12, "mean {mean}");
             }
-            assert!((m2 - 1.0).abs() < 1e-5, "{f}: mean square {m2}");
+            assert_abs_diff_eq_msg!(m2, 1.0, epsilon = 1e-5, "{f}: mean square {m2}");
         }
     }
     let t = FieldType::parse("1x0+1x1+1x2").unwrap();
-    let x = random(&mut rng, 5 * 5);
+    let x = normals(&mut rng, 5 * 5);
     let got = values(&regular_relu(&tensor(&x, 5, 5), &t, 9).unwrap());
     for r in 0..5 {
         let c = &x[r * 5..(r + 1) * 5];
@@ -381,14 +343,14 @@ fn so2_kernels_are_refused_where_transport_reflects() {
     let t = FieldType::parse("1x1").unwrap();
     let so2 = FieldKernel::new(&t, &t, radial, false).unwrap();
     let params = ExpMapParams::default();
-    let strip = Manifold::load("flat-mobius:12x6", &BuildOptions::default()).unwrap();
+    let strip = load("flat-mobius:12x6");
     let table = ExpMapTable::build(&strip, &params).unwrap();
     let gauge = Gauge::identity(&strip);
     let options = ConvOptions::default();
     assert!(FieldConvolution::<f64>::new(&strip, &table, so2.clone(), &gauge, &options).is_err());
     let o2 = FieldKernel::new(&t, &t, radial, true).unwrap();
     assert!(FieldConvolution::<f64>::new(&strip, &table, o2, &gauge, &options).is_ok());
-    let sphere = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    let sphere = load("icosphere:1");
     let table = ExpMapTable::build(&sphere, &params).unwrap();
     let n = sphere.mesh.vertex_count();
     let mut frames = vec![O2::rotation(0.5); n];

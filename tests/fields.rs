@@ -1,39 +1,29 @@
 //! Gauge-equivariant feature fields: the kernel space, the compiled convolution against a direct sum,
 //! and equivariance under changes of frame, rotations of the sphere and translations of the torus.
 
+mod common;
+
 use manifold_cnn::conv::{
     ConvOperator, ConvOptions, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree,
 };
 use manifold_cnn::data::sphere::{icosahedral_rotations, rotate, rotation_permutation};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius, Tracer};
+use manifold_cnn::expmap::{ExpMapTable, Radius, Tracer};
 use manifold_cnn::fields::{Field, FieldConvolution, FieldKernel, FieldType};
 use manifold_cnn::kernel::{KernelBasis, RadialBasis, RadialProfile};
-use manifold_cnn::rng::SplitMix;
-use manifold_cnn::transport::wrap_angle;
-use manifold_cnn::{BuildOptions, HalfedgeId, Manifold, VertexId, O2};
+use manifold_cnn::{HalfedgeId, Manifold, VertexId, O2};
 use nalgebra::DMatrix;
 use std::f64::consts::{PI, TAU};
 
-fn manifold(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap()
-}
-
-fn table(m: &Manifold, rings: usize, directions: usize, radius_edges: f64) -> ExpMapTable {
-    let params = ExpMapParams {
-        rings,
-        directions,
-        radius: Radius::MeanEdgeLengths(radius_edges),
-        ..Default::default()
-    };
-    ExpMapTable::build(m, &params).unwrap()
-}
+use approx::assert_abs_diff_eq;
+use common::angles::wrap;
+use common::assert_abs_diff_eq_msg;
+use common::meshes::{load, table};
+use common::random::{normals, random_frames, SplitMix};
+use common::slices::{max_abs, max_diff};
+use common::vec3::dot;
 
 fn radial(n: usize) -> RadialBasis {
     RadialBasis::new(RadialProfile::Gaussian, n).unwrap()
-}
-
-fn random(rng: &mut SplitMix, n: usize) -> Vec<f64> {
-    (0..n).map(|_| rng.normal()).collect()
 }
 
 /// `ρ(g) x` for a whole type at one vertex.
@@ -115,31 +105,6 @@ fn compiled(
     y
 }
 
-fn max_abs(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
-
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
-}
-
-/// Random frames: rotations by any angle, or by multiples of 2π/D, with reflections where asked.
-fn random_frames(rng: &mut SplitMix, n: usize, step: Option<usize>, reflect: bool) -> Vec<O2> {
-    (0..n)
-        .map(|_| {
-            let angle = match step {
-                Some(d) => TAU * rng.below(d) as f64 / d as f64,
-                None => TAU * rng.uniform(),
-            };
-            O2 {
-                angle: wrap_angle(angle),
-                reflect: reflect && rng.below(2) == 1,
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn the_kernels_are_equivariant() {
     let mut rng = SplitMix(1);
@@ -152,7 +117,7 @@ fn the_kernels_are_equivariant() {
             FieldType::parse(output).unwrap(),
         );
         let k = FieldKernel::new(&input, &output, radial(2), reflections).unwrap();
-        let params = random(&mut rng, k.param_count());
+        let params = normals(&mut rng, k.param_count());
         for _ in 0..20 {
             let (r, theta) = (rng.uniform(), TAU * rng.uniform());
             let gamma = if reflections && rng.below(2) == 1 {
@@ -277,15 +242,15 @@ fn the_compiled_convolution_is_the_direct_sum() {
         ("icosphere:1", false, "2x0+1x1+1x2", "1x0+1x1+1x2"),
         ("flat-mobius:10x5", true, "1x0+1x0-+1x1+1x2", "1x0+1x0-+2x1"),
     ] {
-        let m = manifold(spec);
-        let t = table(&m, 3, 8, 2.5);
+        let m = load(spec);
+        let t = table(&m, 3, 8, Radius::MeanEdgeLengths(2.5));
         let (input, output) = (
             FieldType::parse(input).unwrap(),
             FieldType::parse(output).unwrap(),
         );
         let kernel = FieldKernel::new(&input, &output, radial(3), reflections).unwrap();
-        let params = random(&mut rng, kernel.param_count());
-        let x = random(&mut rng, m.mesh.vertex_count() * input.channels());
+        let params = normals(&mut rng, kernel.param_count());
+        let x = normals(&mut rng, m.mesh.vertex_count() * input.channels());
         let frames = random_frames(&mut rng, m.mesh.vertex_count(), None, reflections);
         for gauge in [Gauge::identity(&m), Gauge::from_frames(&m, frames).unwrap()] {
             let want = direct_sum(&m, &t, &kernel, &gauge, &params, &x);
@@ -306,9 +271,9 @@ fn the_compiled_convolution_is_the_direct_sum() {
 fn a_change_of_frame_changes_the_output_as_its_type_says() {
     let mut rng = SplitMix(5);
     for (spec, reflections) in [("icosphere:2", false), ("flat-mobius:12x6", true)] {
-        let m = manifold(spec);
+        let m = load(spec);
         let d = 16;
-        let t = table(&m, 3, d, 2.0);
+        let t = table(&m, 3, d, Radius::MeanEdgeLengths(2.0));
         let input = FieldType::parse(if reflections {
             "2x0+1x0-+2x1+1x2"
         } else {
@@ -317,9 +282,9 @@ fn a_change_of_frame_changes_the_output_as_its_type_says() {
         .unwrap();
         let output = FieldType::parse("2x0+1x1+2x2+1x3").unwrap();
         let kernel = FieldKernel::new(&input, &output, radial(2), reflections).unwrap();
-        let params = random(&mut rng, kernel.param_count());
+        let params = normals(&mut rng, kernel.param_count());
         let n = m.mesh.vertex_count();
-        let x = random(&mut rng, n * input.channels());
+        let x = normals(&mut rng, n * input.channels());
         let y = compiled(&m, &t, &kernel, &Gauge::identity(&m), &params, &x);
         // Multiples of 2π/D (the grid maps onto itself) and arbitrary angles: both exact, because the
         // samples stay where they are and only the frames the values are written in change.
@@ -345,17 +310,6 @@ fn a_change_of_frame_changes_the_output_as_its_type_says() {
 // ----------------------------------------------------------------------------------------------------
 // Symmetries of the mesh: rotations of the icosphere, translations of the flat torus, the flat grid.
 
-/// An exp-map table of absolute radius `radius`.
-fn table_abs(m: &Manifold, rings: usize, directions: usize, radius: f64) -> ExpMapTable {
-    let params = ExpMapParams {
-        rings,
-        directions,
-        radius: Radius::Absolute(radius),
-        ..Default::default()
-    };
-    ExpMapTable::build(m, &params).unwrap()
-}
-
 /// For an isometry of the mesh that maps vertex `v` to `perm[v]` (and so edges to edges and corner
 /// angles to equal corner angles), the rotation `δ_v` between the frames: a tangent vector of polar
 /// angle ψ at `v` (in `v`'s angle-scaled polar frame) goes to the vector of polar angle ψ + δ_v at
@@ -380,11 +334,13 @@ fn frame_rotations(m: &Manifold, perm: &[usize]) -> Vec<f64> {
                     .mesh
                     .find_spoke(pv, pw)
                     .expect("an isometry maps edges to edges");
-                let d = wrap_angle(phi[t] - phi[s]);
+                let d = wrap(phi[t] - phi[s]);
                 match delta {
                     None => delta = Some(d),
-                    Some(d0) => assert!(
-                        wrap_angle(d - d0).abs() < 1e-9,
+                    Some(d0) => assert_abs_diff_eq_msg!(
+                        wrap(d - d0),
+                        0.0,
+                        epsilon = 1e-9,
                         "vertex {v}: spokes turn by {d0} and {d}"
                     ),
                 }
@@ -430,22 +386,22 @@ fn icosahedral_moves(m: &Manifold) -> Vec<(Vec<usize>, Vec<f64>)> {
 /// from 2π/degree by at most a few degrees), while −δ_v is far off wherever δ_v is not near 0 or π.
 #[test]
 fn the_frame_rotation_of_an_icosahedral_rotation_matches_the_embedding() {
-    let m = manifold("icosphere:1");
+    let m = load("icosphere:1");
     let ext = m.extrinsic_frames().unwrap();
     let mut far = 0;
     for (r, (perm, delta)) in icosahedral_rotations().iter().zip(icosahedral_moves(&m)) {
         for v in 0..m.mesh.vertex_count() {
             let rx = rotate(r, ext.x[v].into());
             let q = perm[v];
-            let dot =
-                |a: [f64; 3], b: &nalgebra::Vector3<f64>| a[0] * b.x + a[1] * b.y + a[2] * b.z;
-            let seen = dot(rx, &ext.y[q]).atan2(dot(rx, &ext.x[q]));
-            assert!(
-                wrap_angle(seen - delta[v]).abs() < 0.1,
+            let seen = dot(rx, ext.y[q].into()).atan2(dot(rx, ext.x[q].into()));
+            assert_abs_diff_eq_msg!(
+                wrap(seen - delta[v]),
+                0.0,
+                epsilon = 0.1,
                 "vertex {v}: δ = {}, embedding {seen}",
                 delta[v]
             );
-            if wrap_angle(seen + delta[v]).abs() > 0.5 {
+            if wrap(seen + delta[v]).abs() > 0.5 {
                 far += 1;
             }
         }
@@ -466,9 +422,9 @@ fn smooth(p: [f64; 3]) -> f64 {
 /// 3. an unconstrained ordinary convolution (harmonic:2:2, trivial group, spanning-tree gauge),
 ///    scalars → 8 scalars: its change is `out'(π(v)) − out(v)`.
 fn icosahedral_changes(d: usize) -> [f64; 4] {
-    let m = manifold("icosphere:2");
+    let m = load("icosphere:2");
     let n = m.mesh.vertex_count();
-    let t = table(&m, 3, d, 2.0);
+    let t = table(&m, 3, d, Radius::MeanEdgeLengths(2.0));
     let moves = icosahedral_moves(&m);
     let mut rng = SplitMix(11);
     let points = m.positions.clone().unwrap();
@@ -478,7 +434,7 @@ fn icosahedral_changes(d: usize) -> [f64; 4] {
     let layer = |input: &FieldType, output: &str, rng: &mut SplitMix| {
         let output = FieldType::parse(output).unwrap();
         let k = FieldKernel::new(input, &output, radial(2), false).unwrap();
-        let params = random(rng, k.param_count());
+        let params = normals(rng, k.param_count());
         (k, params)
     };
     let (k0, p0) = layer(&scalar, "2x0+2x1+1x2", &mut rng);
@@ -501,7 +457,7 @@ fn icosahedral_changes(d: usize) -> [f64; 4] {
     let tree = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let free = ConvOperator::<f64>::new(&m, &t, &basis, &tree).unwrap();
     let c_free = 8;
-    let w_free = random(&mut rng, free.basis_len() * c_free);
+    let w_free = normals(&mut rng, free.basis_len() * c_free);
     let run_free = |x: &[f64]| {
         let mut y = vec![0.0; n * c_free];
         free.forward(
@@ -602,8 +558,12 @@ fn grid_spoke(
 fn assert_grid_frames(m: &Manifold, nx: usize, ny: usize, vertices: &[(usize, usize)]) {
     let phi = m.frames.spoke_angles();
     for &(x, y) in vertices {
-        assert!(phi[grid_spoke(m, nx, ny, x, y, 1, 0)].abs() < 1e-12);
-        assert!((phi[grid_spoke(m, nx, ny, x, y, 0, 1)] - PI / 2.0).abs() < 1e-12);
+        assert_abs_diff_eq!(phi[grid_spoke(m, nx, ny, x, y, 1, 0)], 0.0, epsilon = 1e-12);
+        assert_abs_diff_eq!(
+            phi[grid_spoke(m, nx, ny, x, y, 0, 1)],
+            PI / 2.0,
+            epsilon = 1e-12
+        );
     }
 }
 
@@ -613,17 +573,17 @@ fn assert_grid_frames(m: &Manifold, nx: usize, ny: usize, vertices: &[(usize, us
 #[test]
 fn translations_of_the_flat_torus_shift_the_fields_exactly() {
     let (nx, ny) = (16, 16);
-    let m = manifold("flat-torus:16x16");
+    let m = load("flat-torus:16x16");
     let all: Vec<(usize, usize)> = (0..ny).flat_map(|y| (0..nx).map(move |x| (x, y))).collect();
     assert_grid_frames(&m, nx, ny, &all);
-    let t = table_abs(&m, 3, 16, 2.5);
+    let t = table(&m, 3, 16, Radius::Absolute(2.5));
     let input = FieldType::parse("1x0+1x1+1x2").unwrap();
     let output = FieldType::parse("1x0+2x1+1x2").unwrap();
     let kernel = FieldKernel::new(&input, &output, radial(2), false).unwrap();
     let mut rng = SplitMix(13);
-    let params = random(&mut rng, kernel.param_count());
+    let params = normals(&mut rng, kernel.param_count());
     let n = m.mesh.vertex_count();
-    let x = random(&mut rng, n * input.channels());
+    let x = normals(&mut rng, n * input.channels());
     let y = compiled(&m, &t, &kernel, &Gauge::identity(&m), &params, &x);
     assert!(max_abs(&y) > 0.1);
     for (dx, dy) in [(1, 0), (0, 1), (3, 5), (15, 7)] {
@@ -655,8 +615,8 @@ fn translations_of_the_flat_torus_shift_the_fields_exactly() {
 #[test]
 fn a_constant_field_on_the_flat_torus_stays_constant() {
     let (nx, ny) = (16, 16);
-    let m = manifold("flat-torus:16x16");
-    let t = table_abs(&m, 4, 16, 2.5);
+    let m = load("flat-torus:16x16");
+    let t = table(&m, 4, 16, Radius::Absolute(2.5));
     let ty = FieldType::parse("1x1+1x2").unwrap();
     let kernel = FieldKernel::new(&ty, &ty, radial(1), false).unwrap();
     // Parameters: output field, input field, then K0 row-major; identity on the diagonal blocks.
@@ -722,7 +682,7 @@ fn a_constant_field_on_the_flat_torus_stays_constant() {
 #[test]
 fn an_order_1_kernel_takes_the_gradient_of_a_linear_signal() {
     let (nx, ny) = (14, 12);
-    let m = manifold("grid:14x12");
+    let m = load("grid:14x12");
     let kernel = FieldKernel::new(
         &FieldType::scalars(1),
         &FieldType::parse("1x1").unwrap(),
@@ -736,7 +696,7 @@ fn an_order_1_kernel_takes_the_gradient_of_a_linear_signal() {
     let positions = m.positions.clone().unwrap();
     let f: Vec<f64> = positions.iter().map(|p| a * p[0] + b * p[1]).collect();
     for (directions, rho, exact) in [(16, 2.5, false), (4, 2.0, true)] {
-        let t = table_abs(&m, 4, directions, rho);
+        let t = table(&m, 4, directions, Radius::Absolute(rho));
         let inside: Vec<(usize, usize)> = (0..ny)
             .flat_map(|y| (0..nx).map(move |x| (x, y)))
             .filter(|&(x, y)| {

@@ -1,17 +1,15 @@
 //! Oracles for the foundation: topology of real meshes, Gauss–Bonnet, flatness, holonomy.
 
-use manifold_cnn::mesh::BuildOptions;
-use manifold_cnn::transport::{wrap_angle, O2};
+mod common;
+
+use manifold_cnn::transport::O2;
 use manifold_cnn::{HalfedgeId, Manifold, VertexId};
 use std::f64::consts::PI;
 
-fn strict(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap_or_else(|e| panic!("{spec}: {e}"))
-}
-
-fn mesh_path(name: &str) -> String {
-    format!("{}/meshes/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use approx::assert_abs_diff_eq;
+use common::angles::{assert_identity, wrap};
+use common::assert_abs_diff_eq_msg;
+use common::meshes::{load, load_repaired, mesh_path, STRICT};
 
 /// (file, vertices, faces, components, boundary loops, genus) as stated in meshes/SOURCES.md.
 const REAL: &[(&str, usize, usize, usize, usize, i64)] = &[
@@ -26,7 +24,7 @@ const REAL: &[(&str, usize, usize, usize, usize, i64)] = &[
 #[test]
 fn real_meshes_have_the_documented_topology() {
     for &(file, v, f, comps, loops, genus) in REAL {
-        let m = strict(&mesh_path(file));
+        let m = load(&mesh_path(file));
         assert_eq!(m.mesh.vertex_count(), v, "{file} vertices");
         assert_eq!(m.mesh.face_count(), f, "{file} faces");
         assert_eq!(m.mesh.components().len(), comps, "{file} components");
@@ -43,32 +41,20 @@ fn real_meshes_have_the_documented_topology() {
 
 #[test]
 fn unwelded_teapot_is_32_patches_with_32_boundary_loops() {
-    let m = Manifold::load(
-        &mesh_path("teapot_unwelded.obj"),
-        &BuildOptions { repair: true },
-    )
-    .unwrap();
+    let m = load_repaired(&mesh_path("teapot_unwelded.obj"));
     assert_eq!(m.mesh.components().len(), 32);
     assert_eq!(m.mesh.boundary_loops().len(), 32);
 }
 
 #[test]
 fn spider_fails_strictly_and_loads_with_repair() {
-    let err = Manifold::load(
-        &mesh_path("spider_nonmanifold.obj"),
-        &BuildOptions::default(),
-    )
-    .unwrap_err();
+    let err = Manifold::load(&mesh_path("spider_nonmanifold.obj"), &STRICT).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("face") || msg.contains("edge") || msg.contains("vertex"),
         "{msg}"
     );
-    let m = Manifold::load(
-        &mesh_path("spider_nonmanifold.obj"),
-        &BuildOptions { repair: true },
-    )
-    .unwrap();
+    let m = load_repaired(&mesh_path("spider_nonmanifold.obj"));
     assert!(!m.report.repairs.is_empty());
     // SOURCES.md (checked independently with a few lines of Python over the raw OBJ): 56 faces with a
     // repeated vertex; its 36 duplicate faces and 16 non-manifold edges all involve those degenerate
@@ -83,7 +69,11 @@ fn spider_fails_strictly_and_loads_with_repair() {
         m.report.flipped_faces > 0,
         "10 inconsistently oriented edges need flips"
     );
-    assert!(m.geometry.gauss_bonnet_residual(&m.mesh).abs() < 1e-9);
+    assert_abs_diff_eq!(
+        m.geometry.gauss_bonnet_residual(&m.mesh),
+        0.0,
+        epsilon = 1e-9
+    );
 }
 
 const PRIMITIVES: &[&str] = &[
@@ -106,9 +96,9 @@ fn gauss_bonnet_holds_on_every_mesh_and_primitive() {
         .chain(REAL.iter().map(|r| mesh_path(r.0)))
         .collect();
     for spec in specs {
-        let m = strict(&spec);
+        let m = load(&spec);
         let r = m.geometry.gauss_bonnet_residual(&m.mesh);
-        assert!(r.abs() < 1e-9, "{spec}: Gauss–Bonnet residual {r}");
+        assert_abs_diff_eq_msg!(r, 0.0, epsilon = 1e-9, "{spec}: Gauss–Bonnet residual {r}");
     }
 }
 
@@ -125,24 +115,17 @@ fn primitive_topology() {
         ("torus:12x8", 0, true, 0),
         ("mobius:16x3", 0, false, 1),
     ] {
-        let m = strict(spec);
+        let m = load(spec);
         assert_eq!(m.mesh.euler_characteristic(), chi, "{spec}");
         assert_eq!(m.mesh.is_orientable(), orientable, "{spec}");
         assert_eq!(m.mesh.boundary_loops().len(), loops, "{spec}");
     }
 }
 
-fn assert_identity(g: O2, what: &str) {
-    assert!(
-        !g.reflect && wrap_angle(g.angle).abs() < 1e-12,
-        "{what}: {g:?}"
-    );
-}
-
 #[test]
 fn flat_grid_has_trivial_holonomy_around_every_face_and_vertex() {
     for spec in ["grid:9x7", "flat-torus:8x6"] {
-        let m = strict(spec);
+        let m = load(spec);
         let (mesh, c) = (&m.mesh, &m.connection);
         for f in mesh.face_ids() {
             assert_identity(c.loop_holonomy(mesh, &mesh.face_vertices(f)).unwrap(), spec);
@@ -160,7 +143,7 @@ fn flat_grid_has_trivial_holonomy_around_every_face_and_vertex() {
 #[test]
 fn flat_torus_generator_loops_have_trivial_holonomy() {
     let (nx, ny) = (8, 6);
-    let m = strict(&format!("flat-torus:{nx}x{ny}"));
+    let m = load(&format!("flat-torus:{nx}x{ny}"));
     let id = |x: usize, y: usize| m.mesh.vertex(x % nx + nx * (y % ny)).unwrap();
     for y in 0..ny {
         let row: Vec<_> = (0..nx).map(|x| id(x, y)).collect();
@@ -181,7 +164,7 @@ fn flat_torus_generator_loops_have_trivial_holonomy() {
 #[test]
 fn flat_torus_frames_are_translation_invariant() {
     let (nx, ny) = (7, 5);
-    let m = strict(&format!("flat-torus:{nx}x{ny}"));
+    let m = load(&format!("flat-torus:{nx}x{ny}"));
     for v in m.mesh.vertices() {
         let s0 = m.mesh.vertex_spokes(v).start;
         let (x, y) = (v.index() % nx, v.index() / nx);
@@ -192,7 +175,7 @@ fn flat_torus_frames_are_translation_invariant() {
             "reference spoke of {v} points along +x"
         );
         assert_eq!(m.frames.spoke_angles()[s0], 0.0);
-        assert!((m.frames.vertex_scales()[v.index()] - 1.0).abs() < 1e-14);
+        assert_abs_diff_eq!(m.frames.vertex_scales()[v.index()], 1.0, epsilon = 1e-14);
     }
     for s in 0..m.mesh.spoke_count() {
         assert_identity(
@@ -211,7 +194,7 @@ fn flat_torus_frames_are_translation_invariant() {
 #[test]
 fn flat_mobius_is_non_orientable_and_its_core_reverses_orientation() {
     let (nx, ny) = (12, 5);
-    let m = strict(&format!("flat-mobius:{nx}x{ny}"));
+    let m = load(&format!("flat-mobius:{nx}x{ny}"));
     assert!(!m.mesh.is_orientable());
     assert_eq!(m.mesh.genus(), None);
     // The middle row y = 2 is mapped to itself by the half twist: a closed loop along the core.
@@ -240,7 +223,7 @@ fn flat_mobius_is_non_orientable_and_its_core_reverses_orientation() {
 #[test]
 fn transport_there_and_back_is_the_identity() {
     for spec in PRIMITIVES {
-        let m = strict(spec);
+        let m = load(spec);
         for s in 0..m.mesh.spoke_count() {
             let g = m
                 .connection
@@ -260,7 +243,7 @@ fn face_holonomy_is_the_scaled_angle_excess() {
         "mobius:12x3",
         "cone:3",
     ] {
-        let m = strict(spec);
+        let m = load(spec);
         let s = m.frames.vertex_scales();
         for f in m.mesh.face_ids() {
             let vs = m.mesh.face_vertices(f);
@@ -281,8 +264,10 @@ fn face_holonomy_is_the_scaled_angle_excess() {
             let g = m.connection.loop_holonomy(&m.mesh, &order).unwrap();
             assert!(!g.reflect || !m.mesh.is_orientable());
             if !g.reflect {
-                assert!(
-                    wrap_angle(g.angle - k).abs() < 1e-10,
+                assert_abs_diff_eq_msg!(
+                    wrap(g.angle - k),
+                    0.0,
+                    epsilon = 1e-10,
                     "{spec} face {f}: {} vs {k}",
                     g.angle
                 );
@@ -345,7 +330,7 @@ fn icosphere_latitude_holonomy_tends_to_the_enclosed_area() {
     let betas: Vec<f64> = (0..11).map(|i| 0.4 + 0.1 * i as f64).collect();
     let mut errors = Vec::new();
     for level in 2..=6 {
-        let m = strict(&format!("icosphere:{level}"));
+        let m = load(&format!("icosphere:{level}"));
         let mut worst: f64 = 0.0;
         for &beta in &betas {
             let cycles = cap_boundary_cycles(&m, beta);
@@ -357,7 +342,7 @@ fn icosphere_latitude_holonomy_tends_to_the_enclosed_area() {
             let g = m.connection.loop_holonomy(&m.mesh, &cycles[0]).unwrap();
             assert!(!g.reflect);
             let area = 2.0 * PI * (1.0 - f64::cos(beta));
-            worst = worst.max(wrap_angle(g.angle - area).abs());
+            worst = worst.max(wrap(g.angle - area).abs());
         }
         errors.push(worst);
     }
@@ -376,20 +361,22 @@ fn flat_square_turns_only_at_its_four_corners() {
     // A flat square: no interior curvature, boundary turning π/2 at each corner and 0 along the sides,
     // so Σ τ = 2π = 2πχ.
     let (nx, ny) = (6, 5);
-    let m = strict(&format!("grid:{nx}x{ny}"));
+    let m = load(&format!("grid:{nx}x{ny}"));
     let defects = m.geometry.vertex_angle_defects(&m.mesh);
     let turning = m.geometry.vertex_boundary_turning(&m.mesh);
     for v in m.mesh.vertices() {
         let (x, y) = (v.index() % nx, v.index() / nx);
         let corner = (x == 0 || x == nx - 1) && (y == 0 || y == ny - 1);
-        assert!(defects[v.index()].abs() < 1e-12);
+        assert_abs_diff_eq!(defects[v.index()], 0.0, epsilon = 1e-12);
         let expected = if corner { PI / 2.0 } else { 0.0 };
-        assert!(
-            (turning[v.index()] - expected).abs() < 1e-12,
+        assert_abs_diff_eq_msg!(
+            turning[v.index()],
+            expected,
+            epsilon = 1e-12,
             "vertex {v}: {}",
             turning[v.index()]
         );
     }
     let total: f64 = defects.iter().chain(&turning).sum();
-    assert!((total - 2.0 * PI).abs() < 1e-12);
+    assert_abs_diff_eq!(total, 2.0 * PI, epsilon = 1e-12);
 }

@@ -1,32 +1,37 @@
 //! Oracles for holonomy: every expected group, count and angle below follows from the geometry of the
 //! mesh (angle sums, topology, symmetry), not from running the code under test.
 
+mod common;
+
 use manifold_cnn::holonomy::{
     cone_loop_holonomy, cone_vertex_holonomy, face_curvatures, geodesic_circle, geodesic_distances,
     loop_holonomy, region_holonomy, ClassifyOptions, GeneratorSource, HolonomyAnalysis,
     HolonomyGroup, HolonomyOptions, Rotations,
 };
-use manifold_cnn::mesh::BuildOptions;
 use manifold_cnn::primitives::cone_sectors;
-use manifold_cnn::transport::{wrap_angle, O2};
+use manifold_cnn::transport::O2;
 use manifold_cnn::{Manifold, VertexId};
 use std::collections::VecDeque;
 use std::f64::consts::PI;
 
-fn load(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap_or_else(|e| panic!("{spec}: {e}"))
-}
-
-fn repaired(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions { repair: true }).unwrap_or_else(|e| panic!("{spec}: {e}"))
-}
-
-fn mesh_path(name: &str) -> String {
-    format!("{}/meshes/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use approx::{abs_diff_eq, assert_abs_diff_eq};
+use common::angles::wrap;
+use common::assert_abs_diff_eq_msg;
+use common::cli::{json, run, stderr, stdout};
+use common::meshes::{load, load_repaired, mesh_path, REPAIR};
+use common::TempDir;
 
 fn analyse(m: &Manifold) -> HolonomyAnalysis {
     HolonomyAnalysis::new(m, &HolonomyOptions::default()).expect("analysis")
+}
+
+/// The analysis with its base at `base`.
+fn analyse_from(m: &Manifold, base: VertexId) -> HolonomyAnalysis {
+    let options = HolonomyOptions {
+        base: Some(base),
+        ..Default::default()
+    };
+    HolonomyAnalysis::new(m, &options).expect("analysis")
 }
 
 fn groups(spec: &str) -> (String, String) {
@@ -156,7 +161,7 @@ fn join_closed_forms() {
     // The same reflection twice is Z2, with the axis kept.
     let z = z2(0.5).join(&z2(0.5));
     assert_eq!(z.name(), "Z2");
-    assert!((z.reflection_angle().unwrap() - 0.5).abs() < 1e-12);
+    assert_abs_diff_eq!(z.reflection_angle().unwrap(), 0.5, epsilon = 1e-12);
     // C_n with a reflection is D_n with that reflection.
     let d = c(3).join(&z2(0.2));
     assert_eq!(d.name(), "D3");
@@ -285,7 +290,7 @@ fn flat_mobius_strip_is_a_reflection_across_the_band() {
         // Every frame's polar angle 0 points along the band (+x unrolled), and the glide reflection
         // of the strip keeps x and flips y: the reflection is ψ ↦ −ψ, axis along the band.
         let a = h.group().reflection_angle().unwrap();
-        assert!(wrap_angle(a).abs() < 1e-9, "{spec}: reflection angle {a}");
+        assert_abs_diff_eq_msg!(wrap(a), 0.0, epsilon = 1e-9, "{spec}: reflection angle {a}");
         // χ = 0 with boundary: 1 − χ = 1 loop, the core, which reverses orientation.
         let c = &h.components()[0];
         assert_eq!(c.loops.len(), 1);
@@ -354,7 +359,7 @@ fn real_meshes_have_so2() {
         assert_eq!(h.cone_metric_group().name(), "SO2", "{file}");
     }
     for file in ["spider_nonmanifold.obj", "teapot_unwelded.obj"] {
-        let m = repaired(&mesh_path(file));
+        let m = load_repaired(&mesh_path(file));
         let h = analyse(&m);
         assert_eq!(h.group().name(), "SO2", "{file}");
         assert_eq!(h.cone_metric_group().name(), "SO2", "{file}");
@@ -391,7 +396,7 @@ fn generator_loops_number_two_minus_chi_or_one_minus_chi() {
 
 #[test]
 fn every_component_counts_its_loops() {
-    let m = repaired(&mesh_path("teapot_unwelded.obj"));
+    let m = load_repaired(&mesh_path("teapot_unwelded.obj"));
     let h = analyse(&m);
     for (c, comp) in m.mesh.components().iter().enumerate() {
         let chi = comp.euler_characteristic();
@@ -426,22 +431,25 @@ fn face_generators_are_the_face_curvatures() {
             .zip(h.face_generator_angles())
             .enumerate()
         {
-            assert!(
-                wrap_angle(hol - k[i]).abs() < 1e-10,
+            assert_abs_diff_eq_msg!(
+                wrap(hol - k[i]),
+                0.0,
+                epsilon = 1e-10,
                 "{spec} face {i}: {hol} vs {}",
                 k[i]
             );
             // Moved to the base, only the sign may change.
             assert!(
-                wrap_angle(at_base - k[i]).abs() < 1e-10
-                    || wrap_angle(at_base + k[i]).abs() < 1e-10,
-                "{spec} face {i}"
+                abs_diff_eq!(wrap(at_base - k[i]), 0.0, epsilon = 1e-10)
+                    || abs_diff_eq!(wrap(at_base + k[i]), 0.0, epsilon = 1e-10),
+                "{spec} face {i}: {at_base} vs ±{}",
+                k[i]
             );
         }
         // On orientable meshes the tree never reflects: no sign change.
         if m.mesh.is_orientable() {
             for (a, b) in h.face_holonomies().iter().zip(h.face_generator_angles()) {
-                assert!(wrap_angle(a - b).abs() < 1e-10);
+                assert_abs_diff_eq!(wrap(a - b), 0.0, epsilon = 1e-10);
             }
         }
     }
@@ -471,7 +479,7 @@ fn generator_lists_cover_both_views() {
         .collect();
     assert_eq!(defects.len(), 8, "the cube's 8 corners");
     for a in defects {
-        assert!((a - PI / 2.0).abs() < 1e-12);
+        assert_abs_diff_eq!(a, PI / 2.0, epsilon = 1e-12);
     }
 }
 
@@ -504,30 +512,20 @@ fn flat_torus_loops_are_trivial_in_both_views() {
 fn base_vertex_option_moves_the_base() {
     let m = load("torus:8x5");
     let b = m.mesh.vertex(17).unwrap();
-    let h = HolonomyAnalysis::new(
-        &m,
-        &HolonomyOptions {
-            base: Some(b),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let h = analyse_from(&m, b);
     assert_eq!(h.components()[0].base, b);
     assert_eq!(h.group().name(), "SO2");
     assert_eq!(h.vertex_tree().roots(), &[b]);
     let mf = load("flat-mobius:8x4");
     // A vertex in the middle of the strip (x = 3, y = 1): the reflection is still across the band.
     let b = mf.mesh.vertex(3 + 8).unwrap();
-    let h = HolonomyAnalysis::new(
-        &mf,
-        &HolonomyOptions {
-            base: Some(b),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let h = analyse_from(&mf, b);
     assert_eq!(h.group().name(), "Z2");
-    assert!(wrap_angle(h.group().reflection_angle().unwrap()).abs() < 1e-9);
+    assert_abs_diff_eq!(
+        wrap(h.group().reflection_angle().unwrap()),
+        0.0,
+        epsilon = 1e-9
+    );
 }
 
 #[test]
@@ -572,8 +570,10 @@ fn cone_transport_around_a_vertex_is_its_angle_defect() {
             };
             let k = 2.0 * PI - m.geometry.vertex_angle_sums()[v.index()];
             assert!(!g.reflect);
-            assert!(
-                wrap_angle(g.angle - k).abs() < 1e-10,
+            assert_abs_diff_eq_msg!(
+                wrap(g.angle - k),
+                0.0,
+                epsilon = 1e-10,
                 "{spec} vertex {v}: {} vs {k}",
                 g.angle
             );
@@ -608,8 +608,10 @@ fn fast_marching_is_exact_on_a_flat_grid() {
     for v in m.mesh.vertices() {
         let q = p[v.index()];
         let exact = (q[0] * q[0] + q[1] * q[1]).sqrt();
-        assert!(
-            (d[v.index()] - exact).abs() < 1e-9,
+        assert_abs_diff_eq_msg!(
+            d[v.index()],
+            exact,
+            epsilon = 1e-9,
             "vertex {v}: {} vs {exact}",
             d[v.index()]
         );
@@ -632,8 +634,10 @@ fn geodesic_circles_on_the_icosphere_obey_gauss_bonnet_and_tend_to_the_cap_area(
             let l = geodesic_circle(&m, center, r).unwrap();
             let e = l.enclosed.as_ref().unwrap();
             let res = l.gauss_bonnet_residual().unwrap();
-            assert!(
-                res.abs() < 1e-9,
+            assert_abs_diff_eq_msg!(
+                res,
+                0.0,
+                epsilon = 1e-9,
                 "level {level}, r {r}: Gauss–Bonnet residual {res}"
             );
             let cap = 2.0 * PI * (1.0 - r.cos());
@@ -641,7 +645,7 @@ fn geodesic_circles_on_the_icosphere_obey_gauss_bonnet_and_tend_to_the_cap_area(
             sum += err;
             worst_last = err.max(if level == 7 { worst_last } else { 0.0 });
             // The enclosed area approaches the cap area too (the polyhedron is inscribed).
-            assert!((e.area - cap).abs() < 0.3 * cap, "level {level}, r {r}");
+            assert_abs_diff_eq_msg!(e.area, cap, epsilon = 0.3 * cap, "level {level}, r {r}");
         }
         mean_per_level.push(sum / radii.len() as f64);
     }
@@ -664,8 +668,8 @@ fn loops_report_what_they_enclose() {
     let l = loop_holonomy(&m, &m.mesh.face_vertices(f)).unwrap();
     let e = l.enclosed.as_ref().unwrap();
     assert_eq!(e.faces, vec![f]);
-    assert!((e.curvature - k[5]).abs() < 1e-15);
-    assert!(l.gauss_bonnet_residual().unwrap().abs() < 1e-10);
+    assert_abs_diff_eq!(e.curvature, k[5], epsilon = 1e-15);
+    assert_abs_diff_eq!(l.gauss_bonnet_residual().unwrap(), 0.0, epsilon = 1e-10);
     // The other way round it encloses everything else: Σ_{g ≠ f} K_g = 4π − K_f (Σ_f K_f = Σ_v K_v =
     // 2πχ on a closed surface).
     let mut rev = m.mesh.face_vertices(f).to_vec();
@@ -673,8 +677,8 @@ fn loops_report_what_they_enclose() {
     let l = loop_holonomy(&m, &rev).unwrap();
     let e = l.enclosed.as_ref().unwrap();
     assert_eq!(e.faces.len(), m.mesh.face_count() - 1);
-    assert!((e.curvature - (4.0 * PI - k[5])).abs() < 1e-9);
-    assert!(l.gauss_bonnet_residual().unwrap().abs() < 1e-9);
+    assert_abs_diff_eq!(e.curvature, 4.0 * PI - k[5], epsilon = 1e-9);
+    assert_abs_diff_eq!(l.gauss_bonnet_residual().unwrap(), 0.0, epsilon = 1e-9);
     // The link of a vertex encloses its star; strictly inside lies the vertex itself.
     let v = m.mesh.vertex(20).unwrap();
     let link: Vec<VertexId> = m
@@ -686,8 +690,8 @@ fn loops_report_what_they_enclose() {
     let e = l.enclosed.as_ref().unwrap();
     assert_eq!(e.faces.len(), m.mesh.vertex_face_degree(v));
     let kv = 2.0 * PI - m.geometry.vertex_angle_sums()[v.index()];
-    assert!((e.interior_vertex_defects - kv).abs() < 1e-12);
-    assert!(l.gauss_bonnet_residual().unwrap().abs() < 1e-10);
+    assert_abs_diff_eq!(e.interior_vertex_defects, kv, epsilon = 1e-12);
+    assert_abs_diff_eq!(l.gauss_bonnet_residual().unwrap(), 0.0, epsilon = 1e-10);
 }
 
 #[test]
@@ -717,7 +721,7 @@ fn regions_and_their_boundaries() {
     let l = region_holonomy(&m, &all).unwrap();
     assert_eq!(l.cycle.len(), 2 * (5 - 1) + 2 * (4 - 1));
     assert!(l.holonomy.distance(O2::IDENTITY) < 1e-10);
-    assert!(l.enclosed.as_ref().unwrap().curvature.abs() < 1e-12);
+    assert_abs_diff_eq!(l.enclosed.as_ref().unwrap().curvature, 0.0, epsilon = 1e-12);
     // A whole closed surface has no boundary; two separate faces have two loops.
     let m = load("icosphere:1");
     assert!(region_holonomy(&m, &vec![true; m.mesh.face_count()]).is_err());
@@ -745,21 +749,16 @@ fn geodesic_circle_errors() {
     let c = m.mesh.vertex(7 + 15 * 7).unwrap();
     let l = geodesic_circle(&m, c, 4.0).unwrap();
     assert!(l.holonomy.distance(O2::IDENTITY) < 1e-10);
-    assert!(l.enclosed.unwrap().curvature.abs() < 1e-10);
+    assert_abs_diff_eq!(l.enclosed.unwrap().curvature, 0.0, epsilon = 1e-10);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // The command line
 
+/// The exit code and standard output of a run.
 fn cli(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_manifold-cnn"))
-        .args(args)
-        .output()
-        .expect("run manifold-cnn");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let out = run(args);
+    (out.status.code().unwrap_or(-1), stdout(&out))
 }
 
 #[test]
@@ -786,7 +785,7 @@ fn cli_json_reports_both_views_and_allowed_harmonics() {
     // The cube's face rotations are multiples of π/12 (24 faces at π/12, 12 at π/6: see above).
     for g in gens {
         let k = g["angle"].as_f64().unwrap() / (PI / 12.0);
-        assert!((k - k.round()).abs() < 1e-9);
+        assert_abs_diff_eq!(k, k.round(), epsilon = 1e-9);
     }
 
     let (code, out) = cli(&["holonomy", "flat-mobius:8x4", "--json"]);
@@ -838,27 +837,15 @@ fn cli_errors_exit_with_code_2() {
 
 mod random {
     use super::*;
-    use manifold_cnn::MeshSource;
+    use crate::common::strategies::random_faces;
     use proptest::prelude::*;
-
-    fn random_mesh() -> impl Strategy<Value = MeshSource> {
-        proptest::collection::vec([0u32..9, 0u32..9, 0u32..9], 1..40).prop_map(|f| {
-            let p = (0..9)
-                .map(|i| {
-                    let a = i as f64 * 0.9;
-                    [a.cos(), a.sin(), (i as f64 * 1.7).sin()]
-                })
-                .collect();
-            MeshSource::from_positions("random", p, f)
-        })
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
         #[test]
-        fn analysis_and_loops_never_panic(s in random_mesh(), pick in 0usize..1000, r in 0.1f64..3.0) {
-            let Ok(m) = Manifold::from_source(&s, &BuildOptions { repair: true }) else { return Ok(()) };
+        fn analysis_and_loops_never_panic(s in random_faces(9, 1..40), pick in 0usize..1000, r in 0.1f64..3.0) {
+            let Ok(m) = Manifold::from_source(&s, &REPAIR) else { return Ok(()) };
             let h = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
             prop_assert_eq!(h.components().len(), m.mesh.components().len());
             for (c, comp) in m.mesh.components().iter().enumerate() {
@@ -868,16 +855,18 @@ mod random {
             }
             let v = m.mesh.vertex(pick % m.mesh.vertex_count()).unwrap();
             if let Ok(l) = geodesic_circle(&m, v, r) {
-                prop_assert!(l.gauss_bonnet_residual().unwrap().abs() < 1e-9);
+                let res = l.gauss_bonnet_residual().unwrap();
+                prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "circle: residual {}", res);
             }
             let some: Vec<bool> = m.mesh.face_ids().map(|f| (f.index() * 7 + pick) % 3 == 0).collect();
             if let Ok(l) = region_holonomy(&m, &some) {
-                prop_assert!(l.gauss_bonnet_residual().unwrap().abs() < 1e-9);
+                let res = l.gauss_bonnet_residual().unwrap();
+                prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "region: residual {}", res);
             }
             let link: Vec<VertexId> = m.mesh.vertex_spokes(v).map(|s| m.mesh.spoke_target(s)).collect();
             if let Ok(l) = loop_holonomy(&m, &link) {
                 if let Some(res) = l.gauss_bonnet_residual() {
-                    prop_assert!(res.abs() < 1e-9);
+                    prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "link: residual {}", res);
                 }
             }
         }
@@ -888,11 +877,9 @@ mod random {
 /// and `convolve --group auto` classifies with the same options.
 #[test]
 fn the_classification_tolerance_comes_with_a_maximum_order() {
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
     let out = run(&["holonomy", "cube:4", "--tolerance", "1e-3", "--json"]);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(
         err.contains("π/max_order²") && err.contains("max order"),
         "{err}"
@@ -906,18 +893,11 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         "20",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["max_order"], 20);
     assert_eq!(v["tolerance"], 1e-3);
-    let dir =
-        std::env::temp_dir().join(format!("manifold-cnn-holonomy-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let signal = dir.join("x.npy");
+    let dir = TempDir::new("holonomy", "tolerance");
+    let signal = dir.path("x.npy");
     manifold_cnn::io::npz::write_npy_f32(&signal, &[98, 1], &[1.0; 98]).unwrap();
     let out = run(&[
         "convolve",
@@ -932,12 +912,7 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         "20",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["measured_group"], "SO2");
     assert_eq!(v["basis_exact"], true);
     // A Gaussian mixture constrained to SO(2) is invariant only approximately: flagged, in the JSON
@@ -959,16 +934,10 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
         run(&a)
     };
     let out = gaussians(true);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(v["basis_exact"], false, "{v}");
-    let text = String::from_utf8_lossy(&gaussians(false).stdout).into_owned();
+    let text = stdout(&gaussians(false));
     assert!(text.contains("approximately invariant"), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// With `--repair`, `--base` names a vertex of the input: the repaired mesh renumbers vertices when it
@@ -976,41 +945,23 @@ fn the_classification_tolerance_comes_with_a_maximum_order() {
 #[test]
 fn the_base_vertex_is_in_the_input_numbering_under_repair() {
     // Input vertex 0 is referenced by no face: repair drops it, and input vertex k becomes k − 1.
-    let dir =
-        std::env::temp_dir().join(format!("manifold-cnn-holonomy-base-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("m.obj");
-    std::fs::write(
-        &path,
+    let dir = TempDir::new("holonomy", "base");
+    let path = dir.write(
+        "m.obj",
         "v 9 9 9\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf 2 3 4\nf 2 4 5\n",
-    )
-    .unwrap();
-    let path = path.to_str().unwrap();
-    let m =
-        manifold_cnn::Manifold::load(path, &manifold_cnn::BuildOptions { repair: true }).unwrap();
-    assert_eq!(m.report.vertex_origin, [1, 2, 3, 4]);
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
-    let run = |base: &str| {
-        std::process::Command::new(exe)
-            .args(["holonomy", path, "--repair", "--base", base, "--json"])
-            .output()
-            .unwrap()
-    };
-    let out = run("3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = path.to_str().unwrap();
+    let m = load_repaired(path);
+    assert_eq!(m.report.vertex_origin, [1, 2, 3, 4]);
+    let with_base = |base: &str| run(&["holonomy", path, "--repair", "--base", base, "--json"]);
+    let json = json(&with_base("3"));
     assert_eq!(json["components"][0]["base_vertex"], 2, "{json}");
     // The dropped vertex is named as dropped.
-    let out = run("0");
+    let out = with_base("0");
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(
         err.contains("input vertex 0") && err.contains("repair"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

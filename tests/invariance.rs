@@ -1,10 +1,16 @@
 //! Rigid motions and uniform scaling of the positions change nothing intrinsic: corner angles and
 //! transports stay, areas scale by s². And transport there and back is the identity on every mesh.
 
+mod common;
+
 use manifold_cnn::data::sphere::rotation_from_quaternion;
-use manifold_cnn::transport::wrap_angle;
 use manifold_cnn::{io, BuildOptions, Manifold, MeshSource};
 use proptest::prelude::*;
+
+use approx::abs_diff_eq;
+use common::angles::{assert_identity, wrap};
+use common::meshes::{load_repaired, mesh_path};
+use common::vec3::mul;
 
 /// A rotation from a (non-zero) quaternion, a translation and a scale.
 fn motion() -> impl Strategy<Value = ([[f64; 3]; 3], [f64; 3], f64)> {
@@ -21,9 +27,9 @@ fn motion() -> impl Strategy<Value = ([[f64; 3]; 3], [f64; 3], f64)> {
 fn transformed(src: &MeshSource, r: &[[f64; 3]; 3], t: &[f64; 3], s: f64) -> MeshSource {
     let mut out = src.clone();
     for p in out.positions.as_mut().unwrap() {
-        let q = *p;
+        let q = mul(r, *p);
         for i in 0..3 {
-            p[i] = s * (r[i][0] * q[0] + r[i][1] * q[1] + r[i][2] * q[2]) + t[i];
+            p[i] = s * q[i] + t[i];
         }
     }
     out
@@ -43,14 +49,14 @@ proptest! {
         let b = Manifold::from_source(&transformed(&src, &r, &t, s), &BuildOptions::default()).unwrap();
         prop_assert_eq!(a.mesh.faces(), b.mesh.faces());
         for (x, y) in a.geometry.corner_angles().iter().zip(b.geometry.corner_angles()) {
-            prop_assert!((x - y).abs() < 1e-9, "corner angle {} vs {}", x, y);
+            prop_assert!(abs_diff_eq!(x, y, epsilon = 1e-9), "corner angle {} vs {}", x, y);
         }
         for (x, y) in a.geometry.face_areas().iter().zip(b.geometry.face_areas()) {
-            prop_assert!((s * s * x - y).abs() <= 1e-9 * y.abs().max(1e-300), "area {} vs {}", s * s * x, y);
+            prop_assert!(abs_diff_eq!(s * s * x, *y, epsilon = 1e-9 * y.abs().max(1e-300)), "area {} vs {}", s * s * x, y);
         }
         for (g, h) in a.connection.spoke_transports().zip(b.connection.spoke_transports()) {
             prop_assert_eq!(g.reflect, h.reflect);
-            prop_assert!(wrap_angle(g.angle - h.angle).abs() < 1e-9, "transport {:?} vs {:?}", g, h);
+            prop_assert!(abs_diff_eq!(wrap(g.angle - h.angle), 0.0, epsilon = 1e-9), "transport {:?} vs {:?}", g, h);
         }
     }
 }
@@ -64,17 +70,13 @@ fn transport_there_and_back_is_the_identity_on_real_meshes() {
         "mech_holes_shark.obj",
         "spider_nonmanifold.obj",
     ] {
-        let path = format!("{}/meshes/{file}", env!("CARGO_MANIFEST_DIR"));
-        let m = Manifold::load(&path, &BuildOptions { repair: true }).unwrap();
+        let m = load_repaired(&mesh_path(file));
         for s in 0..m.mesh.spoke_count() {
             let g = m
                 .connection
                 .spoke_transport(s)
                 .then(m.connection.spoke_transport(m.mesh.spoke_opposite(s)));
-            assert!(
-                !g.reflect && wrap_angle(g.angle).abs() < 1e-12,
-                "{file}, spoke {s}: {g:?}"
-            );
+            assert_identity(g, format_args!("{file}, spoke {s}"));
         }
     }
 }

@@ -1,29 +1,18 @@
 //! Tests of `io::obj` (OBJ reading/writing) and `io::npz` (NumPy files).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use manifold_cnn::io::npz::{self, NpzWriter};
 use manifold_cnn::io::obj::{parse_obj, read_obj, write_obj};
 use manifold_cnn::{Error, MeshSource};
 use proptest::prelude::*;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data(name: &str) -> PathBuf {
-    root().join("tests/data").join(name)
-}
-
-/// A fresh scratch directory for this test (under the target directory).
-fn scratch(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("io_tests")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::assert_abs_diff_eq_msg;
+use common::cli::stderr;
+use common::meshes::{data_path, mesh_path, repo_path};
+use common::TempDir;
 
 fn parse(text: &str) -> manifold_cnn::Result<MeshSource> {
     parse_obj(text.as_bytes(), "test.obj")
@@ -55,20 +44,20 @@ const REAL_MESHES: &[(&str, usize, usize)] = &[
 #[test]
 fn real_meshes_have_documented_counts() {
     for &(name, nv, nf) in REAL_MESHES {
-        let path = root().join("meshes").join(format!("{name}.obj"));
+        let path = mesh_path(&format!("{name}.obj"));
         let src = read_obj(&path).unwrap();
         assert_eq!(src.vertex_count, nv, "{name}");
         assert_eq!(src.faces.len(), nf, "{name}");
         assert_eq!(src.positions.as_ref().unwrap().len(), nv, "{name}");
         assert_eq!(src.vertex_lines.as_ref().unwrap().len(), nv, "{name}");
         assert_eq!(src.face_lines.as_ref().unwrap().len(), nf, "{name}");
-        assert_eq!(src.name, path.display().to_string());
+        assert_eq!(src.name, path);
     }
 }
 
 #[test]
 fn every_obj_in_meshes_matches_tobj() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("meshes"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("meshes"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "obj"))
@@ -97,8 +86,10 @@ fn every_obj_in_meshes_matches_tobj() {
                     for c in 0..3 {
                         // tobj parses straight to f32; we parse to f64. Allow the one rounding step.
                         let (a, b) = (mine[c] as f32, theirs[c]);
-                        assert!(
-                            (a - b).abs() <= f32::EPSILON * b.abs(),
+                        assert_abs_diff_eq_msg!(
+                            a,
+                            b,
+                            epsilon = f32::EPSILON * b.abs(),
                             "{}: face {f} corner {k}: {mine:?} vs {theirs:?}",
                             path.display()
                         );
@@ -140,7 +131,7 @@ fn every_obj_in_meshes_matches_tobj() {
 
 #[test]
 fn fixture_bad_number() {
-    let path = data("bad_number.obj");
+    let path = data_path("bad_number.obj");
     match read_obj(&path) {
         Err(Error::Parse {
             path: p,
@@ -158,7 +149,7 @@ fn fixture_bad_number() {
 #[test]
 fn fixture_face_out_of_range() {
     assert_eq!(
-        read_obj(data("face_out_of_range.obj")),
+        read_obj(data_path("face_out_of_range.obj")),
         Err(Error::FaceIndexOutOfRange {
             face: 2,
             line: Some(7),
@@ -171,7 +162,7 @@ fn fixture_face_out_of_range() {
 #[test]
 fn fixture_face_negative_out_of_range() {
     assert_eq!(
-        read_obj(data("face_negative_out_of_range.obj")),
+        read_obj(data_path("face_negative_out_of_range.obj")),
         Err(Error::FaceIndexOutOfRange {
             face: 0,
             line: Some(5),
@@ -183,18 +174,21 @@ fn fixture_face_negative_out_of_range() {
 
 #[test]
 fn fixture_face_zero_index() {
-    assert_eq!(parse_error_line(read_obj(data("face_zero_index.obj"))), 6);
+    assert_eq!(
+        parse_error_line(read_obj(data_path("face_zero_index.obj"))),
+        6
+    );
 }
 
 #[test]
 fn fixture_short_face() {
-    assert_eq!(parse_error_line(read_obj(data("short_face.obj"))), 5);
+    assert_eq!(parse_error_line(read_obj(data_path("short_face.obj"))), 5);
 }
 
 #[test]
 fn fixture_invalid_utf8() {
     // Line 1 (comment) and line 2 (group name) are Latin-1 and ignored; line 4 is a vertex.
-    let path = data("invalid_utf8.obj");
+    let path = data_path("invalid_utf8.obj");
     match read_obj(&path) {
         Err(Error::Parse { line, message, .. }) => {
             assert_eq!(line, 4);
@@ -206,17 +200,23 @@ fn fixture_invalid_utf8() {
 
 #[test]
 fn fixture_line_continuation() {
-    assert_eq!(parse_error_line(read_obj(data("line_continuation.obj"))), 4);
+    assert_eq!(
+        parse_error_line(read_obj(data_path("line_continuation.obj"))),
+        4
+    );
 }
 
 #[test]
 fn fixture_unknown_statement() {
-    assert_eq!(parse_error_line(read_obj(data("unknown_statement.obj"))), 3);
+    assert_eq!(
+        parse_error_line(read_obj(data_path("unknown_statement.obj"))),
+        3
+    );
 }
 
 #[test]
 fn fixture_nan_vertex_is_kept() {
-    let src = read_obj(data("nan_vertex.obj")).unwrap();
+    let src = read_obj(data_path("nan_vertex.obj")).unwrap();
     let p = src.positions.as_ref().unwrap();
     assert_eq!(src.vertex_count, 4);
     assert!(p[1][0].is_nan());
@@ -227,7 +227,7 @@ fn fixture_nan_vertex_is_kept() {
 
 #[test]
 fn fixture_nan_vertex_rejected_by_builder_with_its_line() {
-    let src = read_obj(data("nan_vertex.obj")).unwrap();
+    let src = read_obj(data_path("nan_vertex.obj")).unwrap();
     let err = manifold_cnn::Mesh::build(&src, &manifold_cnn::BuildOptions::default()).unwrap_err();
     assert_eq!(
         err,
@@ -240,7 +240,7 @@ fn fixture_nan_vertex_rejected_by_builder_with_its_line() {
 
 #[test]
 fn fixture_empty() {
-    let src = read_obj(data("empty.obj")).unwrap();
+    let src = read_obj(data_path("empty.obj")).unwrap();
     assert_eq!(src.vertex_count, 0);
     assert!(src.faces.is_empty());
     assert_eq!(src.positions, Some(vec![]));
@@ -248,7 +248,7 @@ fn fixture_empty() {
 
 #[test]
 fn missing_file_is_io_error() {
-    let path = data("does_not_exist.obj");
+    let path = data_path("does_not_exist.obj");
     match read_obj(&path) {
         Err(Error::Io { path: p, .. }) => assert_eq!(p, path.display().to_string()),
         other => panic!("{other:?}"),
@@ -403,8 +403,8 @@ fn first_out_of_range_face_is_reported() {
 
 #[test]
 fn write_then_read_is_exact() {
-    let dir = scratch("write_then_read_is_exact");
-    let path = dir.join("m.obj");
+    let dir = TempDir::new("io", "write_then_read_is_exact");
+    let path = dir.path("m.obj");
     let positions = vec![
         [0.1, -2.5e-300, 1.0e300],
         [1.0 / 3.0, f64::MIN_POSITIVE, -0.0],
@@ -423,7 +423,7 @@ fn write_then_read_is_exact() {
     }
     // Unwritable path.
     assert!(matches!(
-        write_obj(dir.join("no/such/dir/m.obj"), &positions, &faces),
+        write_obj(dir.path("no/such/dir/m.obj"), &positions, &faces),
         Err(Error::Io { .. })
     ));
 }
@@ -640,8 +640,8 @@ proptest! {
 
 #[test]
 fn npz_round_trip_all_types() {
-    let dir = scratch("npz_round_trip_all_types");
-    let path = dir.join("a.npz");
+    let dir = TempDir::new("io", "npz_round_trip_all_types");
+    let path = dir.path("a.npz");
     let f64s: Vec<f64> = (0..12).map(|i| i as f64 * 0.25 - 1.0).collect();
     let f32s: Vec<f32> = vec![1.5, f32::NAN, f32::INFINITY, -0.0];
     let u32s: Vec<u32> = vec![0, 1, u32::MAX];
@@ -714,15 +714,15 @@ fn npz_round_trip_all_types() {
         Err(Error::Io { .. })
     ));
     assert!(matches!(
-        npz::read_npz_f64(dir.join("none.npz"), "pos"),
+        npz::read_npz_f64(dir.path("none.npz"), "pos"),
         Err(Error::Io { .. })
     ));
 }
 
 #[test]
 fn npy_f32_round_trip_and_conversions() {
-    let dir = scratch("npy_f32_round_trip_and_conversions");
-    let path = dir.join("x.npy");
+    let dir = TempDir::new("io", "npy_f32_round_trip_and_conversions");
+    let path = dir.path("x.npy");
     let data: Vec<f32> = (0..24).map(|i| i as f32 / 7.0).collect();
     npz::write_npy_f32(&path, &[2, 3, 4], &data).unwrap();
     assert_eq!(
@@ -734,7 +734,7 @@ fn npy_f32_round_trip_and_conversions() {
     assert!(header.windows(5).any(|w| w == b"'<f4'"));
 
     // float64 is converted.
-    let p64 = dir.join("x64.npy");
+    let p64 = dir.path("x64.npy");
     let d64: Vec<f64> = vec![0.1, 0.2, 1e300];
     npyz::to_file_1d(&p64, d64.iter().copied()).unwrap();
     let (shape, back) = npz::read_npy_f32(&p64).unwrap();
@@ -742,7 +742,7 @@ fn npy_f32_round_trip_and_conversions() {
     assert_eq!(back, vec![0.1f32, 0.2f32, f32::INFINITY]);
 
     // Other dtypes are refused.
-    let pi = dir.join("i.npy");
+    let pi = dir.path("i.npy");
     npyz::to_file_1d(&pi, [1i32, 2, 3]).unwrap();
     match npz::read_npy_f32(&pi) {
         Err(Error::Io { message, .. }) => assert!(message.contains("<i4"), "{message}"),
@@ -750,7 +750,7 @@ fn npy_f32_round_trip_and_conversions() {
     }
 
     // Fortran order is refused (for arrays where it matters).
-    let pf = dir.join("f.npy");
+    let pf = dir.path("f.npy");
     {
         use npyz::WriterBuilder;
         let file = std::io::BufWriter::new(std::fs::File::create(&pf).unwrap());
@@ -770,7 +770,7 @@ fn npy_f32_round_trip_and_conversions() {
     }
 
     // Garbage and truncation are errors, not panics.
-    let pg = dir.join("g.npy");
+    let pg = dir.path("g.npy");
     std::fs::write(&pg, b"not an npy file").unwrap();
     assert!(matches!(npz::read_npy_f32(&pg), Err(Error::Io { .. })));
     let full = std::fs::read(&path).unwrap();
@@ -781,16 +781,16 @@ fn npy_f32_round_trip_and_conversions() {
 #[test]
 #[should_panic(expected = "shape")]
 fn npz_shape_mismatch_panics() {
-    let dir = scratch("npz_shape_mismatch_panics");
-    let mut w = NpzWriter::create(dir.join("a.npz")).unwrap();
+    let dir = TempDir::new("io", "npz_shape_mismatch_panics");
+    let mut w = NpzWriter::create(dir.path("a.npz")).unwrap();
     let _ = w.f64("x", &[2, 2], &[1.0, 2.0, 3.0]);
 }
 
 #[test]
 #[should_panic(expected = "shape")]
 fn npy_shape_mismatch_panics() {
-    let dir = scratch("npy_shape_mismatch_panics");
-    let _ = npz::write_npy_f32(dir.join("a.npy"), &[3], &[1.0]);
+    let dir = TempDir::new("io", "npy_shape_mismatch_panics");
+    let _ = npz::write_npy_f32(dir.path("a.npy"), &[3], &[1.0]);
 }
 
 /// If python3 with numpy is installed, check that numpy reads what we write; skipped otherwise.
@@ -804,9 +804,9 @@ fn numpy_reads_our_files() {
         eprintln!("numpy_reads_our_files: python3 with numpy not available, skipped");
         return;
     }
-    let dir = scratch("numpy_reads_our_files");
-    let npz_path = dir.join("a.npz");
-    let npy_path = dir.join("b.npy");
+    let dir = TempDir::new("io", "numpy_reads_our_files");
+    let npz_path = dir.path("a.npz");
+    let npy_path = dir.path("b.npy");
     let mut w = NpzWriter::create(&npz_path).unwrap();
     w.f64("pos", &[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.5])
         .unwrap();
@@ -834,11 +834,7 @@ assert b.dtype == np.float32 and b.shape == (2, 2) and b[1, 1] == 4.5
         .arg(&npy_path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -869,7 +865,8 @@ fn large_obj_parse_speed() {
             faces.push([a, d, c]);
         }
     }
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("large_grid.obj");
+    let dir = TempDir::new("io", "large_grid");
+    let path = dir.path("large_grid.obj");
     let t = std::time::Instant::now();
     write_obj(&path, &positions, &faces).unwrap();
     let write_s = t.elapsed().as_secs_f64();
@@ -901,9 +898,8 @@ fn large_obj_parse_speed() {
 #[test]
 fn atomic_writes_keep_the_old_file_when_writing_fails() {
     use manifold_cnn::io::write_atomically;
-    let dir = std::env::temp_dir().join(format!("manifold-cnn-atomic-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("out.npy");
+    let dir = TempDir::new("io", "atomic");
+    let path = dir.path("out.npy");
     write_atomically(&path, |tmp| {
         std::fs::write(tmp, b"first").unwrap();
         Ok(())
@@ -922,12 +918,11 @@ fn atomic_writes_keep_the_old_file_when_writing_fails() {
     .unwrap_err();
     assert!(err.to_string().contains("no space left"));
     assert_eq!(std::fs::read(&path).unwrap(), b"first");
-    let left: Vec<_> = std::fs::read_dir(&dir)
+    let left: Vec<_> = std::fs::read_dir(&dir.0)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("out.npy")]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The messages of two bad files say what is wrong: an index too large for any integer is out of
@@ -958,10 +953,8 @@ fn huge_indices_and_cr_only_line_endings_are_named() {
 /// A `.npy` file cut short says so, with the bytes its header promises and the bytes it holds.
 #[test]
 fn a_truncated_npy_names_the_missing_bytes() {
-    let dir =
-        std::env::temp_dir().join(format!("manifold-cnn-io-truncated-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("x.npy");
+    let dir = TempDir::new("io", "truncated");
+    let path = dir.path("x.npy");
     manifold_cnn::io::npz::write_npy_f32(&path, &[10, 3], &[1.0; 30]).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let header = bytes.len() - 120;
@@ -973,5 +966,4 @@ fn a_truncated_npy_names_the_missing_bytes() {
         err.contains("truncated") && err.contains("promises 120 bytes") && err.contains("holds 50"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

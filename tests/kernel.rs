@@ -1,49 +1,27 @@
 //! Oracles for kernels and the holonomy constraint: closed-form dimensions, projection identities,
 //! invariance of the result under every generator, and the definition `(g·k)(v) = k(g⁻¹v)`.
 
+mod common;
+
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::kernel::{
     ConstrainedBasis, GaussianMixture, HarmonicBasis, KernelBasis, PolarBins, PolarPoint,
     RadialBasis, RadialProfile,
 };
-use manifold_cnn::mesh::BuildOptions;
 use manifold_cnn::transport::O2;
-use manifold_cnn::Manifold;
 use std::f64::consts::PI;
 
-/// A small deterministic generator (SplitMix64) for coefficients, points and angles.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn symmetric(&mut self) -> f64 {
-        2.0 * self.next() - 1.0
-    }
-    fn vec(&mut self, n: usize) -> Vec<f64> {
-        (0..n).map(|_| self.symmetric()).collect()
-    }
-    fn points(&mut self, n: usize, rmax: f64) -> Vec<PolarPoint> {
-        (0..n)
-            .map(|_| PolarPoint::new(rmax * self.next(), 2.0 * PI * self.symmetric()))
-            .collect()
-    }
-}
+use approx::assert_abs_diff_eq;
+use common::assert_abs_diff_eq_msg;
+use common::meshes::load;
+use common::random::{symmetric, symmetrics, SplitMix};
+use common::slices::{dot, max_abs, max_diff};
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+/// `n` random points of the disc of radius `rmax`: radius uniform in [0, rmax), angle in [−2π, 2π).
+fn points(rng: &mut SplitMix, n: usize, rmax: f64) -> Vec<PolarPoint> {
+    (0..n)
+        .map(|_| PolarPoint::new(rmax * rng.uniform(), 2.0 * PI * symmetric(rng)))
+        .collect()
 }
 
 fn harmonic(profile: RadialProfile, r: usize, m: u32) -> KernelBasis {
@@ -171,36 +149,38 @@ fn all_bases() -> Vec<KernelBasis> {
 
 #[test]
 fn projection_is_an_orthogonal_idempotent_with_invariant_image() {
-    let mut rng = Rng(7);
+    let mut rng = SplitMix(7);
     for basis in all_bases() {
         for g in groups() {
             let cb = basis.constrain(&g);
-            let c = rng.vec(basis.len());
-            let d = rng.vec(basis.len());
+            let c = symmetrics(&mut rng, basis.len());
+            let d = symmetrics(&mut rng, basis.len());
             let p = cb.project(&c);
             // Idempotent.
             assert!(max_diff(&cb.project(&p), &p) < 1e-12, "{basis:?} {g}");
             // Orthogonal to what it removes, and self-adjoint.
             let removed: Vec<f64> = c.iter().zip(&p).map(|(x, y)| x - y).collect();
-            assert!(dot(&p, &removed).abs() < 1e-12, "{g}");
-            assert!(
-                (dot(&p, &d) - dot(&c, &cb.project(&d))).abs() < 1e-12,
+            assert_abs_diff_eq_msg!(dot(&p, &removed), 0.0, epsilon = 1e-12, "{g}");
+            assert_abs_diff_eq_msg!(
+                dot(&p, &d),
+                dot(&c, &cb.project(&d)),
+                epsilon = 1e-12,
                 "{g}"
             );
             // Orthonormal basis vectors.
             for b in 0..cb.dimension() {
                 for b2 in 0..cb.dimension() {
                     let want = if b == b2 { 1.0 } else { 0.0 };
-                    assert!((dot(cb.vector(b), cb.vector(b2)) - want).abs() < 1e-12);
+                    assert_abs_diff_eq!(dot(cb.vector(b), cb.vector(b2)), want, epsilon = 1e-12);
                 }
             }
             // Invariant under every element, in coefficient space where the basis allows it and as a
             // function (exactly where the constraint is exact).
-            let pts = rng.points(40, 1.0);
+            let pts = points(&mut rng, 40, 1.0);
             let mut k = vec![0.0; pts.len()];
             let mut gk = vec![0.0; pts.len()];
             basis.kernel_values(&p, &pts, &mut k);
-            let scale = k.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-300);
+            let scale = max_abs(&k).max(1e-300);
             for e in test_elements(&g) {
                 if let Some(t) = basis.transform(e, &p) {
                     assert!(
@@ -219,14 +199,16 @@ fn projection_is_an_orthogonal_idempotent_with_invariant_image() {
                 );
             }
             // The removed part has no invariant component: projecting it gives zero.
-            assert!(cb.project(&removed).iter().all(|x| x.abs() < 1e-12));
+            for x in cb.project(&removed) {
+                assert_abs_diff_eq!(x, 0.0, epsilon = 1e-12);
+            }
         }
     }
 }
 
 #[test]
 fn transform_is_the_definition_g_k_of_v_equals_k_of_g_inverse_v() {
-    let mut rng = Rng(11);
+    let mut rng = SplitMix(11);
     let elements = [
         O2::rotation(0.7),
         O2::rotation(-2.1),
@@ -234,8 +216,8 @@ fn transform_is_the_definition_g_k_of_v_equals_k_of_g_inverse_v() {
         O2::reflection(-1.3),
     ];
     let basis = harmonic(RadialProfile::Hat, 3, 6);
-    let c = rng.vec(basis.len());
-    let pts = rng.points(50, 1.0);
+    let c = symmetrics(&mut rng, basis.len());
+    let pts = points(&mut rng, 50, 1.0);
     for g in elements {
         let t = basis.transform(g, &c).unwrap();
         let mut direct = vec![0.0; pts.len()];
@@ -254,7 +236,7 @@ fn transform_is_the_definition_g_k_of_v_equals_k_of_g_inverse_v() {
         KernelBasis::from(PolarBins::new(2, 8).unwrap()),
         KernelBasis::from(GaussianMixture::new(2, 8).unwrap()),
     ] {
-        let c = rng.vec(basis.len());
+        let c = symmetrics(&mut rng, basis.len());
         for g in grid_elements {
             let t = basis.transform(g, &c).unwrap();
             let mut direct = vec![0.0; pts.len()];
@@ -275,15 +257,31 @@ fn rotation_shifts_the_phase_of_each_harmonic() {
     c[basis.index(0, 3, false)] = 1.0;
     let gamma = 0.37;
     let t = basis.transform(O2::rotation(gamma), &c);
-    assert!((t[basis.index(0, 3, false)] - (3.0 * gamma).cos()).abs() < 1e-15);
-    assert!((t[basis.index(0, 3, true)] - (3.0 * gamma).sin()).abs() < 1e-15);
+    assert_abs_diff_eq!(
+        t[basis.index(0, 3, false)],
+        (3.0 * gamma).cos(),
+        epsilon = 1e-15
+    );
+    assert_abs_diff_eq!(
+        t[basis.index(0, 3, true)],
+        (3.0 * gamma).sin(),
+        epsilon = 1e-15
+    );
     // Reflection ψ ↦ a − ψ conjugates: sin 2θ becomes sin 2(a − θ) = sin 2a cos 2θ − cos 2a sin 2θ.
     let mut c = vec![0.0; basis.len()];
     c[basis.index(0, 2, true)] = 1.0;
     let a = 0.9;
     let t = basis.transform(O2::reflection(a / 2.0), &c);
-    assert!((t[basis.index(0, 2, false)] - (2.0 * a).sin()).abs() < 1e-15);
-    assert!((t[basis.index(0, 2, true)] + (2.0 * a).cos()).abs() < 1e-15);
+    assert_abs_diff_eq!(
+        t[basis.index(0, 2, false)],
+        (2.0 * a).sin(),
+        epsilon = 1e-15
+    );
+    assert_abs_diff_eq!(
+        t[basis.index(0, 2, true)],
+        -(2.0 * a).cos(),
+        epsilon = 1e-15
+    );
 }
 
 #[test]
@@ -291,22 +289,22 @@ fn evaluation_matches_closed_forms() {
     let rb = RadialBasis::new(RadialProfile::Hat, 4).unwrap();
     let basis = HarmonicBasis::new(rb, 12).unwrap();
     let kb: KernelBasis = basis.into();
-    let mut rng = Rng(3);
-    let pts = rng.points(30, 1.0);
+    let mut rng = SplitMix(3);
+    let pts = points(&mut rng, 30, 1.0);
     let mut out = vec![0.0; pts.len() * kb.len()];
     kb.evaluate(&pts, &mut out);
     for (i, p) in pts.iter().enumerate() {
         let row = &out[i * kb.len()..(i + 1) * kb.len()];
         // Hats on the unit interval with spacing 1/3 sum to one.
         let sum: f64 = (0..4).map(|k| row[basis.index(k, 0, false)]).sum();
-        assert!((sum - 1.0).abs() < 1e-12);
+        assert_abs_diff_eq!(sum, 1.0, epsilon = 1e-12);
         for k in 0..4 {
             let rv = (1.0 - (p.r - k as f64 / 3.0).abs() * 3.0).max(0.0);
             for m in 1..=12u32 {
                 let c = row[basis.index(k, m, false)];
                 let s = row[basis.index(k, m, true)];
-                assert!((c - rv * (m as f64 * p.theta).cos()).abs() < 1e-12);
-                assert!((s - rv * (m as f64 * p.theta).sin()).abs() < 1e-12);
+                assert_abs_diff_eq!(c, rv * (m as f64 * p.theta).cos(), epsilon = 1e-12);
+                assert_abs_diff_eq!(s, rv * (m as f64 * p.theta).sin(), epsilon = 1e-12);
             }
         }
     }
@@ -328,7 +326,7 @@ fn evaluation_matches_closed_forms() {
 
 #[test]
 fn constrained_evaluation_is_the_expanded_combination() {
-    let mut rng = Rng(5);
+    let mut rng = SplitMix(5);
     for basis in all_bases() {
         for g in [
             HolonomyGroup::cyclic(4),
@@ -336,22 +334,24 @@ fn constrained_evaluation_is_the_expanded_combination() {
             HolonomyGroup::so2(),
         ] {
             let cb: ConstrainedBasis = basis.constrain(&g);
-            let pts = rng.points(20, 1.0);
+            let pts = points(&mut rng, 20, 1.0);
             let mut out = vec![0.0; pts.len() * cb.dimension()];
             cb.evaluate(&pts, &mut out);
             for b in 0..cb.dimension() {
                 let mut vals = vec![0.0; pts.len()];
                 basis.kernel_values(cb.vector(b), &pts, &mut vals);
                 for (i, v) in vals.iter().enumerate() {
-                    assert!(
-                        (out[i * cb.dimension() + b] - v).abs() < 1e-12,
+                    assert_abs_diff_eq_msg!(
+                        out[i * cb.dimension() + b],
+                        *v,
+                        epsilon = 1e-12,
                         "{}",
                         cb.describe(b)
                     );
                 }
             }
             // Coordinates and expansion invert each other on the subspace.
-            let w = rng.vec(cb.dimension());
+            let w = symmetrics(&mut rng, cb.dimension());
             assert!(max_diff(&cb.coordinates(&cb.expand(&w)), &w) < 1e-12);
         }
     }
@@ -362,24 +362,23 @@ fn mobius_kernels_are_symmetric_across_the_band() {
     // The seed's example: on a Möbius strip the holonomy is the reflection across the band, and a
     // kernel is well defined only if it is symmetric across it: k(r, θ) = k(r, −θ) in frames whose
     // angle 0 runs along the band.
-    let m = Manifold::load("flat-mobius:10x4", &BuildOptions::default()).unwrap();
+    let m = load("flat-mobius:10x4");
     let h = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
     let group = h.group();
     assert_eq!(group.name(), "Z2");
-    let mut rng = Rng(13);
+    let mut rng = SplitMix(13);
     for basis in all_bases() {
         let cb = basis.constrain(&group);
         assert!(cb.is_exact());
-        let p = cb.project(&rng.vec(basis.len()));
-        for q in rng.points(50, 0.99) {
+        let p = cb.project(&symmetrics(&mut rng, basis.len()));
+        for q in points(&mut rng, 50, 0.99) {
             let a = basis.kernel_value(&p, q);
             let b = basis.kernel_value(&p, PolarPoint::new(q.r, -q.theta));
-            assert!((a - b).abs() < 1e-9, "{basis:?}: {a} vs {b} at {q:?}");
+            assert_abs_diff_eq_msg!(a, b, epsilon = 1e-9, "{basis:?} at {q:?}");
         }
         // And the unconstrained kernel is not (for a generic kernel).
-        let c = rng.vec(basis.len());
-        let asym = rng
-            .points(50, 0.99)
+        let c = symmetrics(&mut rng, basis.len());
+        let asym = points(&mut rng, 50, 0.99)
             .iter()
             .map(|q| {
                 (basis.kernel_value(&c, *q)
@@ -395,12 +394,12 @@ fn mobius_kernels_are_symmetric_across_the_band() {
 fn cube_and_sphere_constraints_from_their_meshes() {
     let basis = harmonic(RadialProfile::Hat, 3, 8);
     for (spec, dim) in [("icosphere:2", 3), ("flat-torus:5x5", 3 * 17)] {
-        let m = Manifold::load(spec, &BuildOptions::default()).unwrap();
+        let m = load(spec);
         let h = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
         assert_eq!(basis.constrain(&h.group()).dimension(), dim, "{spec}");
     }
     // Cone view of the cube: C4, harmonics 0, 4, 8 → 3·(1 + 2·2) = 15.
-    let m = Manifold::load("cube:2", &BuildOptions::default()).unwrap();
+    let m = load("cube:2");
     let h = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
     assert_eq!(basis.constrain(&h.cone_metric_group()).dimension(), 15);
 }

@@ -1,18 +1,26 @@
 //! Networks: gradients of whole models against finite differences, pooling in closed form, saving and
 //! loading, and training that lowers the loss.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::nn::{
     coarser_levels, evaluate, predict, train, EpochStats, Label, Loss, MeshLevels, Model,
     ModelSpec, Sample, TrainOptions,
 };
-use manifold_cnn::rng::SplitMix;
-use manifold_cnn::{BuildOptions, Manifold};
+use manifold_cnn::Manifold;
 use std::sync::Arc;
 
+use approx::assert_abs_diff_eq;
+use common::assert_abs_diff_eq_msg;
+use common::gradients::assert_gradient;
+use common::random::{normals, SplitMix};
+use common::slices::max_abs;
+use common::TempDir;
+
 fn load(spec: &str) -> Arc<Manifold> {
-    Arc::new(Manifold::load(spec, &BuildOptions::default()).unwrap())
+    Arc::new(common::meshes::load(spec))
 }
 
 fn spec(json: &str) -> ModelSpec {
@@ -33,9 +41,7 @@ fn compile(mesh: &str, model: &Model, f64: bool) -> MeshLevels {
 }
 
 fn random(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
-    let mut rng = SplitMix(seed);
-    let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let v = normals(&mut SplitMix(seed), shape.iter().product());
     Tensor::from_vec(v, shape, &Device::Cpu)
         .unwrap()
         .to_dtype(dtype)
@@ -67,27 +73,14 @@ fn check_entries(
     let shape = var.shape().clone();
     let base: Vec<f64> = var.flatten_all().unwrap().to_vec1().unwrap();
     let g: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
+    let at = |v: &[f64]| {
+        var.set(&Tensor::from_vec(v.to_vec(), &shape, &Device::Cpu).unwrap())
+            .unwrap();
+        f()
+    };
     let mut rng = SplitMix(seed);
-    let h = 1e-6;
-    for _ in 0..entries.min(n) {
-        let i = rng.below(n);
-        let mut v = base.clone();
-        v[i] = base[i] + h;
-        var.set(&Tensor::from_vec(v.clone(), &shape, &Device::Cpu).unwrap())
-            .unwrap();
-        let plus = f();
-        v[i] = base[i] - h;
-        var.set(&Tensor::from_vec(v, &shape, &Device::Cpu).unwrap())
-            .unwrap();
-        let minus = f();
-        let fd = (plus - minus) / (2.0 * h);
-        let err = (fd - g[i]).abs();
-        assert!(
-            err <= 1e-6 * (1.0 + fd.abs()),
-            "{name}[{i}]: autograd {} vs finite differences {fd} (error {err:e})",
-            g[i]
-        );
-    }
+    let picks = (0..entries.min(n)).map(|_| rng.below(n));
+    assert_gradient(name, at, &base, &g, picks, 1e-6);
     var.set(&Tensor::from_vec(base, &shape, &Device::Cpu).unwrap())
         .unwrap();
 }
@@ -226,10 +219,12 @@ fn fused_blocks_equal_their_layers_apart() {
     };
     let (a, b) = (run(fused, Some(1)), run(&apart, None));
     assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = max_abs(&b);
     for (i, (u, v)) in a.iter().zip(&b).enumerate() {
-        assert!(
-            (u - v).abs() <= 1e-12 * scale,
+        assert_abs_diff_eq_msg!(
+            u,
+            v,
+            epsilon = 1e-12 * scale,
             "value {i}: {u} fused, {v} apart"
         );
     }
@@ -327,7 +322,8 @@ fn training_lowers_the_loss_and_repeats_with_the_seed() {
 #[test]
 fn save_load_gives_identical_outputs_and_wrong_shapes_are_named() {
     let (model, _, mesh, data) = bump_training(5, 2);
-    let dir = std::env::temp_dir().join(format!("manifold-cnn-nn-save-{}", std::process::id()));
+    let tmp = TempDir::new("nn", "save");
+    let dir = tmp.path("model");
     model.save(&dir).unwrap();
     let loaded = Model::load(&dir).unwrap();
     assert_eq!(loaded.spec(), model.spec());
@@ -361,7 +357,6 @@ fn save_load_gives_identical_outputs_and_wrong_shapes_are_named() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unit"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -412,7 +407,11 @@ fn pooling_and_unpooling_follow_the_subdivision() {
         let r: Vec<f64> = ring[v].iter().map(|&w| values[w]).collect();
         assert_eq!(r.len(), if v < 12 { 6 } else { 7 }, "ring of {v}");
         assert_eq!(max[v], r.iter().cloned().fold(f64::MIN, f64::max));
-        assert!((mean[v] - r.iter().sum::<f64>() / r.len() as f64).abs() < 1e-15);
+        assert_abs_diff_eq!(
+            mean[v],
+            r.iter().sum::<f64>() / r.len() as f64,
+            epsilon = 1e-15
+        );
     }
     // Unpooling a linear function of the coarse positions gives it at the unprojected edge midpoints.
     let pc = coarse.positions.as_ref().unwrap();
@@ -456,8 +455,10 @@ fn pooling_and_unpooling_follow_the_subdivision() {
                 .unwrap();
             (lin(pc[a]) + lin(pc[b])) / 2.0
         };
-        assert!(
-            (up[v] - expected).abs() < 1e-12,
+        assert_abs_diff_eq_msg!(
+            up[v],
+            expected,
+            epsilon = 1e-12,
             "vertex {v}: {} vs {expected}",
             up[v]
         );

@@ -2,6 +2,8 @@
 //! counts, Euler characteristics, angle sums and Gauss–Bonnet from edge lengths, consistent orientation,
 //! the reference-edge conventions, icosahedral symmetry, Loop's rules in closed form, and bad specs.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::f64::consts::{PI, SQRT_2};
 
@@ -10,6 +12,12 @@ use manifold_cnn::primitives::{self, Primitive};
 use manifold_cnn::subdivide::{self, Scheme};
 use manifold_cnn::{Error, MeshSource};
 use proptest::prelude::*;
+
+use approx::assert_abs_diff_eq;
+use common::angles::wrap;
+use common::assert_abs_diff_eq_msg;
+use common::meshes::{generate, mesh_path};
+use common::vec3::{angle_between, cross, dot, mul, norm, sub};
 
 // ----------------------------------------------------------------------------------------------------
 // Helpers (independent of the library's own edge table)
@@ -70,30 +78,6 @@ fn boundary_loops(s: &MeshSource) -> usize {
     loops
 }
 
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-fn norm(a: [f64; 3]) -> f64 {
-    dot(a, a).sqrt()
-}
-/// |a − b| as angles, in [0, π].
-fn angle_diff(a: f64, b: f64) -> f64 {
-    ((a - b + PI).rem_euclid(2.0 * PI) - PI).abs()
-}
-fn angle_between(a: [f64; 3], b: [f64; 3]) -> f64 {
-    norm(cross(a, b)).atan2(dot(a, b))
-}
-
 /// Per-face side lengths: the source's own, or from positions.
 fn face_lengths(s: &MeshSource) -> Vec<[f64; 3]> {
     if let Some(l) = &s.face_edge_lengths {
@@ -152,8 +136,10 @@ fn assert_gauss_bonnet(s: &MeshSource, sums: &[f64], chi: i64) {
         .zip(&b)
         .map(|(&t, &bd)| if bd { PI - t } else { 2.0 * PI - t })
         .sum();
-    assert!(
-        (total - 2.0 * PI * chi as f64).abs() < 1e-9,
+    assert_abs_diff_eq_msg!(
+        total,
+        2.0 * PI * chi as f64,
+        epsilon = 1e-9,
         "{}: Gauss-Bonnet {total} vs 2π·{chi}",
         s.name
     );
@@ -264,10 +250,6 @@ fn assert_well_formed(s: &MeshSource) {
     }
 }
 
-fn gen(spec: &str) -> MeshSource {
-    primitives::generate(spec).unwrap().unwrap()
-}
-
 // ----------------------------------------------------------------------------------------------------
 // Counts, Euler characteristic, boundary
 
@@ -294,7 +276,7 @@ fn counts_match_closed_forms() {
         ("mobius:20x4", 80, 120, 200, 0, 1),
     ];
     for (spec, v, f, e, chi, loops) in cases {
-        let s = gen(spec);
+        let s = generate(spec);
         assert_eq!(s.name, spec);
         assert_eq!(
             (s.vertex_count, s.faces.len(), edges(&s).len()),
@@ -382,7 +364,7 @@ fn faces_are_consistently_oriented() {
         "torus:3x3",
         "torus:16x8",
     ] {
-        let s = gen(spec);
+        let s = generate(spec);
         assert_eq!(assert_oriented(&s, |_, _| false), 0, "{spec}");
     }
     // Möbius strips: exactly the NY−1 edges on the seam (both ends in column 0) are used twice in the
@@ -411,18 +393,18 @@ fn normals_point_outwards() {
         )
     };
     for spec in ["icosphere:2", "cube:3"] {
-        let s = gen(spec);
+        let s = generate(spec);
         let p = s.positions.as_ref().unwrap();
         for &f in &s.faces {
             let (n, c) = normal(p, f);
             assert!(dot(n, c) > 0.0, "{spec}: face {f:?} faces inwards");
         }
     }
-    let g = gen("grid:4x3");
+    let g = generate("grid:4x3");
     for &f in &g.faces {
         assert!(normal(g.positions.as_ref().unwrap(), f).0[2] > 0.0);
     }
-    let t = gen("torus:10x6");
+    let t = generate("torus:10x6");
     for &f in &t.faces {
         let (n, c) = normal(t.positions.as_ref().unwrap(), f);
         let r = (c[0] * c[0] + c[1] * c[1]).sqrt();
@@ -450,8 +432,10 @@ fn flat_torus_and_mobius_are_flat() {
     for (nx, ny) in [(3u32, 3u32), (4, 3), (7, 5), (3, 8)] {
         let t = primitives::flat_torus(nx, ny).unwrap();
         for (v, &a) in angle_sums_from_lengths(&t).iter().enumerate() {
-            assert!(
-                (a - 2.0 * PI).abs() < 1e-12,
+            assert_abs_diff_eq_msg!(
+                a,
+                2.0 * PI,
+                epsilon = 1e-12,
                 "flat torus {nx}x{ny}: vertex {v} angle sum {a}"
             );
         }
@@ -478,8 +462,10 @@ fn flat_torus_and_mobius_are_flat() {
                 "flat mobius {nx}x{ny}: vertex {v} boundary flag"
             );
             let expect = if b[v] { PI } else { 2.0 * PI };
-            assert!(
-                (sums[v] - expect).abs() < 1e-12,
+            assert_abs_diff_eq_msg!(
+                sums[v],
+                expect,
+                epsilon = 1e-12,
                 "flat mobius {nx}x{ny}: vertex {v} angle sum {}",
                 sums[v]
             );
@@ -502,8 +488,10 @@ fn cone_apex_has_the_requested_defect() {
         assert_eq!(s.vertex_count as u32, 1 + sectors * rings);
         let theta = 2.0 * PI * (n - 1) as f64 / n as f64;
         let sums = angle_sums_from_positions(&s);
-        assert!(
-            (sums[0] - theta).abs() < 1e-12,
+        assert_abs_diff_eq_msg!(
+            sums[0],
+            theta,
+            epsilon = 1e-12,
             "cone:{n}: apex angle sum {} vs {theta}",
             sums[0]
         );
@@ -513,8 +501,10 @@ fn cone_apex_has_the_requested_defect() {
             let ring = 1 + (v as u32 - 1) / sectors;
             assert_eq!(b[v], ring == rings, "cone:{n}: vertex {v}");
             let expect = if b[v] { rim } else { 2.0 * PI };
-            assert!(
-                (sums[v] - expect).abs() < 1e-12,
+            assert_abs_diff_eq_msg!(
+                sums[v],
+                expect,
+                epsilon = 1e-12,
                 "cone:{n}: vertex {v} angle sum {} vs {expect}",
                 sums[v]
             );
@@ -526,7 +516,7 @@ fn cone_apex_has_the_requested_defect() {
         for v in 1..s.vertex_count {
             let (ring, k) = (1 + (v - 1) / sectors as usize, (v - 1) % sectors as usize);
             let r1 = p[1 + k];
-            assert!((norm(p[v]) - ring as f64 / rings as f64).abs() < 1e-15);
+            assert_abs_diff_eq!(norm(p[v]), ring as f64 / rings as f64, epsilon = 1e-15);
             assert!(
                 norm(cross(p[v], r1)) < 1e-15,
                 "cone:{n}: vertex {v} off its ruling"
@@ -534,7 +524,7 @@ fn cone_apex_has_the_requested_defect() {
         }
         // Intrinsic lengths give the same angle sums.
         let from_lengths = angle_sums_from_lengths(&s);
-        assert!((from_lengths[0] - theta).abs() < 1e-12);
+        assert_abs_diff_eq!(from_lengths[0], theta, epsilon = 1e-12);
     }
     // Other resolutions.
     for (n, sec, rings) in [(2u32, 3u32, 1u32), (5, 7, 2), (3, 40, 10)] {
@@ -546,7 +536,7 @@ fn cone_apex_has_the_requested_defect() {
         assert_eq!(euler(&s), 1);
         let sums = angle_sums_from_positions(&s);
         let theta = 2.0 * PI * (n - 1) as f64 / n as f64;
-        assert!((sums[0] - theta).abs() < 1e-12);
+        assert_abs_diff_eq!(sums[0], theta, epsilon = 1e-12);
         assert_gauss_bonnet(&s, &sums, 1);
         assert_eq!(assert_oriented(&s, |_, _| false), 0);
     }
@@ -564,7 +554,7 @@ fn cube_geometry() {
             // On the lattice of spacing 2/N, no duplicates.
             let key = q.map(|x| ((x + 1.0) * n as f64 / 2.0).round() as i64);
             for k in 0..3 {
-                assert!((q[k] - (2.0 * key[k] as f64 / n as f64 - 1.0)).abs() < 1e-15);
+                assert_abs_diff_eq!(q[k], 2.0 * key[k] as f64 / n as f64 - 1.0, epsilon = 1e-15);
             }
             assert!(seen.insert(key), "cube:{n}: duplicate vertex {q:?}");
         }
@@ -574,8 +564,10 @@ fn cube_geometry() {
             let is_corner = p[v].iter().all(|x| x.abs() == 1.0);
             corners += is_corner as usize;
             let expect = if is_corner { 1.5 * PI } else { 2.0 * PI };
-            assert!(
-                (a - expect).abs() < 1e-12,
+            assert_abs_diff_eq_msg!(
+                a,
+                expect,
+                epsilon = 1e-12,
                 "cube:{n}: vertex {v} angle sum {a}"
             );
         }
@@ -592,11 +584,19 @@ fn torus_and_mobius_positions() {
         let (u, v) = (i % 12, i / 12);
         let r = (q[0] * q[0] + q[1] * q[1]).sqrt();
         // Distance from the tube's centre circle is the minor radius.
-        assert!((((r - 1.0).powi(2) + q[2] * q[2]).sqrt() - 0.4).abs() < 1e-15);
+        assert_abs_diff_eq!(
+            ((r - 1.0).powi(2) + q[2] * q[2]).sqrt(),
+            0.4,
+            epsilon = 1e-15
+        );
         let theta = q[1].atan2(q[0]);
-        assert!(angle_diff(theta, 2.0 * PI * u as f64 / 12.0) < 1e-12);
+        assert_abs_diff_eq!(
+            wrap(theta - 2.0 * PI * u as f64 / 12.0),
+            0.0,
+            epsilon = 1e-12
+        );
         let phi = q[2].atan2(r - 1.0);
-        assert!(angle_diff(phi, 2.0 * PI * v as f64 / 8.0) < 1e-12);
+        assert_abs_diff_eq!(wrap(phi - 2.0 * PI * v as f64 / 8.0), 0.0, epsilon = 1e-12);
     }
     assert_gauss_bonnet(&t, &angle_sums_from_positions(&t), 0);
     let m = primitives::mobius(30, 5).unwrap();
@@ -604,9 +604,10 @@ fn torus_and_mobius_positions() {
     // Width 0.5 across, centre circle of radius 1 (the middle row, v = 2).
     for u in 0..30 {
         let across = norm(sub(p[u], p[u + 4 * 30]));
-        assert!((across - 0.5).abs() < 1e-12);
+        assert_abs_diff_eq!(across, 0.5, epsilon = 1e-12);
         let c = p[u + 2 * 30];
-        assert!((norm(c) - 1.0).abs() < 1e-15 && c[2].abs() < 1e-15);
+        assert_abs_diff_eq!(norm(c), 1.0, epsilon = 1e-15);
+        assert_abs_diff_eq!(c[2], 0.0, epsilon = 1e-15);
     }
     // The gluing: unrolled column NU (θ = 2π) is column 0 flipped.
     for v in 0..5 {
@@ -641,11 +642,13 @@ fn icosphere_is_on_the_unit_sphere() {
     }
     // All edges of the icosahedron have the same length; 5 faces at every vertex.
     let lens: Vec<f64> = face_lengths(&ico).into_iter().flatten().collect();
-    assert!(lens.iter().all(|&l| (l - lens[0]).abs() < 1e-15));
+    for &l in &lens {
+        assert_abs_diff_eq!(l, lens[0], epsilon = 1e-15);
+    }
     for l in 0..=6 {
         let s = primitives::icosphere(l).unwrap();
         for q in s.positions.as_ref().unwrap() {
-            assert!((norm(*q) - 1.0).abs() < 1e-12);
+            assert_abs_diff_eq!(norm(*q), 1.0, epsilon = 1e-12);
         }
         if l <= 3 {
             assert_gauss_bonnet(&s, &angle_sums_from_lengths(&s), 2);
@@ -669,10 +672,6 @@ fn icosphere_is_on_the_unit_sphere() {
             .unwrap()
             .faces
     );
-}
-
-fn apply(r: &[[f64; 3]; 3], p: [f64; 3]) -> [f64; 3] {
-    [dot(r[0], p), dot(r[1], p), dot(r[2], p)]
 }
 
 #[test]
@@ -700,7 +699,7 @@ fn icosphere_has_the_60_rotational_symmetries() {
         let image: Vec<u32> = p
             .iter()
             .map(|&q| {
-                let rq = apply(r, q);
+                let rq = mul(r, q);
                 let j = lookup[&key(rq)];
                 assert!(
                     norm(sub(rq, p[j as usize])) < 1e-12,
@@ -853,10 +852,6 @@ fn read_obj(path: &str) -> MeshSource {
     MeshSource::from_positions(path, positions, faces)
 }
 
-fn mesh_path(name: &str) -> String {
-    format!("{}/meshes/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Checks the documented structure of one subdivision level against `parent`.
 fn assert_one_level(parent: &MeshSource, child: &MeshSource) {
     let e = edges(parent);
@@ -903,7 +898,7 @@ fn subdivision_counts_and_structure() {
         "torus:5x4",
         "mobius:6x3",
     ] {
-        let s = gen(spec);
+        let s = generate(spec);
         let one = subdivide::subdivide(&s, 1).unwrap();
         assert_one_level(&s, &one);
         assert_well_formed(&one);
@@ -915,7 +910,7 @@ fn subdivision_counts_and_structure() {
         assert_eq!(subdivide::subdivide(&s, 0).unwrap(), s);
     }
     for spec in ["flat-torus:3x3", "flat-torus:5x4", "flat-mobius:4x3"] {
-        let s = gen(spec);
+        let s = generate(spec);
         let one = subdivide::subdivide(&s, 1).unwrap();
         assert_one_level(&s, &one);
         assert!(one.positions.is_none());
@@ -1100,12 +1095,12 @@ fn midpoint_subdivision_is_an_isometry_of_intrinsic_sources() {
             .iter()
             .flatten()
             .all(|&l| l == 0.25 || l == SQRT_2 / 4.0));
-        assert!((area(&d) - area(&s)).abs() < 1e-12);
+        assert_abs_diff_eq!(area(&d), area(&s), epsilon = 1e-12);
         let sums = angle_sums_from_lengths(&d);
         let b = boundary_vertices(&d);
         for v in 0..d.vertex_count {
             let expect = if b[v] { PI } else { 2.0 * PI };
-            assert!((sums[v] - expect).abs() < 1e-12, "{}: vertex {v}", d.name);
+            assert_abs_diff_eq_msg!(sums[v], expect, epsilon = 1e-12, "{}: vertex {v}", d.name);
         }
     }
     // Midpoint scheme on positions: new vertices are edge midpoints, lengths are halved too.
@@ -1119,7 +1114,7 @@ fn midpoint_subdivision_is_an_isometry_of_intrinsic_sources() {
         .flatten()
         .zip(face_lengths(&c).iter().flatten())
     {
-        assert!((a - b).abs() < 1e-15);
+        assert_abs_diff_eq!(a, b, epsilon = 1e-15);
     }
     // Loop on a source with both drops the lengths.
     assert!(subdivide::subdivide(&g, 1)

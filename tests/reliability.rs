@@ -2,10 +2,15 @@
 //! panic (never wrapped into an out-of-bounds access), and stages built for one mesh are refused by
 //! another.
 
+mod common;
+
 use manifold_cnn::conv::{ConvOperator, Gauge, Real, Signals, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
-use manifold_cnn::{BuildOptions, Manifold};
+use manifold_cnn::Manifold;
+
+use common::cli::{run, stderr};
+use common::meshes::{load, REPAIR};
 
 /// The message of a panic caught from `f`.
 fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
@@ -48,10 +53,6 @@ fn forward_with_the_issues_absurd_sizes_is_refused_by_the_view() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("overflows"), "{err}");
-}
-
-fn load(spec: &str) -> Manifold {
-    Manifold::load(spec, &BuildOptions::default()).unwrap()
 }
 
 #[test]
@@ -133,14 +134,13 @@ fn the_fingerprint_tells_apart_meshes_with_the_same_counts() {
 /// `1e308`, not 309 digits.
 #[test]
 fn huge_numbers_in_messages_are_printed_in_scientific_notation() {
-    let exe = env!("CARGO_BIN_EXE_manifold-cnn");
     for args in [
         &["expmap", "grid:3x3", "--radius", "1e308"][..],
         &["holonomy", "cube:2", "--tolerance", "1e300"][..],
     ] {
-        let out = std::process::Command::new(exe).args(args).output().unwrap();
+        let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert!(!err.contains("0000000000"), "{err}");
         assert!(err.contains("e308") || err.contains("e300"), "{err}");
     }
@@ -157,8 +157,7 @@ fn a_repair_that_drops_every_face_names_the_defects() {
         "collinear.obj",
     )
     .unwrap();
-    let err = manifold_cnn::Mesh::build(&source, &manifold_cnn::BuildOptions { repair: true })
-        .unwrap_err();
+    let err = manifold_cnn::Mesh::build(&source, &REPAIR).unwrap_err();
     assert!(
         matches!(err, manifold_cnn::Error::AllFacesDropped { .. }),
         "{err:?}"

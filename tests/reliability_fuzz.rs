@@ -12,6 +12,8 @@ use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Error, Manifold, MeshSource};
 use proptest::prelude::*;
 
+use common::strategies::{cloud, face_lists};
+
 /// Powers of ten the sources are scaled by: inside and beyond the accepted edge lengths [1e-120, 1e120].
 fn scale() -> impl Strategy<Value = f64> {
     prop_oneof![Just(0), -130i32..=130].prop_map(|e| 10f64.powi(e))
@@ -19,19 +21,8 @@ fn scale() -> impl Strategy<Value = f64> {
 
 /// Random faces on 8 points of a closed-ish cloud (many valid, many not).
 fn random_faces() -> impl Strategy<Value = MeshSource> {
-    (
-        proptest::collection::vec([0u32..8, 0u32..8, 0u32..8], 1..24),
-        scale(),
-    )
-        .prop_map(|(f, s)| {
-            let p = (0..8)
-                .map(|i| {
-                    let a = i as f64 * 0.9;
-                    [s * a.cos(), s * a.sin(), s * (i as f64 * 1.7).sin()]
-                })
-                .collect();
-            MeshSource::from_positions("random faces", p, f)
-        })
+    (face_lists(8, 1..24), scale())
+        .prop_map(|(f, s)| MeshSource::from_positions("random faces", cloud(8, s), f))
 }
 
 /// A 4 × 4 grid whose vertices move by up to 10^-e in random directions (e up to 16: slivers and

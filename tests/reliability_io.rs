@@ -5,10 +5,9 @@
 
 mod common;
 
+use common::cli::{run, run_in, stderr, EXE};
 use common::TempDir;
 use std::process::{Command, Output, Stdio};
-
-const EXE: &str = env!("CARGO_BIN_EXE_manifold-cnn");
 
 /// Runs the binary with stdout a pipe whose reader is already gone, so the first write fails.
 fn run_with_closed_stdout(args: &[&str]) -> Output {
@@ -33,10 +32,6 @@ fn run_with_file_size_limit(args: &[&str], dir: &TempDir) -> Output {
         .current_dir(&dir.0)
         .output()
         .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// One line starting with `error: `, nothing else (no panic, no debug text of a dependency).
@@ -146,11 +141,7 @@ fn an_output_that_cannot_be_completed_leaves_the_previous_file_and_no_temporary(
         "no temporary file is left behind"
     );
     // Without the limit the same command replaces the file with a complete archive.
-    let out = Command::new(EXE)
-        .args(["inspect", "icosphere:3", "--out", "mesh.npz"])
-        .current_dir(&dir.0)
-        .output()
-        .unwrap();
+    let out = run_in(&dir, &["inspect", "icosphere:3", "--out", "mesh.npz"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let names = manifold_cnn::io::npz::npz_array_names(dir.path("mesh.npz")).unwrap();
     assert!(names.iter().any(|n| n == "transport_reflect"), "{names:?}");
@@ -161,21 +152,18 @@ fn out_and_export_operator_naming_the_same_file_is_an_error() {
     let dir = TempDir::new("reliability-io", "same-file");
     dir.f32("signal.npy", &[162, 1], &[1.0; 162]);
     let twice = dir.0.join(".").join("result.npy");
-    let out = Command::new(EXE)
-        .args([
-            "convolve",
-            "icosphere:2",
-            "--signal",
-            &dir.arg("signal.npy"),
-            "--kernel",
-            "random:1",
-            "--out",
-            &dir.arg("result.npy"),
-            "--export-operator",
-            &twice.display().to_string(),
-        ])
-        .output()
-        .unwrap();
+    let out = run(&[
+        "convolve",
+        "icosphere:2",
+        "--signal",
+        &dir.arg("signal.npy"),
+        "--kernel",
+        "random:1",
+        "--out",
+        &dir.arg("result.npy"),
+        "--export-operator",
+        &twice.display().to_string(),
+    ]);
     assert_one_clean_error(&out, "same file");
     assert!(
         stderr(&out).contains("name the same file"),
@@ -183,16 +171,6 @@ fn out_and_export_operator_naming_the_same_file_is_an_error() {
         stderr(&out)
     );
     assert!(!dir.path("result.npy").exists());
-}
-
-/// Runs the binary in `dir` with extra environment variables.
-fn run_in(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(EXE)
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(&dir.0)
-        .output()
-        .unwrap()
 }
 
 #[test]

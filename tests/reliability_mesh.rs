@@ -4,13 +4,14 @@
 
 mod common;
 
-use common::assert_table_sane;
+use approx::{abs_diff_eq, assert_abs_diff_eq};
+use common::assert_abs_diff_eq_msg;
+use common::cli::{stderr, EXE};
+use common::meshes::{sane_table, REPAIR, STRICT};
 use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
-use manifold_cnn::{BuildOptions, Error, Manifold, MeshSource};
-
-const STRICT: BuildOptions = BuildOptions { repair: false };
+use manifold_cnn::{Error, Manifold, MeshSource};
 
 /// A `(n+1) × (n+1)` grid of unit squares (two triangles each) scaled by `scale`, with one extra vertex
 /// `extra` (in unscaled grid units) splitting the triangle `split` into three.
@@ -50,8 +51,7 @@ fn table_and_conv(m: &Manifold) -> Vec<f64> {
         radius: Radius::MeanEdgeLengths(2.0),
         ..Default::default()
     };
-    let t = ExpMapTable::build(m, &params).unwrap();
-    assert_table_sane(m, &t);
+    let t = sane_table(m, &params);
     let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
     let op = ConvOperator::<f64>::new(m, &t, &one, &gauge).unwrap();
@@ -164,13 +164,16 @@ fn validity_is_scale_invariant() {
                 "{scale:e}: normal {n:?}"
             );
             assert!(
-                (x.norm() - 1.0).abs() < 1e-12 && x.z.abs() < 1e-12,
+                abs_diff_eq!(x.norm(), 1.0, epsilon = 1e-12)
+                    && abs_diff_eq!(x.z, 0.0, epsilon = 1e-12),
                 "{scale:e}: x {x:?}"
             );
         }
         let area: f64 = m.geometry.total_area();
-        assert!(
-            (area / (9.0 * scale * scale) - 1.0).abs() < 1e-12,
+        assert_abs_diff_eq_msg!(
+            area / (9.0 * scale * scale),
+            1.0,
+            epsilon = 1e-12,
             "{scale:e}: {area:e}"
         );
         let l = 1.0 * scale;
@@ -178,13 +181,19 @@ fn validity_is_scale_invariant() {
         let m = Manifold::from_source(&tri, &STRICT).unwrap();
         assert_geometry_sane(&m);
         for a in m.geometry.corner_angles() {
-            assert!(
-                (a - std::f64::consts::FRAC_PI_3).abs() < 4.0 * f64::EPSILON,
+            assert_abs_diff_eq_msg!(
+                *a,
+                std::f64::consts::FRAC_PI_3,
+                epsilon = 4.0 * f64::EPSILON,
                 "{a}"
             );
         }
         let want = 3f64.sqrt() / 4.0 * l * l;
-        assert!((m.geometry.face_area(m.mesh.face(0).unwrap()) / want - 1.0).abs() < 1e-15);
+        assert_abs_diff_eq!(
+            m.geometry.face_area(m.mesh.face(0).unwrap()) / want,
+            1.0,
+            epsilon = 1e-15
+        );
     }
 }
 
@@ -207,7 +216,7 @@ fn lengths_beyond_double_precision_are_refused_as_out_of_range() {
             }
         );
         assert!(e.to_string().contains("outside [1e-120, 1e120]"), "{e}");
-        let m = Manifold::from_source(&tri, &BuildOptions { repair: true }).unwrap();
+        let m = Manifold::from_source(&tri, &REPAIR).unwrap();
         assert_eq!(m.mesh.face_count(), 2);
         assert!(m
             .report
@@ -241,7 +250,7 @@ fn huge_and_tiny_coordinates_are_refused_naming_the_face() {
                 side: s,
                 length: l,
                 ..
-            } if s == side && (l / length - 1.0).abs() < 1e-15 => {}
+            } if s == side && abs_diff_eq!(l / length, 1.0, epsilon = 1e-15) => {}
             e => panic!("{scale:e}: {e}"),
         }
     }
@@ -278,10 +287,10 @@ fn huge_primitives_are_refused_with_an_estimate_under_a_memory_limit() {
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("ulimit -v 4000000 && exec \"$0\" inspect {spec}"))
-            .arg(env!("CARGO_BIN_EXE_manifold-cnn"))
+            .arg(EXE)
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{spec}: {err}");
         assert!(
             err.contains(spec) && err.contains("needs ~") && err.contains("GiB"),

@@ -4,15 +4,17 @@
 //! duplicates) must grow by about 4·log(4n)/log(n) ≈ 4.6 — a quadratic loop would give 16. Counters, not
 //! timings: the result does not depend on the machine or its load.
 
+mod common;
+
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
 use manifold_cnn::mesh::work::{self, Work};
-use manifold_cnn::mesh::{BuildOptions, Mesh, Repair};
+use manifold_cnn::mesh::{Mesh, Repair};
 use manifold_cnn::{Error, Manifold, MeshSource};
 use std::f64::consts::TAU;
 use std::sync::Mutex;
 
-const STRICT: BuildOptions = BuildOptions { repair: false };
-const REPAIR: BuildOptions = BuildOptions { repair: true };
+use common::meshes::{REPAIR, STRICT};
+
 const N: usize = 25_000;
 
 /// The counters are global: one test at a time.

@@ -6,9 +6,10 @@
 //! exit code 2 and a message that names the file, the row and what is wrong.
 
 mod common;
+use common::assert_abs_diff_eq_msg;
+use common::cli;
 use common::TempDir;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 // ----------------------------------------------------------------------------------------------------
 // Fixtures
@@ -40,14 +41,11 @@ struct Output {
 }
 
 fn run(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_manifold-cnn"))
-        .args(args)
-        .output()
-        .expect("run manifold-cnn");
+    let out = cli::run(args);
     Output {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: cli::stdout(&out),
+        stderr: cli::stderr(&out),
     }
 }
 
@@ -265,8 +263,10 @@ fn train_then_predict_on_meshes_of_different_sizes() {
                 .unwrap()
         })
         .fold(0.0, f64::max);
-    assert!(
-        (accuracy - best).abs() < 1e-9,
+    assert_abs_diff_eq_msg!(
+        accuracy,
+        best,
+        epsilon = 1e-9,
         "{accuracy} vs {best}: {log}"
     );
     assert!(report["seconds"].as_f64().unwrap() >= 0.0);

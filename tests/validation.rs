@@ -1,11 +1,13 @@
 //! Bad inputs: each defect is named in strict mode and fixed (and reported) by repair; no input panics.
 
-use manifold_cnn::mesh::{BuildOptions, Mesh, Repair};
+mod common;
+
+use manifold_cnn::mesh::{Mesh, Repair};
 use manifold_cnn::{Error, MeshSource};
 use proptest::prelude::*;
 
-const STRICT: BuildOptions = BuildOptions { repair: false };
-const REPAIR: BuildOptions = BuildOptions { repair: true };
+use common::meshes::{REPAIR, STRICT};
+use common::strategies::random_faces;
 
 fn square() -> Vec<[f64; 3]> {
     vec![[0., 0., 0.], [1., 0., 0.], [1., 1., 0.], [0., 1., 0.]]
@@ -324,19 +326,6 @@ fn random_source() -> impl Strategy<Value = MeshSource> {
     })
 }
 
-/// Random faces on a small vertex set of a regular polyhedron-like cloud, so that many are valid.
-fn random_closed_ish() -> impl Strategy<Value = MeshSource> {
-    proptest::collection::vec([0u32..8, 0u32..8, 0u32..8], 1..30).prop_map(|f| {
-        let p = (0..8)
-            .map(|i| {
-                let a = i as f64 * 0.9;
-                [a.cos(), a.sin(), (i as f64 * 1.7).sin()]
-            })
-            .collect();
-        MeshSource::from_positions("random", p, f)
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -349,7 +338,7 @@ proptest! {
     }
 
     #[test]
-    fn repair_always_yields_a_valid_mesh(s in random_closed_ish()) {
+    fn repair_always_yields_a_valid_mesh(s in random_faces(8, 1..30)) {
         match Mesh::build(&s, &REPAIR) {
             Ok(b) => {
                 check_invariants(&b.mesh);

@@ -1,93 +1,60 @@
-//! Fixtures shared by the test files that write data to disk.
-// Each test file uses a different subset.
+//! Support shared by the test files, like nalgebra's test `utils`: each test file compiles it as its
+//! own module `common` and uses a subset, so unused items are expected.
+//!
+//! - [`meshes`]: loading meshes and their files, build options, exp-map tables and their sanity check;
+//! - [`random`]: the one seeded generator of the tests (the library's SplitMix64) and the random
+//!   signals and frames drawn from it;
+//! - [`angles`]: angle wrapping (written apart from the library's) and the identity-transport check;
+//! - [`vec3`]: arithmetic on `[f64; 3]` points;
+//! - [`slices`]: largest differences, magnitudes and norms of slices, refinement studies;
+//! - [`strategies`]: proptest strategies for random meshes;
+//! - [`files`]: temporary directories and the fixtures written into them;
+//! - [`gradients`]: central differences and gradients checked against them;
+//! - [`cli`]: the built binary, run with arguments, in a directory, its output as text or JSON.
+//!
+//! Scalar comparisons use `approx`'s `assert_abs_diff_eq!` directly, or [`assert_abs_diff_eq_msg!`]
+//! where the failure should name the vertex, spec or sample it concerns.
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+pub mod angles;
+pub mod cli;
+pub mod files;
+pub mod gradients;
+pub mod meshes;
+pub mod random;
+pub mod slices;
+pub mod strategies;
+pub mod vec3;
 
-use npyz::WriterBuilder;
+#[allow(unused_imports)]
+pub use files::TempDir;
+#[allow(unused_imports)]
+pub use meshes::assert_table_sane;
 
-/// A temporary directory of one test, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh directory named after the test file (`prefix`) and the test (`name`).
-    pub fn new(prefix: &str, name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "manifold-cnn-{prefix}-{}-{name}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// The path of `name` inside the directory.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// That path as a command-line argument.
-    pub fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-
-    /// Writes a text file and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        std::fs::write(self.path(name), text).unwrap();
-        self.path(name)
-    }
-
-    /// float32 signals, as the library writes them.
-    pub fn f32(&self, name: &str, shape: &[u64], data: &[f32]) {
-        manifold_cnn::io::npz::write_npy_f32(self.path(name), shape, data).unwrap();
-    }
-
-    /// A `.npy` array of any numpy dtype (that of `T`): integer labels, float64 signals.
-    pub fn npy<T: npyz::AutoSerialize + Copy>(&self, name: &str, shape: &[u64], data: &[T]) {
-        let file = BufWriter::new(File::create(self.path(name)).unwrap());
-        let mut w = npyz::WriteOptions::<T>::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(file)
-            .begin_nd()
-            .unwrap();
-        for x in data {
-            w.push(x).unwrap();
-        }
-        w.finish().unwrap();
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Asserts that every entry of an exp-map table is a point of its landing face: finite barycentric
-/// coordinates in [0, 1] (the third is `1 − b0 − b1`, up to the f32 rounding of that sum), a face of
-/// the mesh, a finite transported angle and a finite trace length.
-pub fn assert_table_sane(m: &manifold_cnn::Manifold, t: &manifold_cnn::expmap::ExpMapTable) {
-    let nf = m.mesh.face_count() as u32;
-    for (i, (&f, b)) in t.landing_faces().iter().zip(t.landing_barys()).enumerate() {
-        // In f64: the sum of the two f32 roundings stays below f32::EPSILON.
-        let third = 1.0 - b[0] as f64 - b[1] as f64;
+/// `approx::assert_abs_diff_eq!(given, expected, epsilon = ε)` with a message of context (approx's
+/// macros take none): passes where `|given − expected| ≤ ε`, and on failure prints both values, the
+/// tolerance and the context, e.g. the vertex.
+///
+/// ```ignore
+/// assert_abs_diff_eq_msg!(sums[v], 2.0 * PI, epsilon = 1e-12, "vertex {v}");
+/// ```
+#[allow(unused_macros)]
+macro_rules! assert_abs_diff_eq_msg {
+    ($given:expr, $expected:expr, epsilon = $epsilon:expr, $($context:tt)+) => {{
+        let (given, expected, epsilon) = ($given, $expected, $epsilon);
         assert!(
-            f < nf
-                && b.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x))
-                && third >= -(f32::EPSILON as f64),
-            "entry {i} (vertex {}): face {f} of {nf}, barycentric {b:?}",
-            i / t.samples_per_vertex()
+            approx::abs_diff_eq!(given, expected, epsilon = epsilon),
+            "assert_abs_diff_eq!({}, {}, epsilon = {})\n    left  = {:?}\n    right = {:?}\n    \
+             epsilon = {:?}\n    {}",
+            stringify!($given),
+            stringify!($expected),
+            stringify!($epsilon),
+            given,
+            expected,
+            epsilon,
+            format_args!($($context)+)
         );
-    }
-    for (i, a) in t.transported_angles().iter().enumerate() {
-        assert!(a.is_finite(), "entry {i}: transported angle {a}");
-    }
-    for (i, l) in t.trace_lengths().iter().enumerate() {
-        assert!(l.is_finite() && *l >= 0.0, "trace {i}: length {l}");
-    }
+    }};
 }
+#[allow(unused_imports)]
+pub(crate) use assert_abs_diff_eq_msg;
