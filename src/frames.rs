@@ -186,7 +186,7 @@ impl ExtrinsicFrames {
         let p = |v: VertexId| Vector3::from(positions[v.index()]);
         let rows: Vec<(Vector3<f64>, Vector3<f64>, Vector3<f64>)> = (0..mesh.vertex_count())
             .into_par_iter()
-            .with_min_len(1024)
+            .with_min_len(crate::par::GEOMETRY_ITEMS_PER_TASK)
             .map(|v| {
                 let v = VertexId::new(v);
                 let mut n = Vector3::zeros();

@@ -90,7 +90,7 @@ impl Geometry {
         let mut g = Geometry::faces_only(mesh, edge_lengths);
         (g.vertex_angle_sums, g.vertex_areas) = (0..mesh.vertex_count())
             .into_par_iter()
-            .with_min_len(1024)
+            .with_min_len(crate::par::GEOMETRY_ITEMS_PER_TASK)
             .map(|v| g.vertex_sums(mesh, VertexId::new(v)))
             .unzip();
         g

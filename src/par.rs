@@ -2,8 +2,16 @@
 
 use rayon::prelude::*;
 
+/// Items per parallel task where each costs a few nanoseconds (a copy, a flag, a union): fewer
+/// would spend more on scheduling than on the work.
+pub(crate) const CHEAP_ITEMS_PER_TASK: usize = 4096;
+
+/// Items per parallel task where each costs ~100 ns (a face's or a vertex's geometry: square roots,
+/// a few trigonometric functions).
+pub(crate) const GEOMETRY_ITEMS_PER_TASK: usize = 1024;
+
 /// Indices per task of [`first_where`].
-const CHUNK: usize = 4096;
+const CHUNK: usize = CHEAP_ITEMS_PER_TASK;
 
 /// The smallest `i < n` with `pred(i)`, searched in parallel over chunks of indices.
 ///

@@ -21,12 +21,15 @@ pub(crate) struct VertexCorners {
 /// Renumbers corners `3f + k` after the faces with `flip[f]` were reversed: flipping `[a, b, c]` to
 /// `[a, c, b]` swaps corners 1 and 2.
 pub(crate) fn flip_corners(corners: &mut [u32], flip: &[bool]) {
-    corners.par_iter_mut().with_min_len(4096).for_each(|c| {
-        let (f, k) = (*c as usize / 3, *c % 3);
-        if flip[f] && k != 0 {
-            *c = 3 * f as u32 + 3 - k;
-        }
-    });
+    corners
+        .par_iter_mut()
+        .with_min_len(crate::par::CHEAP_ITEMS_PER_TASK)
+        .for_each(|c| {
+            let (f, k) = (*c as usize / 3, *c % 3);
+            if flip[f] && k != 0 {
+                *c = 3 * f as u32 + 3 - k;
+            }
+        });
 }
 
 /// How many corners ahead the counting sort prefetches.

@@ -676,7 +676,10 @@ fn renumbered_positions(p: &[[f64; 3]], vertex_origin: &[u32]) -> Vec<[f64; 3]> 
     let identity = vertex_origin.len() == p.len()
         && crate::par::first_where(p.len(), |i| vertex_origin[i] as usize != i).is_none();
     if identity {
-        p.par_iter().with_min_len(4096).copied().collect()
+        p.par_iter()
+            .with_min_len(crate::par::CHEAP_ITEMS_PER_TASK)
+            .copied()
+            .collect()
     } else {
         vertex_origin.par_iter().map(|&o| p[o as usize]).collect()
     }

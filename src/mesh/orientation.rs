@@ -99,7 +99,7 @@ pub(crate) fn orient(faces: &[[u32; 3]], twin: &[u32]) -> Orientation {
     // Patch index per face, patches numbered by their lowest face (their root).
     let root: Vec<u32> = (0..nf as u32)
         .into_par_iter()
-        .with_min_len(4096)
+        .with_min_len(crate::par::CHEAP_ITEMS_PER_TASK)
         .map(|f| find(&parent, f))
         .collect();
     drop(parent);
@@ -113,7 +113,7 @@ pub(crate) fn orient(faces: &[[u32; 3]], twin: &[u32]) -> Orientation {
     }
     let face_patch: Vec<u32> = root
         .par_iter()
-        .with_min_len(4096)
+        .with_min_len(crate::par::CHEAP_ITEMS_PER_TASK)
         .map(|&r| patch_of_root[r as usize])
         .collect();
     let np = patches as usize;
@@ -183,13 +183,8 @@ mod tests {
         // Random pairs over n elements, joined from many tasks; reference: labels spread by a serial
         // fixed-point iteration (each element takes the lowest label of its pairs until nothing moves).
         let n = 20_000u32;
-        let mut x = 12345u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((x >> 33) % n as u64) as u32
-        };
+        let mut rng = crate::rng::SplitMix(12345);
+        let mut next = || rng.below(n as usize) as u32;
         let pairs: Vec<(u32, u32)> = (0..15_000).map(|_| (next(), next())).collect();
         let parent: Vec<AtomicU32> = (0..n).map(AtomicU32::new).collect();
         pairs
