@@ -8,8 +8,7 @@
 
 use super::fused::{NormOp, PoolOp};
 use super::op::{self, ConvOp, Precision};
-use super::raw::contiguous;
-use candle_core::backend::BackendStorage;
+use super::raw::cpu_fwd3;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use std::sync::OnceLock;
 
@@ -37,14 +36,14 @@ impl BlockOp {
         }
     }
 
+    /// On contiguous elements: `x` and `w` with the shapes of their layouts, `p` the bias, scale and
+    /// shift one after the other.
     fn fwd<T: Precision>(
         &self,
         (x, lx): (&[T], &Layout),
         (w, lw): (&[T], &Layout),
-        (p, lp): (&[T], &Layout),
-        wrap: fn(Vec<T>) -> CpuStorage,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let p = contiguous(p, lp)?;
+        p: &[T],
+    ) -> candle_core::Result<(Vec<T>, Shape)> {
         let c_out = lw.shape().dims3()?.2;
         if p.len() != 3 * c_out {
             candle_core::bail!(
@@ -53,8 +52,7 @@ impl BlockOp {
             );
         }
         let (bias, gamma, beta) = (&p[..c_out], &p[c_out..2 * c_out], &p[2 * c_out..]);
-        let bias_layout = Layout::contiguous(c_out);
-        let (z, z_shape) = op::forward(&self.conv, (x, lx), (w, lw), (bias, &bias_layout))?;
+        let (z, z_shape) = op::forward(&self.conv, (x, lx), (w, lw), bias)?;
         let z_layout = Layout::contiguous(z_shape.clone());
         let (y, y_shape) = self.norm.fwd(&z, &z_layout, gamma, beta)?;
         let out = match &self.pool {
@@ -64,11 +62,8 @@ impl BlockOp {
         let device = candle_core::Device::Cpu;
         let z = Tensor::from_vec(z, z_shape, &device)?;
         let (out, saved_y) = match out {
-            Some((o, shape)) => (
-                (wrap(o), shape),
-                Some(Tensor::from_vec(y, y_shape, &device)?),
-            ),
-            None => ((wrap(y), y_shape), None),
+            Some((o, shape)) => ((o, shape), Some(Tensor::from_vec(y, y_shape, &device)?)),
+            None => ((y, y_shape), None),
         };
         let _ = self.saved.set((z, saved_y));
         Ok(out)
@@ -128,20 +123,12 @@ impl CustomOp3 for BlockOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(p)) => {
-                self.fwd((x, l1), (w, l2), (p, l3), CpuStorage::F32)
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(p)) => {
-                self.fwd((x, l1), (w, l2), (p, l3), CpuStorage::F64)
-            }
-            _ => candle_core::bail!(
-                "block: input, weights and parameters must all be f32 or all f64, got {:?}, {:?} and {:?}",
-                s1.dtype(),
-                s2.dtype(),
-                s3.dtype()
-            ),
-        }
+        cpu_fwd3(
+            [(s1, l1), (s2, l2), (s3, l3)],
+            "block",
+            |[x, w, p]| self.fwd((x, l1), (w, l2), p),
+            |[x, w, p]| self.fwd((x, l1), (w, l2), p),
+        )
     }
 
     fn bwd(

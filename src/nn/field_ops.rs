@@ -3,11 +3,9 @@
 //! they were a dozen passes over the features each way, and dominated a gauge-equivariant network's
 //! step.
 
-use super::fused::cpu_fwd1;
-use super::raw::{contiguous, read, Float};
+use super::raw::{cpu_fwd1, cpu_fwd3, read, Float};
 use crate::fields::{Field, FieldType};
 use crate::transport::O2;
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -302,26 +300,12 @@ impl CustomOp3 for FieldNormOp {
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (n, s, c) = l1.shape().dims3()?;
-        Ok(match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
-                let (x, g, b) = (contiguous(x, l1)?, contiguous(g, l2)?, contiguous(b, l3)?);
-                (
-                    CpuStorage::F32(self.forward(x, (s, c), g, b)),
-                    (n, s, c).into(),
-                )
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
-                let (x, g, b) = (contiguous(x, l1)?, contiguous(g, l2)?, contiguous(b, l3)?);
-                (
-                    CpuStorage::F64(self.forward(x, (s, c), g, b)),
-                    (n, s, c).into(),
-                )
-            }
-            _ => candle_core::bail!(
-                "field norm: features, scales and shifts must share a float dtype, got {:?}",
-                s1.dtype()
-            ),
-        })
+        cpu_fwd3(
+            [(s1, l1), (s2, l2), (s3, l3)],
+            "field norm",
+            |[x, g, b]| Ok((self.forward(x, (s, c), g, b), (n, s, c).into())),
+            |[x, g, b]| Ok((self.forward(x, (s, c), g, b), (n, s, c).into())),
+        )
     }
 
     fn bwd(

@@ -6,15 +6,14 @@
 //! (scalars one channel, a field of order m the pair `(x, y)`), written in the vertex's frame.
 
 use super::field_ops::{FieldNormOp, RegularOp};
-use super::op::{shape_error, ConvOp, Precision};
-use super::raw::{contiguous, read};
+use super::op::{column_sums, shape_error, ConvOp, Precision};
+use super::raw::{cpu_fwd3, read};
 use crate::conv::{ConvOptions, Gauge};
 use crate::conv::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use crate::error::Result;
 use crate::expmap::ExpMapTable;
 use crate::fields::{Field, FieldConvolution, FieldKernel, FieldType};
 use crate::Manifold;
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape};
 use candle_core::{Device, Tensor, D};
 use rayon::prelude::*;
@@ -278,17 +277,7 @@ impl FieldConvOp {
                         }
                     }
                     let gb = if want[2] {
-                        let mut sums = vec![0.0f64; c_out];
-                        for row in gs.chunks_exact(c_out) {
-                            sums.iter_mut()
-                                .zip(row)
-                                .for_each(|(a, &v)| *a += crate::conv::Real::to_f64(v));
-                        }
-                        let sums: Vec<T> = sums
-                            .into_iter()
-                            .map(<T as crate::conv::Real>::from_f64)
-                            .collect();
-                        Some(Tensor::from_vec(sums, c_out, dev)?)
+                        Some(Tensor::from_vec(column_sums(gs, c_out), c_out, dev)?)
                     } else {
                         None
                     };
@@ -328,20 +317,12 @@ impl CustomOp3 for FieldConvOp {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let dims = l1.shape().dims3()?;
         let shape = Shape::from((dims.0, dims.1, self.c_out));
-        Ok(match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(p), CpuStorage::F32(b)) => {
-                let (x, p, b) = (contiguous(x, l1)?, contiguous(p, l2)?, contiguous(b, l3)?);
-                (CpuStorage::F32(self.forward(x, dims, p, b)?), shape)
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(p), CpuStorage::F64(b)) => {
-                let (x, p, b) = (contiguous(x, l1)?, contiguous(p, l2)?, contiguous(b, l3)?);
-                (CpuStorage::F64(self.forward(x, dims, p, b)?), shape)
-            }
-            _ => candle_core::bail!(
-                "field conv: input, parameters and bias must share a float dtype, got {:?}",
-                s1.dtype()
-            ),
-        })
+        cpu_fwd3(
+            [(s1, l1), (s2, l2), (s3, l3)],
+            "field conv",
+            |[x, p, b]| Ok((self.forward(x, dims, p, b)?, shape.clone())),
+            |[x, p, b]| Ok((self.forward(x, dims, p, b)?, shape.clone())),
+        )
     }
 
     fn bwd(

@@ -7,9 +7,8 @@
 //! so a row is `S·C` contiguous values and the loops over it vectorize. What a backward pass needs
 //! from its forward pass (statistics, the position of each max) is kept in the op.
 
-use super::raw::{contiguous, read, Float};
+use super::raw::{cpu_fwd1, cpu_fwd3, read, Float};
 use super::rows;
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -59,22 +58,6 @@ fn to_t<T: Float>(v: &[f64]) -> Vec<T> {
 /// Row `r` of `[N, width]` values.
 fn row_of<T>(v: &[T], r: usize, width: usize) -> &[T] {
     &v[r * width..(r + 1) * width]
-}
-
-/// A one-operand op's `cpu_fwd`: its forward in the storage's precision (f32 or f64), else an error
-/// naming the op.
-pub(super) fn cpu_fwd1(
-    st: &CpuStorage,
-    l: &Layout,
-    what: &str,
-    f32: impl FnOnce(&[f32]) -> candle_core::Result<(Vec<f32>, Shape)>,
-    f64: impl FnOnce(&[f64]) -> candle_core::Result<(Vec<f64>, Shape)>,
-) -> candle_core::Result<(CpuStorage, Shape)> {
-    match st {
-        CpuStorage::F32(x) => f32(contiguous(x, l)?).map(|(y, sh)| (CpuStorage::F32(y), sh)),
-        CpuStorage::F64(x) => f64(contiguous(x, l)?).map(|(y, sh)| (CpuStorage::F64(y), sh)),
-        _ => candle_core::bail!("{what}: features must be f32 or f64, got {:?}", st.dtype()),
-    }
 }
 
 fn tensor<T: Float>(
@@ -252,30 +235,12 @@ impl CustomOp3 for NormOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
-                let (y, sh) = self.fwd(
-                    contiguous(x, l1)?,
-                    l1,
-                    contiguous(g, l2)?,
-                    contiguous(b, l3)?,
-                )?;
-                Ok((CpuStorage::F32(y), sh))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
-                let (y, sh) = self.fwd(
-                    contiguous(x, l1)?,
-                    l1,
-                    contiguous(g, l2)?,
-                    contiguous(b, l3)?,
-                )?;
-                Ok((CpuStorage::F64(y), sh))
-            }
-            _ => candle_core::bail!(
-                "norm: features, scale and shift must share a float dtype, got {:?}",
-                s1.dtype()
-            ),
-        }
+        cpu_fwd3(
+            [(s1, l1), (s2, l2), (s3, l3)],
+            "norm",
+            |[x, g, b]| self.fwd(x, l1, g, b),
+            |[x, g, b]| self.fwd(x, l1, g, b),
+        )
     }
 
     fn bwd(

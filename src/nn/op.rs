@@ -1,9 +1,8 @@
 //! The manifold convolution as a candle custom op: forward and backward run the precompiled
 //! [`ConvOperator`], candle's autograd chains them with everything else.
 
-use super::raw::{contiguous, read, Float};
+use super::raw::{cpu_fwd3, read, Float};
 use crate::conv::{ConvOperator, KernelWeights, KernelWeightsMut, Signals, SignalsMut};
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -141,13 +140,14 @@ impl Precision for f64 {
     }
 }
 
+/// The convolution plus bias on contiguous elements: `x` [N, S, C_in] and `w` [B, C_in, C_out] with
+/// the shapes of their layouts `lx` and `lw`, and the bias `b` [C_out].
 pub(super) fn forward<T: Precision>(
     op: &ConvOp,
     (x, lx): (&[T], &Layout),
     (w, lw): (&[T], &Layout),
-    (b, lb): (&[T], &Layout),
+    b: &[T],
 ) -> candle_core::Result<(Vec<T>, Shape)> {
-    let (x, w, b) = (contiguous(x, lx)?, contiguous(w, lw)?, contiguous(b, lb)?);
     let (n, s, c_in) = lx.shape().dims3()?;
     let (nb, _, c_out) = lw.shape().dims3()?;
     let mut out = vec![T::default(); s * n * c_out];
@@ -223,29 +223,7 @@ pub(super) fn backward<T: Precision>(
             None
         };
         let gb = if want[2] {
-            let sums = gs
-                .par_chunks(c_out * 1024)
-                .map(|rows| {
-                    let mut acc = vec![0.0f64; c_out];
-                    for row in rows.chunks_exact(c_out) {
-                        for (a, &g) in acc.iter_mut().zip(row) {
-                            *a += crate::conv::Real::to_f64(g);
-                        }
-                    }
-                    acc
-                })
-                .collect::<Vec<_>>();
-            let mut total = vec![0.0f64; c_out];
-            for part in sums {
-                for (t, p) in total.iter_mut().zip(part) {
-                    *t += p;
-                }
-            }
-            let total: Vec<T> = total
-                .into_iter()
-                .map(<T as crate::conv::Real>::from_f64)
-                .collect();
-            Some(Tensor::from_vec(total, c_out, x.device())?)
+            Some(Tensor::from_vec(column_sums(gs, c_out), c_out, x.device())?)
         } else {
             None
         };
@@ -267,22 +245,12 @@ impl CustomOp3 for ConvOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
-                let (y, shape) = forward(self, (x, l1), (w, l2), (b, l3))?;
-                Ok((CpuStorage::F32(y), shape))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
-                let (y, shape) = forward(self, (x, l1), (w, l2), (b, l3))?;
-                Ok((CpuStorage::F64(y), shape))
-            }
-            _ => candle_core::bail!(
-                "manifold conv: input, weights and bias must all be f32 or all f64, got {:?}, {:?} and {:?}",
-                s1.dtype(),
-                s2.dtype(),
-                s3.dtype()
-            ),
-        }
+        cpu_fwd3(
+            [(s1, l1), (s2, l2), (s3, l3)],
+            "conv",
+            |[x, w, b]| forward(self, (x, l1), (w, l2), b),
+            |[x, w, b]| forward(self, (x, l1), (w, l2), b),
+        )
     }
 
     fn bwd(
@@ -299,4 +267,31 @@ impl CustomOp3 for ConvOp {
             _ => backward::<f32>(self, x, w, grad, want),
         }
     }
+}
+
+/// The sums of the columns of a row-major matrix of `width` columns (a bias's gradient), added in
+/// `f64` over blocks of rows in parallel.
+pub(super) fn column_sums<T: Precision>(m: &[T], width: usize) -> Vec<T> {
+    let parts = m
+        .par_chunks(width * 1024)
+        .map(|rows| {
+            let mut acc = vec![0.0f64; width];
+            for row in rows.chunks_exact(width) {
+                for (a, &g) in acc.iter_mut().zip(row) {
+                    *a += crate::conv::Real::to_f64(g);
+                }
+            }
+            acc
+        })
+        .collect::<Vec<_>>();
+    let mut total = vec![0.0f64; width];
+    for part in parts {
+        for (t, p) in total.iter_mut().zip(part) {
+            *t += p;
+        }
+    }
+    total
+        .into_iter()
+        .map(<T as crate::conv::Real>::from_f64)
+        .collect()
 }
