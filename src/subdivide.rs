@@ -239,18 +239,8 @@ fn check_faces(source: &MeshSource) -> Result<()> {
             ),
         });
     }
-    let n = source.vertex_count;
+    source.check_face_indices()?;
     for (f, face) in source.faces.iter().enumerate() {
-        for &v in face {
-            if v as usize >= n {
-                return Err(Error::FaceIndexOutOfRange {
-                    face: f,
-                    line: source.face_line(f),
-                    index: v as i64,
-                    vertices: n,
-                });
-            }
-        }
         let [a, b, c] = *face;
         if a == b || a == c || b == c {
             let vertex = if a == b || a == c { a } else { b };

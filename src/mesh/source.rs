@@ -66,4 +66,23 @@ impl MeshSource {
     pub(crate) fn vertex_line(&self, v: usize) -> Option<usize> {
         self.vertex_lines.as_ref().and_then(|l| l.get(v).copied())
     }
+
+    /// [`Error::FaceIndexOutOfRange`] for the first face corner naming no vertex.
+    pub(crate) fn check_face_indices(&self) -> crate::error::Result<()> {
+        let n = self.vertex_count;
+        match crate::par::first_where(self.faces.len(), |f| {
+            self.faces[f].iter().any(|&v| v as usize >= n)
+        }) {
+            None => Ok(()),
+            Some(face) => Err(crate::error::Error::FaceIndexOutOfRange {
+                face,
+                line: self.face_line(face),
+                index: self.faces[face]
+                    .into_iter()
+                    .find(|&v| v as usize >= n)
+                    .unwrap_or(0) as i64,
+                vertices: n,
+            }),
+        }
+    }
 }

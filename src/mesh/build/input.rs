@@ -43,17 +43,5 @@ pub(super) fn check_source(source: &MeshSource) -> Result<()> {
             message: "neither positions nor edge lengths were given".into(),
         });
     }
-    for (fi, f) in source.faces.iter().enumerate() {
-        for &i in f {
-            if i as usize >= n {
-                return Err(Error::FaceIndexOutOfRange {
-                    face: fi,
-                    line: source.face_line(fi),
-                    index: i as i64,
-                    vertices: n,
-                });
-            }
-        }
-    }
-    Ok(())
+    source.check_face_indices()
 }
