@@ -354,10 +354,12 @@ pub fn region_holonomy(m: &Manifold, in_region: &[bool]) -> Result<LoopHolonomy>
     let out_side = |f: FaceId, v: VertexId| -> HalfedgeId {
         let fv = mesh.face_vertices(f);
         let k = (0..3).find(|&k| fv[k] == v).unwrap_or(0);
+        // The side from v onward, or the one into v (run backward) where the face disagrees.
+        let side = HalfedgeId::from_face_side(f, k);
         if o(f) {
-            HalfedgeId::from_face_side(f, k)
+            side
         } else {
-            HalfedgeId::from_face_side(f, (k + 2) % 3)
+            side.prev()
         }
     };
     let next_boundary_side = |h: HalfedgeId| -> Option<HalfedgeId> {
