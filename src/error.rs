@@ -4,10 +4,19 @@
 //! problem is: the file line, the face, the edge or the vertex. Indices in errors raised while building a
 //! mesh refer to the *input* numbering (the order of `v` and `f` lines in an OBJ file, counting each
 //! triangle of a fan-triangulated polygon as its own face), since that is what the user can look up.
+//!
+//! # Policy
+//! As sprs and faer write it: bad data is an `Err` that names where it is; a caller's misuse of the
+//! API (a signal of the wrong length) panics, documented under `# Panics`; an invariant of the library
+//! itself that fails (a bug here, not a fault of the input) is [`Error::Internal`], never blamed on a
+//! parameter or on the mesh. I/O failures keep the operating system's error as their
+//! [`source`](std::error::Error::source).
 
 use std::fmt;
+use std::sync::Arc;
 
-/// Everything that can go wrong on data supplied by a user.
+/// Everything that can go wrong on data supplied by a user, and [`Internal`](Error::Internal) for what
+/// must not go wrong at all.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
@@ -15,8 +24,11 @@ pub enum Error {
     Io {
         /// The path.
         path: String,
-        /// What the operating system said.
+        /// What the operating system said (or what is wrong with the file's bytes).
         message: String,
+        /// The operating system's error, where there is one: the error's
+        /// [`source`](std::error::Error::source).
+        source: Option<IoSource>,
     },
     /// A line of a text file could not be parsed.
     Parse {
@@ -185,6 +197,65 @@ pub enum Error {
         /// The mesh it was given with.
         given: crate::manifold::MeshIdentity,
     },
+    /// An invariant of the library failed: a bug in manifold-cnn, not a fault of the input. The message
+    /// says which invariant; please report it with the input that caused it.
+    Internal(String),
+}
+
+/// The [`std::io::Error`] behind an [`Error::Io`], shared so that the error stays `Clone`. Two are
+/// equal when their kind and message are.
+#[derive(Clone, Debug)]
+pub struct IoSource(Arc<std::io::Error>);
+
+impl IoSource {
+    /// The operating system's error.
+    pub fn get(&self) -> &std::io::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for IoSource {
+    fn eq(&self, other: &IoSource) -> bool {
+        self.0.kind() == other.0.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl From<std::io::Error> for IoSource {
+    fn from(e: std::io::Error) -> IoSource {
+        IoSource(Arc::new(e))
+    }
+}
+
+impl Error {
+    /// [`Error::Io`] for `path` from the operating system's error, which becomes the source.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::Error;
+    /// use std::error::Error as _;
+    /// use std::io::ErrorKind;
+    /// let e = Error::io("absent.obj", std::io::Error::from(ErrorKind::NotFound));
+    /// assert!(e.to_string().starts_with("absent.obj: "));
+    /// let os = e.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+    /// assert_eq!(os.kind(), ErrorKind::NotFound);
+    /// ```
+    pub fn io(path: impl fmt::Display, e: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_string(),
+            message: e.to_string(),
+            source: Some(e.into()),
+        }
+    }
+
+    /// [`Error::Io`] for `path` without an operating-system error (a file too large, bytes that are
+    /// not text, a failure another library reports as text).
+    pub fn io_message(path: impl fmt::Display, message: impl Into<String>) -> Error {
+        Error::Io {
+            path: path.to_string(),
+            message: message.into(),
+            source: None,
+        }
+    }
 }
 
 /// Shorthand for results with this crate's [`Error`].
@@ -201,7 +272,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Error::*;
         match self {
-            Io { path, message } => write!(f, "{path}: {message}"),
+            Io { path, message, .. } => write!(f, "{path}: {message}"),
             Parse { path, line, message } => write!(f, "{path}:{line}: {message}"),
             EmptyMesh => write!(f, "the mesh has no faces"),
             AllFacesDropped { defects } => {
@@ -289,11 +360,21 @@ impl fmt::Display for Error {
                 f,
                 "the {stage} was built for another mesh ({built_for}) than the one given ({given})"
             ),
+            Internal(what) => write!(f, "internal error (a bug in manifold-cnn): {what}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io {
+                source: Some(s), ..
+            } => Some(s.get()),
+            _ => None,
+        }
+    }
+}
 
 impl From<candle_core::Error> for Error {
     fn from(e: candle_core::Error) -> Error {

@@ -50,6 +50,12 @@ id_type!(
     EdgeId
 );
 id_type!(
+    /// A spoke: a directed edge `v → w` seen from the star of its source `v`. The spokes of a vertex are
+    /// numbered contiguously in the star's order ([`Mesh::vertex_spokes`](crate::mesh::Mesh::vertex_spokes));
+    /// this id is the global number, the one per-spoke arrays are indexed by.
+    SpokeId
+);
+id_type!(
     /// A halfedge: side `k` of face `f` is halfedge `3f + k`, running from corner `k` to corner `k + 1`
     /// of the face as oriented by the mesh. It doubles as the id of corner `k` of face `f`.
     HalfedgeId

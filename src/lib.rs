@@ -98,7 +98,7 @@ pub use error::{Error, Result};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-pub use ids::{EdgeId, FaceId, HalfedgeId, VertexId};
+pub use ids::{EdgeId, FaceId, HalfedgeId, SpokeId, VertexId};
 pub use manifold::Manifold;
 pub use mesh::{BuildOptions, Mesh, MeshSource};
 pub use transport::O2;

@@ -13,6 +13,7 @@
 //! `K_f = Σ_{c ∈ f} s_v α_c − π` (mod 2π); around a closed loop it is the product of the edge
 //! transports, and for a loop bounding a disk, the sum of the enclosed `K_f`.
 
+use crate::error::Error;
 use crate::frames::TangentFrames;
 use crate::ids::VertexId;
 use crate::mesh::Mesh;
@@ -157,6 +158,16 @@ impl std::fmt::Display for NotAdjacent {
 }
 impl std::error::Error for NotAdjacent {}
 
+impl NotAdjacent {
+    /// The error of a loop (both `loop_holonomy` functions) with this gap in it.
+    pub(crate) fn in_loop(self) -> Error {
+        Error::InvalidParameter {
+            name: "loop",
+            message: self.to_string(),
+        }
+    }
+}
+
 impl Connection {
     /// Builds the transport of every spoke from the polar angles of both ends.
     pub fn new(mesh: &Mesh, frames: &TangentFrames) -> Connection {
@@ -226,15 +237,18 @@ impl Connection {
     }
 
     /// Holonomy of a closed vertex loop `p[0] → … → p[n−1] → p[0]` (the last vertex need not repeat the
-    /// first), as a map of the tangent space at `p[0]` to itself.
+    /// first), as a map of the tangent space at `p[0]` to itself. The transport alone: the free function
+    /// [`holonomy::loop_holonomy`](crate::holonomy::loop_holonomy) also finds the region the loop
+    /// encloses, and fails the same way.
     ///
     /// # Errors
-    /// If two consecutive vertices are not adjacent.
-    pub fn loop_holonomy(&self, mesh: &Mesh, cycle: &[VertexId]) -> Result<O2, NotAdjacent> {
+    /// [`Error::InvalidParameter`] (named `"loop"`) if two consecutive vertices are not adjacent.
+    pub fn loop_holonomy(&self, mesh: &Mesh, cycle: &[VertexId]) -> crate::Result<O2> {
         let mut path = cycle.to_vec();
         if path.len() > 1 && path.first() != path.last() {
             path.push(path[0]);
         }
         self.path_transport(mesh, &path)
+            .map_err(NotAdjacent::in_loop)
     }
 }

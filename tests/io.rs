@@ -703,7 +703,9 @@ fn npz_round_trip_all_types() {
         Err(Error::Io { .. })
     ));
     match npz::read_npz_u32(&path, "ids") {
-        Err(Error::Io { path: p, message }) => {
+        Err(Error::Io {
+            path: p, message, ..
+        }) => {
             assert_eq!(p, path.display().to_string());
             assert!(message.contains("ids"), "{message}");
         }
@@ -913,6 +915,7 @@ fn atomic_writes_keep_the_old_file_when_writing_fails() {
         Err(manifold_cnn::Error::Io {
             path: tmp.display().to_string(),
             message: "no space left on device".into(),
+            source: None,
         })
     })
     .unwrap_err();

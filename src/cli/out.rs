@@ -39,10 +39,7 @@ fn stdout_error(e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         BROKEN_PIPE.store(true, Ordering::Relaxed);
     }
-    Error::Io {
-        path: STDOUT.into(),
-        message: e.to_string(),
-    }
+    Error::io(STDOUT, e)
 }
 
 /// Whether stdout's reader went away: the output is not wanted any more, which is no error to

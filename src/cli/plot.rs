@@ -9,10 +9,7 @@ use std::path::Path;
 const FONT: &[u8] = include_bytes!("../../examples/assets/DejaVuSans.ttf");
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: format!("drawing the picture: {e}"),
-    }
+    Error::io_message(path.display(), format!("drawing the picture: {e}"))
 }
 
 /// Loss (left) and accuracy (right) per epoch, training and validation, as a PNG.

@@ -103,10 +103,7 @@ fn bad(name: &'static str, message: String) -> Error {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+    Error::io(path.display(), e)
 }
 
 fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {

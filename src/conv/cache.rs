@@ -146,6 +146,7 @@ impl CompileCache {
         std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
             path: dir.display().to_string(),
             message: format!("cannot create the cache directory: {e}"),
+            source: Some(e.into()),
         })?;
         Ok(CompileCache { dir })
     }

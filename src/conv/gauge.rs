@@ -57,6 +57,22 @@ impl Gauge {
     ///
     /// # Errors
     /// If `roots` does not hold exactly one vertex of each component, in component order.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::conv::{Gauge, SpanningTree};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// // One component, rooted at vertex 0, whose own frame is carried by the identity.
+    /// let root = m.mesh.vertex(0).unwrap();
+    /// assert_eq!(gauge.roots(), &[root]);
+    /// assert_eq!(gauge.transports().len(), m.mesh.vertex_count());
+    /// assert!(gauge.transports()[0].angle.abs() < 1e-15 && !gauge.transports()[0].reflect);
+    /// // Another tree gives another gauge: the sphere is curved.
+    /// let random = Gauge::new(&m, None, SpanningTree::Random { seed: 7 }).unwrap();
+    /// assert_ne!(random.transports(), gauge.transports());
+    /// ```
     pub fn new(m: &Manifold, roots: Option<&[VertexId]>, tree: SpanningTree) -> Result<Gauge> {
         let roots = match roots {
             Some(r) => r.to_vec(),

@@ -337,6 +337,23 @@ impl ExpMapTable {
     /// lowest-numbered face, which keeps the faces that neighbouring traces cross in cache on meshes whose
     /// faces are numbered coherently (subdivided, scanned); the output is in vertex order regardless.
     /// Memory: [`BYTES_PER_SAMPLE`] per sample plus the [`Tracer`]'s ≈ 360 bytes per vertex.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// use std::f64::consts::PI;
+    /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    /// let params = ExpMapParams { rings: 2, directions: 8, radius: Radius::Absolute(0.5), ..Default::default() };
+    /// let table = ExpMapTable::build(&m, &params).unwrap();
+    /// assert_eq!((table.vertex_count(), table.samples_per_vertex()), (42, 16));
+    /// // A closed sphere truncates nothing; every sample travels its ring's radius, r_i = (i − ½)ρ/R.
+    /// let e = table.entry(7, table.sample_index(1, 3));
+    /// assert!(!e.truncated && (e.distance - 0.375).abs() < 1e-6);
+    /// // The quadrature weights integrate the tangent disk: their sum is πρ².
+    /// let area: f64 = table.sample_weights().iter().sum();
+    /// assert!((area - PI * 0.25).abs() < 1e-12);
+    /// ```
     pub fn build(m: &Manifold, params: &ExpMapParams) -> Result<ExpMapTable> {
         Self::build_with_progress(m, params, |_, _| {})
     }

@@ -130,129 +130,51 @@ impl HolonomyAnalysis {
     /// # Complexity
     /// O(V + F) for the trees and the face generators (parallel over faces), plus O(length) per
     /// generator loop for the cone view.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyOptions};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// // A cube of 12 triangles: the cone metric turns by quarter turns at the eight corners (C4); the
+    /// // vertex connection spreads them over the faces, π/3 each (C6).
+    /// let m = Manifold::load("cube:1", &BuildOptions::default()).unwrap();
+    /// let h = HolonomyAnalysis::new(&m, &HolonomyOptions::default()).unwrap();
+    /// assert_eq!(h.group().name(), "C6");
+    /// assert_eq!(h.cone_metric_group().name(), "C4");
+    /// // A sphere has no non-contractible loops.
+    /// assert!(h.components()[0].loops.is_empty());
+    /// // Gauss–Bonnet: the defects sum to 4π.
+    /// let total: f64 = h.vertex_defects().iter().sum();
+    /// assert!((total - 4.0 * std::f64::consts::PI).abs() < 1e-12);
+    /// ```
     pub fn new(m: &Manifold, options: &HolonomyOptions) -> Result<HolonomyAnalysis> {
         options.classify.validate()?;
         let mesh = &m.mesh;
-        if let Some(b) = options.base {
-            if b.index() >= mesh.vertex_count() {
-                return Err(Error::InvalidParameter {
-                    name: "base",
-                    message: format!(
-                        "vertex {b} does not exist (the mesh has {} vertices)",
-                        mesh.vertex_count()
-                    ),
-                });
-            }
-        }
-        let nc = mesh.components().len();
-        let mut roots: Vec<Option<VertexId>> = vec![None; nc];
-        if let Some(b) = options.base {
-            roots[mesh.vertex_component(b)] = Some(b);
-        }
+        check_base(m, options.base)?;
         let vertex_components: Vec<u32> = mesh
             .vertices()
             .map(|v| mesh.vertex_component(v) as u32)
             .collect();
-        for v in mesh.vertices() {
-            let c = vertex_components[v.index()] as usize;
-            if roots[c].is_none() {
-                roots[c] = Some(v);
-            }
-        }
-        let roots: Vec<VertexId> = roots
-            .into_iter()
-            .map(|r| r.unwrap_or(VertexId::new(0)))
-            .collect();
-        let tree = TreeCotree::new(mesh, &m.connection, &roots);
-        let vt = tree.vertex_tree();
-
-        // Face loops, in the orientation of the star of each face's corner-0 vertex.
-        let (face_holonomies, face_generators): (Vec<f64>, Vec<f64>) = (0..mesh.face_count())
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|i| {
-                let f = FaceId::new(i);
-                let [a, b, c] = mesh.face_vertices(f);
-                let order = if mesh.corner_flipped(HalfedgeId::from_face_side(f, 0)) {
-                    [a, c, b, a]
-                } else {
-                    [a, b, c, a]
-                };
-                let hol = m
-                    .connection
-                    .path_transport(mesh, &order)
-                    .unwrap_or(O2::IDENTITY);
-                let ta = vt.transport_from_root(a);
-                let at_base = ta.then(hol).then(ta.inverse());
-                (hol.angle, at_base.angle)
-            })
-            .unzip();
         let face_components: Vec<u32> = mesh
             .face_ids()
             .map(|f| mesh.face_component(f) as u32)
             .collect();
-        let vertex_defects: Vec<f64> = mesh
-            .vertices()
-            .map(|v| {
-                if mesh.is_boundary_vertex(v) {
-                    0.0
-                } else {
-                    2.0 * PI - m.geometry.vertex_angle_sums()[v.index()]
-                }
-            })
-            .collect();
+        let roots = component_roots(m, &vertex_components, options.base);
+        let tree = TreeCotree::new(mesh, &m.connection, &roots);
+        let (face_holonomies, face_generators) = face_loop_holonomies(m, tree.vertex_tree());
+        let vertex_defects = interior_vertex_defects(m);
 
-        let opts = &options.classify;
-        let mut builders = vec![HolonomyGroupBuilder::new(opts); nc];
-        let mut cone_builders = vec![HolonomyGroupBuilder::new(opts); nc];
-        let mut joint = HolonomyGroupBuilder::new(opts);
-        let mut cone_joint = HolonomyGroupBuilder::new(opts);
-        let mut faces_per = vec![0usize; nc];
-        for (i, &angle) in face_generators.iter().enumerate() {
-            let c = face_components[i] as usize;
-            faces_per[c] += 1;
-            builders[c].add(O2::rotation(angle));
-            joint.add(O2::rotation(angle));
-        }
-        let mut interior_per = vec![0usize; nc];
-        for v in mesh.vertices() {
-            if !mesh.is_boundary_vertex(v) {
-                let c = vertex_components[v.index()] as usize;
-                interior_per[c] += 1;
-                let g = O2::rotation(vertex_defects[v.index()]);
-                cone_builders[c].add(g);
-                cone_joint.add(g);
-            }
-        }
-        let mut components = Vec::with_capacity(nc);
+        // Generators go into the builders in a fixed order (faces, vertex defects, then the loops
+        // component by component), so the classification is the same run to run.
+        let mut views = Views::new(&options.classify, mesh.components().len());
+        let faces_per = views.add_faces(&face_generators, &face_components);
+        let interior_per = views.add_vertex_defects(m, &vertex_defects, &vertex_components);
+        let mut components = Vec::with_capacity(roots.len());
         for (c, comp) in mesh.components().iter().enumerate() {
             let base = roots[c];
             let base_face = mesh.vertex_corners(base)[0].face();
-            let mut loops = Vec::new();
-            for &e in &tree.leftover_edges()[c] {
-                let [a, b] = mesh.edge_vertices(e);
-                let s = mesh
-                    .find_spoke(a, b)
-                    .ok_or_else(|| internal("an edge's ends are not adjacent"))?;
-                let holonomy = vt
-                    .transport_from_root(a)
-                    .then(m.connection.spoke_transport(s))
-                    .then(vt.transport_from_root(b).inverse());
-                let cycle = vt.edge_cycle(mesh, a, b);
-                let cone_holonomy = cone_loop_holonomy(mesh, &m.geometry, base_face, &cycle)
-                    .map_err(|e| internal(&format!("a tree cycle is not an edge path ({e})")))?;
-                builders[c].add(holonomy);
-                joint.add(holonomy);
-                cone_builders[c].add(cone_holonomy);
-                cone_joint.add(cone_holonomy);
-                loops.push(LoopGenerator {
-                    edge: e,
-                    from: a,
-                    to: b,
-                    holonomy,
-                    cone_holonomy,
-                });
-            }
+            let loops = generator_loops(m, &tree, c, base_face)?;
+            views.add_loops(c, &loops);
             components.push(ComponentHolonomy {
                 index: c,
                 base,
@@ -262,8 +184,8 @@ impl HolonomyAnalysis {
                 faces: faces_per[c],
                 interior_vertices: interior_per[c],
                 loops,
-                group: builders[c].finish(),
-                cone_group: cone_builders[c].finish(),
+                group: views.vertex[c].finish(),
+                cone_group: views.cone[c].finish(),
             });
         }
         Ok(HolonomyAnalysis {
@@ -274,8 +196,8 @@ impl HolonomyAnalysis {
             vertex_defects,
             vertex_components,
             components,
-            group: joint.finish(),
-            cone_group: cone_joint.finish(),
+            group: views.vertex_joint.finish(),
+            cone_group: views.cone_joint.finish(),
             options: *options,
         })
     }
@@ -382,9 +304,176 @@ impl HolonomyAnalysis {
     }
 }
 
-fn internal(what: &str) -> Error {
-    Error::InvalidParameter {
-        name: "mesh",
-        message: format!("internal error: {what}"),
+/// [`HolonomyOptions::base`], if given, is a vertex of the mesh.
+fn check_base(m: &Manifold, base: Option<VertexId>) -> Result<()> {
+    match base {
+        Some(b) if b.index() >= m.mesh.vertex_count() => Err(Error::InvalidParameter {
+            name: "base",
+            message: format!(
+                "vertex {b} does not exist (the mesh has {} vertices)",
+                m.mesh.vertex_count()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The base vertex of every component: `base` in its own, the lowest-numbered vertex elsewhere.
+fn component_roots(
+    m: &Manifold,
+    vertex_components: &[u32],
+    base: Option<VertexId>,
+) -> Vec<VertexId> {
+    let mesh = &m.mesh;
+    let mut roots: Vec<Option<VertexId>> = vec![None; mesh.components().len()];
+    if let Some(b) = base {
+        roots[mesh.vertex_component(b)] = Some(b);
+    }
+    for v in mesh.vertices() {
+        let c = vertex_components[v.index()] as usize;
+        if roots[c].is_none() {
+            roots[c] = Some(v);
+        }
+    }
+    roots
+        .into_iter()
+        .map(|r| r.unwrap_or(VertexId::new(0)))
+        .collect()
+}
+
+/// The holonomy angle of the vertex connection around every face, walked in the orientation of the
+/// star of its corner-0 vertex, measured there and moved to the base along the vertex tree.
+fn face_loop_holonomies(m: &Manifold, vt: &VertexTree) -> (Vec<f64>, Vec<f64>) {
+    let mesh = &m.mesh;
+    (0..mesh.face_count())
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| {
+            let f = FaceId::new(i);
+            let [a, b, c] = mesh.face_vertices(f);
+            let order = if mesh.corner_flipped(HalfedgeId::from_face_side(f, 0)) {
+                [a, c, b, a]
+            } else {
+                [a, b, c, a]
+            };
+            let hol = m
+                .connection
+                .path_transport(mesh, &order)
+                .unwrap_or(O2::IDENTITY);
+            let ta = vt.transport_from_root(a);
+            let at_base = ta.then(hol).then(ta.inverse());
+            (hol.angle, at_base.angle)
+        })
+        .unzip()
+}
+
+/// The angle defect `2π − Θ_v` of every interior vertex, 0 on the boundary.
+fn interior_vertex_defects(m: &Manifold) -> Vec<f64> {
+    let mesh = &m.mesh;
+    mesh.vertices()
+        .map(|v| {
+            if mesh.is_boundary_vertex(v) {
+                0.0
+            } else {
+                2.0 * PI - m.geometry.vertex_angle_sums()[v.index()]
+            }
+        })
+        .collect()
+}
+
+/// The generator loops of component `c`, one per leftover edge of the tree–cotree decomposition, in
+/// both views (the cone view in the frame of `base_face`).
+fn generator_loops(
+    m: &Manifold,
+    tree: &TreeCotree,
+    c: usize,
+    base_face: FaceId,
+) -> Result<Vec<LoopGenerator>> {
+    let mesh = &m.mesh;
+    let vt = tree.vertex_tree();
+    tree.leftover_edges()[c]
+        .iter()
+        .map(|&e| {
+            let [a, b] = mesh.edge_vertices(e);
+            let s = mesh
+                .find_spoke(a, b)
+                .ok_or(Error::Internal("an edge's ends are not adjacent".into()))?;
+            let holonomy = vt
+                .transport_from_root(a)
+                .then(m.connection.spoke_transport(s))
+                .then(vt.transport_from_root(b).inverse());
+            let cycle = vt.edge_cycle(mesh, a, b);
+            let cone_holonomy = cone_loop_holonomy(mesh, &m.geometry, base_face, &cycle)
+                .map_err(|e| Error::Internal(format!("a tree cycle is not an edge path ({e})")))?;
+            Ok(LoopGenerator {
+                edge: e,
+                from: a,
+                to: b,
+                holonomy,
+                cone_holonomy,
+            })
+        })
+        .collect()
+}
+
+/// The group builders of both views: per component and joint over all components.
+struct Views {
+    vertex: Vec<HolonomyGroupBuilder>,
+    cone: Vec<HolonomyGroupBuilder>,
+    vertex_joint: HolonomyGroupBuilder,
+    cone_joint: HolonomyGroupBuilder,
+}
+
+impl Views {
+    fn new(options: &ClassifyOptions, components: usize) -> Views {
+        Views {
+            vertex: vec![HolonomyGroupBuilder::new(options); components],
+            cone: vec![HolonomyGroupBuilder::new(options); components],
+            vertex_joint: HolonomyGroupBuilder::new(options),
+            cone_joint: HolonomyGroupBuilder::new(options),
+        }
+    }
+
+    /// The face generators (vertex view); returns the number of faces per component.
+    fn add_faces(&mut self, face_generators: &[f64], face_components: &[u32]) -> Vec<usize> {
+        let mut faces_per = vec![0usize; self.vertex.len()];
+        for (i, &angle) in face_generators.iter().enumerate() {
+            let c = face_components[i] as usize;
+            faces_per[c] += 1;
+            self.vertex[c].add(O2::rotation(angle));
+            self.vertex_joint.add(O2::rotation(angle));
+        }
+        faces_per
+    }
+
+    /// The defects of the interior vertices (cone view); returns the number of interior vertices per
+    /// component.
+    fn add_vertex_defects(
+        &mut self,
+        m: &Manifold,
+        vertex_defects: &[f64],
+        vertex_components: &[u32],
+    ) -> Vec<usize> {
+        let mut interior_per = vec![0usize; self.cone.len()];
+        for v in m.mesh.vertices() {
+            if !m.mesh.is_boundary_vertex(v) {
+                let c = vertex_components[v.index()] as usize;
+                interior_per[c] += 1;
+                let g = O2::rotation(vertex_defects[v.index()]);
+                self.cone[c].add(g);
+                self.cone_joint.add(g);
+            }
+        }
+        interior_per
+    }
+
+    /// The generator loops of component `c`, in both views.
+    fn add_loops(&mut self, c: usize, loops: &[LoopGenerator]) {
+        for l in loops {
+            self.vertex[c].add(l.holonomy);
+            self.vertex_joint.add(l.holonomy);
+            self.cone[c].add(l.cone_holonomy);
+            self.cone_joint.add(l.cone_holonomy);
+        }
     }
 }

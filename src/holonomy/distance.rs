@@ -76,9 +76,10 @@ pub fn geodesic_distances(mesh: &Mesh, geometry: &Geometry, source: VertexId) ->
         done[u] = true;
         for &c in mesh.vertex_corners(VertexId::new(u)) {
             // Corner c is at u; its face's sides: c (u → w1), c.next (w1 → w2), c.prev (w2 → u).
-            let f = mesh.face_vertices(c.face());
-            let k = c.side();
-            let (w1, w2) = (f[(k + 1) % 3].index(), f[(k + 2) % 3].index());
+            let (w1, w2) = (
+                mesh.halfedge_head(c).index(),
+                mesh.halfedge_tail(c.prev()).index(),
+            );
             let (l_u1, l_12, l_2u) = (len(c), len(c.next()), len(c.prev()));
             for (w, other, l_uw, l_ow) in [(w1, w2, l_u1, l_12), (w2, w1, l_2u, l_12)] {
                 if done[w] {

@@ -328,6 +328,18 @@ impl HolonomyGroup {
     /// Whether circular harmonic `m` (the functions `cos mθ`, `sin mθ`) survives the rotations of the
     /// group: `e^{imh} = 1` for every rotation `h`, i.e. `n | m` for `C_n` and `m = 0` for SO(2).
     /// (With reflections one combination of the two survives; see [`kernel`](crate::kernel).)
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::holonomy::HolonomyGroup;
+    /// // The cone metric of a cube: rotations by quarter turns keep harmonics 0, 4, 8, …
+    /// let c4 = HolonomyGroup::parse("C4").unwrap().unwrap();
+    /// assert!(c4.allows_harmonic(0) && c4.allows_harmonic(4) && c4.allows_harmonic(8));
+    /// assert!(!c4.allows_harmonic(1) && !c4.allows_harmonic(2));
+    /// // A sphere's SO(2) keeps only the isotropic kernels.
+    /// let so2 = HolonomyGroup::parse("SO2").unwrap().unwrap();
+    /// assert!(so2.allows_harmonic(0) && !so2.allows_harmonic(1));
+    /// ```
     pub fn allows_harmonic(&self, m: u32) -> bool {
         match self.rotations {
             Rotations::Cyclic(n) => m.is_multiple_of(n),

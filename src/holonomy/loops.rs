@@ -23,7 +23,7 @@ use crate::error::{Error, Num, Result};
 use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
 use crate::manifold::Manifold;
 use crate::mesh::Mesh;
-use crate::transport::{wrap_angle, O2};
+use crate::transport::{wrap_angle, NotAdjacent, O2};
 use std::collections::{HashSet, VecDeque};
 use std::f64::consts::PI;
 
@@ -146,9 +146,12 @@ fn region_summary(m: &Manifold, in_region: &[bool], curvatures: &[f64]) -> Enclo
 /// that the loop alone bounds it and Gauss–Bonnet applies). An orientation-reversing loop encloses
 /// nothing. Reverse the loop to get the other side.
 ///
+/// [`Connection::loop_holonomy`](crate::transport::Connection::loop_holonomy) is the transport alone
+/// (no region), with the same errors.
+///
 /// # Errors
-/// [`Error::InvalidParameter`] if the cycle is empty, names a vertex the mesh lacks, or two
-/// consecutive vertices share no edge.
+/// [`Error::InvalidParameter`] (named `"loop"`) if the cycle is empty, names a vertex the mesh lacks, or
+/// two consecutive vertices share no edge.
 ///
 /// # Complexity
 /// O(F + length · degree): the face curvatures and the flood fill touch every face at most once.
@@ -165,13 +168,10 @@ pub fn loop_holonomy(m: &Manifold, cycle: &[VertexId]) -> Result<LoopHolonomy> {
     }
     let mut closed = cycle.to_vec();
     closed.push(cycle[0]);
-    let holonomy =
-        m.connection
-            .path_transport(mesh, &closed)
-            .map_err(|e| Error::InvalidParameter {
-                name: "loop",
-                message: e.to_string(),
-            })?;
+    let holonomy = m
+        .connection
+        .path_transport(mesh, &closed)
+        .map_err(NotAdjacent::in_loop)?;
     let curvatures = face_curvatures(m);
     let enclosed = enclosed_on_left(m, cycle, &curvatures);
     Ok(LoopHolonomy {
@@ -354,10 +354,12 @@ pub fn region_holonomy(m: &Manifold, in_region: &[bool]) -> Result<LoopHolonomy>
     let out_side = |f: FaceId, v: VertexId| -> HalfedgeId {
         let fv = mesh.face_vertices(f);
         let k = (0..3).find(|&k| fv[k] == v).unwrap_or(0);
+        // The side from v onward, or the one into v (run backward) where the face disagrees.
+        let side = HalfedgeId::from_face_side(f, k);
         if o(f) {
-            HalfedgeId::from_face_side(f, k)
+            side
         } else {
-            HalfedgeId::from_face_side(f, (k + 2) % 3)
+            side.prev()
         }
     };
     let next_boundary_side = |h: HalfedgeId| -> Option<HalfedgeId> {
@@ -416,11 +418,10 @@ pub fn region_holonomy(m: &Manifold, in_region: &[bool]) -> Result<LoopHolonomy>
     }
     let mut closed = cycle.clone();
     closed.push(v0);
-    let holonomy = m.connection.path_transport(mesh, &closed).map_err(|e| {
-        bad(format!(
-            "internal error: boundary is not an edge path ({e})"
-        ))
-    })?;
+    let holonomy = m
+        .connection
+        .path_transport(mesh, &closed)
+        .map_err(|e| Error::Internal(format!("a region's boundary is not an edge path ({e})")))?;
     let curvatures = face_curvatures(m);
     let enclosed = Some(region_summary(m, in_region, &curvatures));
     Ok(LoopHolonomy {

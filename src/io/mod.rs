@@ -56,13 +56,13 @@ pub fn max_input_bytes() -> Result<u64> {
 }
 
 fn too_large(path: &std::path::Path, limit: u64, var: &str) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: format!(
+    Error::io_message(
+        path.display(),
+        format!(
             "larger than the input limit of {limit} bytes ({:.2} GiB); set {var} to raise it",
             limit as f64 / (1u64 << 30) as f64
         ),
-    }
+    )
 }
 
 /// An input file that fails (with [`Error::Io`] naming it) once more than the input limit has been
@@ -109,10 +109,7 @@ pub fn open_input(path: &std::path::Path) -> Result<InputFile> {
 
 /// [`open_input`] under another limit, set by the environment variable `var`.
 fn open_limited(path: &std::path::Path, limit: u64, var: &'static str) -> Result<InputFile> {
-    let io = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::io(path.display(), e);
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if meta.is_file() && meta.len() > limit {
@@ -132,10 +129,7 @@ fn open_limited(path: &std::path::Path, limit: u64, var: &'static str) -> Result
 /// As [`open_input`], or if reading fails.
 pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    let io = |message: String| Error::Io {
-        path: path.display().to_string(),
-        message,
-    };
+    let io = |message: String| Error::io_message(path.display(), message);
     let mut input = open_input(path)?;
     // In chunks, growing with try_reserve: a stream at the limit costs about the limit in memory,
     // and a failed allocation is an error instead of an abort.
@@ -191,10 +185,7 @@ pub fn write_atomically(
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{stem}.partial-{}{ext}", std::process::id()));
-    let io_error = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
+    let io_error = |e: std::io::Error| Error::io(path.display(), e);
     let written = write(&tmp).and_then(|()| {
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
@@ -205,9 +196,14 @@ pub fn write_atomically(
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(|e| match e {
-        Error::Io { path: p, message } if p == tmp.display().to_string() => Error::Io {
+        Error::Io {
+            path: p,
+            message,
+            source,
+        } if p == tmp.display().to_string() => Error::Io {
             path: path.display().to_string(),
             message,
+            source,
         },
         e => e,
     })

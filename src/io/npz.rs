@@ -18,10 +18,7 @@ use npyz::{AutoSerialize, DType, Deserialize, NpyFile, Order, TypeChar, WriterBu
 use crate::{Error, Result};
 
 fn io_error(path: &str, message: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.to_string(),
-        message: message.to_string(),
-    }
+    Error::io_message(path, message.to_string())
 }
 
 /// Number of elements of `shape`, panicking if it does not match `len`.

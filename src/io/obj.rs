@@ -102,10 +102,7 @@ pub fn parse_obj(bytes: &[u8], name: &str) -> Result<MeshSource> {
 /// [`Error::Io`] if the file cannot be created or written.
 pub fn write_obj(path: impl AsRef<Path>, positions: &[[f64; 3]], faces: &[[u32; 3]]) -> Result<()> {
     let path = path.as_ref();
-    let io_err = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
+    let io_err = |e: std::io::Error| Error::io(path.display(), e);
     let file = std::fs::File::create(path).map_err(io_err)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
     write_obj_to(&mut w, positions, faces).map_err(io_err)?;

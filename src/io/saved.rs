@@ -269,10 +269,7 @@ impl SavedWriter {
 }
 
 fn io_error(path: &Path, message: String) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message,
-    }
+    Error::io_message(path.display(), message)
 }
 
 /// Reads a saved file written by [`SavedWriter`], checking as it goes.

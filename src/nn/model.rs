@@ -917,10 +917,9 @@ impl Model {
     /// If the file cannot be written.
     pub fn save_weights(&self, path: &Path) -> Result<()> {
         crate::io::write_atomically(path, |tmp| {
-            self.varmap.save(tmp).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })
+            self.varmap
+                .save(tmp)
+                .map_err(|e| Error::io_message(path.display(), e.to_string()))
         })
     }
 
@@ -932,10 +931,8 @@ impl Model {
     pub fn load(dir: &Path) -> Result<Model> {
         let json = dir.join("model.json");
         let bytes = crate::io::read_input(&json)?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::Io {
-            path: json.display().to_string(),
-            message: "not valid UTF-8 text".into(),
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::io_message(json.display(), "not valid UTF-8 text"))?;
         let spec = ModelSpec::from_json(&text, &json.display().to_string())?;
         let group = HolonomyGroup::parse(&spec.group)?.ok_or_else(|| Error::InvalidParameter {
             name: "group",
@@ -959,11 +956,8 @@ impl Model {
             name: "weights",
             message: format!("{shown}: {message}"),
         };
-        let tensors =
-            candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Io {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
+        let tensors = candle_core::safetensors::load(path, &Device::Cpu)
+            .map_err(|e| Error::io_message(&shown, e.to_string()))?;
         let data = self.varmap.data().lock().expect("not poisoned");
         for name in tensors.keys() {
             if !data.contains_key(name) {
@@ -996,8 +990,5 @@ impl Model {
 }
 
 fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+    Error::io(path.display(), e)
 }

@@ -107,7 +107,8 @@ pub struct TrainOptions {
     pub schedule: Schedule,
     /// The loss.
     pub loss: Loss,
-    /// Draw a progress bar with the running loss and accuracy on stderr.
+    /// Draw a progress bar with the running loss and accuracy on stderr (with the `progress` feature,
+    /// part of the default `cli`; without it nothing is drawn).
     pub progress: bool,
 }
 
@@ -519,6 +520,7 @@ pub fn train(
     Ok(history)
 }
 
+#[cfg(feature = "progress")]
 fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
@@ -533,4 +535,20 @@ fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> indica
     );
     bar.set_prefix(format!("{epoch}/{epochs}"));
     bar
+}
+
+/// Without the `progress` feature nothing is drawn.
+#[cfg(not(feature = "progress"))]
+fn progress_bar(_show: bool, _steps: usize, _epoch: usize, _epochs: usize) -> NoProgress {
+    NoProgress
+}
+
+#[cfg(not(feature = "progress"))]
+struct NoProgress;
+
+#[cfg(not(feature = "progress"))]
+impl NoProgress {
+    fn set_message(&self, _message: String) {}
+    fn inc(&self, _steps: u64) {}
+    fn finish_and_clear(&self) {}
 }
