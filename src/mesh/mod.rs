@@ -213,10 +213,8 @@ impl Mesh {
             // A vertex where several fans meet: analyse fans (and split them or report the first).
             None => {
                 let clean = build::clean(source, options, true)?;
-                Mesh::assemble(source, clean).ok_or_else(|| Error::InvalidParameter {
-                    name: "mesh",
-                    message: "internal error: a vertex still has several fans after splitting"
-                        .into(),
+                Mesh::assemble(source, clean).ok_or_else(|| {
+                    Error::Internal("a vertex still has several fans after splitting".into())
                 })
             }
         }

@@ -2,9 +2,9 @@
 //! from spoke 0, unscaled) and the vertex's polar frame (scaled angles), each unfolded through one
 //! corner.
 
-use super::layout::wrap_pi;
 use super::Tracer;
 use crate::ids::{HalfedgeId, SpokeId, VertexId};
+use crate::transport::wrap_angle;
 use std::f64::consts::{PI, TAU};
 
 impl Tracer<'_> {
@@ -32,7 +32,7 @@ impl Tracer<'_> {
         let v = self.corner_vertex(c);
         let spokes = self.m.mesh.vertex_spokes(v);
         let scale = self.m.frames.vertex_scales()[v.index()];
-        wrap_pi(scale * psi + self.m.frames.spoke_angles()[spokes.start])
+        wrap_angle(scale * psi + self.m.frames.spoke_angles()[spokes.start])
     }
 
     /// [`polar_to_face_angle`](Self::polar_to_face_angle) at corner `c`, unchecked.
@@ -45,7 +45,7 @@ impl Tracer<'_> {
         if !self.m.mesh.is_boundary_vertex(v) {
             lam = (lam - 0.5 * alpha + 0.5 * theta).rem_euclid(theta) + 0.5 * alpha - 0.5 * theta;
         }
-        wrap_pi(self.star_to_face(c, lam))
+        wrap_angle(self.star_to_face(c, lam))
     }
 
     /// True (unscaled) angle from spoke 0 of a scaled polar angle at `v`, in [0, Θ_v) inside and
@@ -78,7 +78,7 @@ impl Tracer<'_> {
     #[inline]
     pub(super) fn angle_in_corner(&self, c: HalfedgeId, face_angle: f64) -> f64 {
         let alpha = self.m.geometry.corner_angles()[c.index()];
-        wrap_pi(face_angle - self.layout[c.index()].gamma - 0.5 * alpha) + 0.5 * alpha
+        wrap_angle(face_angle - self.layout[c.index()].gamma - 0.5 * alpha) + 0.5 * alpha
     }
 
     /// The star angle of λ ([`angle_in_corner`](Self::angle_in_corner), counted in the face's

@@ -5,6 +5,7 @@
 use super::{Landing, SurfacePoint, TraceResult, Tracer};
 use crate::ids::{HalfedgeId, SpokeId};
 use crate::manifold::Manifold;
+use crate::transport::wrap_angle;
 use rayon::prelude::*;
 use std::f64::consts::{PI, TAU};
 
@@ -173,17 +174,6 @@ pub(crate) fn fast_atan2(y: f64, x: f64) -> f64 {
     }
 }
 
-/// Wraps an angle into (−π, π].
-#[inline]
-pub(super) fn wrap_pi(a: f64) -> f64 {
-    let r = a.rem_euclid(TAU);
-    if r > PI {
-        r - TAU
-    } else {
-        r
-    }
-}
-
 impl Tracer<'_> {
     /// The position of corner `corner` of the face of `h` (the tail of that halfedge) in the frame of
     /// `h`.
@@ -238,7 +228,7 @@ impl Tracer<'_> {
     /// Face-frame angle of a direction `(a, b)` in the frame of halfedge `h`, in (−π, π].
     #[inline]
     pub(crate) fn angle_of(&self, h: HalfedgeId, a: f64, b: f64) -> f64 {
-        wrap_pi(b.atan2(a) + self.layout[h.index()].gamma)
+        wrap_angle(b.atan2(a) + self.layout[h.index()].gamma)
     }
 
     /// A face-frame angle as a unit direction in the frame of halfedge `h`.

@@ -71,10 +71,9 @@ pub(super) fn make_manifold(c: &mut Cleaning, check_fans: bool) -> Result<Vec<u3
         }
         split_vertices(c, &split, &fans, &fan_count);
     }
-    Err(Error::InvalidParameter {
-        name: "mesh",
-        message: "repair could not make the mesh manifold".into(),
-    })
+    Err(Error::Internal(format!(
+        "repair did not make the mesh manifold in {MAX_ROUNDS} rounds"
+    )))
 }
 
 /// Pairs the two sides of every edge, in parallel (every edge has one or two sides here).
