@@ -26,7 +26,7 @@ pub enum SimdPath {
     #[default]
     Auto,
     /// AVX-512F kernels (16-lane `zmm` tiles), with the AVX2 ones for widths that are a multiple of 8
-    /// but not of 16.
+    /// but not of 16 and for the gather through the transposed index (where they are faster).
     Avx512,
     /// AVX2 + FMA kernels (8-lane `ymm` tiles).
     Avx2,
@@ -383,7 +383,13 @@ pub(crate) fn gather<T: Real>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        let tiled16 = isa.avx512::<T>() && width.is_multiple_of(16);
+        // Through the transposed index (the input gradient), the AVX-512 path takes the AVX2 tiles:
+        // each entry's coefficients are a cache line at a scattered address, and a 16-high tile
+        // issues 16 broadcast loads per entry against that line where the AVX2 tiles issue 6 per
+        // walk, so more entries' misses are in flight at once. Measured side by side on bull ×4,
+        // 16 → 16 (BENCHMARKS.md, issue 12): input gradient 5.75 s with 16-high tiles, 3.71 s
+        // with the AVX2 ones.
+        let tiled16 = isa.avx512::<T>() && width.is_multiple_of(16) && s.coef_entry.is_none();
         if tiled16 || (isa.avx2::<T>() && width.is_multiple_of(8)) {
             // SAFETY: T is f32 (checked by `avx512`/`avx2`), so these are the same slices viewed at
             // their own type.
