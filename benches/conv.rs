@@ -1,4 +1,6 @@
-//! Convolution benchmark: forward and forward + backward of the precompiled operator, f32.
+//! Convolution benchmark: forward, forward + both gradients by their own methods, and the one-pass
+//! backward of the precompiled operator, f32, on the default SIMD path (`MANIFOLD_CNN_SIMD` forces
+//! one; `cargo run --release --example simd_paths` runs every path side by side).
 //!
 //! Meshes: icosphere:9 (2,621,442 vertices) and bull.obj after four Loop subdivisions (1,586,690
 //! vertices). Table 8 rings × 16 directions, radius 3 mean edge lengths (≈ 49 distinct neighbours per
@@ -88,6 +90,23 @@ fn bench(c: &mut Criterion) {
                                 KernelWeightsMut::new(&mut gw, nb, ch, ch).unwrap(),
                             );
                             op.input_gradient(gout, ws, SignalsMut::new(&mut gx, 1, ch).unwrap());
+                        })
+                    },
+                );
+                // Both gradients in one pass (issue 12), the forward's output as the incoming
+                // gradient.
+                let gout = Signals::new(&out, 1, ch).unwrap();
+                g.bench_function(
+                    BenchmarkId::new(format!("backward/{name}"), format!("{ch}to{ch}")),
+                    |b| {
+                        b.iter(|| {
+                            op.backward(
+                                xs,
+                                gout,
+                                ws,
+                                SignalsMut::new(&mut gx, 1, ch).unwrap(),
+                                KernelWeightsMut::new(&mut gw, nb, ch, ch).unwrap(),
+                            )
                         })
                     },
                 );

@@ -374,17 +374,13 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         );
         let t = Instant::now();
         // Both gradients, the output as the incoming gradient: what a hidden layer's backward pass
-        // costs.
-        let grad_out = Signals::new(&out, 1, c_out)?;
-        op.weight_gradient(
+        // costs, in one pass (`ConvOperator::backward`).
+        op.backward(
             Signals::new(&x, 1, c_in)?,
-            grad_out,
-            KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
-        );
-        op.input_gradient(
-            grad_out,
+            Signals::new(&out, 1, c_out)?,
             KernelWeights::new(&weights, nb, c_in, c_out)?,
             SignalsMut::new(&mut gx, 1, c_in)?,
+            KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
         );
         seconds_backward = Some(t.elapsed().as_secs_f64());
     }
@@ -400,6 +396,8 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         })?;
     }
     let flops = op.forward_flops(c_in, c_out);
+    // The passes above ran on the default path (the fastest, or what MANIFOLD_CNN_SIMD names).
+    let simd = manifold_cnn::conv::SimdPath::Auto.resolve()?;
     if args.json {
         let mut summary = json!({
             "mesh": args.mesh,
@@ -423,6 +421,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "seconds_forward": seconds_forward,
             "forward_flops": flops,
             "forward_gflops_per_second": flops / seconds_forward / 1e9,
+            "simd_path": simd.name(),
             "out": args.out,
         });
         // Only what ran is reported.
@@ -464,6 +463,7 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             };
             outln!("cache              {what}: {}", p.display())?;
         }
+        outln!("simd path          {simd}")?;
         outln!(
             "forward            {seconds_forward:.4} s (median of {}; {:.1} GFLOP/s)",
             args.repeat,

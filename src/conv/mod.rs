@@ -27,8 +27,10 @@ mod real;
 mod shape;
 
 pub use cache::{CompileCache, CompileEvent, Compiler, Stage, CACHE_VERSION};
+pub use gather::{SimdPath, SIMD_ENV};
 pub use gauge::{Gauge, SpanningTree};
 pub use operator::saved::{OPERATOR_FORMAT_VERSION, OPERATOR_MAGIC};
+pub use operator::simd::SimdOperator;
 pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
 pub use real::Real;
 pub use shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};

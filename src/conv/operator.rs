@@ -1,6 +1,6 @@
 //! The precompiled convolution operator: forward and backward, many channels, parallel, deterministic.
 
-use super::gather::{gather, tile_product, tile_weight_gradient, Structure, Tile};
+use super::gather::{gather, tile_product, tile_weight_gradient, Isa, Structure, Tile};
 use super::gauge::Gauge;
 use super::real::Real;
 use super::shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
@@ -11,6 +11,7 @@ use crate::Manifold;
 use rayon::prelude::*;
 
 pub(super) mod saved;
+pub(super) mod simd;
 
 /// A set of B real functions on the tangent plane, evaluated at polar coordinates `(r, θ)`.
 ///
@@ -667,6 +668,7 @@ impl<T: Real> ConvOperator<T> {
     #[allow(clippy::too_many_arguments)]
     fn apply_batch(
         &self,
+        isa: Isa,
         s: &Structure<T>,
         src: &[T],
         batch: usize,
@@ -687,8 +689,8 @@ impl<T: Real> ConvOperator<T> {
                 batch,
                 width,
             };
-            gather(s, rows, src, batch * width, y);
-            tile_product(tile, y, w, out_width, o, z);
+            gather(s, rows, src, batch * width, y, isa);
+            tile_product(tile, y, w, out_width, o, z, isa);
         };
         let block_out = BLOCK * batch * out_width;
         match out {
@@ -882,17 +884,22 @@ impl<T: Real> ConvOperator<T> {
     ///     assert!((a - b).abs() < 1e-5);
     /// }
     /// ```
-    pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
-        self.check_forward(&x, &w, &out.as_signals());
-        let xi = self.to_internal_batch(x.as_slice(), x.batch(), x.channels());
-        self.forward_from(&xi, &x, &w, Output::Vertices(out.as_mut_slice()));
+    pub fn forward(&self, x: Signals<T>, w: KernelWeights<T>, out: SignalsMut<T>) {
+        self.on(Isa::auto()).forward(x, w, out)
     }
 
     /// The forward pass of `x`'s batch from its values in row layout `rows` into `out`.
-    fn forward_from(&self, rows: &[T], x: &Signals<T>, w: &KernelWeights<T>, out: Output<T>) {
+    fn forward_from(
+        &self,
+        isa: Isa,
+        rows: &[T],
+        x: &Signals<T>,
+        w: &KernelWeights<T>,
+        out: Output<T>,
+    ) {
         let (batch, c_in, c_out) = (x.batch(), x.channels(), w.out_channels());
         let s = self.forward_structure();
-        self.apply_batch(&s, rows, batch, c_in, w.as_slice(), c_out, out);
+        self.apply_batch(isa, &s, rows, batch, c_in, w.as_slice(), c_out, out);
     }
 
     /// [`forward`](Self::forward) in row layout: `x` and `out` hold, at row `p`, the values of
@@ -901,9 +908,8 @@ impl<T: Real> ConvOperator<T> {
     ///
     /// # Panics
     /// As [`forward`](Self::forward).
-    pub fn forward_rows(&self, x: Signals<T>, w: KernelWeights<T>, mut out: SignalsMut<T>) {
-        self.check_forward(&x, &w, &out.as_signals());
-        self.forward_from(x.as_slice(), &x, &w, Output::Rows(out.as_mut_slice()));
+    pub fn forward_rows(&self, x: Signals<T>, w: KernelWeights<T>, out: SignalsMut<T>) {
+        self.on(Isa::auto()).forward_rows(x, w, out)
     }
 
     /// [`forward_rows`](Self::forward_rows) that also keeps what it gathers, `(A_b x)[p]` for every row
@@ -917,13 +923,11 @@ impl<T: Real> ConvOperator<T> {
         &self,
         x: Signals<T>,
         w: KernelWeights<T>,
-        mut out: SignalsMut<T>,
+        out: SignalsMut<T>,
         gathered: &mut [T],
     ) {
-        self.check_forward(&x, &w, &out.as_signals());
-        self.check_gathered(gathered.len(), x.batch(), x.channels());
-        let out = Output::RowsKeeping(out.as_mut_slice(), gathered);
-        self.forward_from(x.as_slice(), &x, &w, out);
+        self.on(Isa::auto())
+            .forward_rows_gathering(x, w, out, gathered)
     }
 
     fn check_gathered(&self, len: usize, batch: usize, c_in: usize) {
@@ -973,14 +977,7 @@ impl<T: Real> ConvOperator<T> {
         grad_out: Signals<T>,
         grad_w: KernelWeightsMut<T>,
     ) {
-        let (batch, c_in, c_out) = (x.batch(), x.channels(), grad_out.channels());
-        let xi = self.to_internal_batch(x.as_slice(), batch, c_in);
-        let gi = self.to_internal_batch(grad_out.as_slice(), batch, c_out);
-        self.weight_gradient_rows(
-            Signals::new(&xi, batch, c_in).expect("same shape as x"),
-            Signals::new(&gi, batch, c_out).expect("same shape as grad_out"),
-            grad_w,
-        );
+        self.on(Isa::auto()).weight_gradient(x, grad_out, grad_w)
     }
 
     /// [`weight_gradient`](Self::weight_gradient) with `x` and `grad_out` in row layout
@@ -992,24 +989,10 @@ impl<T: Real> ConvOperator<T> {
         &self,
         x: Signals<T>,
         grad_out: Signals<T>,
-        mut grad_w: KernelWeightsMut<T>,
+        grad_w: KernelWeightsMut<T>,
     ) {
-        self.check_signals(
-            ("input", x.vertices(), x.batch()),
-            ("output gradient", grad_out.vertices(), grad_out.batch()),
-        );
-        let (c_in, c_out) = (x.channels(), grad_out.channels());
-        self.check_weights(
-            "weight gradient",
-            grad_w.basis(),
-            grad_w.in_channels(),
-            grad_w.out_channels(),
-            (c_in, c_out),
-        );
-        let grad_w = grad_w.as_mut_slice();
-        grad_w.iter_mut().for_each(|v| *v = T::default());
-        let source = Source::Gather(x.as_slice());
-        self.add_weight_gradient(source, x.batch(), c_in, grad_out.as_slice(), c_out, grad_w);
+        self.on(Isa::auto())
+            .weight_gradient_rows(x, grad_out, grad_w)
     }
 
     /// [`weight_gradient_rows`](Self::weight_gradient_rows) from what
@@ -1022,34 +1005,18 @@ impl<T: Real> ConvOperator<T> {
         &self,
         gathered: &[T],
         grad_out: Signals<T>,
-        mut grad_w: KernelWeightsMut<T>,
+        grad_w: KernelWeightsMut<T>,
     ) {
-        assert_eq!(
-            grad_out.vertices(),
-            self.vertices,
-            "output gradient: signals on {} vertices, but the operator has {}",
-            grad_out.vertices(),
-            self.vertices
-        );
-        let (batch, c_in, c_out) = (grad_out.batch(), grad_w.in_channels(), grad_out.channels());
-        self.check_weights(
-            "weight gradient",
-            grad_w.basis(),
-            c_in,
-            grad_w.out_channels(),
-            (c_in, c_out),
-        );
-        self.check_gathered(gathered.len(), batch, c_in);
-        let grad_w = grad_w.as_mut_slice();
-        grad_w.iter_mut().for_each(|v| *v = T::default());
-        let source = Source::Gathered(gathered);
-        self.add_weight_gradient(source, batch, c_in, grad_out.as_slice(), c_out, grad_w);
+        self.on(Isa::auto())
+            .weight_gradient_gathered(gathered, grad_out, grad_w)
     }
 
     /// `grad_w += Σ_s Σ_b Σ_p (A_b x_s)[p]ᵀ ⊗ grad_out_s[p]` for a batch in row layout: per group of
     /// blocks a partial `Yᵀ·G` over the blocks' (row, signal) pairs, the partials added in order.
+    #[allow(clippy::too_many_arguments)]
     fn add_weight_gradient(
         &self,
+        isa: Isa,
         x: Source<T>,
         batch: usize,
         c_in: usize,
@@ -1072,7 +1039,14 @@ impl<T: Real> ConvOperator<T> {
                     let (r0, m) = (rows.start, rows.len());
                     let y = match x {
                         Source::Gather(x) => {
-                            gather(&self.forward_structure(), rows, x, batch * c_in, &mut y);
+                            gather(
+                                &self.forward_structure(),
+                                rows,
+                                x,
+                                batch * c_in,
+                                &mut y,
+                                isa,
+                            );
                             &y[..]
                         }
                         Source::Gathered(all) => &all[r0 * wide..(r0 + m) * wide],
@@ -1084,7 +1058,7 @@ impl<T: Real> ConvOperator<T> {
                         batch,
                         width: c_in,
                     };
-                    tile_weight_gradient(tile, y, gout, c_out, &mut acc, &mut z);
+                    tile_weight_gradient(tile, y, gout, c_out, &mut acc, &mut z, isa);
                 }
                 acc
             })
@@ -1107,20 +1081,8 @@ impl<T: Real> ConvOperator<T> {
     /// # Panics
     /// If a signal is not on N vertices, the batches differ, or the weights are not B × C_in × C_out for
     /// the channels of `grad_x` and `grad_out`.
-    pub fn input_gradient(
-        &self,
-        grad_out: Signals<T>,
-        w: KernelWeights<T>,
-        mut grad_x: SignalsMut<T>,
-    ) {
-        self.check_input_gradient(&grad_out, &w, &grad_x.as_signals());
-        let gi = self.to_internal_batch(grad_out.as_slice(), grad_out.batch(), w.out_channels());
-        self.apply_transposed(
-            &gi,
-            grad_out.batch(),
-            w,
-            Output::Vertices(grad_x.as_mut_slice()),
-        );
+    pub fn input_gradient(&self, grad_out: Signals<T>, w: KernelWeights<T>, grad_x: SignalsMut<T>) {
+        self.on(Isa::auto()).input_gradient(grad_out, w, grad_x)
     }
 
     /// [`input_gradient`](Self::input_gradient) with `grad_out` and `grad_x` in row layout
@@ -1132,15 +1094,124 @@ impl<T: Real> ConvOperator<T> {
         &self,
         grad_out: Signals<T>,
         w: KernelWeights<T>,
-        mut grad_x: SignalsMut<T>,
+        grad_x: SignalsMut<T>,
     ) {
-        self.check_input_gradient(&grad_out, &w, &grad_x.as_signals());
-        let batch = grad_out.batch();
-        self.apply_transposed(
-            grad_out.as_slice(),
-            batch,
-            w,
-            Output::Rows(grad_x.as_mut_slice()),
+        self.on(Isa::auto())
+            .input_gradient_rows(grad_out, w, grad_x)
+    }
+
+    /// Both gradients of a hidden layer in one pass: the input gradient as
+    /// [`input_gradient`](Self::input_gradient) and the weight gradient, summed over the batch, as
+    /// [`weight_gradient`](Self::weight_gradient), computed from the one gather over the transposed
+    /// operator that the input gradient makes (`∂L/∂W_b = Σ_q x[q]ᵀ ⊗ (A_bᵀ G)[q]`) instead of
+    /// gathering `x` again. Overwrites `grad_x` and `grad_w`; sums run in fixed blocks, so the result
+    /// does not depend on the number of threads.
+    ///
+    /// # Shapes
+    /// - `x`: batch × N × C_in;
+    /// - `grad_out`: batch × N × C_out;
+    /// - `w`: B × C_in × C_out;
+    /// - `grad_x`: batch × N × C_in, overwritten;
+    /// - `grad_w`: B × C_in × C_out, overwritten.
+    ///
+    /// # Panics
+    /// If a signal is not on N vertices, the batches differ, `grad_x` is not shaped as `x`, or the
+    /// weights or `grad_w` are not B × C_in × C_out for the channels of `x` and `grad_out`.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let basis = KernelBasis::Bins(PolarBins::new(1, 2).unwrap());
+    /// let op = ConvOperator::<f64>::new(&m, &table, &basis, &gauge).unwrap();
+    /// let (n, nb) = (op.vertex_count(), op.basis_len());
+    /// let x: Vec<f64> = (0..n * 3).map(|i| (i as f64 * 0.37).sin()).collect();
+    /// let g: Vec<f64> = (0..n * 2).map(|i| (i as f64 * 0.11).cos()).collect();
+    /// let w: Vec<f64> = (0..nb * 3 * 2).map(|i| i as f64 - 4.0).collect();
+    /// let (mut gx, mut gw) = (vec![0.0; n * 3], vec![0.0; w.len()]);
+    /// op.backward(
+    ///     Signals::new(&x, 1, 3).unwrap(),
+    ///     Signals::new(&g, 1, 2).unwrap(),
+    ///     KernelWeights::new(&w, nb, 3, 2).unwrap(),
+    ///     SignalsMut::new(&mut gx, 1, 3).unwrap(),
+    ///     KernelWeightsMut::new(&mut gw, nb, 3, 2).unwrap(),
+    /// );
+    /// // The same as the two gradients computed on their own.
+    /// let (mut gx1, mut gw1) = (vec![0.0; n * 3], vec![0.0; w.len()]);
+    /// op.input_gradient(
+    ///     Signals::new(&g, 1, 2).unwrap(),
+    ///     KernelWeights::new(&w, nb, 3, 2).unwrap(),
+    ///     SignalsMut::new(&mut gx1, 1, 3).unwrap(),
+    /// );
+    /// op.weight_gradient(
+    ///     Signals::new(&x, 1, 3).unwrap(),
+    ///     Signals::new(&g, 1, 2).unwrap(),
+    ///     KernelWeightsMut::new(&mut gw1, nb, 3, 2).unwrap(),
+    /// );
+    /// assert_eq!(gx, gx1);
+    /// for (a, b) in gw.iter().zip(&gw1) {
+    ///     assert!((a - b).abs() < 1e-12 * (1.0 + b.abs()));
+    /// }
+    /// ```
+    pub fn backward(
+        &self,
+        x: Signals<T>,
+        grad_out: Signals<T>,
+        w: KernelWeights<T>,
+        grad_x: SignalsMut<T>,
+        grad_w: KernelWeightsMut<T>,
+    ) {
+        self.on(Isa::auto())
+            .backward(x, grad_out, w, grad_x, grad_w)
+    }
+
+    /// [`backward`](Self::backward) with `x`, `grad_out` and `grad_x` in row layout
+    /// ([`forward_rows`](Self::forward_rows)).
+    ///
+    /// # Panics
+    /// As [`backward`](Self::backward).
+    pub fn backward_rows(
+        &self,
+        x: Signals<T>,
+        grad_out: Signals<T>,
+        w: KernelWeights<T>,
+        grad_x: SignalsMut<T>,
+        grad_w: KernelWeightsMut<T>,
+    ) {
+        self.on(Isa::auto())
+            .backward_rows(x, grad_out, w, grad_x, grad_w)
+    }
+
+    /// Panics unless the arguments of [`backward`](Self::backward) fit this operator and each other.
+    fn check_backward(
+        &self,
+        x: &Signals<T>,
+        grad_out: &Signals<T>,
+        w: &KernelWeights<T>,
+        grad_x: &Signals<T>,
+        grad_w: &KernelWeightsMut<T>,
+    ) {
+        self.check_signals(
+            ("input", x.vertices(), x.batch()),
+            ("output gradient", grad_out.vertices(), grad_out.batch()),
+        );
+        self.check_input_gradient(grad_out, w, grad_x);
+        assert_eq!(
+            (x.batch(), x.channels()),
+            (grad_x.batch(), grad_x.channels()),
+            "input gradient: batch × channels differ from the input's"
+        );
+        self.check_weights(
+            "weight gradient",
+            grad_w.basis(),
+            grad_w.in_channels(),
+            grad_w.out_channels(),
+            (x.channels(), grad_out.channels()),
         );
     }
 
@@ -1165,26 +1236,116 @@ impl<T: Real> ConvOperator<T> {
 
     /// `∂L/∂X[q] = Σ_b W_b · (Σ_p A_b[p, q] grad_out[p])` for `grad_out` in row layout: a gather over
     /// the transposed index, then one product with the weights read as (B·C_out) × C_in.
-    fn apply_transposed(&self, grad_out: &[T], batch: usize, w: KernelWeights<T>, out: Output<T>) {
+    fn apply_transposed(
+        &self,
+        isa: Isa,
+        grad_out: &[T],
+        batch: usize,
+        w: KernelWeights<T>,
+        out: Output<T>,
+    ) {
         let (c_in, c_out) = (w.in_channels(), w.out_channels());
-        let weights = w.as_slice();
-        let mut transposed = vec![T::default(); weights.len()];
-        for b in 0..self.basis {
-            for i in 0..c_in {
-                for o in 0..c_out {
-                    transposed[(b * c_out + o) * c_in + i] = weights[(b * c_in + i) * c_out + o];
-                }
-            }
-        }
         self.apply_batch(
+            isa,
             &self.transposed_structure(),
             grad_out,
             batch,
             c_out,
-            &transposed,
+            &transposed_weights(w),
             c_in,
             out,
         );
+    }
+
+    /// Both gradients from one gather over the transposed operator, for `x` and `grad_out` in row
+    /// layout. Per block of rows `q` the gather `Z_b[q] = Σ_p A_b[p, q] grad_out[p]` (B × S × C_out,
+    /// what the input gradient gathers), then its two block products:
+    ///
+    /// ```text
+    /// ∂L/∂X[q]  = Σ_b Z_b[q] W_bᵀ
+    /// ∂L/∂W_b   = Σ_p (A_b x)[p]ᵀ ⊗ grad_out[p] = Σ_q x[q]ᵀ ⊗ Z_b[q]
+    /// ```
+    ///
+    /// The second is accumulated as (B·C_out) × C_in per group of blocks, the partials added in
+    /// order (deterministic) and transposed into `grad_w` (overwritten). Saves the gather of `x`
+    /// that [`add_weight_gradient`](Self::add_weight_gradient) makes.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_backward(
+        &self,
+        isa: Isa,
+        x: &[T],
+        grad_out: &[T],
+        batch: usize,
+        w: KernelWeights<T>,
+        grad_x: Output<T>,
+        grad_w: &mut [T],
+    ) {
+        let (n, nb) = (self.vertices, self.basis);
+        let (c_in, c_out) = (w.in_channels(), w.out_channels());
+        let transposed = transposed_weights(w);
+        let s = self.transposed_structure();
+        let wide = nb * batch * c_out;
+        let (out, vertex_order) = match grad_x {
+            Output::Rows(out) => (out, false),
+            Output::Vertices(out) => (out, true),
+            Output::RowsKeeping(..) => unreachable!("the backward pass keeps no gathered tile"),
+        };
+        assert_eq!(out.len(), batch * n * c_in);
+        assert_eq!(x.len(), batch * n * c_in);
+        assert_eq!(grad_out.len(), batch * n * c_out);
+        let dst = DisjointWrites::new(out);
+        const GROUP: usize = 16;
+        let blocks = n.div_ceil(BLOCK);
+        let partials: Vec<Vec<T>> = (0..blocks.div_ceil(GROUP))
+            .into_par_iter()
+            .map(|g| {
+                let mut z = vec![T::default(); BLOCK * wide];
+                let mut o = vec![T::default(); BLOCK * batch * c_in];
+                let mut scratch = Vec::new();
+                let mut acc = vec![T::default(); nb * c_out * c_in];
+                for blk in g * GROUP..((g + 1) * GROUP).min(blocks) {
+                    let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
+                    let (r0, m) = (rows.start, rows.len());
+                    let tile = Tile {
+                        rows: m,
+                        basis: nb,
+                        batch,
+                        width: c_out,
+                    };
+                    gather(&s, rows.clone(), grad_out, batch * c_out, &mut z, isa);
+                    let o = &mut o[..m * batch * c_in];
+                    tile_product(tile, &z, &transposed, c_in, o, &mut scratch, isa);
+                    let xs = &x[r0 * batch * c_in..(r0 + m) * batch * c_in];
+                    tile_weight_gradient(tile, &z, xs, c_in, &mut acc, &mut scratch, isa);
+                    if vertex_order {
+                        for (r, p) in rows.enumerate() {
+                            let v = self.order[p] as usize;
+                            for sig in 0..batch {
+                                let at = (r * batch + sig) * c_in;
+                                // SAFETY: `order` is a permutation of 0..N (checked in
+                                // `check_indices`), so each (signal, vertex) row of the output is
+                                // written by exactly one block.
+                                unsafe { dst.write((sig * n + v) * c_in, &o[at..at + c_in]) };
+                            }
+                        }
+                    } else {
+                        // SAFETY: blocks cover disjoint ranges of rows, so of the output.
+                        unsafe { dst.write(r0 * batch * c_in, o) };
+                    }
+                }
+                acc
+            })
+            .collect();
+        grad_w.iter_mut().for_each(|v| *v = T::default());
+        for p in partials {
+            for b in 0..nb {
+                for o in 0..c_out {
+                    for i in 0..c_in {
+                        grad_w[(b * c_in + i) * c_out + o] += p[(b * c_out + o) * c_in + i];
+                    }
+                }
+            }
+        }
     }
 
     /// The operator of basis function `b` as a sparse N × N matrix.
@@ -1202,6 +1363,22 @@ impl<T: Real> ConvOperator<T> {
             data,
         )
     }
+}
+
+/// Weights `[b][i][o]` (B × C_in × C_out) as `[b][o][i]`: the (B·C_out) × C_in matrix the input
+/// gradient's block product multiplies.
+fn transposed_weights<T: Real>(w: KernelWeights<T>) -> Vec<T> {
+    let (nb, c_in, c_out) = (w.basis(), w.in_channels(), w.out_channels());
+    let weights = w.as_slice();
+    let mut transposed = vec![T::default(); weights.len()];
+    for b in 0..nb {
+        for i in 0..c_in {
+            for o in 0..c_out {
+                transposed[(b * c_out + o) * c_in + i] = weights[(b * c_in + i) * c_out + o];
+            }
+        }
+    }
+    transposed
 }
 
 impl SampledBasis for crate::kernel::KernelBasis {

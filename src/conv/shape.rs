@@ -279,7 +279,7 @@ impl<'a, T> KernelWeightsMut<'a, T> {
 #[cfg(test)]
 mod tests {
     use super::Signals;
-    use crate::conv::gather::{gather, Structure};
+    use crate::conv::gather::{gather, Isa, Structure};
 
     #[test]
     fn views_refuse_extents_whose_product_overflows() {
@@ -298,7 +298,8 @@ mod tests {
         let (offsets, cols, coefs) = ([0u32, 1], [1u32], [1.0f32, 1.0]);
         // SAFETY: column 1 < 2, one block of 2 coefficients, offsets non-decreasing up to 1.
         let s = unsafe { Structure::new(&offsets, &cols, None, &coefs, 2, 2) };
-        let caught = std::panic::catch_unwind(|| gather(&s, 0..1, &[], 1 << 63, &mut []));
+        let caught =
+            std::panic::catch_unwind(|| gather(&s, 0..1, &[], 1 << 63, &mut [], Isa::auto()));
         let message = caught.unwrap_err();
         let message = message
             .downcast_ref::<String>()
