@@ -29,6 +29,29 @@ pub trait SampledBasis: Sync {
     /// Writes the B values at `(r, θ)` into `out` (length B); `r` is in units of the disc radius (the
     /// convolution passes `r_s/ρ`, ρ the exp-map table's radius, so the unit disc is the table's disc).
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
+    /// Writes the B values at every point of a polar grid, `out[(j·R + i)·B + b] =
+    /// k_b(radii[i], angles[j])` with `R = radii.len()`: the order of an exp-map table's samples
+    /// ([`ExpMapTable::sample_index`]). The compile calls it once per vertex, with the table's ring
+    /// radii and its directions seen in the vertex's gauge, so a basis that overrides it evaluates its
+    /// radial factors once per ring and its angular ones once per direction. It must give the values
+    /// of [`eval`](Self::eval) at the same points; the default calls `eval` at each.
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · B`.
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        let nb = self.len();
+        assert_eq!(
+            out.len(),
+            radii.len() * angles.len() * nb,
+            "out: R·A·B values"
+        );
+        for (j, &theta) in angles.iter().enumerate() {
+            for (i, &r) in radii.iter().enumerate() {
+                let k = j * radii.len() + i;
+                self.eval(r, theta, &mut out[k * nb..(k + 1) * nb]);
+            }
+        }
+    }
 }
 
 /// A set of B real functions of a sample `(r, θ)` at `p` *and* of how the sample's landing corner
@@ -947,6 +970,9 @@ impl SampledBasis for crate::kernel::KernelBasis {
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
     }
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        self.evaluate_grid(radii, angles, out)
+    }
 }
 
 impl SampledBasis for crate::kernel::ConstrainedBasis {
@@ -955,6 +981,9 @@ impl SampledBasis for crate::kernel::ConstrainedBasis {
     }
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
+    }
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        self.evaluate_grid(radii, angles, out)
     }
 }
 

@@ -14,10 +14,14 @@
 use super::super::gauge::Gauge;
 use super::super::real::Real;
 use super::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
+use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
-use crate::expmap::{ExpMapTable, Tracer};
+use crate::expmap::{ExpMapTable, Padding, Tracer, FLAG_TRUNCATED};
+use crate::ids::{FaceId, HalfedgeId};
+use crate::transport::O2;
 use crate::Manifold;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The basis a compile evaluates.
 #[derive(Clone, Copy)]
@@ -173,30 +177,127 @@ struct Landings<'a> {
     weights: &'a [f64],
 }
 
+/// One weighted corner of a landing face: the row's column slot ([`RowScratch::slot`]), the sample
+/// `s` and the weight `ω_s β_{s,k}`.
+#[derive(Clone, Copy)]
+struct Land {
+    slot: u32,
+    sample: u32,
+    corner: u8,
+    weight: f64,
+}
+
+/// What one row is built in, reused from row to row: the distinct columns in the order first seen
+/// (found through a small open-addressing hash of the column), and the landings.
+struct RowScratch {
+    /// Column + 1 at each hash position (0: empty), and the slot of that column.
+    keys: Vec<u32>,
+    slots: Vec<u32>,
+    /// The hash positions in use (cleared after each row).
+    used: Vec<usize>,
+    shift: u32,
+    cols: Vec<u32>,
+    lands: Vec<Land>,
+    /// (column, slot) sorted by column, and the position of each slot in it.
+    sorted: Vec<(u32, u32)>,
+    position: Vec<u32>,
+}
+
+impl RowScratch {
+    fn new(samples: usize) -> RowScratch {
+        // At most 3 columns per sample: the table never more than half full.
+        let bits = (6 * samples).next_power_of_two().trailing_zeros().max(4);
+        RowScratch {
+            keys: vec![0; 1 << bits],
+            slots: vec![0; 1 << bits],
+            used: Vec::with_capacity(3 * samples),
+            shift: 32 - bits,
+            cols: Vec::with_capacity(3 * samples),
+            lands: Vec::with_capacity(3 * samples),
+            sorted: Vec::with_capacity(3 * samples),
+            position: Vec::with_capacity(3 * samples),
+        }
+    }
+
+    /// The slot of column `q` in this row, a new one if `q` is new.
+    #[inline]
+    fn slot(&mut self, q: u32) -> u32 {
+        let mask = self.keys.len() - 1;
+        let mut h = (q.wrapping_mul(0x9e37_79b1) >> self.shift) as usize;
+        loop {
+            match self.keys[h] {
+                0 => {
+                    let slot = self.cols.len() as u32;
+                    self.keys[h] = q + 1;
+                    self.slots[h] = slot;
+                    self.used.push(h);
+                    self.cols.push(q);
+                    return slot;
+                }
+                k if k == q + 1 => return self.slots[h],
+                _ => h = (h + 1) & mask,
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        for &h in &self.used {
+            self.keys[h] = 0;
+        }
+        self.used.clear();
+        self.cols.clear();
+        self.lands.clear();
+    }
+
+    /// Sorts the row's columns: `sorted` lists them in increasing order, `position[slot]` is where.
+    fn sort(&mut self) {
+        self.sorted.clear();
+        self.sorted
+            .extend(self.cols.iter().enumerate().map(|(i, &q)| (q, i as u32)));
+        self.sorted.sort_unstable();
+        self.position.clear();
+        self.position.resize(self.cols.len(), 0);
+        for (i, &(_, slot)) in self.sorted.iter().enumerate() {
+            self.position[slot as usize] = i as u32;
+        }
+    }
+}
+
 impl Landings<'_> {
-    /// The corners of vertex p's landing faces that carry weight, as (internal column,
-    /// 3·sample + corner, weight), sorted.
-    fn collect(&self, p: usize, out: &mut Vec<(u32, u32, f64)>) {
-        out.clear();
-        for s in 0..self.table.samples_per_vertex() {
-            let Some((face, bary)) = self.table.padded_landing(p, s) else {
+    /// Collects into `row` the distinct columns (internal numbering) of the corners of vertex p's
+    /// landing faces that carry weight and, if `lands`, every such corner with its weight, sample by
+    /// sample and corner by corner (the order the coefficients are summed in). Truncated samples
+    /// follow the table's [`Padding`] policy.
+    fn collect(&self, p: usize, row: &mut RowScratch, lands: bool) {
+        row.clear();
+        let ns = self.table.samples_per_vertex();
+        let range = p * ns..(p + 1) * ns;
+        let faces = &self.table.landing_faces()[range.clone()];
+        let barys = &self.table.landing_barys()[range.clone()];
+        let flags = &self.table.flags()[range];
+        let zero = self.table.padding() == Padding::Zero;
+        for s in 0..ns {
+            if zero && flags[s] & FLAG_TRUNCATED != 0 {
                 continue;
-            };
-            let corners = self.m.mesh.face_vertices(face);
+            }
+            let corners = self.m.mesh.face_vertices(FaceId::new(faces[s] as usize));
             // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
             // to f64 rounding (a partition of unity: a constant signal stays constant).
-            let (b0, b1) = (bary[0] as f64, bary[1] as f64);
+            let (b0, b1) = (barys[s][0] as f64, barys[s][1] as f64);
             for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
                 if beta != 0.0 {
-                    out.push((
-                        self.rank[corners[k].index()],
-                        (3 * s + k) as u32,
-                        self.weights[s] * beta,
-                    ));
+                    let slot = row.slot(self.rank[corners[k].index()]);
+                    if lands {
+                        row.lands.push(Land {
+                            slot,
+                            sample: s as u32,
+                            corner: k as u8,
+                            weight: self.weights[s] * beta,
+                        });
+                    }
                 }
             }
         }
-        out.sort_unstable_by_key(|t| (t.0, t.1));
     }
 }
 
@@ -205,11 +306,17 @@ impl Landings<'_> {
 /// # Errors
 /// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
 fn count_rows(landings: &Landings, order: &[u32]) -> Result<Vec<u32>> {
+    let ns = landings.table.samples_per_vertex();
     let row_nnz: Vec<u32> = order
-        .par_iter()
-        .map_init(Vec::new, |triples, &p| {
-            landings.collect(p as usize, triples);
-            (1 + triples.windows(2).filter(|w| w[0].0 != w[1].0).count()).min(triples.len()) as u32
+        .par_chunks(ROWS)
+        .flat_map_iter(|rows| {
+            let mut row = RowScratch::new(ns);
+            rows.iter()
+                .map(|&p| {
+                    landings.collect(p as usize, &mut row, false);
+                    row.cols.len() as u32
+                })
+                .collect::<Vec<u32>>()
         })
         .collect();
     let nnz: usize = row_nnz.iter().map(|&c| c as usize).sum();
@@ -227,6 +334,61 @@ fn count_rows(landings: &Landings, order: &[u32]) -> Result<Vec<u32>> {
     Ok(row_offsets)
 }
 
+/// The table's samples as a polar grid: the radius of every ring (in units of the disc radius) and
+/// the angle of every direction, if the samples are one (sample `j·R + i` at ring `i`, direction
+/// `j`, as the table builds them).
+fn sample_grid(table: &ExpMapTable) -> Option<(Vec<f64>, Vec<f64>)> {
+    let (nr, na) = (table.rings(), table.directions());
+    let (radii, angles) = (table.sample_radii(), table.sample_angles());
+    let ring_radii: Vec<f64> = radii[..nr].to_vec();
+    let directions: Vec<f64> = (0..na).map(|j| angles[j * nr]).collect();
+    let is_grid = (0..na).all(|j| {
+        (0..nr).all(|i| radii[j * nr + i] == ring_radii[i] && angles[j * nr + i] == directions[j])
+    });
+    let rho = table.radius();
+    is_grid.then(|| (ring_radii.iter().map(|r| r / rho).collect(), directions))
+}
+
+/// The basis at every sample of a row, and for each sample the range of functions that are nonzero
+/// there (a polar bin has one).
+struct SampleValues {
+    values: Vec<f64>,
+    support: Vec<(u32, u32)>,
+}
+
+impl SampleValues {
+    /// Evaluates a sampled basis at the samples of a vertex with inverse gauge `g_inv`: once per
+    /// vertex on the table's grid where it is one, else sample by sample.
+    fn eval(
+        &mut self,
+        basis: &dyn SampledBasis,
+        table: &ExpMapTable,
+        grid: &Option<(Vec<f64>, Vec<f64>)>,
+        g_inv: O2,
+        angles: &mut Vec<f64>,
+    ) {
+        let nb = basis.len();
+        match grid {
+            Some((radii, directions)) => {
+                angles.clear();
+                angles.extend(directions.iter().map(|&t| g_inv.apply(t)));
+                basis.eval_grid(radii, angles, &mut self.values);
+            }
+            None => {
+                let (radii, thetas) = (table.sample_radii(), table.sample_angles());
+                for (s, v) in self.values.chunks_exact_mut(nb).enumerate() {
+                    basis.eval(radii[s] / table.radius(), g_inv.apply(thetas[s]), v);
+                }
+            }
+        }
+        for (v, support) in self.values.chunks_exact(nb).zip(&mut self.support) {
+            let lo = v.iter().position(|&x| x != 0.0).unwrap_or(0);
+            let hi = v.iter().rposition(|&x| x != 0.0).map_or(lo, |i| i + 1);
+            *support = (lo as u32, hi as u32);
+        }
+    }
+}
+
 /// Every row's columns and coefficients, filled in parallel blocks of [`ROWS`] rows straight into
 /// arrays of the exact size (no block buffers to concatenate: the operator is the largest thing in
 /// memory).
@@ -237,13 +399,12 @@ fn fill_rows<T: Real>(
     basis: Basis<'_>,
     gauge: &Gauge,
 ) -> (Vec<u32>, Vec<T>) {
-    let (m, table) = (landings.m, landings.table);
+    let table = landings.table;
     let n = order.len();
     let nb = basis.len();
     let nnz = row_offsets[n] as usize;
     let ns = table.samples_per_vertex();
-    let rho = table.radius();
-    let (radii, angles) = (table.sample_radii(), table.sample_angles());
+    let grid = sample_grid(table);
     let mut cols = vec![0u32; nnz];
     let mut coefs = vec![T::default(); nnz * nb];
     let spans: Vec<usize> = (0..n.div_ceil(ROWS))
@@ -257,93 +418,175 @@ fn fill_rows<T: Real>(
         .zip(coef_blocks)
         .enumerate()
         .for_each(|(blk, (cols, coefs))| {
-            let mut vals = vec![0.0f64; ns * nb];
+            let mut row = RowScratch::new(ns);
+            let mut values = SampleValues {
+                values: vec![0.0; ns * nb],
+                support: vec![(0, nb as u32); ns],
+            };
+            let mut angles = Vec::new();
             let mut one = vec![0.0f64; nb];
-            let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
-            let mut done = vec![false; ns];
-            let mut sums = vec![0.0f64; nb];
+            let mut sums: Vec<f64> = Vec::new();
             let mut j = 0;
             for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
                 let p = order[i] as usize;
                 let g_inv = transports[p].inverse();
-                landings.collect(p, &mut triples);
-                if let Basis::Sampled(basis) = basis {
-                    // The basis depends on the sample only: evaluated once per sample.
-                    done.iter_mut().for_each(|d| *d = false);
-                    for &(_, sc, _) in triples.iter() {
-                        let s = sc as usize / 3;
-                        if !done[s] {
-                            done[s] = true;
-                            let v = &mut vals[s * nb..(s + 1) * nb];
-                            basis.eval(radii[s] / rho, g_inv.apply(angles[s]), v);
-                        }
-                    }
-                }
-                let mut t = 0;
-                while t < triples.len() {
-                    let q = triples[t].0;
-                    sums.iter_mut().for_each(|a| *a = 0.0);
-                    while t < triples.len() && triples[t].0 == q {
-                        let (_, sc, beta) = triples[t];
-                        let (s, k) = (sc as usize / 3, sc as usize % 3);
-                        let v = match basis {
-                            Basis::Sampled(_) => &vals[s * nb..(s + 1) * nb],
-                            Basis::Transported(basis, tracer) => {
-                                let e = table.entry(p, s);
-                                let c = 3 * e.face.index() + k;
-                                let g_q = transports[order[q as usize] as usize];
-                                let psi = tracer.corner_polar_angle(c, e.transported_angle as f64);
-                                let flip = e.mirrored
-                                    ^ m.mesh.corner_flipped(crate::ids::HalfedgeId::new(c))
-                                    ^ transports[p].reflect
-                                    ^ g_q.reflect;
-                                basis.eval(
-                                    radii[s] / rho,
-                                    g_inv.apply(angles[s]),
-                                    g_q.inverse().apply(psi),
-                                    if flip { -1.0 } else { 1.0 },
-                                    &mut one,
-                                );
-                                &one[..]
+                landings.collect(p, &mut row, true);
+                row.sort();
+                let width = row.cols.len();
+                sums.clear();
+                sums.resize(width * nb, 0.0);
+                match basis {
+                    Basis::Sampled(basis) => {
+                        values.eval(basis, table, &grid, g_inv, &mut angles);
+                        for l in &row.lands {
+                            let s = l.sample as usize;
+                            let (lo, hi) = values.support[s];
+                            let (lo, hi) = (lo as usize, hi as usize);
+                            let at = row.position[l.slot as usize] as usize * nb;
+                            let v = &values.values[s * nb + lo..s * nb + hi];
+                            for (a, &x) in sums[at + lo..at + hi].iter_mut().zip(v) {
+                                *a += l.weight * x;
                             }
-                        };
-                        for (a, &x) in sums.iter_mut().zip(v) {
-                            *a += beta * x;
                         }
-                        t += 1;
                     }
-                    cols[j] = q;
-                    for (c, &a) in coefs[j * nb..(j + 1) * nb].iter_mut().zip(sums.iter()) {
-                        *c = T::from_f64(a);
+                    Basis::Transported(basis, tracer) => {
+                        for l in &row.lands {
+                            let q = row.cols[l.slot as usize];
+                            transported_values(
+                                landings, tracer, basis, p, q, l, order, gauge, &mut one,
+                            );
+                            let at = row.position[l.slot as usize] as usize * nb;
+                            for (a, &x) in sums[at..at + nb].iter_mut().zip(&one) {
+                                *a += l.weight * x;
+                            }
+                        }
                     }
-                    j += 1;
                 }
+                for (k, &(q, _)) in row.sorted.iter().enumerate() {
+                    cols[j + k] = q;
+                }
+                for (c, &a) in coefs[j * nb..(j + width) * nb].iter_mut().zip(&sums) {
+                    *c = T::from_f64(a);
+                }
+                j += width;
             }
         });
     (cols, coefs)
 }
 
-/// The transposed index: for each column q, the (row p, entry j) pairs that read it, in increasing p.
+/// The values of a transported basis for one landing corner `l` (column `q`) of a sample of `p`:
+/// at the sample's `(r/ρ, Γ_p⁻¹θ)`, with ψ the geodesic's direction at the corner in the corner's
+/// gauge and σ = −1 where the transport from the corner to `p` (composed with both gauges) reverses
+/// orientation.
+#[allow(clippy::too_many_arguments)]
+fn transported_values(
+    landings: &Landings,
+    tracer: &Tracer<'_>,
+    basis: &dyn TransportedBasis,
+    p: usize,
+    q: u32,
+    l: &Land,
+    order: &[u32],
+    gauge: &Gauge,
+    out: &mut [f64],
+) {
+    let (m, table) = (landings.m, landings.table);
+    let transports = gauge.transports();
+    let s = l.sample as usize;
+    let e = table.entry(p, s);
+    let c = 3 * e.face.index() + l.corner as usize;
+    let g_q = transports[order[q as usize] as usize];
+    let psi = tracer.corner_polar_angle(c, e.transported_angle as f64);
+    let flip = e.mirrored
+        ^ m.mesh.corner_flipped(HalfedgeId::new(c))
+        ^ transports[p].reflect
+        ^ g_q.reflect;
+    basis.eval(
+        table.sample_radii()[s] / table.radius(),
+        transports[p].inverse().apply(table.sample_angles()[s]),
+        g_q.inverse().apply(psi),
+        if flip { -1.0 } else { 1.0 },
+        out,
+    );
+}
+
+/// Columns per task of [`transposed_index`]'s sort.
+const COLS: usize = 4096;
+
+/// The transposed index: for each column q, the (row p, entry j) pairs that read it, in increasing
+/// p. A parallel counting sort: the columns counted, each entry placed through its column's cursor
+/// (atomic: tasks race for places only within a column), then each column's places sorted (entries
+/// of a row are contiguous and rows in order, so by entry is by row): the result does not depend on
+/// the threads.
 fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     let n = row_offsets.len() - 1;
     let nnz = cols.len();
-    let mut t_offsets = vec![0u32; n + 1];
-    for &q in cols {
-        t_offsets[q as usize + 1] += 1;
+    let cursors: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+    cols.par_chunks(ROWS * 64).for_each(|chunk| {
+        for &q in chunk {
+            cursors[q as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let mut t_offsets = Vec::with_capacity(n + 1);
+    t_offsets.push(0u32);
+    for c in &cursors {
+        let start = *t_offsets.last().unwrap();
+        t_offsets.push(start + c.load(Ordering::Relaxed));
+        c.store(start, Ordering::Relaxed);
     }
-    for i in 0..n {
-        t_offsets[i + 1] += t_offsets[i];
-    }
-    let mut fill = t_offsets.clone();
     let mut t_rows = vec![0u32; nnz];
     let mut t_entries = vec![0u32; nnz];
-    for p in 0..n {
-        for j in row_offsets[p]..row_offsets[p + 1] {
-            let q = cols[j as usize] as usize;
-            t_rows[fill[q] as usize] = p as u32;
-            t_entries[fill[q] as usize] = j;
-            fill[q] += 1;
-        }
+    {
+        let (rows_out, entries_out) = (
+            DisjointWrites::new(&mut t_rows),
+            DisjointWrites::new(&mut t_entries),
+        );
+        (0..n.div_ceil(ROWS)).into_par_iter().for_each(|b| {
+            for p in b * ROWS..((b + 1) * ROWS).min(n) {
+                for j in row_offsets[p]..row_offsets[p + 1] {
+                    let q = cols[j as usize] as usize;
+                    let at = cursors[q].fetch_add(1, Ordering::Relaxed) as usize;
+                    // SAFETY: each place of column q is handed out once by its cursor, which ends
+                    // at the column's end (its count), so no two writes share an index.
+                    unsafe {
+                        rows_out.write(at, &[p as u32]);
+                        entries_out.write(at, &[j]);
+                    }
+                }
+            }
+        });
     }
+    drop(cursors);
+    let spans: Vec<usize> = (0..n.div_ceil(COLS))
+        .map(|b| (t_offsets[((b + 1) * COLS).min(n)] - t_offsets[b * COLS]) as usize)
+        .collect();
+    let row_blocks = crate::mesh::split_lengths(&mut t_rows, spans.iter().copied());
+    let entry_blocks = crate::mesh::split_lengths(&mut t_entries, spans.iter().copied());
+    row_blocks
+        .into_par_iter()
+        .zip(entry_blocks)
+        .enumerate()
+        .for_each(|(b, (rows, entries))| {
+            let base = t_offsets[b * COLS];
+            let mut pairs: Vec<(u32, u32)> = Vec::new();
+            for q in b * COLS..((b + 1) * COLS).min(n) {
+                let r = (t_offsets[q] - base) as usize..(t_offsets[q + 1] - base) as usize;
+                if entries[r.clone()].windows(2).all(|w| w[0] < w[1]) {
+                    continue;
+                }
+                pairs.clear();
+                pairs.extend(
+                    entries[r.clone()]
+                        .iter()
+                        .copied()
+                        .zip(rows[r.clone()].iter().copied()),
+                );
+                pairs.sort_unstable();
+                for (k, &(e, p)) in r.zip(&pairs) {
+                    entries[k] = e;
+                    rows[k] = p;
+                }
+            }
+        });
     (t_offsets, t_rows, t_entries)
 }
