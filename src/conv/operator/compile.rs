@@ -220,7 +220,7 @@ impl RowScratch {
     }
 
     /// The slot of column `q` in this row, a new one if `q` is new.
-    #[inline]
+    #[inline(always)]
     fn slot(&mut self, q: u32) -> u32 {
         let mask = self.keys.len() - 1;
         let mut h = (q.wrapping_mul(0x9e37_79b1) >> self.shift) as usize;
@@ -264,10 +264,11 @@ impl RowScratch {
 }
 
 impl Landings<'_> {
-    /// Collects into `row` the distinct columns (internal numbering) of the corners of vertex p's
-    /// landing faces that carry weight and, if `lands`, every such corner with its weight, sample by
-    /// sample and corner by corner (the order the coefficients are summed in). Truncated samples
-    /// follow the table's [`Padding`] policy.
+    /// Collects into `row` the distinct columns of the corners of vertex p's landing faces that
+    /// carry weight and, if `lands`, every such corner with its weight, sample by sample and corner by
+    /// corner (the order the coefficients are summed in). Columns are internal (ranks) if `lands`,
+    /// else vertices (a count needs only how many). Truncated samples follow the table's
+    /// [`Padding`] policy.
     fn collect(&self, p: usize, row: &mut RowScratch, lands: bool) {
         row.clear();
         let ns = self.table.samples_per_vertex();
@@ -276,25 +277,34 @@ impl Landings<'_> {
         let barys = &self.table.landing_barys()[range.clone()];
         let flags = &self.table.flags()[range];
         let zero = self.table.padding() == Padding::Zero;
+        // Consecutive samples (outward along one direction) often land in the same face: its
+        // corners' slots are kept until another face comes (u32::MAX: not looked up yet).
+        let mut last = (u32::MAX, [u32::MAX; 3]);
         for s in 0..ns {
             if zero && flags[s] & FLAG_TRUNCATED != 0 {
                 continue;
             }
-            let corners = self.m.mesh.face_vertices(FaceId::new(faces[s] as usize));
+            if faces[s] != last.0 {
+                last = (faces[s], [u32::MAX; 3]);
+            }
             // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
             // to f64 rounding (a partition of unity: a constant signal stays constant).
             let (b0, b1) = (barys[s][0] as f64, barys[s][1] as f64);
             for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
-                if beta != 0.0 {
-                    let slot = row.slot(self.rank[corners[k].index()]);
-                    if lands {
-                        row.lands.push(Land {
-                            slot,
-                            sample: s as u32,
-                            corner: k as u8,
-                            weight: self.weights[s] * beta,
-                        });
-                    }
+                if beta == 0.0 {
+                    continue;
+                }
+                if last.1[k] == u32::MAX {
+                    let v = self.m.mesh.face_vertices(FaceId::new(faces[s] as usize))[k].index();
+                    last.1[k] = row.slot(if lands { self.rank[v] } else { v as u32 });
+                }
+                if lands {
+                    row.lands.push(Land {
+                        slot: last.1[k],
+                        sample: s as u32,
+                        corner: k as u8,
+                        weight: self.weights[s] * beta,
+                    });
                 }
             }
         }
@@ -307,18 +317,22 @@ impl Landings<'_> {
 /// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
 fn count_rows(landings: &Landings, order: &[u32]) -> Result<Vec<u32>> {
     let ns = landings.table.samples_per_vertex();
-    let row_nnz: Vec<u32> = order
-        .par_chunks(ROWS)
-        .flat_map_iter(|rows| {
+    // In the mesh's order, which is the table's: its entries are read in sequence.
+    let vertex_nnz: Vec<u32> = (0..order.len())
+        .into_par_iter()
+        .chunks(ROWS)
+        .flat_map_iter(|vertices| {
             let mut row = RowScratch::new(ns);
-            rows.iter()
-                .map(|&p| {
-                    landings.collect(p as usize, &mut row, false);
+            vertices
+                .into_iter()
+                .map(|p| {
+                    landings.collect(p, &mut row, false);
                     row.cols.len() as u32
                 })
                 .collect::<Vec<u32>>()
         })
         .collect();
+    let row_nnz: Vec<u32> = order.iter().map(|&p| vertex_nnz[p as usize]).collect();
     let nnz: usize = row_nnz.iter().map(|&c| c as usize).sum();
     if nnz > u32::MAX as usize {
         return Err(Error::InvalidParameter {
@@ -407,6 +421,7 @@ fn fill_rows<T: Real>(
     let grid = sample_grid(table);
     let mut cols = vec![0u32; nnz];
     let mut coefs = vec![T::default(); nnz * nb];
+    advise_huge_pages(&mut coefs);
     let spans: Vec<usize> = (0..n.div_ceil(ROWS))
         .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
         .collect();
@@ -589,4 +604,31 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, V
             }
         });
     (t_offsets, t_rows, t_entries)
+}
+
+/// Asks Linux to back a large fresh allocation with transparent huge pages (where the system leaves
+/// them to `madvise`, as most do): the compile writes every page of the coefficients once, and a
+/// 2 MiB page faults once where 4 KiB pages fault 512 times. Advice only: nothing changes if it is
+/// refused, or elsewhere than on Linux.
+fn advise_huge_pages<T>(v: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        const MADV_HUGEPAGE: i32 = 14;
+        const HUGE: usize = 2 << 20;
+        let start = v.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(v);
+        let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if b > a {
+            // SAFETY: advice on whole pages inside the slice's own allocation; it changes no
+            // contents, and its result is ignored (a refusal leaves ordinary pages).
+            unsafe {
+                madvise(a as *mut std::ffi::c_void, b - a, MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
