@@ -5,8 +5,10 @@
 //! cargo run --release --example compile_cost [-- MESH… [--basis SPEC] [--runs N]]
 //! ```
 //!
-//! MESH defaults to `icosphere:8 bull_loop4` (bull_loop4: meshes/bull.obj after four Loop
-//! subdivisions, 1,586,690 vertices); SPEC to `bins:2:8` (16 basis functions). The table has the
+//! MESH defaults to `icosphere:8 bull_loop4` (bull_loopK: meshes/bull.obj after K Loop
+//! subdivisions; K = 4 has 1,586,690 vertices); SPEC to `bins:2:8` (16 basis functions).
+//! `--write-obj PATH` writes the first mesh as an OBJ file (for a build that lacks `bull_loopK`)
+//! and stops. The table has the
 //! defaults of `convolve`: 8 rings × 16 directions, radius 5 mean edge lengths. For each mesh, `N`
 //! times (default 1) in turn: build the table, then compile (gauge + operator, the table excluded);
 //! the figures are the medians. Memory: a counting allocator wraps the system's, and the peak of the
@@ -16,7 +18,7 @@
 use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
 use manifold_cnn::kernel::KernelBasis;
-use manifold_cnn::{BuildOptions, Manifold};
+use manifold_cnn::{io, subdivide, BuildOptions, Manifold};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -97,6 +99,24 @@ fn main() {
     }
     if meshes.is_empty() {
         meshes = vec!["icosphere:8".into(), "bull_loop4".into()];
+    }
+    let source = |name: &str| match name.strip_prefix("bull_loop") {
+        Some(k) if name != "bull_loop4" => {
+            let bull = io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj"))
+                .expect("meshes/bull.obj");
+            subdivide::subdivide(&bull, k.parse().expect("bull_loopK")).expect("Loop subdivision")
+        }
+        _ => support::source(name),
+    };
+    if let Some(path) = value("--write-obj") {
+        let src = source(&meshes[0]);
+        let positions = src.positions.expect("positions");
+        io::obj::write_obj(&path, &positions, &src.faces).expect("write OBJ");
+        println!(
+            "{}: {} vertices written to {path}",
+            meshes[0], src.vertex_count
+        );
+        return;
     }
     let basis = KernelBasis::parse(&spec).expect("basis spec");
     let params = ExpMapParams::default();

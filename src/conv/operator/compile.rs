@@ -17,7 +17,7 @@ use super::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasi
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapTable, Padding, Tracer, FLAG_TRUNCATED};
-use crate::ids::{FaceId, HalfedgeId};
+use crate::ids::HalfedgeId;
 use crate::transport::O2;
 use crate::Manifold;
 use rayon::prelude::*;
@@ -69,7 +69,12 @@ impl<T: Real> ConvOperator<T> {
         let landings = Landings {
             m,
             table,
-            rank: &rank,
+            face_ranks: m
+                .mesh
+                .faces()
+                .par_iter()
+                .map(|f| f.map(|v| rank[v.index()]))
+                .collect(),
             weights: &weights,
         };
         let row_offsets = count_rows(&landings, &order)?;
@@ -173,7 +178,9 @@ fn sample_weights(table: &ExpMapTable, quadrature: Quadrature) -> Vec<f64> {
 struct Landings<'a> {
     m: &'a Manifold,
     table: &'a ExpMapTable,
-    rank: &'a [u32],
+    /// The internal column (rank) of each corner of every face: one read per landing face where
+    /// the face's vertices and then their ranks would be two reads far apart in memory.
+    face_ranks: Vec<[u32; 3]>,
     weights: &'a [f64],
 }
 
@@ -266,8 +273,7 @@ impl RowScratch {
 impl Landings<'_> {
     /// Collects into `row` the distinct columns of the corners of vertex p's landing faces that
     /// carry weight and, if `lands`, every such corner with its weight, sample by sample and corner by
-    /// corner (the order the coefficients are summed in). Columns are internal (ranks) if `lands`,
-    /// else vertices (a count needs only how many). Truncated samples follow the table's
+    /// corner (the order the coefficients are summed in). Truncated samples follow the table's
     /// [`Padding`] policy.
     fn collect(&self, p: usize, row: &mut RowScratch, lands: bool) {
         row.clear();
@@ -295,8 +301,7 @@ impl Landings<'_> {
                     continue;
                 }
                 if last.1[k] == u32::MAX {
-                    let v = self.m.mesh.face_vertices(FaceId::new(faces[s] as usize))[k].index();
-                    last.1[k] = row.slot(if lands { self.rank[v] } else { v as u32 });
+                    last.1[k] = row.slot(self.face_ranks[faces[s] as usize][k]);
                 }
                 if lands {
                     row.lands.push(Land {
@@ -317,22 +322,19 @@ impl Landings<'_> {
 /// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
 fn count_rows(landings: &Landings, order: &[u32]) -> Result<Vec<u32>> {
     let ns = landings.table.samples_per_vertex();
-    // In the mesh's order, which is the table's: its entries are read in sequence.
-    let vertex_nnz: Vec<u32> = (0..order.len())
-        .into_par_iter()
-        .chunks(ROWS)
-        .flat_map_iter(|vertices| {
+    // In the rows' order: neighbouring rows read neighbouring faces and vertices.
+    let row_nnz: Vec<u32> = order
+        .par_chunks(ROWS)
+        .flat_map_iter(|rows| {
             let mut row = RowScratch::new(ns);
-            vertices
-                .into_iter()
-                .map(|p| {
-                    landings.collect(p, &mut row, false);
+            rows.iter()
+                .map(|&p| {
+                    landings.collect(p as usize, &mut row, false);
                     row.cols.len() as u32
                 })
                 .collect::<Vec<u32>>()
         })
         .collect();
-    let row_nnz: Vec<u32> = order.iter().map(|&p| vertex_nnz[p as usize]).collect();
     let nnz: usize = row_nnz.iter().map(|&c| c as usize).sum();
     if nnz > u32::MAX as usize {
         return Err(Error::InvalidParameter {
@@ -421,7 +423,6 @@ fn fill_rows<T: Real>(
     let grid = sample_grid(table);
     let mut cols = vec![0u32; nnz];
     let mut coefs = vec![T::default(); nnz * nb];
-    advise_huge_pages(&mut coefs);
     let spans: Vec<usize> = (0..n.div_ceil(ROWS))
         .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
         .collect();
@@ -604,31 +605,4 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, V
             }
         });
     (t_offsets, t_rows, t_entries)
-}
-
-/// Asks Linux to back a large fresh allocation with transparent huge pages (where the system leaves
-/// them to `madvise`, as most do): the compile writes every page of the coefficients once, and a
-/// 2 MiB page faults once where 4 KiB pages fault 512 times. Advice only: nothing changes if it is
-/// refused, or elsewhere than on Linux.
-fn advise_huge_pages<T>(v: &mut [T]) {
-    #[cfg(target_os = "linux")]
-    {
-        extern "C" {
-            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
-        }
-        const MADV_HUGEPAGE: i32 = 14;
-        const HUGE: usize = 2 << 20;
-        let start = v.as_mut_ptr() as usize;
-        let end = start + std::mem::size_of_val(v);
-        let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-        if b > a {
-            // SAFETY: advice on whole pages inside the slice's own allocation; it changes no
-            // contents, and its result is ignored (a refusal leaves ordinary pages).
-            unsafe {
-                madvise(a as *mut std::ffi::c_void, b - a, MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = v;
 }
