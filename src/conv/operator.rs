@@ -5,13 +5,16 @@ use super::gauge::Gauge;
 use super::real::Real;
 use super::shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};
 use crate::disjoint::DisjointWrites;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::expmap::{ExpMapTable, Tracer};
 use crate::Manifold;
 use rayon::prelude::*;
 
+mod compile;
 pub(super) mod saved;
 pub(super) mod simd;
+
+use compile::Basis;
 
 /// A set of B real functions on the tangent plane, evaluated at polar coordinates `(r, θ)`.
 ///
@@ -27,6 +30,29 @@ pub trait SampledBasis: Sync {
     /// Writes the B values at `(r, θ)` into `out` (length B); `r` is in units of the disc radius (the
     /// convolution passes `r_s/ρ`, ρ the exp-map table's radius, so the unit disc is the table's disc).
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]);
+    /// Writes the B values at every point of a polar grid, `out[(j·R + i)·B + b] =
+    /// k_b(radii[i], angles[j])` with `R = radii.len()`: the order of an exp-map table's samples
+    /// ([`ExpMapTable::sample_index`]). The compile calls it once per vertex, with the table's ring
+    /// radii and its directions seen in the vertex's gauge, so a basis that overrides it evaluates its
+    /// radial factors once per ring and its angular ones once per direction. It must give the values
+    /// of [`eval`](Self::eval) at the same points; the default calls `eval` at each.
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · B`.
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        let nb = self.len();
+        assert_eq!(
+            out.len(),
+            radii.len() * angles.len() * nb,
+            "out: R·A·B values"
+        );
+        for (j, &theta) in angles.iter().enumerate() {
+            for (i, &r) in radii.iter().enumerate() {
+                let k = j * radii.len() + i;
+                self.eval(r, theta, &mut out[k * nb..(k + 1) * nb]);
+            }
+        }
+    }
 }
 
 /// A set of B real functions of a sample `(r, θ)` at `p` *and* of how the sample's landing corner
@@ -43,22 +69,6 @@ pub trait TransportedBasis: Sync {
     }
     /// Writes the B values into `out`; `r` in units of the disc radius, as [`SampledBasis::eval`].
     fn eval(&self, r: f64, theta: f64, psi: f64, sigma: f64, out: &mut [f64]);
-}
-
-/// The basis a compile evaluates.
-#[derive(Clone, Copy)]
-enum Basis<'a> {
-    Sampled(&'a dyn SampledBasis),
-    Transported(&'a dyn TransportedBasis, &'a Tracer<'a>),
-}
-
-impl Basis<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Basis::Sampled(b) => b.len(),
-            Basis::Transported(b, _) => b.len(),
-        }
-    }
 }
 
 /// How the operator weighs the samples of the exp-map table.
@@ -174,52 +184,6 @@ enum Output<'a, T> {
     Vertices(&'a mut [T]),
 }
 
-/// The order in which the operator stores its rows and columns, chosen so that a block of consecutive
-/// rows reads a compact patch of the input whatever the input's own order: along a Z-order (Morton)
-/// curve through the vertex positions where the mesh has them (a block of rows is then a small patch
-/// and its neighbours a slightly larger one), else breadth-first from the gauge roots (a row's
-/// neighbours then sit within a few fronts of it; fronts grow with the mesh, so this is the weaker
-/// order on large meshes).
-fn locality_order(m: &Manifold, gauge: &Gauge) -> Vec<u32> {
-    let Some(p) = &m.positions else {
-        return gauge.order().iter().map(|v| v.raw()).collect();
-    };
-    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-    for x in p {
-        for k in 0..3 {
-            lo[k] = lo[k].min(x[k]);
-            hi[k] = hi[k].max(x[k]);
-        }
-    }
-    let extent = (0..3).map(|k| hi[k] - lo[k]).fold(0.0, f64::max);
-    const CELLS: f64 = ((1u64 << 21) - 1) as f64;
-    let scale = if extent > 0.0 { CELLS / extent } else { 0.0 };
-    let mut keyed: Vec<(u64, u32)> = p
-        .par_iter()
-        .enumerate()
-        .map(|(i, x)| {
-            let cell = |k: usize| ((x[k] - lo[k]) * scale).clamp(0.0, CELLS) as u64;
-            (
-                spread_bits(cell(0)) | spread_bits(cell(1)) << 1 | spread_bits(cell(2)) << 2,
-                i as u32,
-            )
-        })
-        .collect();
-    keyed.par_sort_unstable();
-    keyed.into_iter().map(|(_, i)| i).collect()
-}
-
-/// The low 21 bits of `x` moved to every third bit (bit i to bit 3i): one coordinate of a Morton key.
-fn spread_bits(x: u64) -> u64 {
-    let mut x = x & 0x1f_ffff;
-    x = (x | x << 32) & 0x001f_0000_0000_ffff;
-    x = (x | x << 16) & 0x001f_0000_ff00_00ff;
-    x = (x | x << 8) & 0x100f_00f0_0f00_f00f;
-    x = (x | x << 4) & 0x10c3_0c30_c30c_30c3;
-    x = (x | x << 2) & 0x1249_2492_4924_9249;
-    x
-}
-
 impl<T: Real> ConvOperator<T> {
     /// Compiles the operator of every basis function from an exp-map table and a gauge, with the
     /// default [`ConvOptions`] (the [`Quadrature::Mean`] of the disc).
@@ -227,9 +191,9 @@ impl<T: Real> ConvOperator<T> {
     /// Truncated samples follow the table's [`Padding`](crate::expmap::Padding) policy.
     ///
     /// # Errors
-    /// [`Error::MeshMismatch`] if the table or gauge was built for another mesh (its
+    /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) if the table or gauge was built for another mesh (its
     /// [`MeshIdentity`](crate::manifold::MeshIdentity) differs from `m`'s), or
-    /// [`Error::InvalidParameter`] if the basis is empty.
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if the basis is empty.
     ///
     /// # Complexity
     /// O(V · S · (B + log S)), parallel over vertices.
@@ -300,211 +264,6 @@ impl<T: Real> ConvOperator<T> {
     ) -> Result<Self> {
         let tracer = Tracer::new(m);
         Self::compile(m, table, Basis::Transported(basis, &tracer), gauge, options)
-    }
-
-    fn compile(
-        m: &Manifold,
-        table: &ExpMapTable,
-        basis: Basis<'_>,
-        gauge: &Gauge,
-        options: &ConvOptions,
-    ) -> Result<Self> {
-        // Same counts are not enough (icosphere:2 and grid:18x9 both have 162 vertices): the stages
-        // index faces and vertices of their own mesh.
-        for (stage, built_for) in [
-            ("exp-map table", table.mesh_identity()),
-            ("gauge", gauge.mesh_identity()),
-        ] {
-            if built_for != m.identity() {
-                return Err(Error::MeshMismatch {
-                    stage,
-                    built_for,
-                    given: m.identity(),
-                });
-            }
-        }
-        let n = m.mesh.vertex_count();
-        let nb = basis.len();
-        if nb == 0 {
-            return Err(Error::InvalidParameter {
-                name: "basis",
-                message: "no basis functions".into(),
-            });
-        }
-        let order = locality_order(m, gauge);
-        let mut rank = vec![0u32; n];
-        for (i, &v) in order.iter().enumerate() {
-            rank[v as usize] = i as u32;
-        }
-        let ns = table.samples_per_vertex();
-        let rho = table.radius();
-        let (radii, angles) = (table.sample_radii(), table.sample_angles());
-        let weights: Vec<f64> = match options.quadrature {
-            Quadrature::Integral => table.sample_weights().to_vec(),
-            Quadrature::Mean => {
-                let area: f64 = table.sample_weights().iter().sum();
-                table.sample_weights().iter().map(|w| w / area).collect()
-            }
-        };
-        // The corners of vertex p's landing faces that carry weight, as (internal column,
-        // 3·sample + corner, weight).
-        let landings = |p: usize, out: &mut Vec<(u32, u32, f64)>| {
-            out.clear();
-            for s in 0..ns {
-                let Some((face, bary)) = table.padded_landing(p, s) else {
-                    continue;
-                };
-                let corners = m.mesh.face_vertices(face);
-                // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
-                // to f64 rounding (a partition of unity: a constant signal stays constant).
-                let (b0, b1) = (bary[0] as f64, bary[1] as f64);
-                for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
-                    if beta != 0.0 {
-                        out.push((
-                            rank[corners[k].index()],
-                            (3 * s + k) as u32,
-                            weights[s] * beta,
-                        ));
-                    }
-                }
-            }
-            out.sort_unstable_by_key(|t| (t.0, t.1));
-        };
-        // Two passes: count each row's distinct columns, then fill rows straight into arrays of the
-        // exact size (no block buffers to concatenate: the operator is the largest thing in memory).
-        let row_nnz: Vec<u32> = (0..n)
-            .into_par_iter()
-            .map_init(Vec::new, |triples, i| {
-                landings(order[i] as usize, triples);
-                (1 + triples.windows(2).filter(|w| w[0].0 != w[1].0).count()).min(triples.len())
-                    as u32
-            })
-            .collect();
-        let nnz: usize = row_nnz.iter().map(|&c| c as usize).sum();
-        if nnz > u32::MAX as usize {
-            return Err(Error::InvalidParameter {
-                name: "table",
-                message: format!("{nnz} operator entries exceed the u32 index range"),
-            });
-        }
-        let mut row_offsets = Vec::with_capacity(n + 1);
-        row_offsets.push(0u32);
-        for &c in &row_nnz {
-            row_offsets.push(row_offsets.last().unwrap() + c);
-        }
-        let mut cols = vec![0u32; nnz];
-        let mut coefs = vec![T::default(); nnz * nb];
-        const ROWS: usize = 1024;
-        let spans: Vec<usize> = (0..n.div_ceil(ROWS))
-            .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
-            .collect();
-        let col_blocks = crate::mesh::split_lengths(&mut cols, spans.iter().copied());
-        let coef_blocks = crate::mesh::split_lengths(&mut coefs, spans.iter().map(|&l| l * nb));
-        let transports = gauge.transports();
-        col_blocks
-            .into_par_iter()
-            .zip(coef_blocks)
-            .enumerate()
-            .for_each(|(blk, (cols, coefs))| {
-                let mut vals = vec![0.0f64; ns * nb];
-                let mut one = vec![0.0f64; nb];
-                let mut triples: Vec<(u32, u32, f64)> = Vec::with_capacity(3 * ns);
-                let mut done = vec![false; ns];
-                let mut sums = vec![0.0f64; nb];
-                let mut j = 0;
-                for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
-                    let p = order[i] as usize;
-                    let g_inv = transports[p].inverse();
-                    landings(p, &mut triples);
-                    if let Basis::Sampled(basis) = basis {
-                        // The basis depends on the sample only: evaluated once per sample.
-                        done.iter_mut().for_each(|d| *d = false);
-                        for &(_, sc, _) in triples.iter() {
-                            let s = sc as usize / 3;
-                            if !done[s] {
-                                done[s] = true;
-                                let v = &mut vals[s * nb..(s + 1) * nb];
-                                basis.eval(radii[s] / rho, g_inv.apply(angles[s]), v);
-                            }
-                        }
-                    }
-                    let mut t = 0;
-                    while t < triples.len() {
-                        let q = triples[t].0;
-                        sums.iter_mut().for_each(|a| *a = 0.0);
-                        while t < triples.len() && triples[t].0 == q {
-                            let (_, sc, beta) = triples[t];
-                            let (s, k) = (sc as usize / 3, sc as usize % 3);
-                            let v = match basis {
-                                Basis::Sampled(_) => &vals[s * nb..(s + 1) * nb],
-                                Basis::Transported(basis, tracer) => {
-                                    let e = table.entry(p, s);
-                                    let c = 3 * e.face.index() + k;
-                                    let g_q = transports[order[q as usize] as usize];
-                                    let psi =
-                                        tracer.corner_polar_angle(c, e.transported_angle as f64);
-                                    let flip = e.mirrored
-                                        ^ m.mesh.corner_flipped(crate::ids::HalfedgeId::new(c))
-                                        ^ transports[p].reflect
-                                        ^ g_q.reflect;
-                                    basis.eval(
-                                        radii[s] / rho,
-                                        g_inv.apply(angles[s]),
-                                        g_q.inverse().apply(psi),
-                                        if flip { -1.0 } else { 1.0 },
-                                        &mut one,
-                                    );
-                                    &one[..]
-                                }
-                            };
-                            for (a, &x) in sums.iter_mut().zip(v) {
-                                *a += beta * x;
-                            }
-                            t += 1;
-                        }
-                        cols[j] = q;
-                        for (c, &a) in coefs[j * nb..(j + 1) * nb].iter_mut().zip(sums.iter()) {
-                            *c = T::from_f64(a);
-                        }
-                        j += 1;
-                    }
-                }
-            });
-        // Transposed index: for each column q, the (row p, entry j) pairs that read it.
-        let mut t_offsets = vec![0u32; n + 1];
-        for &q in &cols {
-            t_offsets[q as usize + 1] += 1;
-        }
-        for i in 0..n {
-            t_offsets[i + 1] += t_offsets[i];
-        }
-        let mut fill = t_offsets.clone();
-        let mut t_rows = vec![0u32; nnz];
-        let mut t_entries = vec![0u32; nnz];
-        for p in 0..n {
-            for j in row_offsets[p]..row_offsets[p + 1] {
-                let q = cols[j as usize] as usize;
-                t_rows[fill[q] as usize] = p as u32;
-                t_entries[fill[q] as usize] = j;
-                fill[q] += 1;
-            }
-        }
-        let op = ConvOperator {
-            mesh: m.identity(),
-            vertices: n,
-            basis: nb,
-            quadrature: options.quadrature,
-            order,
-            rank,
-            row_offsets,
-            cols,
-            coefs,
-            t_offsets,
-            t_rows,
-            t_entries,
-        };
-        op.check_indices();
-        Ok(op)
     }
 
     /// The operator split by basis functions: part `k` holds the next `lens[k]` functions, with the
@@ -1388,6 +1147,9 @@ impl SampledBasis for crate::kernel::KernelBasis {
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
     }
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        self.evaluate_grid(radii, angles, out)
+    }
 }
 
 impl SampledBasis for crate::kernel::ConstrainedBasis {
@@ -1397,11 +1159,14 @@ impl SampledBasis for crate::kernel::ConstrainedBasis {
     fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
         self.evaluate(&[crate::kernel::PolarPoint { r, theta }], out)
     }
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        self.evaluate_grid(radii, angles, out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::spread_bits;
+    use super::compile::spread_bits;
 
     #[test]
     fn spread_bits_moves_bit_i_to_bit_3i() {

@@ -276,6 +276,39 @@ impl ConstrainedBasis {
         }
     }
 
+    /// Every constrained function at every point of a polar grid: `out[(j·R + i)·B + b]` is
+    /// function `b` at `(radii[i], angles[j])`, `R = radii.len()` (as
+    /// [`KernelBasis::evaluate_grid`], whose values it projects).
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · B`.
+    pub fn evaluate_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        let b = self.dimension();
+        let points = radii.len() * angles.len();
+        assert_eq!(out.len(), points * b, "out: R·A·B values");
+        if b == 0 {
+            return;
+        }
+        let n = self.base.len();
+        let mut base = vec![0.0; points * n];
+        self.base.evaluate_grid(radii, angles, &mut base);
+        for (values, row) in base.chunks_exact(n).zip(out.chunks_exact_mut(b)) {
+            row.fill(0.0);
+            for (k, &v) in values.iter().enumerate() {
+                // The functions a point does not reach (all bins but one) add nothing.
+                if v != 0.0 {
+                    let (s, e) = (
+                        self.col_offsets[k] as usize,
+                        self.col_offsets[k + 1] as usize,
+                    );
+                    for &(j, c) in &self.col_entries[s..e] {
+                        row[j as usize] += c * v;
+                    }
+                }
+            }
+        }
+    }
+
     /// A description of constrained function `b`, e.g. `R_1(r)·cos(4θ − 0.000)` or
     /// `ring 2, orbit of 4 sectors`.
     ///

@@ -205,6 +205,48 @@ impl HarmonicBasis {
         }
     }
 
+    /// Every function at every point of a polar grid: `out[(j·R + i)·N + n] = φ_n(radii[i], angles[j])`
+    /// with `R = radii.len()` (the order of an exp-map table's samples). The radial profiles are
+    /// evaluated once per radius and the harmonics once per angle (by the recurrence of
+    /// [`for_each_value`](Self::for_each_value), so the values are the same to the bit).
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · N`.
+    pub fn evaluate_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        let (hn, nr) = (self.harmonics(), self.radial.len());
+        let nb = hn * nr;
+        assert_eq!(
+            out.len(),
+            radii.len() * angles.len() * nb,
+            "out: R·A·N values"
+        );
+        let profiles: Vec<f64> = radii
+            .iter()
+            .flat_map(|&r| (0..nr).map(move |i| self.radial.value(i, r)))
+            .collect();
+        let mut harmonic = vec![1.0; hn];
+        for (j, &theta) in angles.iter().enumerate() {
+            let (s1, c1) = theta.sin_cos();
+            let (mut c, mut s) = (1.0, 0.0);
+            for m in 1..=self.max_order as usize {
+                let cn = c * c1 - s * s1;
+                s = s * c1 + c * s1;
+                c = cn;
+                harmonic[2 * m - 1] = c;
+                harmonic[2 * m] = s;
+            }
+            for (i, rv) in profiles.chunks_exact(nr).enumerate() {
+                let k = j * radii.len() + i;
+                for (row, &rv) in out[k * nb..(k + 1) * nb].chunks_exact_mut(hn).zip(rv) {
+                    row[0] = rv;
+                    for (o, &h) in row[1..].iter_mut().zip(&harmonic[1..]) {
+                        *o = rv * h;
+                    }
+                }
+            }
+        }
+    }
+
     /// Coefficients of `g·k` (see the [module docs](super)).
     pub fn transform(&self, g: O2, coeffs: &[f64]) -> Vec<f64> {
         let mut out = coeffs.to_vec();

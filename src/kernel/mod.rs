@@ -170,6 +170,34 @@ impl KernelBasis {
         }
     }
 
+    /// Every basis function at every point of a polar grid: `out[(j·R + i)·N + n] =
+    /// φ_n(radii[i], angles[j])` with `R = radii.len()`, the order of an exp-map table's samples
+    /// ([`ExpMapTable::sample_index`](crate::expmap::ExpMapTable::sample_index)). Each family
+    /// evaluates its radial factors once per radius and its angular ones once per angle; the values
+    /// are those of [`evaluate`](Self::evaluate) at the same points, to the bit.
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · N`.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::kernel::{KernelBasis, PolarPoint};
+    /// let b = KernelBasis::parse("harmonic:2:3").unwrap();
+    /// let (radii, angles) = ([0.25, 0.75], [0.0, 1.0, 2.0]);
+    /// let mut grid = vec![0.0; 2 * 3 * b.len()];
+    /// b.evaluate_grid(&radii, &angles, &mut grid);
+    /// let mut one = vec![0.0; b.len()];
+    /// b.evaluate(&[PolarPoint::new(0.75, 2.0)], &mut one);
+    /// assert_eq!(&grid[(2 * 2 + 1) * b.len()..(2 * 2 + 2) * b.len()], &one[..]);
+    /// ```
+    pub fn evaluate_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        match self {
+            KernelBasis::Harmonic(b) => b.evaluate_grid(radii, angles, out),
+            KernelBasis::Bins(b) => b.evaluate_grid(radii, angles, out),
+            KernelBasis::Gaussian(b) => b.evaluate_grid(radii, angles, out),
+        }
+    }
+
     /// The kernel `Σ c_n φ_n` at one point.
     ///
     /// # Panics

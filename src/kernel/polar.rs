@@ -186,6 +186,29 @@ impl PolarBins {
         Some(i * a + j)
     }
 
+    /// Every bin at every point of a polar grid: `out[(j·R + i)·N + n] = φ_n(radii[i], angles[j])`
+    /// with `R = radii.len()` (the order of an exp-map table's samples): one [`bin`](Self::bin) per
+    /// point.
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · N`.
+    pub fn evaluate_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        let nb = self.len();
+        assert_eq!(
+            out.len(),
+            radii.len() * angles.len() * nb,
+            "out: R·A·N values"
+        );
+        out.fill(0.0);
+        for (j, &theta) in angles.iter().enumerate() {
+            for (i, &r) in radii.iter().enumerate() {
+                if let Some(b) = self.bin(PolarPoint { r, theta }) {
+                    out[(j * radii.len() + i) * nb + b] = 1.0;
+                }
+            }
+        }
+    }
+
     /// Calls `f(bin, 1.0)` for the bin holding `p`, if any.
     #[inline]
     pub fn for_each_value(&self, p: PolarPoint, mut f: impl FnMut(usize, f64)) {
@@ -279,6 +302,52 @@ impl GaussianMixture {
     /// Whether there are no functions (never).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Every function at every point of a polar grid: `out[(j·R + i)·N + n] = φ_n(radii[i], angles[j])`
+    /// with `R = radii.len()` (the order of an exp-map table's samples). The radial factors are
+    /// evaluated once per radius and the angular ones once per angle (the same values as
+    /// [`for_each_value`](Self::for_each_value), to the bit).
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len() · N`.
+    pub fn evaluate_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        let (rr, a) = (self.grid.rings, self.grid.sectors);
+        let nb = rr * a;
+        assert_eq!(
+            out.len(),
+            radii.len() * angles.len() * nb,
+            "out: R·A·N values"
+        );
+        let dr = 1.0 / rr as f64;
+        let (kr, kt) = (
+            0.5 / (self.sigma_r * self.sigma_r),
+            0.5 / (self.sigma_theta * self.sigma_theta),
+        );
+        let radial: Vec<f64> = radii
+            .iter()
+            .flat_map(|&r| {
+                (0..rr).map(move |i| {
+                    let x = r - (i as f64 + 0.5) * dr;
+                    (-kr * x * x).exp()
+                })
+            })
+            .collect();
+        let mut angular = vec![0.0; a];
+        for (j, &theta) in angles.iter().enumerate() {
+            for (k, v) in angular.iter_mut().enumerate() {
+                let d = wrap_angle(theta - TAU * k as f64 / a as f64);
+                *v = (-kt * d * d).exp();
+            }
+            for (i, er) in radial.chunks_exact(rr).enumerate() {
+                let k = j * radii.len() + i;
+                for (row, &er) in out[k * nb..(k + 1) * nb].chunks_exact_mut(a).zip(er) {
+                    for (o, &ea) in row.iter_mut().zip(&angular) {
+                        *o = er * ea;
+                    }
+                }
+            }
+        }
     }
 
     /// Calls `f(n, φ_n(p))` for every function, in order.
