@@ -172,19 +172,14 @@ impl Isa {
         })
     }
 
-    /// Whether `T` is `f32`, the type the SIMD kernels are written for.
-    fn is_f32<T: 'static>() -> bool {
-        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-    }
-
     /// Whether a pass of `T` on this path takes the AVX-512 `f32` kernels (features checked).
-    fn avx512<T: 'static>(self) -> bool {
-        self == Isa::Avx512 && Isa::is_f32::<T>() && Isa::has_avx512()
+    fn avx512<T: Real>(self) -> bool {
+        self == Isa::Avx512 && T::IS_F32 && Isa::has_avx512()
     }
 
     /// Whether it takes the AVX2 `f32` kernels (features checked); the AVX-512 path includes them.
-    fn avx2<T: 'static>(self) -> bool {
-        self != Isa::Portable && Isa::is_f32::<T>() && Isa::has_avx2()
+    fn avx2<T: Real>(self) -> bool {
+        self != Isa::Portable && T::IS_F32 && Isa::has_avx2()
     }
 
     /// Whether it takes the portable loops compiled with AVX2 + FMA (any `T`; features checked).
@@ -193,20 +188,21 @@ impl Isa {
     }
 }
 
-/// `v` viewed as `f32`.
+/// `v` viewed as `f32`, for the `f32` kernels.
 ///
-/// # Safety
-/// `T` must be `f32`.
-unsafe fn as_f32<T>(v: &[T]) -> &[f32] {
-    std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len())
+/// # Panics
+/// Unless `T` is `f32` ([`Real::IS_F32`]): the kernels are chosen by that constant, so this holds.
+fn as_f32<T: Real>(v: &[T]) -> &[f32] {
+    assert!(T::IS_F32, "an f32 kernel was given another type");
+    // SAFETY: `T` is `f32` (IS_F32 is true only in f32's impl of Real), so the cast is the identity.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) }
 }
 
-/// `v` viewed as `f32`, mutably.
-///
-/// # Safety
-/// `T` must be `f32`.
-unsafe fn as_f32_mut<T>(v: &mut [T]) -> &mut [f32] {
-    std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len())
+/// `v` viewed as `f32`, mutably (see [`as_f32`]).
+fn as_f32_mut<T: Real>(v: &mut [T]) -> &mut [f32] {
+    assert!(T::IS_F32, "an f32 kernel was given another type");
+    // SAFETY: as in `as_f32`.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) }
 }
 
 /// One CSR-like structure to gather over, with its index bounds established once by its maker so the
@@ -391,19 +387,16 @@ pub(crate) fn gather<T: Real>(
         // with the AVX2 ones.
         let tiled16 = isa.avx512::<T>() && width.is_multiple_of(16) && s.coef_entry.is_none();
         if tiled16 || (isa.avx2::<T>() && width.is_multiple_of(8)) {
-            // SAFETY: T is f32 (checked by `avx512`/`avx2`), so these are the same slices viewed at
-            // their own type.
-            let (s32, src32, y32) = unsafe {
-                let s32 = Structure {
-                    offsets: s.offsets,
-                    cols: s.cols,
-                    coef_entry: s.coef_entry,
-                    coefs: as_f32(s.coefs),
-                    basis: s.basis,
-                    col_bound: s.col_bound,
-                };
-                (s32, as_f32(src), as_f32_mut(y))
+            // T is f32 (checked by `avx512`/`avx2`): the same slices at their own type.
+            let s32 = Structure {
+                offsets: s.offsets,
+                cols: s.cols,
+                coef_entry: s.coef_entry,
+                coefs: as_f32(s.coefs),
+                basis: s.basis,
+                col_bound: s.col_bound,
             };
+            let (src32, y32) = (as_f32(src), as_f32_mut(y));
             if tiled16 {
                 // SAFETY: the processor supports AVX-512F (checked by `avx512`); buffer lengths are
                 // checked inside.
@@ -719,8 +712,8 @@ pub(crate) fn gemm<T: Real>(
     #[cfg(target_arch = "x86_64")]
     {
         if isa.avx512::<T>() && n.is_multiple_of(16) {
-            // SAFETY: T is f32 (checked by `avx512`): the same slices at their own type.
-            let (y32, w32, o32) = unsafe { (as_f32(y), as_f32(w), as_f32_mut(out)) };
+            // T is f32 (checked by `avx512`): the same slices at their own type.
+            let (y32, w32, o32) = (as_f32(y), as_f32(w), as_f32_mut(out));
             // SAFETY: AVX-512F checked by `avx512`; lengths are asserted inside.
             unsafe { gemm_f32_avx512(m, k, n, y32, w32, o32) };
             return;
@@ -812,8 +805,8 @@ pub(crate) fn tile_product<T: Real>(
     {
         let avx512 = isa.avx512::<T>() && t.batch > 1;
         if avx512 || (isa != Isa::Avx512 && isa.avx2::<T>()) {
-            // SAFETY: T is f32 (checked by `avx512`/`avx2`): the same slices at their own type.
-            let (y32, w32, o32) = unsafe { (as_f32(y), as_f32(w), as_f32_mut(out)) };
+            // T is f32 (checked by `avx512`/`avx2`): the same slices at their own type.
+            let (y32, w32, o32) = (as_f32(y), as_f32(w), as_f32_mut(out));
             if avx512 {
                 // SAFETY: AVX-512F checked by `avx512`; lengths are asserted inside.
                 unsafe { tile_product_f32_avx512(t, y32, w32, n, o32) };
@@ -943,8 +936,8 @@ pub(crate) fn tile_weight_gradient<T: Real>(
     {
         let avx512 = isa.avx512::<T>();
         if avx512 || isa.avx2::<T>() {
-            // SAFETY: T is f32 (checked by `avx512`/`avx2`): the same slices at their own type.
-            let (y32, g32, a32) = unsafe { (as_f32(y), as_f32(g), as_f32_mut(acc)) };
+            // T is f32 (checked by `avx512`/`avx2`): the same slices at their own type.
+            let (y32, g32, a32) = (as_f32(y), as_f32(g), as_f32_mut(acc));
             if avx512 {
                 // SAFETY: AVX-512F checked by `avx512`; lengths are asserted inside.
                 unsafe { tile_weight_gradient_f32_avx512(t, y32, g32, n, a32) };

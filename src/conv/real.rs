@@ -16,6 +16,9 @@ pub trait Real:
     + AddAssign
     + 'static
 {
+    /// Whether `Self` is `f32`, the type the SIMD kernels are written for: the kernels are chosen by
+    /// this constant, and their `f32` views of `Self` slices rely on it.
+    const IS_F32: bool;
     /// Conversion from `f64` (rounding for `f32`).
     fn from_f64(x: f64) -> Self;
     /// Conversion to `f64`.
@@ -64,8 +67,10 @@ fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize) {
 }
 
 macro_rules! real_impl {
-    ($t:ty, $gemm:path) => {
+    ($t:ty, $gemm:path, $is_f32:expr) => {
         impl Real for $t {
+            const IS_F32: bool = $is_f32;
+
             #[inline]
             fn from_f64(x: f64) -> Self {
                 x as $t
@@ -122,5 +127,5 @@ macro_rules! real_impl {
     };
 }
 
-real_impl!(f32, matrixmultiply::sgemm);
-real_impl!(f64, matrixmultiply::dgemm);
+real_impl!(f32, matrixmultiply::sgemm, true);
+real_impl!(f64, matrixmultiply::dgemm, false);

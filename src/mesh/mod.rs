@@ -55,7 +55,6 @@ mod source;
 mod star;
 pub mod work;
 
-pub(crate) use crate::disjoint::split_lengths;
 pub use build::{
     BuildOptions, Repair, EDGE_LENGTH_AGREEMENT, MAX_EDGE_LENGTH, MIN_EDGE_LENGTH,
     ZERO_AREA_RELATIVE,

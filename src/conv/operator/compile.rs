@@ -426,8 +426,8 @@ fn fill_rows<T: Real>(
     let spans: Vec<usize> = (0..n.div_ceil(ROWS))
         .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
         .collect();
-    let col_blocks = crate::mesh::split_lengths(&mut cols, spans.iter().copied());
-    let coef_blocks = crate::mesh::split_lengths(&mut coefs, spans.iter().map(|&l| l * nb));
+    let col_blocks = crate::disjoint::split_lengths(&mut cols, spans.iter().copied());
+    let coef_blocks = crate::disjoint::split_lengths(&mut coefs, spans.iter().map(|&l| l * nb));
     let transports = gauge.transports();
     col_blocks
         .into_par_iter()
@@ -576,8 +576,8 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, V
     let spans: Vec<usize> = (0..n.div_ceil(COLS))
         .map(|b| (t_offsets[((b + 1) * COLS).min(n)] - t_offsets[b * COLS]) as usize)
         .collect();
-    let row_blocks = crate::mesh::split_lengths(&mut t_rows, spans.iter().copied());
-    let entry_blocks = crate::mesh::split_lengths(&mut t_entries, spans.iter().copied());
+    let row_blocks = crate::disjoint::split_lengths(&mut t_rows, spans.iter().copied());
+    let entry_blocks = crate::disjoint::split_lengths(&mut t_entries, spans.iter().copied());
     row_blocks
         .into_par_iter()
         .zip(entry_blocks)
