@@ -7,17 +7,18 @@
 
 use super::TableArgs;
 use manifold_cnn::conv::{
-    CompileCache, Compiler, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Quadrature,
-    Signals, SignalsMut, SpanningTree,
+    CompileCache, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut,
+    Quadrature, Signals, SignalsMut, SpanningTree,
 };
-use manifold_cnn::expmap::ExpMapTable;
+use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
 use manifold_cnn::io::write_atomically;
-use manifold_cnn::kernel::KernelBasis;
+use manifold_cnn::kernel::{ConstrainedBasis, KernelBasis};
+use manifold_cnn::rng::SplitMix;
 use manifold_cnn::Error;
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Arguments of `convolve`.
@@ -173,8 +174,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs `convolve`.
-pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
+/// The request's own checks, before any file is read.
+fn check_args(args: &ConvolveArgs) -> Result<(), Error> {
     if !(1..=MAX_REPEAT).contains(&args.repeat) {
         return Err(bad(
             "repeat",
@@ -189,8 +190,11 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             ));
         }
     }
-    let m = super::load(&args.mesh, args.repair)?;
-    let n = m.mesh.vertex_count();
+    Ok(())
+}
+
+/// The signal (N × C_in, finite) and its channel count.
+fn read_signal(args: &ConvolveArgs, n: usize) -> Result<(Vec<f32>, usize), Error> {
     let (shape, x) = read_npy_f32(&args.signal)?;
     let c_in = match shape.as_slice() {
         [rows] if *rows as usize == n => 1,
@@ -217,14 +221,20 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             ),
         ));
     }
-    let params = args.table.params()?;
-    params.validate(&m)?;
-    let quadrature = parse_quadrature(&args.quadrature)?;
+    Ok((x, c_in))
+}
+
+/// The measured holonomy group and the one the kernel is constrained to (the named one, with a warning
+/// where it does not contain the measured one, or the measured one).
+fn kernel_group(
+    args: &ConvolveArgs,
+    m: &manifold_cnn::Manifold,
+) -> Result<(HolonomyGroup, HolonomyGroup), Error> {
     let options = HolonomyOptions {
         classify: args.classify.options(),
         ..HolonomyOptions::default()
     };
-    let measured = HolonomyAnalysis::new(&m, &options)?.group();
+    let measured = HolonomyAnalysis::new(m, &options)?.group();
     let group = match HolonomyGroup::parse(&args.group)? {
         Some(g) => {
             if !measured.is_subgroup_of(&g) {
@@ -243,6 +253,14 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         }
         None => measured,
     };
+    Ok((measured, group))
+}
+
+/// `--basis` constrained to `group`: refused if the constraint cannot be allocated or leaves nothing.
+fn constrained_basis(
+    args: &ConvolveArgs,
+    group: &HolonomyGroup,
+) -> Result<ConstrainedBasis, Error> {
     let base = KernelBasis::parse(&args.basis)?;
     // The constraint holds its basis as a dense B × B matrix (B before the constraint).
     super::limits::check_memory(
@@ -250,9 +268,8 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
         &format!("constraining {} ({} functions)", args.basis, base.len()),
         &[("the constraint", 8.0 * (base.len() as f64).powi(2))],
     )?;
-    let basis = base.constrain(&group);
-    let nb = basis.dimension();
-    if nb == 0 {
+    let basis = base.constrain(group);
+    if basis.dimension() == 0 {
         return Err(bad(
             "group",
             format!(
@@ -262,12 +279,24 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             ),
         ));
     }
-    let (c_out, weights) = if let Some(seed) = args.kernel.strip_prefix("random:") {
+    Ok(basis)
+}
+
+/// The weights (B × C_in × C_out) and C_out: drawn for `random:SEED` (uniform in ±1/√(B·C_in)), or
+/// read, finite and of the basis's and signal's shape.
+fn kernel_weights(
+    args: &ConvolveArgs,
+    params: &ExpMapParams,
+    n: usize,
+    nb: usize,
+    c_in: usize,
+) -> Result<(usize, Vec<f32>), Error> {
+    if let Some(seed) = args.kernel.strip_prefix("random:") {
         let seed: u64 = seed
             .parse()
             .map_err(|_| bad("kernel", format!("'{}': expected random:SEED", args.kernel)))?;
         let c_out = args.out_channels.unwrap_or(c_in);
-        check_request(&params, n, nb, c_in, c_out, None)?;
+        check_request(params, n, nb, c_in, c_out, None)?;
         if c_out == 0
             || nb
                 .checked_mul(c_in)
@@ -282,109 +311,167 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             ));
         }
         let scale = 1.0 / ((nb * c_in) as f64).sqrt();
-        let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-        let w: Vec<f32> = (0..nb * c_in * c_out)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale) as f32
-            })
+        let mut rng = SplitMix(seed);
+        let w = (0..nb * c_in * c_out)
+            .map(|_| ((rng.uniform() * 2.0 - 1.0) * scale) as f32)
             .collect();
-        (c_out, w)
-    } else {
-        let (ks, w) = read_npy_f32(&args.kernel)?;
-        // NaN or inf weights would run to a NaN output with exit 0: refused as the signal's are.
-        if let (Some(i), [_, ci, o]) = (w.iter().position(|v| !v.is_finite()), ks.as_slice()) {
-            let (ci, o) = ((*ci as usize).max(1), (*o as usize).max(1));
-            return Err(bad(
-                "kernel",
-                format!(
-                    "{}: value {} (basis function {}, input channel {}, output channel {}) is not finite",
-                    args.kernel,
-                    w[i],
-                    i / (ci * o),
-                    i / o % ci,
-                    i % o
-                ),
-            ));
-        }
-        match ks.as_slice() {
-            [b, i, o] if *b as usize == nb && *i as usize == c_in && *o > 0 => (*o as usize, w),
-            _ => {
-                return Err(bad(
-                    "kernel",
-                    format!("{}: shape {ks:?}, expected {nb} × {c_in} × C_out (basis × input channels × output channels)", args.kernel),
-                ))
-            }
-        }
-    };
+        return Ok((c_out, w));
+    }
+    let (ks, w) = read_npy_f32(&args.kernel)?;
+    // NaN or inf weights would run to a NaN output with exit 0: refused as the signal's are.
+    if let (Some(i), [_, ci, o]) = (w.iter().position(|v| !v.is_finite()), ks.as_slice()) {
+        let (ci, o) = ((*ci as usize).max(1), (*o as usize).max(1));
+        return Err(bad(
+            "kernel",
+            format!(
+                "{}: value {} (basis function {}, input channel {}, output channel {}) is not finite",
+                args.kernel,
+                w[i],
+                i / (ci * o),
+                i / o % ci,
+                i % o
+            ),
+        ));
+    }
+    match ks.as_slice() {
+        [b, i, o] if *b as usize == nb && *i as usize == c_in && *o > 0 => Ok((*o as usize, w)),
+        _ => Err(bad(
+            "kernel",
+            format!("{}: shape {ks:?}, expected {nb} × {c_in} × C_out (basis × input channels × output channels)", args.kernel),
+        )),
+    }
+}
+
+/// The compiled operator, with where the cache keeps it and whether it was loaded from there.
+struct Compiled {
+    op: ConvOperator<f32>,
+    path: Option<PathBuf>,
+    loaded: bool,
+    seconds: f64,
+}
+
+/// The table, gauge and operator (from the cache where `--cache` has it), refusing a request whose
+/// operator and buffers cannot be allocated before allocating them.
+fn compile(
+    args: &ConvolveArgs,
+    m: &manifold_cnn::Manifold,
+    params: ExpMapParams,
+    basis: &ConstrainedBasis,
+    quadrature: Quadrature,
+    (c_in, c_out): (usize, usize),
+) -> Result<Compiled, Error> {
+    let (n, nb) = (m.mesh.vertex_count(), basis.dimension());
     check_request(&params, n, nb, c_in, c_out, None)?;
     let t0 = Instant::now();
     let cache = args.cache.as_ref().map(CompileCache::new).transpose()?;
-    let gauge = Gauge::new(&m, None, SpanningTree::Bfs)?;
+    let gauge = Gauge::new(m, None, SpanningTree::Bfs)?;
     let options = ConvOptions::new().quadrature(quadrature);
-    let op_path = match &cache {
-        Some(c) => Some(c.operator_path::<f32, _>(&m, &params, &basis, &gauge, &options)?),
+    let path = match &cache {
+        Some(c) => Some(c.operator_path::<f32, _>(m, &params, basis, &gauge, &options)?),
         None => None,
     };
     let mut report = super::compile::CompileReport::new("convolve");
     let mut on_event = |e: manifold_cnn::conv::CompileEvent| report.event(e);
-    let mut compiler = Compiler::new(&m, params, cache.as_ref(), &mut on_event);
-    let cached = op_path.as_ref().is_some_and(|p| p.exists());
+    let mut compiler = Compiler::new(m, params, cache.as_ref(), &mut on_event);
+    let cached = path.as_ref().is_some_and(|p| p.exists());
     if !cached {
-        let entries = operator_entries(&m, compiler.table()?);
+        let entries = operator_entries(m, compiler.table()?);
         check_request(&params, n, nb, c_in, c_out, Some(entries))?;
     }
-    let op = compiler.operator::<f32, _>(&basis, &gauge, &options)?;
+    let op = compiler.operator::<f32, _>(basis, &gauge, &options)?;
     drop(compiler);
     if cached {
         check_request(&params, n, nb, c_in, c_out, Some(op.nnz()))?;
     }
-    let seconds_precompile = t0.elapsed().as_secs_f64();
-    let op_loaded = report.loaded > 0;
-    // Large channel counts are a user's choice: refuse what cannot be allocated instead of aborting.
-    let zeros = |len: usize, what: &str| -> Result<Vec<f32>, Error> {
-        let mut v = Vec::new();
-        v.try_reserve_exact(len).map_err(|_| {
-            bad(
-                "out_channels",
-                format!("cannot allocate the {what} ({len} values)"),
-            )
-        })?;
-        v.resize(len, 0.0);
-        Ok(v)
-    };
-    let mut out = zeros(n * c_out, "output")?;
+    Ok(Compiled {
+        op,
+        path,
+        loaded: report.loaded > 0,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// `len` zeros, or an error naming the buffer where they cannot be allocated (large channel counts
+/// are a user's choice: refused instead of aborting).
+fn zeros(len: usize, what: &str) -> Result<Vec<f32>, Error> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        bad(
+            "out_channels",
+            format!("cannot allocate the {what} ({len} values)"),
+        )
+    })?;
+    v.resize(len, 0.0);
+    Ok(v)
+}
+
+/// What the passes measured.
+struct Timings {
+    forward: f64,
+    backward: Option<f64>,
+}
+
+/// The forward pass `--repeat` times into `out` (the median time kept), then with `--backward` both
+/// gradients in one pass, the output as the incoming gradient: what a hidden layer's backward pass
+/// costs.
+fn run_passes(
+    args: &ConvolveArgs,
+    op: &ConvOperator<f32>,
+    x: &[f32],
+    weights: &[f32],
+    (nb, c_in, c_out): (usize, usize, usize),
+    out: &mut [f32],
+) -> Result<Timings, Error> {
+    let n = op.vertex_count();
     let mut times = Vec::with_capacity(args.repeat);
     for _ in 0..args.repeat {
         let t = Instant::now();
         op.forward(
-            Signals::new(&x, 1, c_in)?,
-            KernelWeights::new(&weights, nb, c_in, c_out)?,
-            SignalsMut::new(&mut out, 1, c_out)?,
+            Signals::new(x, 1, c_in)?,
+            KernelWeights::new(weights, nb, c_in, c_out)?,
+            SignalsMut::new(out, 1, c_out)?,
         );
         times.push(t.elapsed().as_secs_f64());
     }
-    let mut seconds_backward = None;
+    let mut backward = None;
     if args.backward {
         let (mut gx, mut gw) = (
             zeros(n * c_in, "input gradient")?,
             vec![0f32; weights.len()],
         );
         let t = Instant::now();
-        // Both gradients, the output as the incoming gradient: what a hidden layer's backward pass
-        // costs, in one pass (`ConvOperator::backward`).
         op.backward(
-            Signals::new(&x, 1, c_in)?,
-            Signals::new(&out, 1, c_out)?,
-            KernelWeights::new(&weights, nb, c_in, c_out)?,
+            Signals::new(x, 1, c_in)?,
+            Signals::new(out, 1, c_out)?,
+            KernelWeights::new(weights, nb, c_in, c_out)?,
             SignalsMut::new(&mut gx, 1, c_in)?,
             KernelWeightsMut::new(&mut gw, nb, c_in, c_out)?,
         );
-        seconds_backward = Some(t.elapsed().as_secs_f64());
+        backward = Some(t.elapsed().as_secs_f64());
     }
-    let seconds_forward = median(times);
+    Ok(Timings {
+        forward: median(times),
+        backward,
+    })
+}
+
+/// Runs `convolve`.
+pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
+    check_args(args)?;
+    let m = super::load(&args.mesh, args.repair)?;
+    let n = m.mesh.vertex_count();
+    let (x, c_in) = read_signal(args, n)?;
+    let params = args.table.params()?;
+    params.validate(&m)?;
+    let quadrature = parse_quadrature(&args.quadrature)?;
+    let (measured, group) = kernel_group(args, &m)?;
+    let basis = constrained_basis(args, &group)?;
+    let nb = basis.dimension();
+    let (c_out, weights) = kernel_weights(args, &params, n, nb, c_in)?;
+    let compiled = compile(args, &m, params, &basis, quadrature, (c_in, c_out))?;
+    let op = &compiled.op;
+    let mut out = zeros(n * c_out, "output")?;
+    let timings = run_passes(args, op, &x, &weights, (nb, c_in, c_out), &mut out)?;
     if let Some(path) = &args.out {
         write_atomically(Path::new(path), |tmp| {
             write_npy_f32(tmp, &[n as u64, c_out as u64], &out)
@@ -395,26 +482,61 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             op.write_npz(tmp, &weights, c_in, c_out)
         })?;
     }
-    let flops = op.forward_flops(c_in, c_out);
-    // The passes above ran on the default path (the fastest, or what MANIFOLD_CNN_SIMD names).
-    let simd = manifold_cnn::conv::SimdPath::Auto.resolve()?;
+    let summary = Summary {
+        args,
+        n,
+        samples: params.rings * params.directions,
+        basis: &basis,
+        group: &group,
+        measured: &measured,
+        channels: (c_in, c_out),
+        compiled: &compiled,
+        timings: &timings,
+    };
     if args.json {
+        summary.print_json()
+    } else {
+        summary.print_text()
+    }
+}
+
+/// Everything `convolve` reports.
+struct Summary<'a> {
+    args: &'a ConvolveArgs,
+    n: usize,
+    samples: usize,
+    basis: &'a ConstrainedBasis,
+    group: &'a HolonomyGroup,
+    measured: &'a HolonomyGroup,
+    channels: (usize, usize),
+    compiled: &'a Compiled,
+    timings: &'a Timings,
+}
+
+impl Summary<'_> {
+    fn print_json(&self) -> Result<(), Error> {
+        let (args, n, op) = (self.args, self.n, &self.compiled.op);
+        let (c_in, c_out) = self.channels;
+        let flops = op.forward_flops(c_in, c_out);
+        let seconds_forward = self.timings.forward;
+        // The passes ran on the default path (the fastest, or what MANIFOLD_CNN_SIMD names).
+        let simd = manifold_cnn::conv::SimdPath::Auto.resolve()?;
         let mut summary = json!({
             "mesh": args.mesh,
             "vertices": n,
-            "basis": nb,
-            "basis_exact": basis.is_exact(),
-            "group": group.name(),
-            "measured_group": measured.name(),
+            "basis": self.basis.dimension(),
+            "basis_exact": self.basis.is_exact(),
+            "group": self.group.name(),
+            "measured_group": self.measured.name(),
             "quadrature": args.quadrature.to_ascii_lowercase(),
             "in_channels": c_in,
             "out_channels": c_out,
-            "samples": params.rings * params.directions,
+            "samples": self.samples,
             "nnz": op.nnz(),
             "operator_bytes": op.bytes(),
             "operator_bytes_per_vertex": op.bytes() as f64 / n as f64,
-            "seconds_precompile": seconds_precompile,
-            "operator_cache": match (&op_path, op_loaded) {
+            "seconds_precompile": self.compiled.seconds,
+            "operator_cache": match (&self.compiled.path, self.compiled.loaded) {
                 (None, _) => json!(null),
                 (Some(p), loaded) => json!({ "path": p, "hit": loaded }),
             },
@@ -425,17 +547,25 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             "out": args.out,
         });
         // Only what ran is reported.
-        if let Some(s) = seconds_backward {
+        if let Some(s) = self.timings.backward {
             summary["seconds_backward"] = json!(s);
         }
-        super::print_json(&summary)?;
-    } else {
+        super::print_json(&summary)
+    }
+
+    fn print_text(&self) -> Result<(), Error> {
+        let (args, n, op) = (self.args, self.n, &self.compiled.op);
+        let (c_in, c_out) = self.channels;
+        let flops = op.forward_flops(c_in, c_out);
+        let seconds_forward = self.timings.forward;
+        let simd = manifold_cnn::conv::SimdPath::Auto.resolve()?;
         outln!("mesh               {} ({n} vertices)", args.mesh)?;
         outln!(
-            "kernel             {} constrained to {}: {nb} basis functions{}",
+            "kernel             {} constrained to {}: {} basis functions{}",
             args.basis,
-            group.name(),
-            if basis.is_exact() {
+            self.group.name(),
+            self.basis.dimension(),
+            if self.basis.is_exact() {
                 ""
             } else {
                 " (approximately invariant: the Gaussians' ripple under rotations off their grid)"
@@ -448,15 +578,16 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             op.bytes() as f64 / 1048576.0,
             op.bytes() as f64 / n as f64
         )?;
-        if op_loaded {
+        let seconds_precompile = self.compiled.seconds;
+        if self.compiled.loaded {
             outln!("precompile         {seconds_precompile:.3} s (gauge; operator loaded from the cache)")?;
         } else {
             outln!(
                 "precompile         {seconds_precompile:.3} s (exp-map table, gauge, operator)"
             )?;
         }
-        if let Some(p) = &op_path {
-            let what = if op_loaded {
+        if let Some(p) = &self.compiled.path {
+            let what = if self.compiled.loaded {
                 "hit"
             } else {
                 "miss, compiled and written"
@@ -469,12 +600,12 @@ pub fn run(args: &ConvolveArgs) -> Result<(), Error> {
             args.repeat,
             flops / seconds_forward / 1e9
         )?;
-        if let Some(s) = seconds_backward {
+        if let Some(s) = self.timings.backward {
             outln!("backward           {s:.4} s")?;
         }
         if let Some(path) = &args.out {
             outln!("wrote              {path}")?;
         }
+        Ok(())
     }
-    Ok(())
 }
