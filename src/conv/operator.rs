@@ -197,6 +197,20 @@ impl<T: Real> ConvOperator<T> {
     ///
     /// # Complexity
     /// O(V · S · (B + log S)), parallel over vertices.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::kernel::KernelBasis;
+    /// use manifold_cnn::{BuildOptions, Manifold};
+    /// let m = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    /// let basis = KernelBasis::parse("harmonic:2:3").unwrap(); // 2 radial profiles × (1 + 2·3)
+    /// let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge).unwrap();
+    /// assert_eq!((op.vertex_count(), op.basis_len()), (162, 14));
+    /// ```
     pub fn new(
         m: &Manifold,
         table: &ExpMapTable,
