@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use manifold_cnn::conv::{
     ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SpanningTree,
 };
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Manifold};
@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
     for spec in meshes.split(',') {
         let m = load(spec);
         let n = m.mesh.vertex_count();
-        let params = ExpMapParams {
+        let params = ExpMapOptions {
             rings: 8,
             directions: 16,
             radius: Radius::MeanEdgeLengths(3.0),

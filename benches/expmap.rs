@@ -12,7 +12,7 @@
 //! 2 cores; its end-point error 6.7e-3 (level 5) and 8.5e-4 (level 8).
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Padding, Radius, TraceStart, Tracer};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Padding, Radius, TraceStart, Tracer};
 use manifold_cnn::{BuildOptions, Manifold};
 use rayon::prelude::*;
 use std::f64::consts::TAU;
@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 const GOLDEN_ANGLE: f64 = 2.399_963_229_728_653;
 
-fn params() -> ExpMapParams {
-    ExpMapParams {
+fn params() -> ExpMapOptions {
+    ExpMapOptions {
         rings: 8,
         directions: 16,
         radius: Radius::MeanEdgeLengths(5.0),

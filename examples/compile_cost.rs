@@ -16,7 +16,7 @@
 //! [`ConvOperator::bytes`] (the operator stays allocated at the end, so the ratio is at least 1).
 
 use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
 use manifold_cnn::kernel::KernelBasis;
 use manifold_cnn::{io, subdivide, BuildOptions, Manifold};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -119,7 +119,7 @@ fn main() {
         return;
     }
     let basis = KernelBasis::parse(&spec).expect("basis spec");
-    let params = ExpMapParams::default();
+    let params = ExpMapOptions::default();
     println!(
         "basis {spec} ({} functions), table {} rings × {} directions, radius 5 mean edge lengths, {} threads",
         basis.len(),

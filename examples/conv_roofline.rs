@@ -13,7 +13,7 @@
 //! writes it as JSON to `out/conv_roofline.json`.
 
 use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::io::npz::write_npy_f32;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Manifold};
@@ -113,7 +113,7 @@ fn median_forward(op: &ConvOperator<f32>, c: usize, reps: usize) -> f64 {
 }
 
 fn compile(m: &Manifold) -> ConvOperator<f32> {
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 8,
         directions: 16,
         radius: Radius::MeanEdgeLengths(3.0),

@@ -20,7 +20,7 @@ use manifold_cnn::conv::{
     ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SimdPath,
     SpanningTree,
 };
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Manifold};
 use serde_json::json;
@@ -30,7 +30,7 @@ use std::time::Instant;
 mod support;
 
 fn compile(m: &Manifold) -> ConvOperator<f32> {
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 8,
         directions: 16,
         radius: Radius::MeanEdgeLengths(3.0),

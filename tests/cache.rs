@@ -12,15 +12,15 @@ use manifold_cnn::conv::{
     CompileCache, CompileEvent, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights,
     Quadrature, Real, Signals, SignalsMut, SpanningTree,
 };
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Padding, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Padding, Radius};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::kernel::KernelBasis;
 use manifold_cnn::Error;
 use std::path::Path;
 use std::process::Command;
 
-fn params(padding: Padding) -> ExpMapParams {
-    ExpMapParams {
+fn params(padding: Padding) -> ExpMapOptions {
+    ExpMapOptions {
         rings: 3,
         directions: 8,
         radius: Radius::MeanEdgeLengths(2.5),
@@ -299,7 +299,7 @@ fn the_compiler_loads_what_it_compiled() {
     assert!(events
         .iter()
         .any(|e| e.starts_with("Saved { stage: Operator")));
-    let p = |params: &ExpMapParams, g: &Gauge, q: Quadrature| {
+    let p = |params: &ExpMapOptions, g: &Gauge, q: Quadrature| {
         cache
             .operator_path::<f32, _>(&m, params, &b, g, &ConvOptions::new().quadrature(q))
             .unwrap()

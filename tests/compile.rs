@@ -12,7 +12,7 @@
 use manifold_cnn::conv::{
     ConvOperator, ConvOptions, Gauge, Quadrature, SampledBasis, SpanningTree, TransportedBasis,
 };
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Padding, Radius, Tracer};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Padding, Radius, Tracer};
 use manifold_cnn::fields::{FieldKernel, FieldType};
 use manifold_cnn::holonomy::HolonomyGroup;
 use manifold_cnn::ids::HalfedgeId;
@@ -124,7 +124,7 @@ fn assert_matches(op: &ConvOperator<f32>, want: &[Row], what: &str) {
 }
 
 fn table(m: &Manifold, rings: usize, directions: usize, padding: Padding) -> ExpMapTable {
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings,
         directions,
         radius: Radius::MeanEdgeLengths(2.5),

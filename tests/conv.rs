@@ -10,7 +10,7 @@ use manifold_cnn::conv::{
     SampledBasis, Signals, SignalsMut, SpanningTree,
 };
 use manifold_cnn::data::sphere::{axis_angle, icosahedral_rotations, Rotation};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 use std::f64::consts::PI;
 
@@ -884,14 +884,14 @@ fn the_constant_kernel_averages_under_the_mean_quadrature() {
     // drops the truncated ones, leaving their share of the disc).
     let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     // The strip is 4 units wide: a radius of 1.5 leaves its middle row's discs whole.
-    let default_radius = ExpMapParams::default().radius;
+    let default_radius = ExpMapOptions::default().radius;
     for (spec, radius) in [
         (mesh_path("bull.obj"), default_radius),
         ("flat-mobius:24x5".to_string(), Radius::Absolute(1.5)),
         ("icosphere:2".to_string(), default_radius),
     ] {
         let m = load(&spec);
-        let params = ExpMapParams {
+        let params = ExpMapOptions {
             radius,
             ..Default::default()
         };
@@ -957,7 +957,7 @@ fn the_mean_quadrature_does_not_see_the_length_unit() {
         *x = x.map(|c| c * s);
     }
     let basis = harmonics();
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 4,
         directions: 12,
         radius: Radius::MeanEdgeLengths(3.0),

@@ -7,7 +7,7 @@
 mod common;
 
 use manifold_cnn::expmap::{
-    self, ExpMapParams, ExpMapTable, Padding, Radius, SurfacePoint, TraceStart, TraceStop, Tracer,
+    self, ExpMapOptions, ExpMapTable, Padding, Radius, SurfacePoint, TraceStart, TraceStop, Tracer,
 };
 use manifold_cnn::{FaceId, Manifold, VertexId};
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI, TAU};
@@ -223,7 +223,7 @@ fn grid_boundary_truncates_and_records_the_stop_point() {
 fn grid_table_matches_straight_lines_and_flags_truncation() {
     let (nx, ny) = (9usize, 7usize);
     let m = load("grid:9x7");
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 4,
         directions: 16,
         radius: Radius::Absolute(4.4),
@@ -327,7 +327,7 @@ fn icosphere_end_points_converge_to_great_circles() {
 fn icosphere_table_agrees_with_single_traces() {
     let m = load("icosphere:3");
     let tracer = Tracer::new(&m);
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 3,
         directions: 8,
         radius: Radius::MeanEdgeLengths(4.0),
@@ -437,7 +437,7 @@ fn reversed_traces_return_to_their_start() {
 fn flat_torus_table_is_translation_invariant() {
     let (nx, ny) = (9usize, 7usize);
     let m = load("flat-torus:9x7");
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 3,
         directions: 16,
         radius: Radius::Absolute(3.3),
@@ -744,44 +744,44 @@ fn cone_traces_are_straight_in_the_development() {
 #[test]
 fn bad_parameters_are_errors() {
     let m = load("grid:4x4");
-    let base = ExpMapParams {
+    let base = ExpMapOptions {
         rings: 2,
         directions: 4,
         radius: Radius::Absolute(1.0),
         padding: Padding::Zero,
     };
     for p in [
-        ExpMapParams { rings: 0, ..base },
-        ExpMapParams {
+        ExpMapOptions { rings: 0, ..base },
+        ExpMapOptions {
             directions: 0,
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             radius: Radius::Absolute(0.0),
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             radius: Radius::Absolute(-1.0),
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             radius: Radius::Absolute(f64::NAN),
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             radius: Radius::MeanEdgeLengths(f64::INFINITY),
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             radius: Radius::MeanEdgeLengths(1e6),
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             rings: 1 << 20,
             directions: 1 << 20,
             ..base
         },
-        ExpMapParams {
+        ExpMapOptions {
             rings: usize::MAX,
             directions: 3,
             ..base
@@ -829,7 +829,7 @@ fn bad_parameters_are_errors() {
 #[test]
 fn tables_are_deterministic_across_thread_counts() {
     let m = load("icosphere:3");
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 4,
         directions: 8,
         radius: Radius::MeanEdgeLengths(3.0),
@@ -854,7 +854,7 @@ fn export_writes_the_documented_arrays() {
         npz_array_names, read_npz_bool, read_npz_f32, read_npz_f64, read_npz_u32,
     };
     let m = load("grid:6x5");
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 2,
         directions: 6,
         radius: Radius::Absolute(2.5),
@@ -1044,7 +1044,7 @@ fn real_meshes_give_finite_tables_and_reversible_traces() {
         } else {
             load(&path)
         };
-        let params = ExpMapParams {
+        let params = ExpMapOptions {
             rings: 4,
             directions: 8,
             radius: Radius::MeanEdgeLengths(4.0),

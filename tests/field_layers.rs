@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use manifold_cnn::conv::{ConvOptions, Gauge};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::fields::{FieldConvolution, FieldKernel, FieldType};
 use manifold_cnn::kernel::{RadialBasis, RadialProfile};
 use manifold_cnn::nn::fields::{field_norm, invariants, norm_relu, regular_relu};
@@ -342,7 +342,7 @@ fn so2_kernels_are_refused_where_transport_reflects() {
     let radial = RadialBasis::new(RadialProfile::Gaussian, 1).unwrap();
     let t = FieldType::parse("1x1").unwrap();
     let so2 = FieldKernel::new(&t, &t, radial, false).unwrap();
-    let params = ExpMapParams::default();
+    let params = ExpMapOptions::default();
     let strip = load("flat-mobius:12x6");
     let table = ExpMapTable::build(&strip, &params).unwrap();
     let gauge = Gauge::identity(&strip);

@@ -5,7 +5,7 @@
 mod common;
 
 use manifold_cnn::conv::{ConvOperator, Gauge, Real, Signals, SpanningTree};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::Manifold;
 
@@ -60,7 +60,7 @@ fn an_operator_refuses_a_table_or_gauge_of_another_mesh_with_as_many_vertices() 
     let (sphere, grid) = (load("icosphere:2"), load("grid:18x9"));
     assert_eq!(sphere.mesh.vertex_count(), 162);
     assert_eq!(grid.mesh.vertex_count(), 162);
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 2,
         directions: 6,
         radius: Radius::MeanEdgeLengths(2.0),
@@ -106,7 +106,7 @@ fn the_fingerprint_tells_apart_meshes_with_the_same_counts() {
         (b.identity().vertices, b.identity().faces)
     );
     assert_ne!(a.identity().fingerprint, b.identity().fingerprint);
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 1,
         directions: 4,
         radius: Radius::MeanEdgeLengths(1.0),

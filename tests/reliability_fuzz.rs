@@ -7,7 +7,7 @@
 mod common;
 
 use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Error, Manifold, MeshSource};
 use proptest::prelude::*;
@@ -119,7 +119,7 @@ fn check_accepted(m: &Manifold) -> Result<(), TestCaseError> {
     prop_assert!(g.face_areas().iter().all(|a| a.is_finite() && *a > 0.0));
     prop_assert!(g.corner_angles().iter().all(|a| a.is_finite()));
     prop_assert!(g.vertex_angle_sums().iter().all(|a| a.is_finite()));
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 2,
         directions: 6,
         radius: Radius::MeanEdgeLengths(1.5),

@@ -9,7 +9,7 @@ use common::assert_abs_diff_eq_msg;
 use common::cli::{stderr, EXE};
 use common::meshes::{sane_table, REPAIR, STRICT};
 use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{Error, Manifold, MeshSource};
 
@@ -45,7 +45,7 @@ fn grid_with_split(n: u32, scale: f64, extra: [f64; 2], split: usize) -> (MeshSo
 
 /// Builds the table and a one-bin convolution of a constant signal; returns the outputs.
 fn table_and_conv(m: &Manifold) -> Vec<f64> {
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 3,
         directions: 8,
         radius: Radius::MeanEdgeLengths(2.0),
@@ -273,7 +273,7 @@ fn huge_and_tiny_coordinates_are_refused_naming_the_face() {
 fn tables_refuse_radii_outside_f32() {
     for scale in [1e-100, 1e100] {
         let m = Manifold::from_source(&grid(scale), &STRICT).unwrap();
-        let e = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap_err();
+        let e = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap_err();
         assert!(e.to_string().contains("f32"), "{e}");
     }
 }

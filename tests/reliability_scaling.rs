@@ -6,7 +6,7 @@
 
 mod common;
 
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::mesh::work::{self, Work};
 use manifold_cnn::mesh::{Mesh, Repair};
 use manifold_cnn::{Error, Manifold, MeshSource};
@@ -121,7 +121,7 @@ fn a_vertex_of_high_valence() {
         // One direction per vertex (the reference spoke of rim vertex v ≥ 2, read from face v − 2
         // where it is corner 2, points to the hub), two rings: the second lands past the hub, so
         // every such trace leaves the hub. (Vertex 1's reference runs along the rim.)
-        let params = ExpMapParams {
+        let params = ExpMapOptions {
             rings: 2,
             directions: 1,
             radius: Radius::Absolute(1.5),
@@ -150,7 +150,7 @@ fn one_long_polygon() {
         let s = manifold_cnn::io::obj::parse_obj(obj.as_bytes(), "polygon").unwrap();
         let m = Manifold::from_source(&s, &STRICT).unwrap();
         assert_eq!(m.mesh.face_count(), n - 2);
-        let params = ExpMapParams {
+        let params = ExpMapOptions {
             rings: 2,
             directions: 2,
             radius: Radius::Absolute(0.5),

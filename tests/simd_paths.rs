@@ -12,7 +12,7 @@ use manifold_cnn::conv::{
     ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Real, Signals, SignalsMut, SimdOperator,
     SimdPath, SpanningTree,
 };
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile};
 use manifold_cnn::{BuildOptions, Manifold};
 
@@ -142,7 +142,7 @@ fn assert_close(want: &[f64], got: &[f32], tol: f64, what: &str) {
 #[test]
 fn every_path_agrees_with_the_f64_reference() {
     let m = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings: 4,
         directions: 12,
         radius: Radius::Absolute(0.5),
@@ -185,7 +185,7 @@ fn row_layout_passes_agree_across_paths() {
     // The passes a network runs (row layout, the weight gradient from what the forward kept, or both
     // gradients in one pass) on each path against the f64 operator's.
     let m = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
-    let t = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    let t = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
     let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
@@ -264,7 +264,7 @@ fn row_layout_passes_agree_across_paths() {
 #[test]
 fn a_path_the_processor_lacks_is_an_error_that_names_it() {
     let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    let t = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    let t = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let basis = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     let op = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();

@@ -10,7 +10,7 @@ use manifold_cnn::conv::{
     CompileCache, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut,
     Quadrature, Signals, SignalsMut, SpanningTree,
 };
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
 use manifold_cnn::io::write_atomically;
@@ -130,7 +130,7 @@ fn operator_entries(m: &manifold_cnn::Manifold, table: &ExpMapTable) -> usize {
 /// passes' scratch tiles while running. `entries` is the operator's size once the table is known
 /// (none before: the operator is left out).
 fn check_request(
-    params: &manifold_cnn::expmap::ExpMapParams,
+    params: &manifold_cnn::expmap::ExpMapOptions,
     n: usize,
     nb: usize,
     c_in: usize,
@@ -286,7 +286,7 @@ fn constrained_basis(
 /// read, finite and of the basis's and signal's shape.
 fn kernel_weights(
     args: &ConvolveArgs,
-    params: &ExpMapParams,
+    params: &ExpMapOptions,
     n: usize,
     nb: usize,
     c_in: usize,
@@ -355,7 +355,7 @@ struct Compiled {
 fn compile(
     args: &ConvolveArgs,
     m: &manifold_cnn::Manifold,
-    params: ExpMapParams,
+    params: ExpMapOptions,
     basis: &ConstrainedBasis,
     quadrature: Quadrature,
     (c_in, c_out): (usize, usize),

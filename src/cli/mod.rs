@@ -120,15 +120,15 @@ pub struct TableArgs {
 
 impl TableArgs {
     /// The table parameters these options describe.
-    pub fn params(&self) -> Result<manifold_cnn::expmap::ExpMapParams, Error> {
-        use manifold_cnn::expmap::{ExpMapParams, Padding, Radius};
+    pub fn params(&self) -> Result<manifold_cnn::expmap::ExpMapOptions, Error> {
+        use manifold_cnn::expmap::{ExpMapOptions, Padding, Radius};
         let radius = match (self.radius, self.radius_edges) {
             (Some(r), _) => Radius::Absolute(r),
             (None, Some(k)) => Radius::MeanEdgeLengths(k),
             (None, None) => Radius::MeanEdgeLengths(5.0),
         };
         let padding = Padding::parse(&self.padding)?;
-        Ok(ExpMapParams {
+        Ok(ExpMapOptions {
             rings: self.rings,
             directions: self.directions,
             radius,

@@ -6,7 +6,7 @@
 
 use super::{ConvOperator, ConvOptions, Gauge, Quadrature, Real, SampledBasis};
 use crate::error::{Error, Result};
-use crate::expmap::{ExpMapParams, ExpMapTable, Padding, TABLE_FORMAT_VERSION};
+use crate::expmap::{ExpMapOptions, ExpMapTable, Padding, TABLE_FORMAT_VERSION};
 use crate::io::saved::Checksum;
 use crate::manifold::MeshIdentity;
 use crate::Manifold;
@@ -156,7 +156,7 @@ impl CompileCache {
         &self.dir
     }
 
-    fn table_key(m: &Manifold, params: &ExpMapParams) -> Result<u64> {
+    fn table_key(m: &Manifold, params: &ExpMapOptions) -> Result<u64> {
         let rho = params.validate(m)?;
         Ok(key_of(|h| {
             h.update(b"table");
@@ -176,8 +176,8 @@ impl CompileCache {
     /// Where the table of `m` with `params` is kept.
     ///
     /// # Errors
-    /// As [`ExpMapParams::validate`].
-    pub fn table_path(&self, m: &Manifold, params: &ExpMapParams) -> Result<PathBuf> {
+    /// As [`ExpMapOptions::validate`].
+    pub fn table_path(&self, m: &Manifold, params: &ExpMapOptions) -> Result<PathBuf> {
         let key = Self::table_key(m, params)?;
         Ok(self.dir.join(format!("table-{key:016x}.xmap")))
     }
@@ -186,11 +186,11 @@ impl CompileCache {
     /// `T` is kept.
     ///
     /// # Errors
-    /// As [`ExpMapParams::validate`].
+    /// As [`ExpMapOptions::validate`].
     pub fn operator_path<T: Real, B: SampledBasis + std::fmt::Debug>(
         &self,
         m: &Manifold,
-        params: &ExpMapParams,
+        params: &ExpMapOptions,
         basis: &B,
         gauge: &Gauge,
         options: &ConvOptions,
@@ -254,7 +254,7 @@ impl CompileCache {
 /// # Example
 /// ```
 /// use manifold_cnn::conv::{CompileCache, CompileEvent, Compiler, ConvOptions, Gauge, SpanningTree};
-/// use manifold_cnn::expmap::ExpMapParams;
+/// use manifold_cnn::expmap::ExpMapOptions;
 /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
 /// use manifold_cnn::{BuildOptions, Manifold};
 /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
@@ -265,7 +265,7 @@ impl CompileCache {
 /// let mut loaded = 0;
 /// for _ in 0..2 {
 ///     let mut report = |e: CompileEvent| loaded += matches!(e, CompileEvent::Loaded { .. }) as usize;
-///     let mut c = Compiler::new(&m, ExpMapParams::default(), Some(&cache), &mut report);
+///     let mut c = Compiler::new(&m, ExpMapOptions::default(), Some(&cache), &mut report);
 ///     c.operator::<f32, _>(&basis, &gauge, &ConvOptions::default()).unwrap();
 /// }
 /// assert_eq!(loaded, 1); // the second time, the operator comes from the cache (the table is not needed)
@@ -273,7 +273,7 @@ impl CompileCache {
 /// ```
 pub struct Compiler<'a> {
     m: &'a Manifold,
-    params: ExpMapParams,
+    params: ExpMapOptions,
     cache: Option<&'a CompileCache>,
     table: Option<ExpMapTable>,
     report: &'a mut dyn FnMut(CompileEvent<'_>),
@@ -284,7 +284,7 @@ impl<'a> Compiler<'a> {
     /// with what happens (on the calling thread).
     pub fn new(
         m: &'a Manifold,
-        params: ExpMapParams,
+        params: ExpMapOptions,
         cache: Option<&'a CompileCache>,
         report: &'a mut dyn FnMut(CompileEvent<'_>),
     ) -> Compiler<'a> {

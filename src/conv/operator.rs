@@ -201,11 +201,11 @@ impl<T: Real> ConvOperator<T> {
     /// # Example
     /// ```
     /// use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
     /// use manifold_cnn::kernel::KernelBasis;
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
-    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     /// let basis = KernelBasis::parse("harmonic:2:3").unwrap(); // 2 radial profiles × (1 + 2·3)
     /// let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge).unwrap();
@@ -230,11 +230,11 @@ impl<T: Real> ConvOperator<T> {
     /// sample is truncated, whatever the radius.
     /// ```
     /// use manifold_cnn::conv::{ConvOperator, ConvOptions, Gauge, Quadrature, SpanningTree};
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
     /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("flat-torus:10x10", &BuildOptions::default()).unwrap();
-    /// let params = ExpMapParams { radius: Radius::Absolute(2.5), ..Default::default() };
+    /// let params = ExpMapOptions { radius: Radius::Absolute(2.5), ..Default::default() };
     /// let table = ExpMapTable::build(&m, &params).unwrap();
     /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
@@ -635,11 +635,11 @@ impl<T: Real> ConvOperator<T> {
     /// # Example
     /// ```
     /// use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
     /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     /// let op = ConvOperator::<f32>::new(&m, &table, &one, &gauge).unwrap();
@@ -894,11 +894,11 @@ impl<T: Real> ConvOperator<T> {
     /// # Example
     /// ```
     /// use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SpanningTree};
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
     /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     /// let basis = KernelBasis::Bins(PolarBins::new(1, 2).unwrap());
     /// let op = ConvOperator::<f64>::new(&m, &table, &basis, &gauge).unwrap();

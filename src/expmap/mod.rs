@@ -39,7 +39,7 @@ pub mod trace;
 pub use export::write_npz;
 pub use table::saved::{TABLE_FORMAT_VERSION, TABLE_MAGIC};
 pub use table::{
-    ExpMapParams, ExpMapTable, Padding, Radius, TableEntry, BYTES_PER_SAMPLE, FLAG_MIRRORED,
+    ExpMapOptions, ExpMapTable, Padding, Radius, TableEntry, BYTES_PER_SAMPLE, FLAG_MIRRORED,
     FLAG_TRUNCATED, MAX_RADIUS_EDGES, MAX_SAMPLES,
 };
 pub use trace::{

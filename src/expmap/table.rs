@@ -76,9 +76,9 @@ impl Padding {
     }
 }
 
-/// Parameters of an [`ExpMapTable`].
+/// Options of an [`ExpMapTable`]: the polar grid of samples, the radius, the padding.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ExpMapParams {
+pub struct ExpMapOptions {
     /// Number of rings R (radii r_i = (i − ½)·ρ/R, i = 1..R). Default 8.
     pub rings: usize,
     /// Number of directions A (scaled polar angles θ_j = 2πj/A, j = 0..A−1). Default 16.
@@ -89,9 +89,9 @@ pub struct ExpMapParams {
     pub padding: Padding,
 }
 
-impl Default for ExpMapParams {
+impl Default for ExpMapOptions {
     fn default() -> Self {
-        ExpMapParams {
+        ExpMapOptions {
             rings: 8,
             directions: 16,
             radius: Radius::MeanEdgeLengths(5.0),
@@ -100,7 +100,7 @@ impl Default for ExpMapParams {
     }
 }
 
-impl ExpMapParams {
+impl ExpMapOptions {
     /// Checks the parameters against a manifold and returns the absolute radius.
     ///
     /// # Errors
@@ -230,10 +230,10 @@ pub struct TableEntry {
 ///
 /// # Example
 /// ```
-/// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+/// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 /// use manifold_cnn::{BuildOptions, Manifold};
 /// let m = Manifold::load("flat-torus:8x8", &BuildOptions::default()).unwrap();
-/// let params = ExpMapParams { rings: 2, directions: 4, radius: Radius::Absolute(2.0), ..Default::default() };
+/// let params = ExpMapOptions { rings: 2, directions: 4, radius: Radius::Absolute(2.0), ..Default::default() };
 /// let t = ExpMapTable::build(&m, &params).unwrap();
 /// assert_eq!(t.samples_per_vertex(), 8);
 /// assert_eq!(t.sample_radii()[..2], [0.5, 1.5]);
@@ -329,7 +329,7 @@ impl ExpMapTable {
     /// Builds the table: one straightest-geodesic trace per vertex and direction, landing at every ring.
     ///
     /// # Errors
-    /// As [`ExpMapParams::validate`], or if the table cannot be allocated.
+    /// As [`ExpMapOptions::validate`], or if the table cannot be allocated.
     ///
     /// # Complexity
     /// O(V·A·(faces crossed per trace + R)), parallel over vertices with rayon; deterministic (the
@@ -340,11 +340,11 @@ impl ExpMapTable {
     ///
     /// # Example
     /// ```
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// use std::f64::consts::PI;
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let params = ExpMapParams { rings: 2, directions: 8, radius: Radius::Absolute(0.5), ..Default::default() };
+    /// let params = ExpMapOptions { rings: 2, directions: 8, radius: Radius::Absolute(0.5), ..Default::default() };
     /// let table = ExpMapTable::build(&m, &params).unwrap();
     /// assert_eq!((table.vertex_count(), table.samples_per_vertex()), (42, 16));
     /// // A closed sphere truncates nothing; every sample travels its ring's radius, r_i = (i − ½)ρ/R.
@@ -354,7 +354,7 @@ impl ExpMapTable {
     /// let area: f64 = table.sample_weights().iter().sum();
     /// assert!((area - PI * 0.25).abs() < 1e-12);
     /// ```
-    pub fn build(m: &Manifold, params: &ExpMapParams) -> Result<ExpMapTable> {
+    pub fn build(m: &Manifold, params: &ExpMapOptions) -> Result<ExpMapTable> {
         Self::build_with_progress(m, params, |_, _| {})
     }
 
@@ -365,7 +365,7 @@ impl ExpMapTable {
     /// As [`build`](Self::build).
     pub fn build_with_progress(
         m: &Manifold,
-        params: &ExpMapParams,
+        params: &ExpMapOptions,
         progress: impl FnMut(usize, usize),
     ) -> Result<ExpMapTable> {
         params.validate(m)?;
@@ -380,7 +380,7 @@ impl ExpMapTable {
     /// As [`build`](Self::build).
     pub fn build_with_tracer(
         tracer: &Tracer<'_>,
-        params: &ExpMapParams,
+        params: &ExpMapOptions,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<ExpMapTable> {
         let m = tracer.manifold();

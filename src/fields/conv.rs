@@ -29,12 +29,12 @@ impl TransportedBasis for FieldKernel {
 /// commutes with: rotating every vertex's frame rotates every output vector back.
 /// ```
 /// use manifold_cnn::conv::{ConvOptions, Gauge};
-/// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+/// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
 /// use manifold_cnn::fields::{FieldConvolution, FieldKernel, FieldType};
 /// use manifold_cnn::kernel::{RadialBasis, RadialProfile};
 /// use manifold_cnn::{BuildOptions, Manifold, O2};
 /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-/// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+/// let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
 /// let radial = RadialBasis::new(RadialProfile::Gaussian, 2).unwrap();
 /// let (input, output) = (FieldType::scalars(1), FieldType::parse("1x1").unwrap());
 /// let kernel = FieldKernel::new(&input, &output, radial, false).unwrap();

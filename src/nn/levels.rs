@@ -10,7 +10,7 @@ use crate::conv::{
     CompileCache, CompileEvent, Compiler, ConvOperator, ConvOptions, Gauge, SpanningTree,
 };
 use crate::error::{Error, Result};
-use crate::expmap::{ExpMapParams, ExpMapTable, Padding, Radius};
+use crate::expmap::{ExpMapOptions, ExpMapTable, Padding, Radius};
 use crate::fields::{FieldKernel, FieldType};
 use crate::holonomy::HolonomyGroup;
 use crate::kernel::ConstrainedBasis;
@@ -67,7 +67,7 @@ pub struct MeshLevels {
     /// Whether the operators are also compiled in `f64`.
     f64: bool,
     /// The exp-map table's parameters (every level's).
-    params: ExpMapParams,
+    params: ExpMapOptions,
     /// The field convolutions compiled for a model ([`with_fields`](MeshLevels::with_fields)): level,
     /// kernel, operators.
     fields: Vec<(usize, FieldKernel, FieldOp)>,
@@ -325,7 +325,7 @@ impl MeshLevels {
         report: &mut dyn FnMut(CompileEvent<'_>),
     ) -> Result<MeshLevels> {
         let basis = constrained_basis(conv, group)?;
-        let params = ExpMapParams {
+        let params = ExpMapOptions {
             rings: conv.rings,
             directions: conv.directions,
             radius: Radius::MeanEdgeLengths(conv.radius_edges),

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use manifold_cnn::expmap::{ExpMapParams, ExpMapTable, Radius};
+use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 
 /// Build options that refuse every defect.
@@ -46,7 +46,7 @@ pub fn generate(spec: &str) -> MeshSource {
 
 /// The exp-map table of `m` with the default parameters but for `rings`, `directions` and `radius`.
 pub fn table(m: &Manifold, rings: usize, directions: usize, radius: Radius) -> ExpMapTable {
-    let params = ExpMapParams {
+    let params = ExpMapOptions {
         rings,
         directions,
         radius,
@@ -56,7 +56,7 @@ pub fn table(m: &Manifold, rings: usize, directions: usize, radius: Radius) -> E
 }
 
 /// The exp-map table of `m` with `params`, checked with [`assert_table_sane`].
-pub fn sane_table(m: &Manifold, params: &ExpMapParams) -> ExpMapTable {
+pub fn sane_table(m: &Manifold, params: &ExpMapOptions) -> ExpMapTable {
     let t = ExpMapTable::build(m, params).unwrap();
     assert_table_sane(m, &t);
     t

@@ -62,11 +62,11 @@ impl<T: Real> ConvOperator<T> {
     /// # Example
     /// ```
     /// use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
     /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     /// let basis = KernelBasis::Bins(PolarBins::new(2, 4).unwrap());
     /// let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge).unwrap();

@@ -44,11 +44,11 @@ impl<T: Real> ConvOperator<T> {
     /// # Example
     /// ```
     /// use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SimdPath, SpanningTree};
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
     /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let table = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     /// let op = ConvOperator::<f32>::new(&m, &table, &one, &gauge).unwrap();

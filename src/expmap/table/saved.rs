@@ -54,10 +54,10 @@ impl ExpMapTable {
     ///
     /// # Example
     /// ```
-    /// use manifold_cnn::expmap::{ExpMapParams, ExpMapTable};
+    /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let t = ExpMapTable::build(&m, &ExpMapParams::default()).unwrap();
+    /// let t = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     /// let path = std::env::temp_dir().join(format!("doc-table-{}.xmap", std::process::id()));
     /// t.save(&path).unwrap();
     /// assert_eq!(ExpMapTable::load(&path, &m).unwrap(), t);
