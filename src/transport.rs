@@ -223,11 +223,15 @@ impl Connection {
     /// The composed transport along a vertex path `p[0] → p[1] → … → p[n]`.
     ///
     /// # Errors
-    /// If two consecutive vertices are not adjacent.
+    /// If two consecutive vertices are not adjacent (a vertex the mesh lacks is adjacent to none).
     pub fn path_transport(&self, mesh: &Mesh, path: &[VertexId]) -> Result<O2, NotAdjacent> {
         let mut g = O2::IDENTITY;
+        let n = mesh.vertex_count();
         for (i, w) in path.windows(2).enumerate() {
-            let s = mesh.find_spoke(w[0], w[1]).ok_or(NotAdjacent {
+            let spoke = (w[0].index() < n && w[1].index() < n)
+                .then(|| mesh.find_spoke(w[0], w[1]))
+                .flatten();
+            let s = spoke.ok_or(NotAdjacent {
                 position: i,
                 vertices: (w[0], w[1]),
             })?;
@@ -239,7 +243,8 @@ impl Connection {
     /// Holonomy of a closed vertex loop `p[0] → … → p[n−1] → p[0]` (the last vertex need not repeat the
     /// first), as a map of the tangent space at `p[0]` to itself. The transport alone: the free function
     /// [`holonomy::loop_holonomy`](crate::holonomy::loop_holonomy) also finds the region the loop
-    /// encloses, and fails the same way.
+    /// encloses, and checks more: it refuses an empty cycle (here the identity) and a cycle that
+    /// repeats its first vertex at the end (here closed as given).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] (named `"loop"`) if two consecutive vertices are not adjacent.

@@ -24,7 +24,7 @@ fn run_limited(megabytes: u64, args: &str) -> (Option<i32>, String) {
 }
 
 fn sweep(args: &str, limits: impl Iterator<Item = u64>) {
-    let mut refused = 0;
+    let (mut refused, mut ran) = (0, 0);
     for mb in limits {
         let (code, err) = run_limited(mb, args);
         assert!(
@@ -37,9 +37,15 @@ fn sweep(args: &str, limits: impl Iterator<Item = u64>) {
                 "`{args}` under {mb} MB: {err}"
             );
             refused += 1;
+        } else {
+            ran += 1;
         }
     }
     assert!(refused > 0, "`{args}`: no limit of the sweep was refused");
+    assert!(
+        ran > 0,
+        "`{args}`: no limit of the sweep was enough to run it"
+    );
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! for the forward pass, 1e-4 of the largest gradient for the backward pass (sums of up to a few
 //! hundred `f32` products per value, in each path's own order).
 
+mod common;
+use common::random::signal;
 use manifold_cnn::conv::{
     ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Real, Signals, SignalsMut, SimdOperator,
     SimdPath, SpanningTree,
@@ -15,21 +17,6 @@ use manifold_cnn::conv::{
 use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile};
 use manifold_cnn::{BuildOptions, Manifold};
-
-/// Reproducible values in [−1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// The paths this processor has; a note for each it lacks.
 fn available_paths() -> Vec<SimdPath> {
@@ -158,8 +145,8 @@ fn every_path_agrees_with_the_f64_reference() {
         let nb = op32.basis_len();
         let reference = op64.with_simd(SimdPath::Auto).unwrap();
         for (batch, c_in, c_out) in SHAPES {
-            let x = noise(batch * n * c_in, 9);
-            let w = noise(nb * c_in * c_out, 10);
+            let x = signal(batch * n * c_in, 9);
+            let w = signal(nb * c_in * c_out, 10);
             let want = passes(reference, &x, c_in, &w, c_out);
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
@@ -192,9 +179,9 @@ fn row_layout_passes_agree_across_paths() {
     let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
     let (n, nb) = (m.mesh.vertex_count(), op32.basis_len());
     for (batch, c_in, c_out) in [(1, 16, 16), (3, 8, 21), (16, 5, 7)] {
-        let x = noise(batch * n * c_in, 3);
-        let w = noise(nb * c_in * c_out, 4);
-        let go = noise(batch * n * c_out, 5);
+        let x = signal(batch * n * c_in, 3);
+        let w = signal(nb * c_in * c_out, 4);
+        let go = signal(batch * n * c_out, 5);
         let run64 = || {
             let mut out = vec![0.0; batch * n * c_out];
             let mut kept = vec![0.0; n * nb * batch * c_in];

@@ -13,9 +13,6 @@ pub const MAX_MEMORY_VAR: &str = "MANIFOLD_CNN_MAX_MEMORY";
 
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// Room kept free for the allocator beyond a request's arrays (as `mesh::ensure_memory` keeps).
-const ALLOCATOR_SLACK: f64 = (64u64 << 20) as f64;
-
 /// Parses a byte count with an optional binary suffix (`512`, `64M`, `4G`).
 fn parse_bytes(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -99,7 +96,7 @@ pub fn check_memory(
     let (limit, source) = memory_limit()?;
     // The allocator's own reservations (each worker thread's heap takes segments of its own) come
     // on top of the arrays: without this slack a request that just fits aborts in a small allocation.
-    if need + ALLOCATOR_SLACK <= limit {
+    if need + manifold_cnn::mesh::ALLOCATOR_SLACK as f64 <= limit {
         return Ok(());
     }
     let mut parts = parts.to_vec();

@@ -188,19 +188,25 @@ impl Isa {
     }
 }
 
+/// Whether `T` is `f32` itself: the kernels are chosen by [`Real::IS_F32`] (`Real` is sealed, so only
+/// `f32` sets it), and the casts below check the type as well (the comparison folds to a constant).
+fn is_f32<T: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+}
+
 /// `v` viewed as `f32`, for the `f32` kernels.
 ///
 /// # Panics
-/// Unless `T` is `f32` ([`Real::IS_F32`]): the kernels are chosen by that constant, so this holds.
+/// Unless `T` is `f32`: the kernels are chosen by [`Real::IS_F32`], so this holds.
 fn as_f32<T: Real>(v: &[T]) -> &[f32] {
-    assert!(T::IS_F32, "an f32 kernel was given another type");
-    // SAFETY: `T` is `f32` (IS_F32 is true only in f32's impl of Real), so the cast is the identity.
+    assert!(is_f32::<T>(), "an f32 kernel was given another type");
+    // SAFETY: `T` is `f32` (asserted above), so the cast is the identity.
     unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) }
 }
 
 /// `v` viewed as `f32`, mutably (see [`as_f32`]).
 fn as_f32_mut<T: Real>(v: &mut [T]) -> &mut [f32] {
-    assert!(T::IS_F32, "an f32 kernel was given another type");
+    assert!(is_f32::<T>(), "an f32 kernel was given another type");
     // SAFETY: as in `as_f32`.
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) }
 }
@@ -674,7 +680,10 @@ unsafe fn tile_f32_avx512<const BN: usize, const LN: usize>(
 #[target_feature(enable = "avx512f")]
 unsafe fn gemm_f32_avx512(m: usize, k: usize, n: usize, y: &[f32], w: &[f32], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    assert!(y.len() >= m * k && w.len() >= k * n && out.len() >= m * n && n.is_multiple_of(16));
+    let fits = |len: usize, a: usize, b: usize| a.checked_mul(b).is_some_and(|ab| len >= ab);
+    assert!(
+        fits(y.len(), m, k) && fits(w.len(), k, n) && fits(out.len(), m, n) && n.is_multiple_of(16)
+    );
     let mut r0 = 0;
     while r0 < m {
         let rows = (m - r0).min(8);

@@ -3,9 +3,17 @@
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Mul};
 
-/// A floating-point type the [`ConvOperator`](super::ConvOperator) can run in.
+mod sealed {
+    /// Only `f32` and `f64` are [`Real`](super::Real): the SIMD kernels view `f32` slices through it.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point type the [`ConvOperator`](super::ConvOperator) can run in: `f32` or `f64` (sealed).
 pub trait Real:
-    Copy
+    sealed::Sealed
+    + Copy
     + Default
     + Debug
     + Send

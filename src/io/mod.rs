@@ -140,7 +140,7 @@ pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
             Ok(0) => return Ok(bytes),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(e.to_string())),
+            Err(e) => return Err(Error::io(path.display(), e)),
         };
         bytes.try_reserve(n).map_err(|_| {
             io(format!(

@@ -165,7 +165,7 @@ pub fn build_memory_estimate(vertices: u64, faces: u64) -> u64 {
 /// reserves its own segments, so a small mesh near a memory limit fails in a 100-byte allocation
 /// although its arrays fit (measured: `bull.obj`, 7 MB of arrays, aborted under limits 26 MB above
 /// the smallest that runs `icosphere:1`).
-const ALLOCATOR_SLACK: u64 = 64 << 20;
+pub const ALLOCATOR_SLACK: u64 = 64 << 20;
 
 /// Checks that `bytes` (plus the allocator's slack of 64 MiB) can be allocated now, by reserving them
 /// and giving them back (address space only: the pages are never touched, so this costs a system

@@ -185,7 +185,15 @@ impl Builder<'_> {
             | LayerSpec::Residual { .. }
             | LayerSpec::GlobalPool { .. }
             | LayerSpec::Dense { .. } => self.structural_layer(spec, at, flow),
-            _ => self.pointwise_layer(spec, at, flow),
+            LayerSpec::Conv { .. }
+            | LayerSpec::Linear { .. }
+            | LayerSpec::Relu
+            | LayerSpec::Gelu
+            | LayerSpec::Tanh
+            | LayerSpec::Sigmoid
+            | LayerSpec::LeakyRelu { .. }
+            | LayerSpec::Norm
+            | LayerSpec::Dropout { .. } => self.pointwise_layer(spec, at, flow),
         }
     }
 
