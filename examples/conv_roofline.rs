@@ -17,80 +17,11 @@ use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::io::npz::write_npy_f32;
 use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Manifold};
-use rayon::prelude::*;
 use serde_json::json;
 use std::time::Instant;
 
 #[path = "../benches/support/mod.rs"]
 mod support;
-
-/// STREAM triad a = b + s·c over three 512 MiB arrays, both cores; best of 5, counting 3 arrays moved.
-fn stream_triad() -> f64 {
-    let n = 1 << 26;
-    let b = vec![1.0f64; n];
-    let c = vec![2.0f64; n];
-    let mut a = vec![0.0f64; n];
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        a.par_chunks_mut(1 << 16)
-            .zip(b.par_chunks(1 << 16))
-            .zip(c.par_chunks(1 << 16))
-            .for_each(|((a, b), c)| {
-                for i in 0..a.len() {
-                    a[i] = b[i] + 3.0 * c[i];
-                }
-            });
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    assert!(a[n / 2] == 7.0);
-    3.0 * 8.0 * n as f64 / best / 1e9
-}
-
-/// f32 FMA throughput on both cores: independent 8-wide FMA chains.
-fn fma_peak() -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn chains(iters: usize) -> f32 {
-                use std::arch::x86_64::*;
-                let m = _mm256_set1_ps(0.999_999);
-                let a = _mm256_set1_ps(1e-7);
-                let mut acc = [_mm256_set1_ps(1.0); 10];
-                for _ in 0..iters {
-                    for r in acc.iter_mut() {
-                        *r = _mm256_fmadd_ps(*r, m, a);
-                    }
-                }
-                let mut out = [0f32; 8];
-                let mut s = acc[0];
-                for r in &acc[1..] {
-                    s = _mm256_add_ps(s, *r);
-                }
-                _mm256_storeu_ps(out.as_mut_ptr(), s);
-                out.iter().sum()
-            }
-            let iters = 20_000_000usize;
-            let threads = rayon::current_num_threads();
-            // Best of five: one run can lose a core to the rest of the machine for a moment.
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let t = Instant::now();
-                // SAFETY: the features were detected above.
-                let s: f32 = (0..threads)
-                    .into_par_iter()
-                    .map(|_| unsafe { chains(iters) })
-                    .sum();
-                best = best.min(t.elapsed().as_secs_f64());
-                assert!(s.is_finite());
-            }
-            return (threads * iters * 10 * 8 * 2) as f64 / best / 1e9;
-        }
-    }
-    f64::NAN
-}
 
 fn median_forward(op: &ConvOperator<f32>, c: usize, reps: usize) -> f64 {
     let n = op.vertex_count();
@@ -136,8 +67,9 @@ fn main() {
     let compare = !args.iter().any(|a| a == "--no-compare");
     std::fs::create_dir_all("out").unwrap();
 
-    let bandwidth = stream_triad();
-    let peak = fma_peak();
+    let bandwidth = support::stream_triad();
+    // 8-wide FMA chains: the peak this roofline has always used (issue 5).
+    let peak = support::fma_peak(manifold_cnn::conv::SimdPath::Avx2);
     eprintln!("STREAM triad {bandwidth:.1} GB/s; f32 FMA peak {peak:.0} GFLOP/s");
 
     let src = support::source(&spec);
