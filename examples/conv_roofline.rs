@@ -12,10 +12,8 @@
 //! (benches/conv_reference.py) on the same machine, with the speed-up over each. Prints a report and
 //! writes it as JSON to `out/conv_roofline.json`.
 
-use manifold_cnn::conv::{ConvOperator, Gauge, KernelWeights, Signals, SignalsMut, SpanningTree};
-use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
+use manifold_cnn::conv::{ConvOperator, KernelWeights, Signals, SignalsMut};
 use manifold_cnn::io::npz::write_npy_f32;
-use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Manifold};
 use serde_json::json;
 use std::time::Instant;
@@ -43,20 +41,6 @@ fn median_forward(op: &ConvOperator<f32>, c: usize, reps: usize) -> f64 {
     times[reps / 2]
 }
 
-fn compile(m: &Manifold) -> ConvOperator<f32> {
-    let params = ExpMapOptions {
-        rings: 8,
-        directions: 16,
-        radius: Radius::MeanEdgeLengths(3.0),
-        ..Default::default()
-    };
-    params.validate(m).unwrap();
-    let table = ExpMapTable::build(m, &params).unwrap();
-    let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
-    let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
-    ConvOperator::new(m, &table, &basis, &gauge).unwrap()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let spec = args
@@ -76,7 +60,7 @@ fn main() {
     let m = Manifold::from_source(&src, &BuildOptions::default()).unwrap();
     let n = m.mesh.vertex_count();
     let t = Instant::now();
-    let op = compile(&m);
+    let op = support::roofline_operator(&m);
     let precompile = t.elapsed().as_secs_f64();
     eprintln!(
         "{spec}: {n} vertices, {} entries ({:.1} per row), precompile {precompile:.1} s",
@@ -188,7 +172,7 @@ fn main() {
     drop(src);
     let relabelled = {
         let ms = Manifold::from_source(&shuffled, &BuildOptions::default()).unwrap();
-        let ops = compile(&ms);
+        let ops = support::roofline_operator(&ms);
         median_forward(&ops, 16, 5)
     };
     let ordered16 = report["forward"][0]["seconds"].as_f64().unwrap();

@@ -17,31 +17,14 @@
 //! medians per path. Prints a table and writes it as JSON to `out/simd_paths.json`.
 
 use manifold_cnn::conv::{
-    ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SimdPath,
-    SpanningTree,
+    ConvOperator, KernelWeights, KernelWeightsMut, Signals, SignalsMut, SimdPath,
 };
-use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
-use manifold_cnn::kernel::{KernelBasis, PolarBins};
 use manifold_cnn::{BuildOptions, Manifold};
 use serde_json::json;
 use std::time::Instant;
 
 #[path = "../benches/support/mod.rs"]
 mod support;
-
-fn compile(m: &Manifold) -> ConvOperator<f32> {
-    let params = ExpMapOptions {
-        rings: 8,
-        directions: 16,
-        radius: Radius::MeanEdgeLengths(3.0),
-        ..Default::default()
-    };
-    params.validate(m).unwrap();
-    let table = ExpMapTable::build(m, &params).unwrap();
-    let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
-    let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
-    ConvOperator::new(m, &table, &basis, &gauge).unwrap()
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -106,7 +89,7 @@ fn main() {
         }
         Err(e) => {
             eprintln!("{spec}: compiling the operator ({e})");
-            let op = compile(&m);
+            let op = support::roofline_operator(&m);
             op.save(&op_path).unwrap();
             op
         }

@@ -134,3 +134,22 @@ pub fn fma_peak(path: manifold_cnn::conv::SimdPath) -> f64 {
         f64::NAN
     }
 }
+
+/// The operator the roofline examples measure: 8 rings × 16 directions, radius 3 mean edge lengths,
+/// 16 polar bins (`bins:2:8`), f32.
+pub fn roofline_operator(m: &manifold_cnn::Manifold) -> manifold_cnn::conv::ConvOperator<f32> {
+    use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
+    use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
+    use manifold_cnn::kernel::{KernelBasis, PolarBins};
+    let options = ExpMapOptions {
+        rings: 8,
+        directions: 16,
+        radius: Radius::MeanEdgeLengths(3.0),
+        ..Default::default()
+    };
+    options.validate(m).unwrap();
+    let table = ExpMapTable::build(m, &options).unwrap();
+    let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
+    let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();
+    ConvOperator::new(m, &table, &basis, &gauge).unwrap()
+}
