@@ -130,6 +130,22 @@ impl Manifold {
         self.identity
     }
 
+    /// Checks that a stage (`"exp-map table"`, `"gauge"`, a saved file…) was built for this mesh.
+    ///
+    /// # Errors
+    /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) naming the stage and both identities.
+    pub fn check_identity(&self, stage: &'static str, built_for: MeshIdentity) -> Result<()> {
+        if built_for == self.identity {
+            Ok(())
+        } else {
+            Err(crate::Error::MeshMismatch {
+                stage,
+                built_for,
+                given: self.identity,
+            })
+        }
+    }
+
     /// Loads a mesh spec (an `.obj` path or a primitive such as `icosphere:3`) and builds every stage.
     ///
     /// # Errors

@@ -102,19 +102,8 @@ impl<T: Real> ConvOperator<T> {
 /// Same counts are not enough (icosphere:2 and grid:18x9 both have 162 vertices): the stages index
 /// faces and vertices of their own mesh.
 fn check_meshes(m: &Manifold, table: &ExpMapTable, gauge: &Gauge) -> Result<()> {
-    for (stage, built_for) in [
-        ("exp-map table", table.mesh_identity()),
-        ("gauge", gauge.mesh_identity()),
-    ] {
-        if built_for != m.identity() {
-            return Err(Error::MeshMismatch {
-                stage,
-                built_for,
-                given: m.identity(),
-            });
-        }
-    }
-    Ok(())
+    m.check_identity("exp-map table", table.mesh_identity())?;
+    m.check_identity("gauge", gauge.mesh_identity())
 }
 
 /// The order in which the operator stores its rows and columns, chosen so that a block of consecutive

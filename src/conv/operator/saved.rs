@@ -4,7 +4,7 @@
 
 use super::{ConvOperator, Quadrature};
 use crate::conv::Real;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::saved::{first_bad, SavedReader, SavedWriter};
 use crate::manifold::{Manifold, MeshIdentity};
 use std::path::Path;
@@ -152,13 +152,7 @@ impl<T: Real> ConvOperator<T> {
             faces: usize::try_from(nf).unwrap_or(usize::MAX),
             fingerprint,
         };
-        if built_for != m.identity() {
-            return Err(Error::MeshMismatch {
-                stage: "saved convolution operator",
-                built_for,
-                given: m.identity(),
-            });
-        }
+        m.check_identity("saved convolution operator", built_for)?;
         let quadrature = match quadrature {
             0 => Quadrature::Mean,
             1 => Quadrature::Integral,

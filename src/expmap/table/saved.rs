@@ -3,7 +3,7 @@
 //! The format is documented on [`TABLE_FORMAT_VERSION`].
 
 use super::{ExpMapTable, Padding, FLAG_MIRRORED, FLAG_TRUNCATED, MAX_SAMPLES};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::saved::{first_bad, SavedReader, SavedWriter};
 use crate::manifold::{Manifold, MeshIdentity};
 use std::path::Path;
@@ -121,13 +121,7 @@ impl ExpMapTable {
             faces: usize::try_from(nf).unwrap_or(usize::MAX),
             fingerprint,
         };
-        if built_for != m.identity() {
-            return Err(Error::MeshMismatch {
-                stage: "saved exp-map table",
-                built_for,
-                given: m.identity(),
-            });
-        }
+        m.check_identity("saved exp-map table", built_for)?;
         let (nv, nf) = (built_for.vertices, built_for.faces);
         let padding = match padding {
             0 => Padding::Zero,
