@@ -18,7 +18,7 @@
 use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
 use manifold_cnn::kernel::KernelBasis;
-use manifold_cnn::{io, subdivide, BuildOptions, Manifold};
+use manifold_cnn::{io, BuildOptions, Manifold};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -100,16 +100,8 @@ fn main() {
     if meshes.is_empty() {
         meshes = vec!["icosphere:8".into(), "bull_loop4".into()];
     }
-    let source = |name: &str| match name.strip_prefix("bull_loop") {
-        Some(k) if name != "bull_loop4" => {
-            let bull = io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj"))
-                .expect("meshes/bull.obj");
-            subdivide::subdivide(&bull, k.parse().expect("bull_loopK")).expect("Loop subdivision")
-        }
-        _ => support::source(name),
-    };
     if let Some(path) = value("--write-obj") {
-        let src = source(&meshes[0]);
+        let src = support::source(&meshes[0]);
         let positions = src.positions.expect("positions");
         io::obj::write_obj(&path, &positions, &src.faces).expect("write OBJ");
         println!(

@@ -64,7 +64,7 @@ impl std::fmt::Display for MeshIdentity {
 }
 
 /// SplitMix64's finalizer: a bijective mix in which every input bit affects every output bit.
-fn mix(x: u64) -> u64 {
+pub(crate) fn mix(x: u64) -> u64 {
     let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)

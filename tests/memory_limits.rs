@@ -2,6 +2,7 @@
 //! never killed by an allocation failure ("memory allocation of N bytes failed", SIGABRT). The sweep
 //! crosses the band where the estimate passes but the arrays, the allocator's segments and the
 //! export's transients must still fit, which is where the estimates were too small before.
+#![cfg(target_os = "linux")] // the address-space limit is set with `ulimit -v` through `sh`
 
 use std::process::Command;
 

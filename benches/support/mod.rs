@@ -3,15 +3,17 @@
 
 use manifold_cnn::{io, subdivide, MeshSource};
 
-/// A mesh spec, or `bull_loop4`: meshes/bull.obj after four Loop subdivisions (1,586,690 vertices).
+/// A mesh spec, or `bull_loopK`: meshes/bull.obj after K Loop subdivisions (K = 4: 1,586,690
+/// vertices).
 pub fn source(spec: &str) -> MeshSource {
-    match spec {
-        "bull_loop4" => {
+    match spec.strip_prefix("bull_loop") {
+        Some(k) => {
             let bull = io::obj::read_obj(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/bull.obj"))
                 .expect("meshes/bull.obj");
-            subdivide::subdivide(&bull, 4).expect("Loop subdivision of bull")
+            let k = k.parse().expect("bull_loopK: K a number of subdivisions");
+            subdivide::subdivide(&bull, k).expect("Loop subdivision of bull")
         }
-        other => io::load_source(other).unwrap(),
+        None => io::load_source(spec).unwrap(),
     }
 }
 

@@ -11,6 +11,8 @@ pub struct CompileReport {
     last: Instant,
     /// Stages loaded from the cache.
     pub loaded: usize,
+    /// Whether the operator (not only the table) was loaded from the cache.
+    pub operator_loaded: bool,
     /// Stages written to the cache.
     pub saved: usize,
 }
@@ -22,6 +24,7 @@ impl CompileReport {
             label: label.into(),
             last: Instant::now(),
             loaded: 0,
+            operator_loaded: false,
             saved: 0,
         }
     }
@@ -35,7 +38,10 @@ impl CompileReport {
     pub fn event(&mut self, e: CompileEvent<'_>) {
         let label = &self.label;
         match e {
-            CompileEvent::Loaded { .. } => self.loaded += 1,
+            CompileEvent::Loaded { stage, .. } => {
+                self.loaded += 1;
+                self.operator_loaded |= stage == Stage::Operator;
+            }
             CompileEvent::Saved { .. } => self.saved += 1,
             CompileEvent::Rejected { stage, path, error } => errln!(
                 "{label}: warning: the cached {} {} cannot be used ({error}); compiling it again",

@@ -386,7 +386,7 @@ fn compile(
     Ok(Compiled {
         op,
         path,
-        loaded: report.loaded > 0,
+        loaded: report.operator_loaded,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

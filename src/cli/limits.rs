@@ -96,7 +96,9 @@ pub fn check_memory(
     let (limit, source) = memory_limit()?;
     // The allocator's own reservations (each worker thread's heap takes segments of its own) come
     // on top of the arrays: without this slack a request that just fits aborts in a small allocation.
-    if need + manifold_cnn::mesh::ALLOCATOR_SLACK as f64 <= limit {
+    // What the message states as allowed is the limit less the slack.
+    let limit = (limit - manifold_cnn::mesh::ALLOCATOR_SLACK as f64).max(0.0);
+    if need <= limit {
         return Ok(());
     }
     let mut parts = parts.to_vec();
@@ -111,7 +113,7 @@ pub fn check_memory(
         name: parameter,
         message: format!(
             "{request} needs ~{:.3} GiB ({}), more than the ~{:.3} GiB allowed by {source} \
-             (set {MAX_MEMORY_VAR} to change the limit)",
+             less 64 MiB kept for the allocator (set {MAX_MEMORY_VAR} to change the limit)",
             need / GIB,
             detail.join(", "),
             limit / GIB

@@ -9,7 +9,6 @@ use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
 use crate::manifold::Manifold;
 use crate::transport::O2;
 use rayon::prelude::*;
-use std::f64::consts::PI;
 
 /// Options of [`HolonomyAnalysis::new`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -162,7 +161,7 @@ impl HolonomyAnalysis {
         let roots = component_roots(m, &vertex_components, options.base);
         let tree = TreeCotree::new(mesh, &m.connection, &roots);
         let (face_holonomies, face_generators) = face_loop_holonomies(m, tree.vertex_tree());
-        let vertex_defects = interior_vertex_defects(m);
+        let vertex_defects = m.geometry.vertex_angle_defects(&m.mesh);
 
         // Generators go into the builders in a fixed order (faces, vertex defects, then the loops
         // component by component), so the classification is the same run to run.
@@ -306,16 +305,7 @@ impl HolonomyAnalysis {
 
 /// [`HolonomyOptions::base`], if given, is a vertex of the mesh.
 fn check_base(m: &Manifold, base: Option<VertexId>) -> Result<()> {
-    match base {
-        Some(b) if b.index() >= m.mesh.vertex_count() => Err(Error::InvalidParameter {
-            name: "base",
-            message: format!(
-                "vertex {b} does not exist (the mesh has {} vertices)",
-                m.mesh.vertex_count()
-            ),
-        }),
-        _ => Ok(()),
-    }
+    base.map_or(Ok(()), |b| super::loops::check_vertex(&m.mesh, b, "base"))
 }
 
 /// The base vertex of every component: `base` in its own, the lowest-numbered vertex elsewhere.
@@ -365,20 +355,6 @@ fn face_loop_holonomies(m: &Manifold, vt: &VertexTree) -> (Vec<f64>, Vec<f64>) {
             (hol.angle, at_base.angle)
         })
         .unzip()
-}
-
-/// The angle defect `2π − Θ_v` of every interior vertex, 0 on the boundary.
-fn interior_vertex_defects(m: &Manifold) -> Vec<f64> {
-    let mesh = &m.mesh;
-    mesh.vertices()
-        .map(|v| {
-            if mesh.is_boundary_vertex(v) {
-                0.0
-            } else {
-                2.0 * PI - m.geometry.vertex_angle_sums()[v.index()]
-            }
-        })
-        .collect()
 }
 
 /// The generator loops of component `c`, one per leftover edge of the tree–cotree decomposition, in

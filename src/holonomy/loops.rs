@@ -91,7 +91,7 @@ impl LoopHolonomy {
     }
 }
 
-fn check_vertex(mesh: &Mesh, v: VertexId, name: &'static str) -> Result<()> {
+pub(super) fn check_vertex(mesh: &Mesh, v: VertexId, name: &'static str) -> Result<()> {
     if v.index() >= mesh.vertex_count() {
         return Err(Error::InvalidParameter {
             name,

@@ -412,8 +412,6 @@ impl ReadAs for bool {
     }
 }
 
-/// Reads the data of one `.npy` stream with `read`; `what` (the element type asked for) prefixes
-/// messages.
 /// A reader that counts the bytes it has delivered (shared, so that it can be read while the
 /// `NpyFile` owns the reader).
 struct Counted<R> {
@@ -429,6 +427,8 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// Reads the data of one `.npy` stream with `read`; `what` (the element type asked for) prefixes
+/// messages.
 fn read_npy_stream<T, R: Read>(
     reader: R,
     what: &str,

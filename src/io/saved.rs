@@ -65,11 +65,7 @@ pub struct Checksum {
 
 const PRIME: u64 = 0x9E37_79B9_7F4A_7C15;
 
-fn mix(x: u64) -> u64 {
-    let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
+use crate::manifold::mix;
 
 impl Default for Checksum {
     fn default() -> Self {

@@ -235,7 +235,8 @@ impl Mesh {
         let orient = orientation::orient(&clean.faces, &clean.side_twin);
         let flip = &orient.flip;
         let flipped_faces = flip.par_iter().filter(|&&x| x).count();
-        let (faces, halfedge_twin) = oriented_faces(&clean.faces, clean.side_twin, flip);
+        let (faces, halfedge_twin) =
+            oriented_faces(&clean.faces, clean.side_twin, flip, flipped_faces > 0);
         if flipped_faces > 0 {
             corners.flip(flip);
             corners::flip_corners(&mut references.corner, flip);
@@ -598,6 +599,7 @@ fn oriented_faces(
     faces: &[[u32; 3]],
     side_twin: Vec<u32>,
     flip: &[bool],
+    any_flipped: bool,
 ) -> (Vec<[VertexId; 3]>, Vec<u32>) {
     let oriented = faces
         .par_iter()
@@ -607,7 +609,7 @@ fn oriented_faces(
             g.map(VertexId)
         })
         .collect();
-    if !flip.par_iter().any(|&f| f) {
+    if !any_flipped {
         return (oriented, side_twin);
     }
     // Flipping [a, b, c] to [a, c, b] turns side k into side 2 − k (a→b becomes b→a, …).

@@ -197,18 +197,30 @@ multiversion! {
             for idx in perm.chunks_exact(w) {
                 for k in 0..w {
                     xb[k] = xrow[idx[k] as usize];
-                    gb[k] = grow[idx[k] as usize];
+                    if backward {
+                        gb[k] = grow[idx[k] as usize];
+                    }
                 }
                 for t in 0..n {
                     v[t] = T::default();
                     gv[t] = T::default();
                 }
-                for j in 0..w {
-                    let (aj, pj) = (&at[j * n..(j + 1) * n], &p[j * n..(j + 1) * n]);
-                    let (cj, gj) = (xb[j], gb[j]);
-                    for t in 0..n {
-                        v[t] += aj[t] * cj;
-                        gv[t] += pj[t] * gj;
+                // Pᵀ g only where the backward needs it: the forward would throw it away.
+                if backward {
+                    for j in 0..w {
+                        let (aj, pj) = (&at[j * n..(j + 1) * n], &p[j * n..(j + 1) * n]);
+                        let (cj, gj) = (xb[j], gb[j]);
+                        for t in 0..n {
+                            v[t] += aj[t] * cj;
+                            gv[t] += pj[t] * gj;
+                        }
+                    }
+                } else {
+                    for j in 0..w {
+                        let (aj, cj) = (&at[j * n..(j + 1) * n], xb[j]);
+                        for t in 0..n {
+                            v[t] += aj[t] * cj;
+                        }
                     }
                 }
                 // ReLU: forward keeps v where positive, backward passes the gradient there.

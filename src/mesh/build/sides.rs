@@ -67,18 +67,13 @@ fn sort_buckets(count: &[u32], pairs: &mut [(u32, u32)]) {
     const VERTICES_PER_TASK: usize = 4096;
     const INSERTION_SORT_MAX: usize = 32;
     let vertex_count = count.len() - 1;
-    let mut blocks: Vec<(usize, &mut [(u32, u32)])> = Vec::new();
-    let mut rest = pairs;
-    let mut v = 0;
-    while v < vertex_count {
+    let starts: Vec<usize> = (0..vertex_count).step_by(VERTICES_PER_TASK).collect();
+    let lens = starts.iter().map(|&v| {
         let end = (v + VERTICES_PER_TASK).min(vertex_count);
-        let len = (count[end] - count[v]) as usize;
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        blocks.push((v, head));
-        rest = tail;
-        v = end;
-    }
-    blocks.into_par_iter().for_each(|(v0, block)| {
+        (count[end] - count[v]) as usize
+    });
+    let blocks = crate::disjoint::split_lengths(pairs, lens);
+    starts.into_par_iter().zip(blocks).for_each(|(v0, block)| {
         let base = count[v0] as usize;
         let mut v = v0;
         let mut steps = 0u64;
