@@ -492,20 +492,31 @@ impl<T: Real> ConvOperator<T> {
                         let rows = blk * BLOCK..(blk * BLOCK + BLOCK).min(n);
                         let o = &mut o[..rows.len() * batch * out_width];
                         product(y, z, blk, o);
-                        for (r, p) in rows.enumerate() {
-                            let v = self.order[p] as usize;
-                            for sig in 0..batch {
-                                let at = (r * batch + sig) * out_width;
-                                // SAFETY: `order` is a permutation of 0..N (checked in
-                                // `check_indices`), so each (signal, vertex) row of the output is
-                                // written by exactly one block.
-                                unsafe {
-                                    dst.write((sig * n + v) * out_width, &o[at..at + out_width]);
-                                }
-                            }
-                        }
+                        self.scatter_rows(&dst, rows, batch, out_width, o);
                     },
                 );
+            }
+        }
+    }
+
+    /// Writes the output rows `rows` (in row order, `batch` signals of `width` each, in `o`) to their
+    /// vertices' places in the signal-major vertex layout of `dst`.
+    fn scatter_rows(
+        &self,
+        dst: &DisjointWrites<T>,
+        rows: std::ops::Range<usize>,
+        batch: usize,
+        width: usize,
+        o: &[T],
+    ) {
+        let n = self.vertex_count();
+        for (r, p) in rows.enumerate() {
+            let v = self.order[p] as usize;
+            for sig in 0..batch {
+                let at = (r * batch + sig) * width;
+                // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so each
+                // (signal, vertex) row of the output is written by exactly one block.
+                unsafe { dst.write((sig * n + v) * width, &o[at..at + width]) };
             }
         }
     }
@@ -1091,16 +1102,7 @@ impl<T: Real> ConvOperator<T> {
                     let xs = &x[r0 * batch * c_in..(r0 + m) * batch * c_in];
                     tile_weight_gradient(tile, &z, xs, c_in, &mut acc, &mut scratch, isa);
                     if vertex_order {
-                        for (r, p) in rows.enumerate() {
-                            let v = self.order[p] as usize;
-                            for sig in 0..batch {
-                                let at = (r * batch + sig) * c_in;
-                                // SAFETY: `order` is a permutation of 0..N (checked in
-                                // `check_indices`), so each (signal, vertex) row of the output is
-                                // written by exactly one block.
-                                unsafe { dst.write((sig * n + v) * c_in, &o[at..at + c_in]) };
-                            }
-                        }
+                        self.scatter_rows(&dst, rows, batch, c_in, o);
                     } else {
                         // SAFETY: blocks cover disjoint ranges of rows, so of the output.
                         unsafe { dst.write(r0 * batch * c_in, o) };

@@ -168,7 +168,7 @@ impl NpzWriter {
     /// [`Error::Io`] if the file cannot be created.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path_s = path.as_ref().display().to_string();
-        let file = File::create(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+        let file = File::create(path.as_ref()).map_err(|e| Error::io(&path_s, e))?;
         let failure = Failure::default();
         let sink = Sink {
             file: BufWriter::new(file),
@@ -293,7 +293,7 @@ impl NpzWriter {
         self.check(&"")?;
         let mut sink = finished.map_err(|e| io_error(&self.path, e))?;
         let flushed = sink.file.flush();
-        flushed.map_err(|e| io_error(&self.path, e))
+        flushed.map_err(|e| Error::io(&self.path, e))
     }
 }
 
@@ -309,7 +309,7 @@ impl NpzWriter {
 pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[u64], data: &[f32]) -> Result<()> {
     check_shape(shape, data.len(), "write_npy_f32");
     let path_s = path.as_ref().display().to_string();
-    let err = |e: io::Error| io_error(&path_s, e);
+    let err = |e: io::Error| Error::io(&path_s, e);
     let file = File::create(path.as_ref()).map_err(err)?;
     let mut w = BufWriter::with_capacity(1 << 16, file);
     write_npy_to(&mut w, shape, data).map_err(err)?;
@@ -472,7 +472,7 @@ fn read_npy_file<T>(
 ) -> Result<(Vec<u64>, Vec<T>)> {
     let path_s = path.display().to_string();
     let file = super::open_input(path)?;
-    read_npy_stream(BufReader::new(file), what, read).map_err(|e| io_error(&path_s, e))
+    read_npy_stream(BufReader::new(file), what, read).map_err(|e| Error::io(&path_s, e))
 }
 
 /// numpy's name of a dtype with its descriptor, e.g. `float64 ('<f8')`; the descriptor alone for
@@ -576,7 +576,7 @@ pub fn read_npy_integers(path: impl AsRef<Path>) -> Result<(Vec<u64>, Vec<i64>)>
 fn read_npz<T: ReadAs>(path: &Path, name: &str) -> Result<(Vec<u64>, Vec<T>)> {
     super::check_input_size(path)?;
     let path_s = path.display().to_string();
-    let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| io_error(&path_s, e))?;
+    let mut archive = npyz::npz::NpzArchive::open(path).map_err(|e| Error::io(&path_s, e))?;
     let array = archive
         .by_name(name)
         .map_err(|e| io_error(&path_s, format_args!("array '{name}': {e}")))?
@@ -609,7 +609,7 @@ fn read_npz<T: ReadAs>(path: &Path, name: &str) -> Result<(Vec<u64>, Vec<T>)> {
 /// [`Error::Io`] if the file cannot be read or is not a zip archive.
 pub fn npz_array_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path_s = path.as_ref().display().to_string();
-    let archive = npyz::npz::NpzArchive::open(path.as_ref()).map_err(|e| io_error(&path_s, e))?;
+    let archive = npyz::npz::NpzArchive::open(path.as_ref()).map_err(|e| Error::io(&path_s, e))?;
     Ok(archive.array_names().map(str::to_string).collect())
 }
 

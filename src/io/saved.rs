@@ -189,7 +189,7 @@ impl SavedWriter {
     /// # Errors
     /// [`Error::Io`] naming `path`.
     pub fn create(path: &Path, magic: &[u8; 8], version: u32) -> Result<SavedWriter> {
-        let file = std::fs::File::create(path).map_err(|e| io_error(path, e.to_string()))?;
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path.display(), e))?;
         let mut w = SavedWriter {
             out: BufWriter::with_capacity(CHUNK, file),
             path: path.to_path_buf(),
@@ -205,7 +205,7 @@ impl SavedWriter {
         self.sum.update(b);
         self.out
             .write_all(b)
-            .map_err(|e| io_error(&self.path, e.to_string()))
+            .map_err(|e| Error::io(self.path.display(), e))
     }
 
     /// Writes a `u32`.
@@ -260,7 +260,7 @@ impl SavedWriter {
         self.out
             .write_all(&sum.to_le_bytes())
             .and_then(|()| self.out.flush())
-            .map_err(|e| io_error(&self.path, e.to_string()))
+            .map_err(|e| Error::io(self.path.display(), e))
     }
 }
 
@@ -295,7 +295,10 @@ impl SavedReader {
     ) -> Result<SavedReader> {
         let limit = max_saved_bytes()?;
         let input = super::open_limited(path, limit, MAX_SAVED_BYTES_VAR)?;
-        let len = std::fs::metadata(path)
+        // The open file's own length (not the path's again: that could name another file by now).
+        let len = input
+            .file
+            .metadata()
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len());
@@ -349,7 +352,7 @@ impl SavedReader {
                 }
                 Ok(n) => at += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(&self.path, e.to_string())),
+                Err(e) => return Err(Error::io(self.path.display(), e)),
             }
         }
         self.read += out.len() as u64;
@@ -396,7 +399,7 @@ impl SavedReader {
         let Some(want) = want else {
             return Err(self.invalid("the header's array sizes overflow".into()));
         };
-        let limit = max_saved_bytes()?;
+        let limit = self.input.limit;
         if want > limit {
             return Err(self.invalid(format!(
                 "the header describes {want} bytes, more than the limit of {limit} bytes for saved \
@@ -473,7 +476,7 @@ impl SavedReader {
                 }
                 Ok(n) => at += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(&self.path, e.to_string())),
+                Err(e) => return Err(Error::io(self.path.display(), e)),
             }
         }
         if u64::from_le_bytes(b) != want {
@@ -485,7 +488,7 @@ impl SavedReader {
         match self.input.read(&mut probe) {
             Ok(0) => Ok(()),
             Ok(_) => Err(self.invalid("trailing bytes after the checksum".into())),
-            Err(e) => Err(io_error(&self.path, e.to_string())),
+            Err(e) => Err(Error::io(self.path.display(), e)),
         }
     }
 }
