@@ -795,6 +795,15 @@ fn a_gauge_equivariant_model_trains_and_predicts() {
         .collect();
     assert!(runs[0]["train_loss"].is_f64(), "{runs:?}");
     assert_eq!(runs[0]["train_loss"], runs[1]["train_loss"], "{runs:?}");
+    // The cache was used, not ignored: the first run wrote the scalar operators there.
+    let operators = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".conv")
+        })
+        .count();
+    assert!(operators > 0, "no operator file in {cache}");
 
     // Fields of order ≥ 1 cannot reach a layer that takes scalars: the error names the layer.
     dir.write(
