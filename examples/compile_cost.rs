@@ -14,6 +14,8 @@
 //! the figures are the medians. Memory: a counting allocator wraps the system's, and the peak of the
 //! bytes allocated during the compile, above what was allocated when it started, is compared with
 //! [`ConvOperator::bytes`] (the operator stays allocated at the end, so the ratio is at least 1).
+//! Each stage's CPU time is split into user code and the kernel (Linux): the kernel's share is
+//! mostly the page faults of first touching the memory the stage allocates.
 
 use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
 use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
@@ -72,6 +74,34 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// This process's CPU seconds so far, in user code and in the kernel (on Linux, from
+/// /proc/self/stat; zeros elsewhere). The kernel's share of a stage is mostly page faults: the
+/// first touch of the memory it allocates.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th, in
+    // clock ticks (100 a second on Linux).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let field = |i: usize| -> f64 {
+        rest.split_whitespace()
+            .nth(i)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (field(11), field(12))
+}
+
+/// Wall, user and kernel seconds of `f`.
+fn timed<R>(f: impl FnOnce() -> R) -> (R, [f64; 3]) {
+    let (u0, s0) = cpu_seconds();
+    let t = Instant::now();
+    let r = f();
+    let wall = t.elapsed().as_secs_f64();
+    let (u1, s1) = cpu_seconds();
+    (r, [wall, u1 - u0, s1 - s0])
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -124,25 +154,37 @@ fn main() {
             Manifold::from_source(&support::source(name), &BuildOptions::default()).expect("mesh");
         let n = m.mesh.vertex_count();
         let (mut t_table, mut t_compile) = (Vec::new(), Vec::new());
+        let (mut cpu_table, mut cpu_compile) = (Vec::new(), Vec::new());
         let (mut extra, mut bytes, mut nnz) = (0, 0, 0);
         for _ in 0..runs {
-            let t = Instant::now();
-            let table = ExpMapTable::build(&m, &params).expect("table");
-            t_table.push(t.elapsed().as_secs_f64());
+            let (table, [wall, user, sys]) =
+                timed(|| ExpMapTable::build(&m, &params).expect("table"));
+            t_table.push(wall);
+            cpu_table.push((user, sys));
             let base = HELD.load(Ordering::Relaxed);
             PEAK.store(base, Ordering::Relaxed);
-            let t = Instant::now();
-            let gauge = Gauge::new(&m, None, SpanningTree::Bfs).expect("gauge");
-            let op = ConvOperator::<f32>::new(&m, &table, &basis, &gauge).expect("compile");
-            t_compile.push(t.elapsed().as_secs_f64());
+            let (op, [wall, user, sys]) = timed(|| {
+                let gauge = Gauge::new(&m, None, SpanningTree::Bfs).expect("gauge");
+                ConvOperator::<f32>::new(&m, &table, &basis, &gauge).expect("compile")
+            });
+            t_compile.push(wall);
+            cpu_compile.push((user, sys));
             extra = PEAK.load(Ordering::Relaxed) - base;
             (bytes, nnz) = (op.bytes(), op.nnz());
         }
-        let (tt, tc) = (median(t_table), median(t_compile));
+        let (tt, tc) = (median(t_table.clone()), median(t_compile.clone()));
+        // The CPU split of the run whose wall time is the median.
+        let split = |times: &[f64], cpu: &[(f64, f64)], m: f64| {
+            let (u, s) = cpu[times.iter().position(|&t| t == m).unwrap()];
+            format!("user {u:.2} s, kernel {s:.2} s")
+        };
         println!(
-            "{name}: {n} vertices, {nnz} entries ({:.1} per row); table {tt:.2} s, compile {tc:.2} s: \
-             compile/table {:.2}; operator {:.0} MiB, compile peak {:.0} MiB above its start ({:.2}× the operator)",
+            "{name}: {n} vertices, {nnz} entries ({:.1} per row); table {tt:.2} s ({}), compile {tc:.2} s \
+             ({}): compile/table {:.2}; operator {:.0} MiB, compile peak {:.0} MiB above its start \
+             ({:.2}× the operator)",
             nnz as f64 / n as f64,
+            split(&t_table, &cpu_table, tt),
+            split(&t_compile, &cpu_compile, tc),
             tc / tt,
             bytes as f64 / (1 << 20) as f64,
             extra as f64 / (1 << 20) as f64,

@@ -82,6 +82,7 @@ pub mod holonomy;
 pub mod ids;
 pub mod io;
 pub mod kernel;
+mod large_alloc;
 pub mod manifold;
 pub mod mesh;
 pub mod nn;

@@ -3,6 +3,7 @@
 use super::trace::{Landing, Sink, TraceStart, Tracer};
 use crate::error::{Error, Num, Result};
 use crate::ids::{FaceId, VertexId};
+use crate::large_alloc::try_filled;
 use crate::manifold::{Manifold, MeshIdentity};
 use rayon::prelude::*;
 use std::f64::consts::TAU;
@@ -284,18 +285,6 @@ impl Sink for TableSink<'_, '_> {
     }
 }
 
-/// Allocates a vector of `n` copies of `x`, reporting failure as an error instead of aborting.
-fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &'static str) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| Error::InvalidParameter {
-            name: "rings, directions",
-            message: format!("cannot allocate the table's {what} ({n} entries)"),
-        })?;
-    v.par_extend(rayon::iter::repeat_n(x, n));
-    Ok(v)
-}
-
 /// The vertices sorted by their lowest-numbered face (ties by index): the order in which the table is
 /// traced.
 fn locality_order(m: &Manifold) -> Vec<u32> {
@@ -403,11 +392,11 @@ impl ExpMapTable {
             }
         }
         let n = nv * ns;
-        let mut landing_faces = try_filled(n, 0u32, "landing faces")?;
-        let mut landing_barys = try_filled(n, [0f32; 2], "barycentric coordinates")?;
-        let mut transported_angles = try_filled(n, 0f32, "transported angles")?;
-        let mut flags = try_filled(n, 0u8, "flags")?;
-        let mut trace_lengths = try_filled(nv * na, 0f32, "trace lengths")?;
+        let mut landing_faces = try_filled(n, 0u32, "the table's landing faces")?;
+        let mut landing_barys = try_filled(n, [0f32; 2], "the table's barycentric coordinates")?;
+        let mut transported_angles = try_filled(n, 0f32, "the table's transported angles")?;
+        let mut flags = try_filled(n, 0u8, "the table's flags")?;
+        let mut trace_lengths = try_filled(nv * na, 0f32, "the table's trace lengths")?;
 
         // Vertices are traced in order of their lowest-numbered face, so that consecutive traces cross
         // the same faces while they are in cache (meshes from subdivision or scanning number faces with

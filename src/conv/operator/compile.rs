@@ -18,6 +18,7 @@ use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapTable, Padding, Tracer, FLAG_TRUNCATED};
 use crate::ids::HalfedgeId;
+use crate::large_alloc::{try_zeroed, try_zeroed_real};
 use crate::transport::O2;
 use crate::Manifold;
 use rayon::prelude::*;
@@ -78,8 +79,8 @@ impl<T: Real> ConvOperator<T> {
             weights: &weights,
         };
         let row_offsets = count_rows(&landings, &order)?;
-        let (cols, coefs) = fill_rows(&landings, &order, &row_offsets, basis, gauge);
-        let (t_offsets, t_rows, t_entries) = transposed_index(&row_offsets, &cols);
+        let (cols, coefs) = fill_rows(&landings, &order, &row_offsets, basis, gauge)?;
+        let (t_offsets, t_rows, t_entries) = transposed_index(&row_offsets, &cols)?;
         let op = ConvOperator {
             mesh: m.identity(),
             vertices: n,
@@ -403,15 +404,15 @@ fn fill_rows<T: Real>(
     row_offsets: &[u32],
     basis: Basis<'_>,
     gauge: &Gauge,
-) -> (Vec<u32>, Vec<T>) {
+) -> Result<(Vec<u32>, Vec<T>)> {
     let table = landings.table;
     let n = order.len();
     let nb = basis.len();
     let nnz = row_offsets[n] as usize;
     let ns = table.samples_per_vertex();
     let grid = sample_grid(table);
-    let mut cols = vec![0u32; nnz];
-    let mut coefs = vec![T::default(); nnz * nb];
+    let mut cols = try_zeroed::<u32>(nnz, "the operator's columns")?;
+    let mut coefs = try_zeroed_real::<T>(nnz * nb, "the operator's coefficients")?;
     let spans: Vec<usize> = (0..n.div_ceil(ROWS))
         .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
         .collect();
@@ -476,7 +477,7 @@ fn fill_rows<T: Real>(
                 j += width;
             }
         });
-    (cols, coefs)
+    Ok((cols, coefs))
 }
 
 /// The values of a transported basis for one landing corner `l` (column `q`) of a sample of `p`:
@@ -523,7 +524,7 @@ const COLS: usize = 4096;
 /// (atomic: tasks race for places only within a column), then each column's places sorted (entries
 /// of a row are contiguous and rows in order, so by entry is by row): the result does not depend on
 /// the threads.
-fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> Result<(Vec<u32>, Vec<u32>, Vec<u32>)> {
     let n = row_offsets.len() - 1;
     let nnz = cols.len();
     let cursors: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
@@ -539,8 +540,8 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, V
         t_offsets.push(start + c.load(Ordering::Relaxed));
         c.store(start, Ordering::Relaxed);
     }
-    let mut t_rows = vec![0u32; nnz];
-    let mut t_entries = vec![0u32; nnz];
+    let mut t_rows = try_zeroed::<u32>(nnz, "the operator's transposed rows")?;
+    let mut t_entries = try_zeroed::<u32>(nnz, "the operator's transposed entries")?;
     {
         let (rows_out, entries_out) = (
             DisjointWrites::new(&mut t_rows),
@@ -593,5 +594,5 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> (Vec<u32>, Vec<u32>, V
                 }
             }
         });
-    (t_offsets, t_rows, t_entries)
+    Ok((t_offsets, t_rows, t_entries))
 }

@@ -1,0 +1,107 @@
+//! The library's largest arrays (the exp-map table's samples, the operator's columns, coefficients
+//! and transposed index), allocated fallibly: a request the system refuses is an
+//! [`Error::OutOfMemory`] naming the array, not an abort.
+//!
+//! Tried and not kept: `madvise(MADV_HUGEPAGE)` on these arrays. Their first touch (the kernel
+//! zeroing fresh pages) is a large part of the operator's compile, and huge pages cut the faults
+//! 512-fold; but on the VM of BENCHMARKS.md they made it slower, 1 GiB first-touched by two threads
+//! in 0.7–3.2 s against 0.55 s on 4 KiB pages (its virtio balloon has free-page reporting on: the
+//! guest hands free 2 MiB blocks back to the host, which must fault them in again), and the compile with them took 4.8–7.7 s against
+//! 2.3–6.2 s (icosphere:7, alternating runs).
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+/// A type whose all-zero bytes are a valid value (so a zeroed allocation is a vector of them).
+///
+/// # Safety
+/// Implement only for types for which all-zero bytes are a valid value.
+pub(crate) unsafe trait Zeroable: Copy {}
+
+// SAFETY: integers and IEEE floats are valid for every bit pattern, zero included (0 and +0.0).
+unsafe impl Zeroable for u8 {}
+unsafe impl Zeroable for u32 {}
+// SAFETY: an array of zeroable values is zeroable.
+unsafe impl<T: Zeroable, const N: usize> Zeroable for [T; N] {}
+
+/// `n` zeros ([`Error::OutOfMemory`] naming `what` if the memory cannot be had). The pages are not
+/// touched here (the allocator hands out fresh pages already zero), so the caller's own first writes,
+/// in parallel, fault them in.
+pub(crate) fn try_zeroed<T: Zeroable>(n: usize, what: &str) -> Result<Vec<T>> {
+    // SAFETY: T: Zeroable.
+    unsafe { try_zeroed_unchecked(n) }.ok_or_else(|| out_of_memory::<T>(n, what))
+}
+
+/// [`try_zeroed`] for the convolution's scalar type.
+pub(crate) fn try_zeroed_real<T: crate::conv::Real>(n: usize, what: &str) -> Result<Vec<T>> {
+    // SAFETY: `Real` is sealed to f32 and f64, valid for all-zero bytes (+0.0).
+    unsafe { try_zeroed_unchecked(n) }.ok_or_else(|| out_of_memory::<T>(n, what))
+}
+
+/// # Safety
+/// All-zero bytes must be a valid value of T.
+unsafe fn try_zeroed_unchecked<T: Copy>(n: usize) -> Option<Vec<T>> {
+    let layout = std::alloc::Layout::array::<T>(n).ok()?;
+    if layout.size() == 0 {
+        // SAFETY: by the caller (nothing to allocate: n = 0 or T has no bytes).
+        return Some(vec![unsafe { std::mem::zeroed::<T>() }; n]);
+    }
+    // SAFETY: the layout has a nonzero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) } as *mut T;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: allocated by the global allocator with the layout of `n` values of T, all zero bytes,
+    // which the caller promises are `n` initialised values.
+    Some(unsafe { Vec::from_raw_parts(ptr, n, n) })
+}
+
+/// `n` copies of `x` ([`Error::OutOfMemory`] naming `what` if the memory cannot be had), filled in parallel (so the first
+/// touches are spread over the threads).
+pub(crate) fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| out_of_memory::<T>(n, what))?;
+    v.par_extend(rayon::iter::repeat_n(x, n));
+    Ok(v)
+}
+
+fn out_of_memory<T>(n: usize, what: &str) -> Error {
+    Error::OutOfMemory {
+        what: format!("{what} ({n} values)"),
+        bytes: (n as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeroed_and_filled_vectors_hold_what_they_promise() {
+        for n in [0, 1, 1000, (1 << 22) + 3] {
+            let z: Vec<u32> = try_zeroed(n, "z").unwrap();
+            assert_eq!(z.len(), n);
+            assert!(z.iter().all(|&x| x == 0));
+            let f = try_filled(n, [1.5f32, -2.0], "f").unwrap();
+            assert_eq!(f.len(), n);
+            assert!(f.iter().all(|&x| x == [1.5, -2.0]));
+        }
+        let z: Vec<f64> = try_zeroed_real(1 << 22, "z").unwrap();
+        assert!(z.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn an_impossible_size_is_an_error_not_an_abort() {
+        let huge = usize::MAX / 4;
+        for e in [
+            try_zeroed::<u32>(huge, "the zeros").unwrap_err(),
+            try_zeroed_real::<f32>(huge, "the zeros").unwrap_err(),
+            try_filled(huge, 0u32, "the zeros").unwrap_err(),
+        ] {
+            assert!(
+                matches!(e, Error::OutOfMemory { ref what, .. } if what.starts_with("the zeros"))
+            );
+        }
+    }
+}
