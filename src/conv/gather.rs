@@ -843,23 +843,65 @@ pub(crate) fn tile_product<T: Real>(
 unsafe fn tile_product_f32_avx512(t: Tile, y: &[f32], w: &[f32], n: usize, out: &mut [f32]) {
     let (m, k) = t.dims();
     t.check_buffers(y.len(), (w.len(), k), (out.len(), m), n);
+    // 32 columns per pass where they fit (16 accumulators), so each broadcast feeds two FMAs.
+    register_tiles::<8>(
+        m,
+        n,
+        16,
+        |r| t.row_base(r),
+        |at, base, o0, step| {
+            // SAFETY: AVX-512F (this function's); lengths checked above; the columns of the step exist
+            // (masked to n).
+            unsafe {
+                match step {
+                    Step::Two => product_tile::<2>(t, y, w, n, out, at, base, (o0, FULL)),
+                    Step::One => product_tile::<1>(t, y, w, n, out, at, base, (o0, FULL)),
+                    Step::Tail => product_tile::<1>(t, y, w, n, out, at, base, (o0, lanes(n - o0))),
+                }
+            }
+        },
+    );
+}
+
+/// A step across the columns of a register tile: two vectors, one, or one with its last lanes masked
+/// (the columns left are fewer than a vector).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Step {
+    Two,
+    One,
+    Tail,
+}
+
+/// The loop the register-tiled block products share: the `m` rows in blocks of at most `R`, each
+/// block with the tile offset `offset(row)` of its rows, and within a block the `n` columns in steps
+/// of two vectors of `vector` lanes where they fit, else one, else the masked rest; `tile(at, offsets, o0,
+/// step)` computes one step, `at` being the block's first row and its number of rows.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn register_tiles<const R: usize>(
+    m: usize,
+    n: usize,
+    vector: usize,
+    offset: impl Fn(usize) -> usize,
+    mut tile: impl FnMut((usize, usize), &[usize; R], usize, Step),
+) {
     let mut i0 = 0;
     while i0 < m {
-        let rows = (m - i0).min(8);
-        let mut base = [0usize; 8];
-        for (r, b) in base.iter_mut().enumerate().take(rows) {
-            *b = t.row_base(i0 + r);
+        let rows = (m - i0).min(R);
+        let mut offsets = [0usize; R];
+        for (r, o) in offsets.iter_mut().enumerate().take(rows) {
+            *o = offset(i0 + r);
         }
-        // 32 columns per pass where they fit (16 accumulators), so each broadcast feeds two FMAs.
         let mut o0 = 0;
         while o0 < n {
-            if n - o0 >= 32 {
-                product_tile::<2>(t, y, w, n, out, (i0, rows), &base, (o0, FULL));
-                o0 += 32;
-            } else {
-                product_tile::<1>(t, y, w, n, out, (i0, rows), &base, (o0, lanes(n - o0)));
-                o0 += 16;
-            }
+            let (step, width) = match n - o0 {
+                left if left >= 2 * vector => (Step::Two, 2 * vector),
+                left if left >= vector => (Step::One, vector),
+                _ => (Step::Tail, vector),
+            };
+            tile((i0, rows), &offsets, o0, step);
+            o0 += width;
         }
         i0 += rows;
     }
@@ -993,27 +1035,26 @@ unsafe fn tile_weight_gradient_f32_avx512(
 ) {
     let (m, k) = t.dims();
     t.check_buffers(y.len(), (g.len(), m), (acc.len(), k), n);
-    let mut kk0 = 0;
-    while kk0 < k {
-        let kr = (k - kk0).min(8);
-        let mut koff = [0usize; 8];
-        for (j, o) in koff.iter_mut().enumerate().take(kr) {
-            *o = t.k_offset(kk0 + j);
-        }
-        // 32 columns per pass where they fit, so each broadcast feeds two FMAs.
-        let mut o0 = 0;
-        while o0 < n {
-            if n - o0 >= 32 {
-                weight_gradient_tile::<2>(t, y, g, n, acc, (kk0, kr), &koff, (o0, FULL));
-                o0 += 32;
-            } else {
-                let mask = lanes(n - o0);
-                weight_gradient_tile::<1>(t, y, g, n, acc, (kk0, kr), &koff, (o0, mask));
-                o0 += 16;
+    // 32 columns per pass where they fit, so each broadcast feeds two FMAs.
+    register_tiles::<8>(
+        k,
+        n,
+        16,
+        |j| t.k_offset(j),
+        |at, koff, o0, step| {
+            // SAFETY: AVX-512F (this function's); lengths checked above; the columns of the step exist
+            // (masked to n).
+            unsafe {
+                match step {
+                    Step::Two => weight_gradient_tile::<2>(t, y, g, n, acc, at, koff, (o0, FULL)),
+                    Step::One => weight_gradient_tile::<1>(t, y, g, n, acc, at, koff, (o0, FULL)),
+                    Step::Tail => {
+                        weight_gradient_tile::<1>(t, y, g, n, acc, at, koff, (o0, lanes(n - o0)))
+                    }
+                }
             }
-        }
-        kk0 += kr;
-    }
+        },
+    );
 }
 
 /// Rows `kk0 .. kk0 + kr` (at most 8; tile offsets `koff`), columns `o0 .. o0 + 16·NT` of
@@ -1165,29 +1206,27 @@ const ROWS_AVX2: usize = 6;
 unsafe fn tile_product_f32_avx2(t: Tile, y: &[f32], w: &[f32], n: usize, out: &mut [f32]) {
     let (m, k) = t.dims();
     t.check_buffers(y.len(), (w.len(), k), (out.len(), m), n);
-    let mut i0 = 0;
-    while i0 < m {
-        let rows = (m - i0).min(ROWS_AVX2);
-        let mut base = [0usize; ROWS_AVX2];
-        for (r, b) in base.iter_mut().enumerate().take(rows) {
-            *b = t.row_base(i0 + r);
-        }
-        let mut o0 = 0;
-        while o0 < n {
-            let at = (i0, rows);
-            // SAFETY: lengths checked above; columns o0 .. o0 + 8·NT (masked to n) exist.
-            o0 += match n - o0 {
-                16.. => product_tile_avx2::<2, false>(t, y, w, n, out, at, &base, o0),
-                8.. => product_tile_avx2::<1, false>(t, y, w, n, out, at, &base, o0),
-                _ => product_tile_avx2::<1, true>(t, y, w, n, out, at, &base, o0),
-            };
-        }
-        i0 += rows;
-    }
+    register_tiles::<ROWS_AVX2>(
+        m,
+        n,
+        8,
+        |r| t.row_base(r),
+        |at, base, o0, step| {
+            // SAFETY: AVX2 + FMA (this function's); lengths checked above; the columns of the step
+            // exist (masked to n).
+            unsafe {
+                match step {
+                    Step::Two => product_tile_avx2::<2, false>(t, y, w, n, out, at, base, o0),
+                    Step::One => product_tile_avx2::<1, false>(t, y, w, n, out, at, base, o0),
+                    Step::Tail => product_tile_avx2::<1, true>(t, y, w, n, out, at, base, o0),
+                }
+            }
+        },
+    );
 }
 
 /// Output rows `i0 .. i0 + rows` (at most 6), columns `o0 .. o0 + 8·NT` of [`tile_product`] (with
-/// `TAIL`, the last vector limited to the columns below `n`); returns `8·NT`.
+/// `TAIL`, the last vector limited to the columns below `n`).
 ///
 /// # Safety
 /// AVX2 + FMA; the caller's buffers checked by [`Tile::check_buffers`] and `o0 + 8·NT ≤ n` unless
@@ -1205,7 +1244,7 @@ unsafe fn product_tile_avx2<const NT: usize, const TAIL: bool>(
     (i0, rows): (usize, usize),
     base: &[usize; ROWS_AVX2],
     o0: usize,
-) -> usize {
+) {
     use std::arch::x86_64::*;
     let plane = t.batch * t.width;
     let mask = lanes8(n - o0 - 8 * (NT - 1));
@@ -1243,7 +1282,6 @@ unsafe fn product_tile_avx2<const NT: usize, const TAIL: bool>(
             }
         }
     }
-    8 * NT
 }
 
 /// [`tile_weight_gradient`] for `f32` with AVX2 + FMA: tiles of 6 rows (b, c) × 16 columns of `acc`
@@ -1257,30 +1295,33 @@ unsafe fn product_tile_avx2<const NT: usize, const TAIL: bool>(
 unsafe fn tile_weight_gradient_f32_avx2(t: Tile, y: &[f32], g: &[f32], n: usize, acc: &mut [f32]) {
     let (m, k) = t.dims();
     t.check_buffers(y.len(), (g.len(), m), (acc.len(), k), n);
-    let mut kk0 = 0;
-    while kk0 < k {
-        let kr = (k - kk0).min(ROWS_AVX2);
-        let mut koff = [0usize; ROWS_AVX2];
-        for (j, o) in koff.iter_mut().enumerate().take(kr) {
-            *o = t.k_offset(kk0 + j);
-        }
-        let mut o0 = 0;
-        while o0 < n {
-            let at = (kk0, kr);
-            // SAFETY: lengths checked above; columns o0 .. o0 + 8·NT (masked to n) exist.
-            o0 += match n - o0 {
-                16.. => weight_gradient_tile_avx2::<2, false>(t, y, g, n, acc, at, &koff, o0),
-                8.. => weight_gradient_tile_avx2::<1, false>(t, y, g, n, acc, at, &koff, o0),
-                _ => weight_gradient_tile_avx2::<1, true>(t, y, g, n, acc, at, &koff, o0),
-            };
-        }
-        kk0 += kr;
-    }
+    register_tiles::<ROWS_AVX2>(
+        k,
+        n,
+        8,
+        |j| t.k_offset(j),
+        |at, koff, o0, step| {
+            // SAFETY: AVX2 + FMA (this function's); lengths checked above; the columns of the step
+            // exist (masked to n).
+            unsafe {
+                match step {
+                    Step::Two => {
+                        weight_gradient_tile_avx2::<2, false>(t, y, g, n, acc, at, koff, o0)
+                    }
+                    Step::One => {
+                        weight_gradient_tile_avx2::<1, false>(t, y, g, n, acc, at, koff, o0)
+                    }
+                    Step::Tail => {
+                        weight_gradient_tile_avx2::<1, true>(t, y, g, n, acc, at, koff, o0)
+                    }
+                }
+            }
+        },
+    );
 }
 
 /// Rows `kk0 .. kk0 + kr` (at most 6; tile offsets `koff`), columns `o0 .. o0 + 8·NT` of
-/// [`tile_weight_gradient`] (with `TAIL`, the last vector limited to the columns below `n`); returns
-/// `8·NT`.
+/// [`tile_weight_gradient`] (with `TAIL`, the last vector limited to the columns below `n`).
 ///
 /// # Safety
 /// AVX2 + FMA; the caller's buffers checked by [`Tile::check_buffers`] and `o0 + 8·NT ≤ n` unless
@@ -1298,7 +1339,7 @@ unsafe fn weight_gradient_tile_avx2<const NT: usize, const TAIL: bool>(
     (kk0, kr): (usize, usize),
     koff: &[usize; ROWS_AVX2],
     o0: usize,
-) -> usize {
+) {
     use std::arch::x86_64::*;
     let row_len = t.basis * t.batch * t.width;
     let mask = lanes8(n - o0 - 8 * (NT - 1));
@@ -1336,5 +1377,4 @@ unsafe fn weight_gradient_tile_avx2<const NT: usize, const TAIL: bool>(
             }
         }
     }
-    8 * NT
 }
