@@ -891,10 +891,7 @@ fn the_constant_kernel_averages_under_the_mean_quadrature() {
         ("icosphere:2".to_string(), default_radius),
     ] {
         let m = load(&spec);
-        let params = ExpMapOptions {
-            radius,
-            ..Default::default()
-        };
+        let params = ExpMapOptions::new().radius(radius);
         let t = sane_table(&m, &params);
         let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
         let share = untruncated_weight(&t);
@@ -957,12 +954,10 @@ fn the_mean_quadrature_does_not_see_the_length_unit() {
         *x = x.map(|c| c * s);
     }
     let basis = harmonics();
-    let params = ExpMapOptions {
-        rings: 4,
-        directions: 12,
-        radius: Radius::MeanEdgeLengths(3.0),
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(4)
+        .directions(12)
+        .radius(Radius::MeanEdgeLengths(3.0));
     let outs: Vec<[Vec<f64>; 2]> = [&source, &scaled]
         .iter()
         .map(|src| {

@@ -204,13 +204,11 @@ fn learn(m: &Manifold) -> Result<(), Error> {
         }
         hits as f64 / total as f64
     };
-    let options = TrainOptions {
-        epochs: 12,
-        batch_size: 8,
-        learning_rate: 1e-2,
-        seed: 1,
-        ..Default::default()
-    };
+    let options = TrainOptions::new()
+        .epochs(12)
+        .batch_size(8)
+        .learning_rate(1e-2)
+        .seed(1);
     let meshes = std::slice::from_ref(&mesh);
     let started = std::time::Instant::now();
     train(

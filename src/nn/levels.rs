@@ -325,12 +325,11 @@ impl MeshLevels {
         report: &mut dyn FnMut(CompileEvent<'_>),
     ) -> Result<MeshLevels> {
         let basis = constrained_basis(conv, group)?;
-        let params = ExpMapOptions {
-            rings: conv.rings,
-            directions: conv.directions,
-            radius: Radius::MeanEdgeLengths(conv.radius_edges),
-            padding: Padding::parse(&conv.padding)?,
-        };
+        let params = ExpMapOptions::new()
+            .rings(conv.rings)
+            .directions(conv.directions)
+            .radius(Radius::MeanEdgeLengths(conv.radius_edges))
+            .padding(Padding::parse(&conv.padding)?);
         let manifolds: Vec<Arc<Manifold>> = std::iter::once(finest).chain(coarser).collect();
         let mut pools = Vec::new();
         for (l, pair) in manifolds.windows(2).enumerate() {
