@@ -679,7 +679,7 @@ fn cone_apex_is_passed_with_half_the_angle_on_each_side() {
     for k in [0usize, 3, 10] {
         let start = vid(3, k);
         let inward = m.mesh.find_spoke(start, vid(2, k)).unwrap();
-        let theta = m.frames.spoke_angles()[inward];
+        let theta = m.frames.spoke_angles()[inward.index()];
         for (extra, i_out) in [(2.0 / 6.0, 2usize), (4.0 / 6.0, 4), (0.25, 0)] {
             let r = tracer.trace(at_vertex(start, theta), 0.5 + extra).unwrap();
             assert!(!r.truncated());

@@ -518,7 +518,7 @@ fn vertex_tree_is_a_breadth_first_tree_with_the_gauge() {
     hops[root.index()] = 0;
     let mut q = VecDeque::from([root]);
     while let Some(v) = q.pop_front() {
-        for s in m.mesh.vertex_spokes(v) {
+        for s in m.mesh.vertex_spoke_ids(v) {
             let w = m.mesh.spoke_target(s);
             if hops[w.index()] == usize::MAX {
                 hops[w.index()] = hops[v.index()] + 1;
@@ -662,7 +662,7 @@ fn loops_report_what_they_enclose() {
     let v = m.mesh.vertex(20).unwrap();
     let link: Vec<VertexId> = m
         .mesh
-        .vertex_spokes(v)
+        .vertex_spoke_ids(v)
         .map(|s| m.mesh.spoke_target(s))
         .collect();
     let l = loop_holonomy(&m, &link).unwrap();
@@ -842,7 +842,7 @@ mod random {
                 let res = l.gauss_bonnet_residual().unwrap();
                 prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "region: residual {}", res);
             }
-            let link: Vec<VertexId> = m.mesh.vertex_spokes(v).map(|s| m.mesh.spoke_target(s)).collect();
+            let link: Vec<VertexId> = m.mesh.vertex_spoke_ids(v).map(|s| m.mesh.spoke_target(s)).collect();
             if let Ok(l) = loop_holonomy(&m, &link) {
                 if let Some(res) = l.gauss_bonnet_residual() {
                     prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "link: residual {}", res);

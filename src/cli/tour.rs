@@ -73,7 +73,7 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
     outln!("connection (one O(2) element per directed edge)")?;
     let c = &m.connection;
     let mut worst_round_trip: f64 = 0.0;
-    for s in 0..mesh.spoke_count() {
+    for s in mesh.spoke_ids() {
         let g = c
             .spoke_transport(s)
             .then(c.spoke_transport(mesh.spoke_opposite(s)));
