@@ -33,12 +33,10 @@ fn bench(c: &mut Criterion) {
     for spec in meshes.split(',') {
         let m = load(spec);
         let n = m.mesh.vertex_count();
-        let params = ExpMapOptions {
-            rings: 8,
-            directions: 16,
-            radius: Radius::MeanEdgeLengths(3.0),
-            ..Default::default()
-        };
+        let params = ExpMapOptions::new()
+            .rings(8)
+            .directions(16)
+            .radius(Radius::MeanEdgeLengths(3.0));
         params.validate(&m).unwrap();
         let bins = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
         let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();

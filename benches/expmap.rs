@@ -22,12 +22,11 @@ use std::time::{Duration, Instant};
 const GOLDEN_ANGLE: f64 = 2.399_963_229_728_653;
 
 fn params() -> ExpMapOptions {
-    ExpMapOptions {
-        rings: 8,
-        directions: 16,
-        radius: Radius::MeanEdgeLengths(5.0),
-        padding: Padding::Zero,
-    }
+    ExpMapOptions::new()
+        .rings(8)
+        .directions(16)
+        .radius(Radius::MeanEdgeLengths(5.0))
+        .padding(Padding::Zero)
 }
 
 fn load(spec: &str) -> Manifold {

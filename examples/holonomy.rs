@@ -152,7 +152,7 @@ fn table(basis: &KernelBasis) -> Result<(), Box<dyn Error>> {
     );
     for (spec, repair) in specs {
         let t = std::time::Instant::now();
-        let m = Manifold::load(&spec, &BuildOptions { repair })?;
+        let m = Manifold::load(&spec, &BuildOptions::new().repair(repair))?;
         let h = HolonomyAnalysis::new(&m, &HolonomyOptions::default())?;
         let _ = t;
         let loops: usize = h.components().iter().map(|c| c.loops.len()).sum();

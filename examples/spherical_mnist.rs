@@ -486,14 +486,12 @@ fn train_on(
     args: &Args,
     seconds: &mut Vec<f64>,
 ) -> Result<(), Box<dyn Error>> {
-    let options = TrainOptions {
-        epochs: args.epochs,
-        batch_size: BATCH_SIZE,
-        learning_rate: args.lr,
-        seed: args.seed,
-        progress: true,
-        ..Default::default()
-    };
+    let options = TrainOptions::new()
+        .epochs(args.epochs)
+        .batch_size(BATCH_SIZE)
+        .learning_rate(args.lr)
+        .seed(args.seed)
+        .progress(true);
     train(model, meshes, samples, None, &options, |stats, _| {
         println!(
             "  train {protocol} epoch {}/{}: loss {:.4}, accuracy {:.2} %, {:.1} s",

@@ -19,7 +19,7 @@
 
 use crate::disjoint::DisjointWrites;
 use crate::geometry::Geometry;
-use crate::ids::VertexId;
+use crate::ids::{SpokeId, VertexId};
 use crate::mesh::Mesh;
 use crate::prefetch::prefetch;
 use nalgebra::Vector3;
@@ -201,7 +201,7 @@ impl ExtrinsicFrames {
                 }
                 let n = n.try_normalize(1e-300).unwrap_or(Vector3::z());
                 let spokes = mesh.vertex_spokes(v);
-                let s = spokes.start + mesh.vertex_reference_spoke(v);
+                let s = SpokeId::new(spokes.start + mesh.vertex_reference_spoke(v));
                 let e = p(mesh.spoke_target(s)) - p(v);
                 let x = (e - n * n.dot(&e))
                     .try_normalize(1e-300)

@@ -23,7 +23,7 @@
 //!    ([`io::obj`]), a generated primitive ([`primitives`]), or by hand. Finer meshes by
 //!    [`subdivide`].
 //! 2. [`Mesh`] — connectivity only: validated (errors name the file line, face, edge or vertex) or
-//!    repaired ([`BuildOptions::repair`]), oriented where possible, with per-vertex stars whose own
+//!    repaired ([`BuildOptions::repair`](field@BuildOptions::repair)), oriented where possible, with per-vertex stars whose own
 //!    orientation makes non-orientable surfaces work.
 //! 3. [`geometry::Geometry`] — corner angles, areas, angle sums Θ_v and defects from edge lengths alone.
 //!    Discrete Gauss–Bonnet `Σ (2π − Θ_v) + Σ_∂ (π − Θ_v) = 2πχ` holds to rounding.

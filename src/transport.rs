@@ -15,7 +15,7 @@
 
 use crate::error::Error;
 use crate::frames::TangentFrames;
-use crate::ids::VertexId;
+use crate::ids::{SpokeId, VertexId};
 use crate::mesh::Mesh;
 use nalgebra::Vector2;
 use rayon::prelude::*;
@@ -175,7 +175,7 @@ impl Connection {
         let ns = mesh.spoke_count();
         let spoke_reflect: Vec<bool> = (0..ns)
             .into_par_iter()
-            .map(|s| mesh.spoke_reflects(s))
+            .map(|s| mesh.spoke_reflects(SpokeId::new(s)))
             .collect();
         let mut spoke_angles = vec![0.0; ns];
         const CHUNK: usize = 4096;
@@ -189,10 +189,12 @@ impl Connection {
                 for (i, angle) in angles.iter_mut().enumerate() {
                     let s = s0 + i;
                     if s + AHEAD < ns {
-                        crate::prefetch::prefetch(&phi[mesh.spoke_opposite(s + AHEAD)]);
+                        let ahead = mesh.spoke_opposite(SpokeId::new(s + AHEAD));
+                        crate::prefetch::prefetch(&phi[ahead.index()]);
                     }
                     let sigma = if spoke_reflect[s] { -1.0 } else { 1.0 };
-                    *angle = wrap_angle(phi[mesh.spoke_opposite(s)] + PI - sigma * phi[s]);
+                    let back = mesh.spoke_opposite(SpokeId::new(s)).index();
+                    *angle = wrap_angle(phi[back] + PI - sigma * phi[s]);
                 }
             });
         Connection {
@@ -203,7 +205,7 @@ impl Connection {
 
     /// Transport along every spoke, indexed by spoke.
     pub fn spoke_transports(&self) -> impl ExactSizeIterator<Item = O2> + '_ {
-        (0..self.spoke_angles.len()).map(|s| self.spoke_transport(s))
+        (0..self.spoke_angles.len()).map(|s| self.spoke_transport(SpokeId::new(s)))
     }
 
     /// The rotation angle of the transport along every spoke, indexed by spoke.
@@ -213,10 +215,10 @@ impl Connection {
 
     /// Transport along one spoke.
     #[inline]
-    pub fn spoke_transport(&self, s: usize) -> O2 {
+    pub fn spoke_transport(&self, s: SpokeId) -> O2 {
         O2 {
-            angle: self.spoke_angles[s],
-            reflect: self.spoke_reflect[s],
+            angle: self.spoke_angles[s.index()],
+            reflect: self.spoke_reflect[s.index()],
         }
     }
 

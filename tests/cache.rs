@@ -20,12 +20,11 @@ use std::path::Path;
 use std::process::Command;
 
 fn params(padding: Padding) -> ExpMapOptions {
-    ExpMapOptions {
-        rings: 3,
-        directions: 8,
-        radius: Radius::MeanEdgeLengths(2.5),
-        padding,
-    }
+    ExpMapOptions::new()
+        .rings(3)
+        .directions(8)
+        .radius(Radius::MeanEdgeLengths(2.5))
+        .padding(padding)
 }
 
 /// Deterministic signals and weights, uniform in [−1, 1).

@@ -124,12 +124,11 @@ fn assert_matches(op: &ConvOperator<f32>, want: &[Row], what: &str) {
 }
 
 fn table(m: &Manifold, rings: usize, directions: usize, padding: Padding) -> ExpMapTable {
-    let params = ExpMapOptions {
-        rings,
-        directions,
-        radius: Radius::MeanEdgeLengths(2.5),
-        padding,
-    };
+    let params = ExpMapOptions::new()
+        .rings(rings)
+        .directions(directions)
+        .radius(Radius::MeanEdgeLengths(2.5))
+        .padding(padding);
     ExpMapTable::build(m, &params).unwrap()
 }
 

@@ -27,10 +27,7 @@ fn analyse(m: &Manifold) -> HolonomyAnalysis {
 
 /// The analysis with its base at `base`.
 fn analyse_from(m: &Manifold, base: VertexId) -> HolonomyAnalysis {
-    let options = HolonomyOptions {
-        base: Some(base),
-        ..Default::default()
-    };
+    let options = HolonomyOptions::new().base(Some(base));
     HolonomyAnalysis::new(m, &options).expect("analysis")
 }
 
@@ -74,7 +71,7 @@ fn classification_of_generator_sets() {
     // Reflections with axes an irrational angle apart: O(2).
     assert_eq!(g(&[O2::reflection(0.0), O2::reflection(0.5)]).name(), "O2");
     // Order beyond the bound counts as SO(2).
-    let small = ClassifyOptions { max_order: 10, ..o };
+    let small = o.max_order(10);
     assert_eq!(
         HolonomyGroup::generated_by([O2::rotation(2.0 * PI / 11.0)], &small).name(),
         "SO2"
@@ -237,36 +234,18 @@ fn subgroups_of_o2() {
 #[test]
 fn invalid_options_are_errors() {
     let m = load("grid:3x3");
-    let bad = |classify| HolonomyOptions {
-        base: None,
-        classify,
-    };
+    let bad = |classify| HolonomyOptions::new().classify(classify);
     for o in [
-        ClassifyOptions {
-            tolerance: 0.0,
-            max_order: 10,
-        },
-        ClassifyOptions {
-            tolerance: f64::NAN,
-            max_order: 10,
-        },
-        ClassifyOptions {
-            tolerance: 1e-9,
-            max_order: 0,
-        },
-        ClassifyOptions {
-            tolerance: 1e-3,
-            max_order: 4096,
-        },
+        ClassifyOptions::new().tolerance(0.0).max_order(10),
+        ClassifyOptions::new().tolerance(f64::NAN).max_order(10),
+        ClassifyOptions::new().tolerance(1e-9).max_order(0),
+        ClassifyOptions::new().tolerance(1e-3).max_order(4096),
     ] {
         assert!(HolonomyAnalysis::new(&m, &bad(o)).is_err(), "{o:?}");
     }
     // A vertex id from a bigger mesh does not exist here.
     let big = load("grid:40x40");
-    let far = HolonomyOptions {
-        base: big.mesh.vertex(1000),
-        ..Default::default()
-    };
+    let far = HolonomyOptions::new().base(big.mesh.vertex(1000));
     assert!(HolonomyAnalysis::new(&m, &far).is_err());
 }
 
@@ -539,7 +518,7 @@ fn vertex_tree_is_a_breadth_first_tree_with_the_gauge() {
     hops[root.index()] = 0;
     let mut q = VecDeque::from([root]);
     while let Some(v) = q.pop_front() {
-        for s in m.mesh.vertex_spokes(v) {
+        for s in m.mesh.vertex_spoke_ids(v) {
             let w = m.mesh.spoke_target(s);
             if hops[w.index()] == usize::MAX {
                 hops[w.index()] = hops[v.index()] + 1;
@@ -683,7 +662,7 @@ fn loops_report_what_they_enclose() {
     let v = m.mesh.vertex(20).unwrap();
     let link: Vec<VertexId> = m
         .mesh
-        .vertex_spokes(v)
+        .vertex_spoke_ids(v)
         .map(|s| m.mesh.spoke_target(s))
         .collect();
     let l = loop_holonomy(&m, &link).unwrap();
@@ -863,7 +842,7 @@ mod random {
                 let res = l.gauss_bonnet_residual().unwrap();
                 prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "region: residual {}", res);
             }
-            let link: Vec<VertexId> = m.mesh.vertex_spokes(v).map(|s| m.mesh.spoke_target(s)).collect();
+            let link: Vec<VertexId> = m.mesh.vertex_spoke_ids(v).map(|s| m.mesh.spoke_target(s)).collect();
             if let Ok(l) = loop_holonomy(&m, &link) {
                 if let Some(res) = l.gauss_bonnet_residual() {
                     prop_assert!(abs_diff_eq!(res, 0.0, epsilon = 1e-9), "link: residual {}", res);

@@ -71,7 +71,7 @@ fn transport_there_and_back_is_the_identity_on_real_meshes() {
         "spider_nonmanifold.obj",
     ] {
         let m = load_repaired(&mesh_path(file));
-        for s in 0..m.mesh.spoke_count() {
+        for s in m.mesh.spoke_ids() {
             let g = m
                 .connection
                 .spoke_transport(s)

@@ -274,13 +274,11 @@ fn bump_training(
     let model = Model::new(&spec(BUMP_MODEL), &HolonomyGroup::so2(), seed, DType::F32).unwrap();
     let mesh = compile("icosphere:2", &model, false);
     let data = bumps(&mesh.level(0).manifold, 64, 11);
-    let options = TrainOptions {
-        epochs: steps_epochs,
-        batch_size: 16,
-        learning_rate: 1e-2,
-        seed,
-        ..Default::default()
-    };
+    let options = TrainOptions::new()
+        .epochs(steps_epochs)
+        .batch_size(16)
+        .learning_rate(1e-2)
+        .seed(seed);
     let history = train(
         &model,
         std::slice::from_ref(&mesh),
@@ -485,13 +483,11 @@ fn icosahedral_logit_change(group: &str, directions: usize) -> f64 {
     let model = Model::new(&spec(&json), &g, 4, DType::F64).unwrap();
     let mesh = compile("icosphere:3", &model, true);
     let data = bumps(&mesh.level(0).manifold, 32, 21);
-    let options = TrainOptions {
-        epochs: 4,
-        batch_size: 8,
-        learning_rate: 1e-2,
-        seed: 4,
-        ..Default::default()
-    };
+    let options = TrainOptions::new()
+        .epochs(4)
+        .batch_size(8)
+        .learning_rate(1e-2)
+        .seed(4);
     let meshes = std::slice::from_ref(&mesh);
     train(&model, meshes, &data, None, &options, |_, _| Ok(())).unwrap();
     let points = mesh.level(0).manifold.positions.clone().unwrap();

@@ -60,12 +60,10 @@ fn an_operator_refuses_a_table_or_gauge_of_another_mesh_with_as_many_vertices() 
     let (sphere, grid) = (load("icosphere:2"), load("grid:18x9"));
     assert_eq!(sphere.mesh.vertex_count(), 162);
     assert_eq!(grid.mesh.vertex_count(), 162);
-    let params = ExpMapOptions {
-        rings: 2,
-        directions: 6,
-        radius: Radius::MeanEdgeLengths(2.0),
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(2)
+        .directions(6)
+        .radius(Radius::MeanEdgeLengths(2.0));
     let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     let table = |m: &Manifold| ExpMapTable::build(m, &params).unwrap();
     let gauge = |m: &Manifold| Gauge::new(m, None, SpanningTree::Bfs).unwrap();
@@ -106,12 +104,10 @@ fn the_fingerprint_tells_apart_meshes_with_the_same_counts() {
         (b.identity().vertices, b.identity().faces)
     );
     assert_ne!(a.identity().fingerprint, b.identity().fingerprint);
-    let params = ExpMapOptions {
-        rings: 1,
-        directions: 4,
-        radius: Radius::MeanEdgeLengths(1.0),
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(1)
+        .directions(4)
+        .radius(Radius::MeanEdgeLengths(1.0));
     let table = ExpMapTable::build(&a, &params).unwrap();
     let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     let gauge = Gauge::new(&b, None, SpanningTree::Bfs).unwrap();

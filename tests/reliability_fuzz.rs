@@ -119,12 +119,10 @@ fn check_accepted(m: &Manifold) -> Result<(), TestCaseError> {
     prop_assert!(g.face_areas().iter().all(|a| a.is_finite() && *a > 0.0));
     prop_assert!(g.corner_angles().iter().all(|a| a.is_finite()));
     prop_assert!(g.vertex_angle_sums().iter().all(|a| a.is_finite()));
-    let params = ExpMapOptions {
-        rings: 2,
-        directions: 6,
-        radius: Radius::MeanEdgeLengths(1.5),
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(2)
+        .directions(6)
+        .radius(Radius::MeanEdgeLengths(1.5));
     let t = match ExpMapTable::build(m, &params) {
         Ok(t) => t,
         // Radii outside the f32 range of the table's distances are refused by name.
@@ -152,7 +150,7 @@ fn check_accepted(m: &Manifold) -> Result<(), TestCaseError> {
 fn check_source(s: &MeshSource) -> Result<usize, TestCaseError> {
     let mut built = 0;
     for repair in [false, true] {
-        if let Ok(m) = Manifold::from_source(s, &BuildOptions { repair }) {
+        if let Ok(m) = Manifold::from_source(s, &BuildOptions::new().repair(repair)) {
             check_accepted(&m)?;
             built += 1;
         }

@@ -45,12 +45,10 @@ fn grid_with_split(n: u32, scale: f64, extra: [f64; 2], split: usize) -> (MeshSo
 
 /// Builds the table and a one-bin convolution of a constant signal; returns the outputs.
 fn table_and_conv(m: &Manifold) -> Vec<f64> {
-    let params = ExpMapOptions {
-        rings: 3,
-        directions: 8,
-        radius: Radius::MeanEdgeLengths(2.0),
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(3)
+        .directions(8)
+        .radius(Radius::MeanEdgeLengths(2.0));
     let t = sane_table(m, &params);
     let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     let gauge = Gauge::new(m, None, SpanningTree::Bfs).unwrap();

@@ -121,12 +121,10 @@ fn a_vertex_of_high_valence() {
         // One direction per vertex (the reference spoke of rim vertex v ≥ 2, read from face v − 2
         // where it is corner 2, points to the hub), two rings: the second lands past the hub, so
         // every such trace leaves the hub. (Vertex 1's reference runs along the rim.)
-        let params = ExpMapOptions {
-            rings: 2,
-            directions: 1,
-            radius: Radius::Absolute(1.5),
-            ..Default::default()
-        };
+        let params = ExpMapOptions::new()
+            .rings(2)
+            .directions(1)
+            .radius(Radius::Absolute(1.5));
         let t = ExpMapTable::build(&m, &params).unwrap();
         assert!(t.flags()[4..].iter().all(|&f| f == 0));
     });
@@ -150,12 +148,10 @@ fn one_long_polygon() {
         let s = manifold_cnn::io::obj::parse_obj(obj.as_bytes(), "polygon").unwrap();
         let m = Manifold::from_source(&s, &STRICT).unwrap();
         assert_eq!(m.mesh.face_count(), n - 2);
-        let params = ExpMapOptions {
-            rings: 2,
-            directions: 2,
-            radius: Radius::Absolute(0.5),
-            ..Default::default()
-        };
+        let params = ExpMapOptions::new()
+            .rings(2)
+            .directions(2)
+            .radius(Radius::Absolute(0.5));
         ExpMapTable::build(&m, &params).unwrap();
     });
 }

@@ -129,12 +129,10 @@ fn assert_close(want: &[f64], got: &[f32], tol: f64, what: &str) {
 #[test]
 fn every_path_agrees_with_the_f64_reference() {
     let m = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
-    let params = ExpMapOptions {
-        rings: 4,
-        directions: 12,
-        radius: Radius::Absolute(0.5),
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(4)
+        .directions(12)
+        .radius(Radius::Absolute(0.5));
     let t = ExpMapTable::build(&m, &params).unwrap();
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let n = m.mesh.vertex_count();

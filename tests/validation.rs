@@ -3,7 +3,7 @@
 mod common;
 
 use manifold_cnn::mesh::{Mesh, Repair};
-use manifold_cnn::{Error, MeshSource};
+use manifold_cnn::{Error, MeshSource, SpokeId};
 use proptest::prelude::*;
 
 use common::meshes::{REPAIR, STRICT};
@@ -247,7 +247,8 @@ fn check_invariants(m: &Mesh) {
     let mut corners = 0;
     for v in m.vertices() {
         corners += m.vertex_corners(v).len();
-        let spokes = m.vertex_spokes(v);
+        let spokes: Vec<SpokeId> = m.vertex_spoke_ids(v).collect();
+        assert_eq!(m.vertex_spokes(v).len(), spokes.len());
         assert_eq!(
             spokes.len(),
             m.vertex_corners(v).len() + m.is_boundary_vertex(v) as usize
@@ -257,8 +258,8 @@ fn check_invariants(m: &Mesh) {
         let corners = m.vertex_corners(v);
         for (i, &c) in corners.iter().enumerate() {
             let (a, b) = (
-                m.spoke_target(spokes.start + i),
-                m.spoke_target(spokes.start + (i + 1) % spokes.len()),
+                m.spoke_target(spokes[i]),
+                m.spoke_target(spokes[(i + 1) % spokes.len()]),
             );
             let (after, before) = (m.halfedge_head(c), m.halfedge_tail(c.prev()));
             assert_eq!(m.halfedge_tail(c), v);
@@ -268,7 +269,7 @@ fn check_invariants(m: &Mesh) {
                 assert_eq!((after, before), (a, b), "vertex {v}, corner {i}");
             }
         }
-        for s in spokes.clone() {
+        for &s in &spokes {
             assert_eq!(m.spoke_opposite(m.spoke_opposite(s)), s);
             assert_eq!(m.spoke_target(m.spoke_opposite(s)), v);
             assert_eq!(m.spoke_edge(m.spoke_opposite(s)), m.spoke_edge(s));

@@ -143,12 +143,10 @@ pub fn roofline_operator(m: &manifold_cnn::Manifold) -> manifold_cnn::conv::Conv
     use manifold_cnn::conv::{ConvOperator, Gauge, SpanningTree};
     use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
     use manifold_cnn::kernel::{KernelBasis, PolarBins};
-    let options = ExpMapOptions {
-        rings: 8,
-        directions: 16,
-        radius: Radius::MeanEdgeLengths(3.0),
-        ..Default::default()
-    };
+    let options = ExpMapOptions::new()
+        .rings(8)
+        .directions(16)
+        .radius(Radius::MeanEdgeLengths(3.0));
     options.validate(m).unwrap();
     let table = ExpMapTable::build(m, &options).unwrap();
     let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());

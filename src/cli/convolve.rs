@@ -230,10 +230,7 @@ fn kernel_group(
     args: &ConvolveArgs,
     m: &manifold_cnn::Manifold,
 ) -> Result<(HolonomyGroup, HolonomyGroup), Error> {
-    let options = HolonomyOptions {
-        classify: args.classify.options(),
-        ..HolonomyOptions::default()
-    };
+    let options = HolonomyOptions::new().classify(args.classify.options());
     let measured = HolonomyAnalysis::new(m, &options)?.group();
     let group = match HolonomyGroup::parse(&args.group)? {
         Some(g) => {

@@ -65,7 +65,7 @@ pub fn run(args: &HolonomyArgs) -> Result<(), Error> {
         }
     };
     let classify = args.classify.options();
-    let h = HolonomyAnalysis::new(&m, &HolonomyOptions { base, classify })?;
+    let h = HolonomyAnalysis::new(&m, &HolonomyOptions::new().base(base).classify(classify))?;
     if args.json {
         super::print_json(&report_json(&args.mesh, &m, &h))?;
     } else {

@@ -34,7 +34,7 @@ use std::time::Instant;
 /// Loads a mesh spec, printing what took long to stderr.
 pub fn load(spec: &str, repair: bool) -> Result<Manifold, Error> {
     let t = Instant::now();
-    let m = Manifold::load(spec, &BuildOptions { repair })?;
+    let m = Manifold::load(spec, &BuildOptions::new().repair(repair))?;
     let secs = t.elapsed().as_secs_f64();
     if secs > 1.0 {
         errln!(
@@ -91,10 +91,9 @@ pub struct ClassifyArgs {
 impl ClassifyArgs {
     /// The classification options these flags describe (checked when the analysis runs).
     pub fn options(&self) -> manifold_cnn::holonomy::ClassifyOptions {
-        manifold_cnn::holonomy::ClassifyOptions {
-            tolerance: self.tolerance,
-            max_order: self.max_order,
-        }
+        manifold_cnn::holonomy::ClassifyOptions::new()
+            .tolerance(self.tolerance)
+            .max_order(self.max_order)
     }
 }
 
@@ -128,11 +127,10 @@ impl TableArgs {
             (None, None) => Radius::MeanEdgeLengths(5.0),
         };
         let padding = Padding::parse(&self.padding)?;
-        Ok(ExpMapOptions {
-            rings: self.rings,
-            directions: self.directions,
-            radius,
-            padding,
-        })
+        Ok(ExpMapOptions::new()
+            .rings(self.rings)
+            .directions(self.directions)
+            .radius(radius)
+            .padding(padding))
     }
 }

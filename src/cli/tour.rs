@@ -73,7 +73,7 @@ pub fn run(args: &TourArgs) -> Result<(), Error> {
     outln!("connection (one O(2) element per directed edge)")?;
     let c = &m.connection;
     let mut worst_round_trip: f64 = 0.0;
-    for s in 0..mesh.spoke_count() {
+    for s in mesh.spoke_ids() {
         let g = c
             .spoke_transport(s)
             .then(c.spoke_transport(mesh.spoke_opposite(s)));
@@ -204,13 +204,11 @@ fn learn(m: &Manifold) -> Result<(), Error> {
         }
         hits as f64 / total as f64
     };
-    let options = TrainOptions {
-        epochs: 12,
-        batch_size: 8,
-        learning_rate: 1e-2,
-        seed: 1,
-        ..Default::default()
-    };
+    let options = TrainOptions::new()
+        .epochs(12)
+        .batch_size(8)
+        .learning_rate(1e-2)
+        .seed(1);
     let meshes = std::slice::from_ref(&mesh);
     let started = std::time::Instant::now();
     train(

@@ -163,16 +163,15 @@ fn options(a: &TrainArgs) -> Result<TrainOptions, Error> {
             ),
         ));
     }
-    Ok(TrainOptions {
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        learning_rate: a.lr,
-        seed: a.seed,
-        optimizer,
-        schedule,
-        loss,
-        progress: !a.json,
-    })
+    Ok(TrainOptions::new()
+        .epochs(a.epochs)
+        .batch_size(a.batch_size)
+        .learning_rate(a.lr)
+        .seed(a.seed)
+        .optimizer(optimizer)
+        .schedule(schedule)
+        .loss(loss)
+        .progress(!a.json))
 }
 
 fn read_spec(path: &Path) -> Result<ModelSpec, Error> {

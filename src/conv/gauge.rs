@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::holonomy::VertexTree;
-use crate::ids::VertexId;
+use crate::ids::{SpokeId, VertexId};
 use crate::manifold::MeshIdentity;
 use crate::rng::SplitMix;
 use crate::transport::O2;
@@ -174,10 +174,10 @@ fn random_tree_transports(m: &Manifold, roots: &[VertexId], seed: u64) -> Vec<O2
     let mut transports = vec![O2::IDENTITY; mesh.vertex_count()];
     let mut reached = vec![false; mesh.vertex_count()];
     // Frontier of spokes from reached vertices; attach the target of a random one.
-    let mut frontier: Vec<usize> = Vec::new();
+    let mut frontier: Vec<SpokeId> = Vec::new();
     for &r in roots {
         reached[r.index()] = true;
-        frontier.extend(mesh.vertex_spokes(r));
+        frontier.extend(mesh.vertex_spoke_ids(r));
         while !frontier.is_empty() {
             let s = frontier.swap_remove(rng.below(frontier.len()));
             let w = mesh.spoke_target(s);
@@ -187,7 +187,7 @@ fn random_tree_transports(m: &Manifold, roots: &[VertexId], seed: u64) -> Vec<O2
             reached[w.index()] = true;
             let u = mesh.spoke_target(mesh.spoke_opposite(s));
             transports[w.index()] = transports[u.index()].then(m.connection.spoke_transport(s));
-            frontier.extend(mesh.vertex_spokes(w));
+            frontier.extend(mesh.vertex_spoke_ids(w));
         }
     }
     transports

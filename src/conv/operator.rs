@@ -111,12 +111,14 @@ pub struct ConvOptions {
 
 impl ConvOptions {
     /// The default options.
-    pub fn new() -> ConvOptions {
-        ConvOptions::default()
+    pub const fn new() -> ConvOptions {
+        ConvOptions {
+            quadrature: Quadrature::Mean,
+        }
     }
 
     /// These options with another quadrature.
-    pub fn quadrature(mut self, quadrature: Quadrature) -> ConvOptions {
+    pub const fn quadrature(mut self, quadrature: Quadrature) -> ConvOptions {
         self.quadrature = quadrature;
         self
     }
@@ -234,7 +236,7 @@ impl<T: Real> ConvOperator<T> {
     /// use manifold_cnn::kernel::{KernelBasis, PolarBins};
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// let m = Manifold::load("flat-torus:10x10", &BuildOptions::default()).unwrap();
-    /// let params = ExpMapOptions { radius: Radius::Absolute(2.5), ..Default::default() };
+    /// let params = ExpMapOptions::new().radius(Radius::Absolute(2.5));
     /// let table = ExpMapTable::build(&m, &params).unwrap();
     /// let one = KernelBasis::Bins(PolarBins::new(1, 1).unwrap());
     /// let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();

@@ -78,7 +78,10 @@ impl Padding {
 }
 
 /// Options of an [`ExpMapTable`]: the polar grid of samples, the radius, the padding.
+///
+/// Made with [`ExpMapOptions::new`] (or `default()`) and the builder-style setters, one per field.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ExpMapOptions {
     /// Number of rings R (radii r_i = (i − ½)·ρ/R, i = 1..R). Default 8.
     pub rings: usize,
@@ -92,6 +95,25 @@ pub struct ExpMapOptions {
 
 impl Default for ExpMapOptions {
     fn default() -> Self {
+        ExpMapOptions::new()
+    }
+}
+
+impl ExpMapOptions {
+    /// The default options: 8 rings, 16 directions, a radius of 5 mean edge lengths, zero padding.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::expmap::{ExpMapOptions, Padding, Radius};
+    /// let o = ExpMapOptions::new()
+    ///     .rings(4)
+    ///     .directions(12)
+    ///     .radius(Radius::Absolute(1.5))
+    ///     .padding(Padding::Clamp);
+    /// assert_eq!((o.rings, o.directions), (4, 12));
+    /// assert_eq!(ExpMapOptions::new(), ExpMapOptions::default());
+    /// ```
+    pub const fn new() -> ExpMapOptions {
         ExpMapOptions {
             rings: 8,
             directions: 16,
@@ -99,9 +121,31 @@ impl Default for ExpMapOptions {
             padding: Padding::Zero,
         }
     }
-}
 
-impl ExpMapOptions {
+    /// These options with another number of rings R.
+    pub const fn rings(mut self, rings: usize) -> ExpMapOptions {
+        self.rings = rings;
+        self
+    }
+
+    /// These options with another number of directions A.
+    pub const fn directions(mut self, directions: usize) -> ExpMapOptions {
+        self.directions = directions;
+        self
+    }
+
+    /// These options with another radius ρ.
+    pub const fn radius(mut self, radius: Radius) -> ExpMapOptions {
+        self.radius = radius;
+        self
+    }
+
+    /// These options with another padding policy.
+    pub const fn padding(mut self, padding: Padding) -> ExpMapOptions {
+        self.padding = padding;
+        self
+    }
+
     /// Checks the parameters against a manifold and returns the absolute radius.
     ///
     /// # Errors
@@ -234,7 +278,7 @@ pub struct TableEntry {
 /// use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 /// use manifold_cnn::{BuildOptions, Manifold};
 /// let m = Manifold::load("flat-torus:8x8", &BuildOptions::default()).unwrap();
-/// let params = ExpMapOptions { rings: 2, directions: 4, radius: Radius::Absolute(2.0), ..Default::default() };
+/// let params = ExpMapOptions::new().rings(2).directions(4).radius(Radius::Absolute(2.0));
 /// let t = ExpMapTable::build(&m, &params).unwrap();
 /// assert_eq!(t.samples_per_vertex(), 8);
 /// assert_eq!(t.sample_radii()[..2], [0.5, 1.5]);
@@ -333,7 +377,7 @@ impl ExpMapTable {
     /// use manifold_cnn::{BuildOptions, Manifold};
     /// use std::f64::consts::PI;
     /// let m = Manifold::load("icosphere:1", &BuildOptions::default()).unwrap();
-    /// let params = ExpMapOptions { rings: 2, directions: 8, radius: Radius::Absolute(0.5), ..Default::default() };
+    /// let params = ExpMapOptions::new().rings(2).directions(8).radius(Radius::Absolute(0.5));
     /// let table = ExpMapTable::build(&m, &params).unwrap();
     /// assert_eq!((table.vertex_count(), table.samples_per_vertex()), (42, 16));
     /// // A closed sphere truncates nothing; every sample travels its ring's radius, r_i = (i − ½)ρ/R.

@@ -11,13 +11,46 @@ use crate::transport::O2;
 use rayon::prelude::*;
 
 /// Options of [`HolonomyAnalysis::new`].
+///
+/// Made with [`HolonomyOptions::new`] (or `default()`) and the builder-style setters, one per field.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HolonomyOptions {
     /// Base vertex of its component (default: the lowest-numbered vertex of each component). The
     /// other components keep their default base.
     pub base: Option<VertexId>,
     /// Tolerance and order bound of the classification.
     pub classify: ClassifyOptions,
+}
+
+impl HolonomyOptions {
+    /// The default options: each component's lowest-numbered vertex as its base, the default
+    /// [`ClassifyOptions`].
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::holonomy::{ClassifyOptions, HolonomyOptions};
+    /// let o = HolonomyOptions::new().classify(ClassifyOptions::new().max_order(10));
+    /// assert_eq!((o.base, o.classify.max_order), (None, 10));
+    /// ```
+    pub const fn new() -> HolonomyOptions {
+        HolonomyOptions {
+            base: None,
+            classify: ClassifyOptions::new(),
+        }
+    }
+
+    /// These options with another base vertex (`None`: the default base of every component).
+    pub const fn base(mut self, base: Option<VertexId>) -> HolonomyOptions {
+        self.base = base;
+        self
+    }
+
+    /// These options with other classification options.
+    pub const fn classify(mut self, classify: ClassifyOptions) -> HolonomyOptions {
+        self.classify = classify;
+        self
+    }
 }
 
 /// Where a generator comes from.
@@ -303,7 +336,7 @@ impl HolonomyAnalysis {
     }
 }
 
-/// [`HolonomyOptions::base`], if given, is a vertex of the mesh.
+/// [`HolonomyOptions::base`](field@HolonomyOptions::base), if given, is a vertex of the mesh.
 fn check_base(m: &Manifold, base: Option<VertexId>) -> Result<()> {
     base.map_or(Ok(()), |b| super::loops::check_vertex(&m.mesh, b, "base"))
 }

@@ -24,7 +24,7 @@
 //! holonomy group anyway.
 
 use crate::geometry::Geometry;
-use crate::ids::{FaceId, HalfedgeId, VertexId};
+use crate::ids::{FaceId, HalfedgeId, SpokeId, VertexId};
 use crate::mesh::Mesh;
 use crate::transport::{wrap_angle, NotAdjacent, O2};
 use std::f64::consts::PI;
@@ -55,7 +55,7 @@ pub fn cone_edge_transport(mesh: &Mesh, geometry: &Geometry, h: HalfedgeId) -> O
 }
 
 /// The halfedge of face `f` on the edge of spoke `s`.
-fn side_on_spoke(mesh: &Mesh, f: FaceId, s: usize) -> HalfedgeId {
+fn side_on_spoke(mesh: &Mesh, f: FaceId, s: SpokeId) -> HalfedgeId {
     let e = mesh.spoke_edge(s);
     (0..3)
         .map(|k| HalfedgeId::from_face_side(f, k))
@@ -87,11 +87,11 @@ fn walk_star(mesh: &Mesh, geometry: &Geometry, v: VertexId, x: usize, y: usize, 
     let mut i = x;
     for _ in 0..steps {
         // Corner i spans spoke i → spoke i + 1; forward crosses spoke i + 1, backward spoke i.
-        let s = if forward {
+        let s = SpokeId::new(if forward {
             spokes.start + (i + 1) % spokes.len()
         } else {
             spokes.start + i
-        };
+        });
         let h = side_on_spoke(mesh, corners[i].face(), s);
         let t = cone_edge_transport(mesh, geometry, h)
             .expect("a spoke between two corners of a star is an interior edge");
@@ -137,9 +137,8 @@ pub fn cone_loop_holonomy(
     for i in 0..n {
         let v = cycle[i];
         let w = cycle[(i + 1) % n];
-        let spokes = mesh.vertex_spokes(v);
-        let b = spokes
-            .clone()
+        let b = mesh
+            .vertex_spoke_ids(v)
             .position(|s| mesh.spoke_target(s) == w)
             .ok_or(NotAdjacent {
                 position: i,
@@ -187,7 +186,7 @@ pub fn cone_vertex_holonomy(mesh: &Mesh, geometry: &Geometry, v: VertexId) -> Op
     let k = corners.len();
     let mut g = O2::IDENTITY;
     for (i, c) in corners.iter().enumerate() {
-        let s = spokes.start + (i + 1) % k;
+        let s = SpokeId::new(spokes.start + (i + 1) % k);
         let h = side_on_spoke(mesh, c.face(), s);
         g = g.then(cone_edge_transport(mesh, geometry, h)?);
     }

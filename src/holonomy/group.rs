@@ -14,8 +14,8 @@
 //! classification reports the closure.
 //!
 //! **Numbers.** A generator's angle is measured, not exact. An angle θ is taken to be a multiple of
-//! `2π/q` when it lies within [`ClassifyOptions::tolerance`] (default 1e-9 rad) of one, for the smallest
-//! such `q ≤` [`ClassifyOptions::max_order`] (default 4096); the rotation subgroup is `C_n` with `n` the
+//! `2π/q` when it lies within [`ClassifyOptions::tolerance`](field@ClassifyOptions::tolerance) (default 1e-9 rad) of one, for the smallest
+//! such `q ≤` [`ClassifyOptions::max_order`](field@ClassifyOptions::max_order) (default 4096); the rotation subgroup is `C_n` with `n` the
 //! least common multiple of those `q`, and SO(2) as soon as some angle has no such `q` or `n` would pass
 //! the bound. A finite group of order above the bound is therefore reported as SO(2), which constrains
 //! kernels at least as much (and exactly as much for harmonics `m < n`). Two fractions with denominators
@@ -41,7 +41,10 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-9;
 pub const DEFAULT_MAX_ORDER: u32 = 4096;
 
 /// How generator angles are compared.
+///
+/// Made with [`ClassifyOptions::new`] (or `default()`) and the builder-style setters, one per field.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ClassifyOptions {
     /// An angle within this many radians of a multiple of `2π/q` counts as one (default 1e-9).
     pub tolerance: f64,
@@ -52,14 +55,39 @@ pub struct ClassifyOptions {
 
 impl Default for ClassifyOptions {
     fn default() -> Self {
+        ClassifyOptions::new()
+    }
+}
+
+impl ClassifyOptions {
+    /// The default options: tolerance [`DEFAULT_TOLERANCE`], orders up to [`DEFAULT_MAX_ORDER`].
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::holonomy::ClassifyOptions;
+    /// let o = ClassifyOptions::new().tolerance(1e-6).max_order(100);
+    /// assert_eq!((o.tolerance, o.max_order), (1e-6, 100));
+    /// assert!(o.validate().is_ok());
+    /// ```
+    pub const fn new() -> ClassifyOptions {
         ClassifyOptions {
             tolerance: DEFAULT_TOLERANCE,
             max_order: DEFAULT_MAX_ORDER,
         }
     }
-}
 
-impl ClassifyOptions {
+    /// These options with another tolerance, in radians.
+    pub const fn tolerance(mut self, tolerance: f64) -> ClassifyOptions {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// These options with another bound on the order `n` of `C_n` and `D_n`.
+    pub const fn max_order(mut self, max_order: u32) -> ClassifyOptions {
+        self.max_order = max_order;
+        self
+    }
+
     /// Checks that the options are usable.
     ///
     /// # Errors

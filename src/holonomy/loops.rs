@@ -20,7 +20,7 @@
 
 use super::distance::geodesic_distances;
 use crate::error::{Error, Num, Result};
-use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
+use crate::ids::{EdgeId, FaceId, HalfedgeId, SpokeId, VertexId};
 use crate::manifold::Manifold;
 use crate::mesh::Mesh;
 use crate::transport::{wrap_angle, NotAdjacent, O2};
@@ -106,7 +106,7 @@ pub(super) fn check_vertex(mesh: &Mesh, v: VertexId, name: &'static str) -> Resu
 
 /// Spoke of `v` to `w` as an index into the star of `v`.
 fn local_spoke(mesh: &Mesh, v: VertexId, w: VertexId) -> Option<usize> {
-    mesh.vertex_spokes(v)
+    mesh.vertex_spoke_ids(v)
         .position(|s| mesh.spoke_target(s) == w)
 }
 
@@ -200,7 +200,7 @@ fn enclosed_on_left(
         let (v, w) = (cycle[i], cycle[(i + 1) % n]);
         let b = local_spoke(mesh, v, w)?;
         let spokes = mesh.vertex_spokes(v);
-        let s = spokes.start + b;
+        let s = SpokeId::new(spokes.start + b);
         loop_edges.insert(mesh.spoke_edge(s));
         let corners = mesh.vertex_corners(v);
         let k = corners.len();

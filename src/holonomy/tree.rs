@@ -18,7 +18,7 @@
 //! root along the tree: peel the dual tree from its leaves towards its root, and each dual-tree edge's
 //! loop is its child face's loop times leftover loops.
 
-use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
+use crate::ids::{EdgeId, FaceId, HalfedgeId, SpokeId, VertexId};
 use crate::mesh::Mesh;
 use crate::transport::{Connection, O2};
 use petgraph::visit::{Bfs, GraphBase, GraphRef, IntoNeighbors, VisitMap, Visitable};
@@ -270,16 +270,16 @@ impl VertexTree {
             let vid = VertexId::new(v as usize);
             // The neighbour the search reached first discovered v.
             let mut best = (position[v as usize], NONE);
-            for s in mesh.vertex_spokes(vid) {
+            for s in mesh.vertex_spoke_ids(vid) {
                 let p = position[mesh.spoke_target(s).index()];
                 if p < best.0 {
-                    best = (p, mesh.spoke_opposite(s) as u32);
+                    best = (p, mesh.spoke_opposite(s).raw());
                 }
             }
             if best.1 != NONE {
-                let s = best.1 as usize;
+                let s = SpokeId(best.1);
                 let u = mesh.spoke_target(mesh.spoke_opposite(s));
-                parent_spoke[v as usize] = s as u32;
+                parent_spoke[v as usize] = s.raw();
                 depth[v as usize] = depth[u.index()] + 1;
                 transports[v as usize] = transports[u.index()].then(connection.spoke_transport(s));
             }
@@ -302,9 +302,9 @@ impl VertexTree {
     }
 
     /// The spoke from the parent of `v` to `v`, or `None` at a root.
-    pub fn parent_spoke(&self, v: VertexId) -> Option<usize> {
+    pub fn parent_spoke(&self, v: VertexId) -> Option<SpokeId> {
         let s = self.parent_spoke[v.index()];
-        (s != NONE).then_some(s as usize)
+        (s != NONE).then_some(SpokeId(s))
     }
 
     /// Number of tree edges between `v` and its root.

@@ -1,7 +1,7 @@
 //! Validation and repair: from a [`MeshSource`] to a clean, manifold face list.
 //!
 //! Checks run in a fixed order and, in strict mode, the first defect found is returned as an
-//! [`Error`] naming the element (input numbering). With [`BuildOptions::repair`] each defect that can be
+//! [`Error`] naming the element (input numbering). With [`BuildOptions::repair`](field@BuildOptions::repair) each defect that can be
 //! fixed safely is fixed and recorded as a [`Repair`].
 
 mod duplicates;
@@ -23,12 +23,36 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 
 /// Options for [`Mesh::build`](super::Mesh::build).
+///
+/// Made with [`BuildOptions::new`] (or `default()`: strict) and the builder-style setter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// Fix what can be fixed safely (drop degenerate and duplicate faces, split non-manifold edges and
     /// vertices, drop unreferenced vertices) instead of failing on the first defect. Faces are always
     /// oriented consistently where possible; that is not a repair.
     pub repair: bool,
+}
+
+impl BuildOptions {
+    /// The default options: strict (the first defect is an error).
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::mesh::BuildOptions;
+    /// const REPAIR: BuildOptions = BuildOptions::new().repair(true);
+    /// assert!(REPAIR.repair);
+    /// assert!(!BuildOptions::new().repair);
+    /// ```
+    pub const fn new() -> BuildOptions {
+        BuildOptions { repair: false }
+    }
+
+    /// These options repairing what can be repaired (`true`) or strict (`false`).
+    pub const fn repair(mut self, repair: bool) -> BuildOptions {
+        self.repair = repair;
+        self
+    }
 }
 
 /// One change made by a repair. Indices are in the input numbering.

@@ -62,7 +62,7 @@ pub use build::{
 pub use source::MeshSource;
 
 use crate::error::{Error, Result};
-use crate::ids::{EdgeId, FaceId, HalfedgeId, VertexId};
+use crate::ids::{EdgeId, FaceId, HalfedgeId, SpokeId, VertexId};
 use crate::prefetch::prefetch;
 use build::NONE;
 use rayon::prelude::*;
@@ -459,9 +459,18 @@ impl Mesh {
     pub fn face(&self, i: usize) -> Option<FaceId> {
         (i < self.face_count()).then(|| FaceId::new(i))
     }
+    /// The id of spoke `i` (global numbering, as in [`Mesh::vertex_spokes`]), if the mesh has that many
+    /// spokes.
+    pub fn spoke(&self, i: usize) -> Option<SpokeId> {
+        (i < self.spoke_count()).then(|| SpokeId::new(i))
+    }
     /// All vertex ids.
     pub fn vertices(&self) -> impl ExactSizeIterator<Item = VertexId> {
         (0..self.vertex_count()).map(VertexId::new)
+    }
+    /// All spoke ids, in global order (star by star, in vertex order).
+    pub fn spoke_ids(&self) -> impl ExactSizeIterator<Item = SpokeId> {
+        (0..self.spoke_count()).map(SpokeId::new)
     }
     /// All face ids.
     pub fn face_ids(&self) -> impl ExactSizeIterator<Item = FaceId> {
@@ -529,33 +538,46 @@ impl Mesh {
     pub fn corner_flipped(&self, c: HalfedgeId) -> bool {
         self.corner_flipped[c.index()]
     }
-    /// The global range of spoke indices of `v`, in star order.
+    /// The global range of spoke indices of `v`, in star order: the indices of per-spoke arrays such
+    /// as [`Mesh::spoke_targets`]; [`Mesh::vertex_spoke_ids`] gives the same spokes as ids.
     pub fn vertex_spokes(&self, v: VertexId) -> Range<usize> {
         self.spoke_offsets[v.index()] as usize..self.spoke_offsets[v.index() + 1] as usize
     }
+    /// The spokes of `v` in star order, as ids (those of [`Mesh::vertex_spokes`]).
+    pub fn vertex_spoke_ids(
+        &self,
+        v: VertexId,
+    ) -> impl ExactSizeIterator<Item = SpokeId> + DoubleEndedIterator + Clone {
+        self.vertex_spokes(v).map(SpokeId::new)
+    }
     /// The vertex a spoke points to.
-    pub fn spoke_target(&self, s: usize) -> VertexId {
-        self.spoke_targets[s]
+    #[inline]
+    pub fn spoke_target(&self, s: SpokeId) -> VertexId {
+        self.spoke_targets[s.index()]
     }
     /// All spoke targets, indexed by spoke.
     pub fn spoke_targets(&self) -> &[VertexId] {
         &self.spoke_targets
     }
     /// The edge a spoke runs along.
-    pub fn spoke_edge(&self, s: usize) -> EdgeId {
-        self.spoke_edges[s]
+    #[inline]
+    pub fn spoke_edge(&self, s: SpokeId) -> EdgeId {
+        self.spoke_edges[s.index()]
     }
     /// The spoke running back along the same edge.
-    pub fn spoke_opposite(&self, s: usize) -> usize {
-        self.spoke_opposites[s] as usize
+    #[inline]
+    pub fn spoke_opposite(&self, s: SpokeId) -> SpokeId {
+        SpokeId(self.spoke_opposites[s.index()])
     }
     /// Whether the stars at the two ends of a spoke disagree in orientation (σ = −1).
-    pub fn spoke_reflects(&self, s: usize) -> bool {
-        self.spoke_reflect[s]
+    #[inline]
+    pub fn spoke_reflects(&self, s: SpokeId) -> bool {
+        self.spoke_reflect[s.index()]
     }
     /// The spoke from `a` to `b`, if they are adjacent. O(degree).
-    pub fn find_spoke(&self, a: VertexId, b: VertexId) -> Option<usize> {
-        self.vertex_spokes(a).find(|&s| self.spoke_targets[s] == b)
+    pub fn find_spoke(&self, a: VertexId, b: VertexId) -> Option<SpokeId> {
+        self.vertex_spoke_ids(a)
+            .find(|&s| self.spoke_targets[s.index()] == b)
     }
     /// The reference spoke of `v` as an index into its star (0 for interior vertices).
     pub fn vertex_reference_spoke(&self, v: VertexId) -> usize {

@@ -158,7 +158,7 @@ fn pooling(fine: &Manifold, coarse: &Manifold, level: usize) -> Result<Pooling> 
             let to_coarse = fine_to_coarse_frame(fine, coarse, vid, &split, nc);
             let mut r = vec![v as u32];
             let mut g = vec![to_coarse];
-            for s in fine.mesh.vertex_spokes(vid) {
+            for s in fine.mesh.vertex_spoke_ids(vid) {
                 let w = fine.mesh.spoke_target(s).raw();
                 if !r.contains(&w) {
                     r.push(w);
@@ -212,19 +212,19 @@ fn fine_to_coarse_frame(
         .expect("coarse vertices are fine vertices");
     // The fine polar angle of v → the midpoint of the coarse edge v → u.
     let fine_angle = |u: u32| -> Option<f64> {
-        fine.mesh.vertex_spokes(v).find_map(|s| {
+        fine.mesh.vertex_spoke_ids(v).find_map(|s| {
             let w = fine.mesh.spoke_target(s).index();
             (w >= nc && {
                 let [a, b] = split[w - nc];
                 (a == v.raw() && b == u) || (a == u && b == v.raw())
             })
-            .then(|| fine.frames.spoke_angles()[s])
+            .then(|| fine.frames.spoke_angles()[s.index()])
         })
     };
-    let spokes = coarse.mesh.vertex_spokes(cv);
-    let pair = |s: usize| {
+    let spokes = coarse.mesh.vertex_spoke_ids(cv);
+    let pair = |s: crate::ids::SpokeId| {
         let u = coarse.mesh.spoke_target(s).raw();
-        fine_angle(u).map(|a| (a, coarse.frames.spoke_angles()[s]))
+        fine_angle(u).map(|a| (a, coarse.frames.spoke_angles()[s.index()]))
     };
     let Some((a0, c0)) = spokes.clone().next().and_then(pair) else {
         return O2::IDENTITY;
@@ -325,12 +325,11 @@ impl MeshLevels {
         report: &mut dyn FnMut(CompileEvent<'_>),
     ) -> Result<MeshLevels> {
         let basis = constrained_basis(conv, group)?;
-        let params = ExpMapOptions {
-            rings: conv.rings,
-            directions: conv.directions,
-            radius: Radius::MeanEdgeLengths(conv.radius_edges),
-            padding: Padding::parse(&conv.padding)?,
-        };
+        let params = ExpMapOptions::new()
+            .rings(conv.rings)
+            .directions(conv.directions)
+            .radius(Radius::MeanEdgeLengths(conv.radius_edges))
+            .padding(Padding::parse(&conv.padding)?);
         let manifolds: Vec<Arc<Manifold>> = std::iter::once(finest).chain(coarser).collect();
         let mut pools = Vec::new();
         for (l, pair) in manifolds.windows(2).enumerate() {

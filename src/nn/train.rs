@@ -91,7 +91,10 @@ pub enum Schedule {
 }
 
 /// Options of [`train`].
+///
+/// Made with [`TrainOptions::new`] (or `default()`) and the builder-style setters, one per field.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TrainOptions {
     /// Passes over the training samples.
     pub epochs: usize,
@@ -114,6 +117,25 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
+        TrainOptions::new()
+    }
+}
+
+impl TrainOptions {
+    /// The default options: 10 epochs, batches of 32, η = 3e-3, seed 0, AdamW with weight decay 1e-4,
+    /// a cosine schedule, cross-entropy, no progress bar.
+    ///
+    /// # Example
+    /// ```
+    /// use manifold_cnn::nn::{OptimizerKind, TrainOptions};
+    /// let o = TrainOptions::new()
+    ///     .epochs(20)
+    ///     .batch_size(4)
+    ///     .learning_rate(1e-2)
+    ///     .optimizer(OptimizerKind::Sgd { momentum: 0.9 });
+    /// assert_eq!((o.epochs, o.batch_size, o.seed), (20, 4, 0));
+    /// ```
+    pub const fn new() -> TrainOptions {
         TrainOptions {
             epochs: 10,
             batch_size: 32,
@@ -124,6 +146,54 @@ impl Default for TrainOptions {
             loss: Loss::CrossEntropy,
             progress: false,
         }
+    }
+
+    /// These options with another number of epochs.
+    pub const fn epochs(mut self, epochs: usize) -> TrainOptions {
+        self.epochs = epochs;
+        self
+    }
+
+    /// These options with another batch size.
+    pub const fn batch_size(mut self, batch_size: usize) -> TrainOptions {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// These options with another base learning rate η.
+    pub const fn learning_rate(mut self, learning_rate: f64) -> TrainOptions {
+        self.learning_rate = learning_rate;
+        self
+    }
+
+    /// These options with another seed.
+    pub const fn seed(mut self, seed: u64) -> TrainOptions {
+        self.seed = seed;
+        self
+    }
+
+    /// These options with another optimiser.
+    pub const fn optimizer(mut self, optimizer: OptimizerKind) -> TrainOptions {
+        self.optimizer = optimizer;
+        self
+    }
+
+    /// These options with another learning-rate schedule.
+    pub const fn schedule(mut self, schedule: Schedule) -> TrainOptions {
+        self.schedule = schedule;
+        self
+    }
+
+    /// These options with another loss.
+    pub const fn loss(mut self, loss: Loss) -> TrainOptions {
+        self.loss = loss;
+        self
+    }
+
+    /// These options with the progress bar drawn or not.
+    pub const fn progress(mut self, progress: bool) -> TrainOptions {
+        self.progress = progress;
+        self
     }
 }
 

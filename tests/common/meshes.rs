@@ -7,9 +7,9 @@ use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::{primitives, BuildOptions, Manifold, MeshSource};
 
 /// Build options that refuse every defect.
-pub const STRICT: BuildOptions = BuildOptions { repair: false };
+pub const STRICT: BuildOptions = BuildOptions::new().repair(false);
 /// Build options that repair what can be repaired.
-pub const REPAIR: BuildOptions = BuildOptions { repair: true };
+pub const REPAIR: BuildOptions = BuildOptions::new().repair(true);
 
 /// The path of `relative` in the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -46,12 +46,10 @@ pub fn generate(spec: &str) -> MeshSource {
 
 /// The exp-map table of `m` with the default parameters but for `rings`, `directions` and `radius`.
 pub fn table(m: &Manifold, rings: usize, directions: usize, radius: Radius) -> ExpMapTable {
-    let params = ExpMapOptions {
-        rings,
-        directions,
-        radius,
-        ..Default::default()
-    };
+    let params = ExpMapOptions::new()
+        .rings(rings)
+        .directions(directions)
+        .radius(radius);
     ExpMapTable::build(m, &params).unwrap()
 }
 

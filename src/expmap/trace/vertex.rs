@@ -153,7 +153,7 @@ impl<S: Sink> Walk<'_, '_, S> {
         let tr = self.tracer;
         let mesh = &tr.m.mesh;
         self.flip = star_flip ^ mesh.corner_flipped(c);
-        let w = mesh.spoke_target(spoke.index());
+        let w = mesh.spoke_target(spoke);
         // The spoke is side c (forward, arriving at corner c.next()) or side c.prev() run backward
         // (arriving at its tail, corner c.prev()).
         let (h, x0, dir, arrival) = if mesh.halfedge_head(c) == w {
@@ -168,7 +168,7 @@ impl<S: Sink> Walk<'_, '_, S> {
         }
         let at = self.landing(h, x0 + dir * len, 0.0, dir, 0.0);
         self.sink.path(&at);
-        let psi_back = tr.spoke_start(SpokeId::new(mesh.spoke_opposite(spoke.index())));
+        let psi_back = tr.spoke_start(mesh.spoke_opposite(spoke));
         let star_flip_w = self.flip ^ mesh.corner_flipped(arrival);
         self.turn(w, psi_back, star_flip_w, at)
     }
