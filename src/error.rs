@@ -176,11 +176,12 @@ pub enum Error {
         /// Why.
         message: String,
     },
-    /// A request needs more memory than can be allocated (estimated before allocating it).
+    /// A request needs more memory than can be allocated: a stage's estimate checked before it runs,
+    /// or one of the largest arrays (a table's, an operator's) refused when allocated.
     OutOfMemory {
-        /// What needs it (a mesh spec or name, and the stage).
+        /// What needs it (a mesh spec or name and the stage, or the array and its number of values).
         what: String,
-        /// The estimate, in bytes.
+        /// The estimate or the size of the refused request, in bytes.
         bytes: u64,
     },
     /// A tensor operation failed (candle's message, which names the shapes).

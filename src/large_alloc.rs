@@ -18,7 +18,8 @@ use rayon::prelude::*;
 /// Implement only for types for which all-zero bytes are a valid value.
 pub(crate) unsafe trait Zeroable: Copy {}
 
-// SAFETY: integers and IEEE floats are valid for every bit pattern, zero included (0 and +0.0).
+// SAFETY: integers are valid for every bit pattern, zero included. (Floats enter through
+// `try_zeroed_real`.)
 unsafe impl Zeroable for u8 {}
 unsafe impl Zeroable for u32 {}
 // SAFETY: an array of zeroable values is zeroable.

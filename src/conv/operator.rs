@@ -195,7 +195,8 @@ impl<T: Real> ConvOperator<T> {
     /// # Errors
     /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) if the table or gauge was built for another mesh (its
     /// [`MeshIdentity`](crate::manifold::MeshIdentity) differs from `m`'s), or
-    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if the basis is empty.
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if the basis is empty, or
+    /// [`Error::OutOfMemory`](crate::Error::OutOfMemory) naming the array that cannot be allocated.
     ///
     /// # Complexity
     /// O(V · S · (B + log S)), parallel over vertices.

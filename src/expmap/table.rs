@@ -362,7 +362,8 @@ impl ExpMapTable {
     /// Builds the table: one straightest-geodesic trace per vertex and direction, landing at every ring.
     ///
     /// # Errors
-    /// As [`ExpMapOptions::validate`], or if the table cannot be allocated.
+    /// As [`ExpMapOptions::validate`], or [`Error::OutOfMemory`] naming the array of the table that
+    /// cannot be allocated.
     ///
     /// # Complexity
     /// O(V·A·(faces crossed per trace + R)), parallel over vertices with rayon; deterministic (the

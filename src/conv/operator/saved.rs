@@ -57,7 +57,7 @@ impl<T: Real> ConvOperator<T> {
     /// file is complete or not there).
     ///
     /// # Errors
-    /// [`Error::Io`] naming `path` if writing fails.
+    /// [`Error::Io`](crate::Error::Io) naming `path` if writing fails.
     ///
     /// # Example
     /// ```
@@ -121,8 +121,8 @@ impl<T: Real> ConvOperator<T> {
     /// Read under its own size limit, [`max_saved_bytes`](crate::io::saved::max_saved_bytes).
     ///
     /// # Errors
-    /// [`Error::MeshMismatch`] naming both identities if the operator was compiled for another mesh;
-    /// [`Error::Io`] naming the file for anything else (unreadable, another kind of file, another
+    /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) naming both identities if the operator was compiled for another mesh;
+    /// [`Error::Io`](crate::Error::Io) naming the file for anything else (unreadable, another kind of file, another
     /// format version or scalar type, truncated, corrupted, invalid).
     pub fn load(path: impl AsRef<Path>, m: &Manifold) -> Result<ConvOperator<T>> {
         let mut r =

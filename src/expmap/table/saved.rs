@@ -50,7 +50,7 @@ impl ExpMapTable {
     /// complete or not there).
     ///
     /// # Errors
-    /// [`Error::Io`] naming `path` if writing fails.
+    /// [`Error::Io`](crate::Error::Io) naming `path` if writing fails.
     ///
     /// # Example
     /// ```
@@ -104,8 +104,8 @@ impl ExpMapTable {
     /// Read under its own size limit, [`max_saved_bytes`](crate::io::saved::max_saved_bytes).
     ///
     /// # Errors
-    /// [`Error::MeshMismatch`] naming both identities if the table was built for another mesh;
-    /// [`Error::Io`] naming the file for anything else (unreadable, another kind of file, another
+    /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) naming both identities if the table was built for another mesh;
+    /// [`Error::Io`](crate::Error::Io) naming the file for anything else (unreadable, another kind of file, another
     /// format version, truncated, corrupted, invalid).
     pub fn load(path: impl AsRef<Path>, m: &Manifold) -> Result<ExpMapTable> {
         let mut r = SavedReader::open(path.as_ref(), WHAT, TABLE_MAGIC, TABLE_FORMAT_VERSION)?;
