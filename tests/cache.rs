@@ -487,3 +487,73 @@ fn train_compiles_a_data_set_once_with_a_cache() {
         "the same training from the cached operator"
     );
 }
+
+/// A model with field convolutions through the cache: the second compile loads the scalar operators
+/// and, for the field convolutions, the level's exp-map table (it built the table again before);
+/// the field operators themselves are compiled both times and equal.
+#[test]
+fn field_convolutions_take_their_table_from_the_cache() {
+    use candle_core::DType;
+    use manifold_cnn::nn::{coarser_levels, MeshLevels, Model, ModelSpec};
+    let spec = ModelSpec::from_json(
+        r#"{
+  "input_channels": 1, "outputs": 2, "task": "mesh", "group": "so2",
+  "conv": { "basis": "harmonic:1:1", "rings": 2, "directions": 8, "radius_edges": 1.5 },
+  "layers": [
+    { "type": "field_conv", "fields": "2x0+1x1" }, { "type": "field_relu" },
+    { "type": "invariant" }, { "type": "global_pool" }, { "type": "dense", "units": 2 }
+  ]
+}"#,
+        "test",
+    )
+    .unwrap();
+    let model = Model::new(&spec, &HolonomyGroup::so2(), 1, DType::F32).unwrap();
+    assert!(!model.field_kernels().is_empty());
+    let dir = TempDir::new("cache", "fields");
+    let cache = CompileCache::new(dir.path("c")).unwrap();
+    let m = std::sync::Arc::new(load("icosphere:2"));
+    let mut runs = Vec::new();
+    for run in 0..2 {
+        let mut events = Vec::new();
+        let mut report = |e: CompileEvent| events.push(format!("{e:?}"));
+        let levels = MeshLevels::compile_cached(
+            m.clone(),
+            coarser_levels("icosphere:2", model.pooling_levels()).unwrap(),
+            &model.spec().conv,
+            model.group(),
+            false,
+            Some(&cache),
+            &mut report,
+        )
+        .unwrap()
+        .with_fields_cached(model.field_kernels(), Some(&cache), &mut report)
+        .unwrap();
+        let (level, kernel) = &model.field_kernels()[0];
+        // The field operators, saved: their bytes are the compile's result.
+        let mut bytes = Vec::new();
+        for (i, op) in levels
+            .field_op(*level, kernel)
+            .unwrap()
+            .operators()
+            .iter()
+            .enumerate()
+        {
+            let path = dir.path(&format!("field-{run}-{i}.conv"));
+            op.save(&path).unwrap();
+            bytes.push(std::fs::read(&path).unwrap());
+        }
+        runs.push((bytes, events));
+    }
+    let (first, second) = (&runs[0].1, &runs[1].1);
+    let has = |events: &[String], prefix: &str| events.iter().any(|e| e.starts_with(prefix));
+    assert!(
+        has(first, "Compiled { stage: Table") && has(first, "Saved { stage: Table"),
+        "{first:?}"
+    );
+    assert!(
+        has(second, "Loaded { stage: Operator") && has(second, "Loaded { stage: Table"),
+        "{second:?}"
+    );
+    assert!(!has(second, "Compiled { stage: Table"), "{second:?}");
+    assert_eq!(runs[0].0, runs[1].0);
+}

@@ -781,8 +781,9 @@ fn a_gauge_equivariant_model_trains_and_predicts() {
     assert_eq!(shape, vec![samples as u64, 3]);
     assert!(values.iter().all(|v| v.is_finite()));
 
-    // Through a compile cache: the second run loads the scalar operators and builds the table the
-    // field convolutions need (not cached) itself; the same loss curve both times.
+    // Through a compile cache: the second run loads the scalar operators and the table the field
+    // convolutions are compiled from (their operators are not cached); the same loss curve both
+    // times.
     let cache = dir.arg("cache");
     let runs: Vec<serde_json::Value> = ["c1", "c2"]
         .iter()

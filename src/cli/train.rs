@@ -304,7 +304,13 @@ fn compile(
                         &mut |e: CompileEvent| report.event(e),
                     )
                 })
-                .and_then(|levels| levels.with_fields(model.field_kernels()))
+                .and_then(|levels| {
+                    levels.with_fields_cached(
+                        model.field_kernels(),
+                        cache.as_ref(),
+                        &mut |e: CompileEvent| report.event(e),
+                    )
+                })
                 .map_err(|e| m.error(e))
         })
         .collect::<Result<Vec<_>, Error>>()?;

@@ -31,7 +31,8 @@ pub struct Level {
     /// The same in row order (row `r` is vertex `conv.operator().order()[r]`).
     row_areas: Arc<Vec<f64>>,
     /// The exp-map table the convolutions of this level were compiled from, unless they came from a
-    /// compile cache (then [`MeshLevels::with_fields`] builds it if a field convolution needs it).
+    /// compile cache (then [`MeshLevels::with_fields_cached`] loads or builds it if a field
+    /// convolution needs it).
     table: Option<Arc<ExpMapTable>>,
 }
 
@@ -382,7 +383,22 @@ impl MeshLevels {
     ///
     /// # Errors
     /// A level that does not exist, or a compile error ([`FieldConvolution`](crate::fields::FieldConvolution)).
-    pub fn with_fields(mut self, kernels: &[(usize, FieldKernel)]) -> Result<MeshLevels> {
+    pub fn with_fields(self, kernels: &[(usize, FieldKernel)]) -> Result<MeshLevels> {
+        self.with_fields_cached(kernels, None, &mut |_| {})
+    }
+
+    /// As [`with_fields`](Self::with_fields), with a level's exp-map table, where the scalar
+    /// operators came from the cache without it, taken from `cache` (or built and written there);
+    /// the field operators themselves are compiled each time. What happens is reported to `report`.
+    ///
+    /// # Errors
+    /// As [`with_fields`](Self::with_fields).
+    pub fn with_fields_cached(
+        mut self,
+        kernels: &[(usize, FieldKernel)],
+        cache: Option<&CompileCache>,
+        report: &mut dyn FnMut(CompileEvent<'_>),
+    ) -> Result<MeshLevels> {
         for (level, kernel) in kernels {
             if self.field_op(*level, kernel).is_some() {
                 continue;
@@ -408,7 +424,11 @@ impl MeshLevels {
             }
             let table = match &l.table {
                 Some(t) => t.clone(),
-                None => Arc::new(ExpMapTable::build(&l.manifold, &self.params)?),
+                None => {
+                    let mut compiler = Compiler::new(&l.manifold, self.params, cache, &mut *report);
+                    compiler.table()?;
+                    Arc::new(compiler.take_table().expect("just obtained"))
+                }
             };
             let op = FieldOp::compile(&l.manifold, &table, kernel, self.f64)?;
             // Both operators order their rows by the same rule from the same mesh; the features
