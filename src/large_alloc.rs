@@ -4,10 +4,10 @@
 //!
 //! Tried and not kept: `madvise(MADV_HUGEPAGE)` on these arrays. Their first touch (the kernel
 //! zeroing fresh pages) is a large part of the operator's compile, and huge pages cut the faults
-//! 512-fold; but on the VM of BENCHMARKS.md they made it slower, 1 GiB first-touched by two threads
+//! 512-fold; but on the VM of BENCHMARKS.md they made it slower: 1 GiB first-touched by two threads
 //! in 0.7–3.2 s against 0.55 s on 4 KiB pages (its virtio balloon has free-page reporting on: the
-//! guest hands free 2 MiB blocks back to the host, which must fault them in again), and the compile with them took 4.8–7.7 s against
-//! 2.3–6.2 s (icosphere:7, alternating runs).
+//! guest hands free 2 MiB blocks back to the host, which must fault them in again), and the compile
+//! with them took 4.8–7.7 s against 2.3–6.2 s (icosphere:7, alternating runs).
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -57,8 +57,8 @@ unsafe fn try_zeroed_unchecked<T: Copy>(n: usize) -> Option<Vec<T>> {
     Some(unsafe { Vec::from_raw_parts(ptr, n, n) })
 }
 
-/// `n` copies of `x` ([`Error::OutOfMemory`] naming `what` if the memory cannot be had), filled in parallel (so the first
-/// touches are spread over the threads).
+/// `n` copies of `x` ([`Error::OutOfMemory`] naming `what` if the memory cannot be had), filled
+/// in parallel (so the first touches are spread over the threads).
 pub(crate) fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n)
