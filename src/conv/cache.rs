@@ -4,9 +4,9 @@
 //!
 //! The key is documented on [`CompileCache`].
 
-use super::{ConvOperator, ConvOptions, Gauge, Quadrature, Real, SampledBasis};
+use super::{ConvOperator, ConvOptions, Gauge, Real, SampledBasis};
 use crate::error::{Error, Result};
-use crate::expmap::{ExpMapOptions, ExpMapTable, Padding, TABLE_FORMAT_VERSION};
+use crate::expmap::{ExpMapOptions, ExpMapTable, TABLE_FORMAT_VERSION};
 use crate::io::saved::Checksum;
 use crate::manifold::MeshIdentity;
 use crate::Manifold;
@@ -166,10 +166,7 @@ impl CompileCache {
             h.update(&(params.rings as u64).to_le_bytes());
             h.update(&(params.directions as u64).to_le_bytes());
             h.update(&rho.to_bits().to_le_bytes());
-            h.update(&[match params.padding {
-                Padding::Zero => 0,
-                Padding::Clamp => 1,
-            }]);
+            h.update(&[params.padding.code()]);
         }))
     }
 
@@ -202,10 +199,7 @@ impl CompileCache {
             h.update(&OPERATOR_FORMAT_VERSION.to_le_bytes());
             h.update(&table.to_le_bytes());
             h.update(&(std::mem::size_of::<T>() as u32).to_le_bytes());
-            h.update(&[match options.quadrature {
-                Quadrature::Mean => 0,
-                Quadrature::Integral => 1,
-            }]);
+            h.update(&[options.quadrature.code()]);
             let description = format!("{basis:?}");
             h.update(&(description.len() as u64).to_le_bytes());
             h.update(description.as_bytes());

@@ -93,6 +93,23 @@ pub enum Quadrature {
     Integral,
 }
 
+impl Quadrature {
+    /// The rule's number in saved operators and cache keys: 0 mean, 1 integral.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Quadrature::Mean => 0,
+            Quadrature::Integral => 1,
+        }
+    }
+
+    /// The rule numbered `code` ([`code`](Self::code)), if any.
+    pub(crate) fn from_code(code: u32) -> Option<Quadrature> {
+        [Quadrature::Mean, Quadrature::Integral]
+            .into_iter()
+            .find(|q| q.code() as u32 == code)
+    }
+}
+
 /// Options of [`ConvOperator::with_options`].
 ///
 /// # Example
@@ -1186,6 +1203,26 @@ impl SampledBasis for crate::kernel::ConstrainedBasis {
 #[cfg(test)]
 mod tests {
     use super::compile::spread_bits;
+    use super::Quadrature;
+    use crate::expmap::Padding;
+
+    /// The numbers saved files and cache keys store: fixed (files written before must still
+    /// read), distinct, and read back as what was written; any other number is refused.
+    #[test]
+    fn stored_codes_are_fixed_and_read_back() {
+        for (q, code) in [(Quadrature::Mean, 0), (Quadrature::Integral, 1)] {
+            assert_eq!(q.code(), code);
+            assert_eq!(Quadrature::from_code(code as u32), Some(q));
+        }
+        for (p, code) in [(Padding::Zero, 0), (Padding::Clamp, 1)] {
+            assert_eq!(p.code(), code);
+            assert_eq!(Padding::from_code(code as u32), Some(p));
+        }
+        for bad in [2, 255, u32::MAX] {
+            assert_eq!(Quadrature::from_code(bad), None);
+            assert_eq!(Padding::from_code(bad), None);
+        }
+    }
 
     #[test]
     fn spread_bits_moves_bit_i_to_bit_3i() {

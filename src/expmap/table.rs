@@ -61,6 +61,21 @@ pub enum Padding {
 }
 
 impl Padding {
+    /// The policy's number in saved tables and cache keys: 0 zero, 1 clamp.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Padding::Zero => 0,
+            Padding::Clamp => 1,
+        }
+    }
+
+    /// The policy numbered `code` ([`code`](Self::code)), if any.
+    pub(crate) fn from_code(code: u32) -> Option<Padding> {
+        [Padding::Zero, Padding::Clamp]
+            .into_iter()
+            .find(|p| p.code() as u32 == code)
+    }
+
     /// Parses a policy name: `zero` or `clamp` (any case).
     ///
     /// # Errors

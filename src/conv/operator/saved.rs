@@ -90,10 +90,7 @@ impl<T: Real> ConvOperator<T> {
         w.u64(self.mesh.fingerprint)?;
         w.u64(self.basis as u64)?;
         w.u64(self.cols.len() as u64)?;
-        w.u32(match self.quadrature {
-            Quadrature::Mean => 0,
-            Quadrature::Integral => 1,
-        })?;
+        w.u32(self.quadrature.code() as u32)?;
         w.u32(0)?;
         for a in [&self.order, &self.rank, &self.row_offsets, &self.cols] {
             w.array(a.iter().copied())?;
@@ -153,11 +150,8 @@ impl<T: Real> ConvOperator<T> {
             fingerprint,
         };
         m.check_identity("saved convolution operator", built_for)?;
-        let quadrature = match quadrature {
-            0 => Quadrature::Mean,
-            1 => Quadrature::Integral,
-            q => return Err(r.invalid(format!("unknown quadrature {q}"))),
-        };
+        let quadrature = Quadrature::from_code(quadrature)
+            .ok_or_else(|| r.invalid(format!("unknown quadrature {quadrature}")))?;
         let n = built_for.vertices;
         if basis == 0 || nnz > u32::MAX as u64 || n > u32::MAX as usize {
             return Err(r.invalid(format!(

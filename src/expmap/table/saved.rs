@@ -78,10 +78,7 @@ impl ExpMapTable {
         w.u64(self.rings as u64)?;
         w.u64(self.directions as u64)?;
         w.f64(self.radius)?;
-        w.u32(match self.padding {
-            Padding::Zero => 0,
-            Padding::Clamp => 1,
-        })?;
+        w.u32(self.padding.code() as u32)?;
         w.u32(0)?;
         w.array(self.sample_radii.iter().copied())?;
         w.array(self.sample_angles.iter().copied())?;
@@ -123,11 +120,8 @@ impl ExpMapTable {
         };
         m.check_identity("saved exp-map table", built_for)?;
         let (nv, nf) = (built_for.vertices, built_for.faces);
-        let padding = match padding {
-            0 => Padding::Zero,
-            1 => Padding::Clamp,
-            p => return Err(r.invalid(format!("unknown padding policy {p}"))),
-        };
+        let padding = Padding::from_code(padding)
+            .ok_or_else(|| r.invalid(format!("unknown padding policy {padding}")))?;
         let samples = rings.checked_mul(directions);
         if rings == 0 || directions == 0 || samples.is_none_or(|s| s > MAX_SAMPLES as u64) {
             return Err(r.invalid(format!(
