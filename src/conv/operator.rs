@@ -534,7 +534,7 @@ impl<T: Real> ConvOperator<T> {
             let v = self.order[p] as usize;
             for sig in 0..batch {
                 let at = (r * batch + sig) * width;
-                // SAFETY: `order` is a permutation of 0..N (checked in `check_indices`), so each
+                // SAFETY: `order` is a permutation of 0..N (checked in `check_structure`), so each
                 // (signal, vertex) row of the output is written by exactly one block.
                 unsafe { dst.write((sig * n + v) * width, &o[at..at + width]) };
             }
@@ -556,7 +556,7 @@ impl<T: Real> ConvOperator<T> {
 
     fn forward_structure(&self) -> Structure<'_, T> {
         // SAFETY: `new` built every column below N, non-decreasing offsets ending at nnz and nnz·B
-        // coefficients, and checked them (`check_indices`); the fields never change afterwards.
+        // coefficients, and checked them (`check_structure`); the fields never change afterwards.
         unsafe {
             Structure::new(
                 &self.row_offsets,
@@ -571,7 +571,7 @@ impl<T: Real> ConvOperator<T> {
 
     fn transposed_structure(&self) -> Structure<'_, T> {
         // SAFETY: as for `forward_structure`: transposed rows below N, entries below nnz (checked in
-        // `check_indices`).
+        // `check_structure`).
         unsafe {
             Structure::new(
                 &self.t_offsets,
@@ -584,37 +584,66 @@ impl<T: Real> ConvOperator<T> {
         }
     }
 
-    /// The index invariants the gather's unchecked reads rely on, checked once after compiling.
-    fn check_indices(&self) {
+    /// The index invariants the passes' unchecked reads rely on: the row order a permutation and
+    /// `rank` its inverse, both offset arrays rising from 0 to the entries, B coefficients per entry,
+    /// and every column, transposed row and transposed entry in range. Checked after every compile
+    /// and every load (which checks more: [`validate`](Self::validate)).
+    fn check_structure(&self) -> std::result::Result<(), String> {
+        use crate::io::saved::first_bad;
         let (n, nnz) = (self.vertices, self.cols.len());
-        let csr_ok = |offsets: &[u32]| {
-            offsets.len() == n + 1
-                && offsets[0] == 0
-                && offsets[n] as usize == nnz
-                && offsets.windows(2).all(|w| w[0] <= w[1])
-        };
-        assert!(csr_ok(&self.row_offsets) && csr_ok(&self.t_offsets));
-        assert!(self.coefs.len() == nnz * self.basis);
-        assert!(self
-            .cols
-            .par_iter()
-            .chain(&self.t_rows)
-            .all(|&q| (q as usize) < n));
-        assert!(
-            self.t_entries.len() == nnz && self.t_entries.par_iter().all(|&e| (e as usize) < nnz)
-        );
-        let mut seen = vec![false; n];
-        for &v in &self.order {
-            assert!(
-                !std::mem::replace(&mut seen[v as usize], true),
-                "order repeats vertex {v}"
-            );
+        if self.order.len() != n || self.rank.len() != n {
+            return Err("the row order is not a permutation of the vertices".into());
         }
-        assert!(self
-            .rank
-            .iter()
-            .enumerate()
-            .all(|(v, &i)| self.order[i as usize] as usize == v));
+        let mut seen = vec![false; n];
+        for (i, &v) in self.order.iter().enumerate() {
+            let v = v as usize;
+            if v >= n || std::mem::replace(&mut seen[v], true) {
+                return Err(format!(
+                    "row {i}: vertex {v} is out of range or repeated in the row order"
+                ));
+            }
+        }
+        if let Some(v) = (0..n).find(|&v| {
+            self.rank[v] as usize >= n || self.order[self.rank[v] as usize] as usize != v
+        }) {
+            return Err(format!(
+                "vertex {v}: rank {} is not the inverse of the row order",
+                self.rank[v]
+            ));
+        }
+        for (what, offsets) in [("row", &self.row_offsets), ("column", &self.t_offsets)] {
+            if offsets.len() != n + 1
+                || offsets[0] != 0
+                || offsets[n] as usize != nnz
+                || offsets.windows(2).any(|w| w[0] > w[1])
+            {
+                return Err(format!(
+                    "the {what} offsets do not rise from 0 to the {nnz} entries"
+                ));
+            }
+        }
+        if self.coefs.len() != nnz * self.basis {
+            return Err("coefficient count is not entries × basis functions".into());
+        }
+        if let Some(j) = first_bad(&self.cols, |&q| q as usize >= n) {
+            return Err(format!("entry {j}: column {} of {n}", self.cols[j]));
+        }
+        if self.t_rows.len() != nnz || self.t_entries.len() != nnz {
+            return Err("the transposed index does not have one place per entry".into());
+        }
+        if let Some(k) = first_bad(&self.t_rows, |&p| p as usize >= n) {
+            return Err(format!(
+                "transposed entry {k}: row {} of {n}",
+                self.t_rows[k]
+            ));
+        }
+        if let Some(k) = first_bad(&self.t_entries, |&e| e as usize >= nnz) {
+            return Err(format!(
+                "transposed entry {k}: entry {} of {nnz}",
+                self.t_entries[k]
+            ));
+        }
+        Ok(())
     }
 
     /// Panics unless both arguments, given as `(name, vertices, batch)`, hold signals on this

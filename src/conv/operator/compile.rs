@@ -95,7 +95,8 @@ impl<T: Real> ConvOperator<T> {
             t_rows,
             t_entries,
         };
-        op.check_indices();
+        op.check_structure()
+            .map_err(|e| Error::Internal(format!("compiled convolution operator: {e}")))?;
         Ok(op)
     }
 }

@@ -202,48 +202,13 @@ impl<T: Real> ConvOperator<T> {
         Ok(op)
     }
 
-    /// Every invariant of the compiled arrays, without panicking: those `check_indices` asserts after
-    /// compiling (which the passes' unchecked reads rely on), and that the transposed index is exactly
-    /// the transpose of the rows (so the backward pass is the adjoint of the forward).
+    /// Every invariant of the compiled arrays, without panicking: the structure the passes' unchecked
+    /// reads rely on (`check_structure`, as after a compile), finite coefficients, and the
+    /// transposed index exactly the transpose of the rows (so the backward pass is the adjoint of the
+    /// forward).
     fn validate(&self) -> std::result::Result<(), String> {
+        self.check_structure()?;
         let (n, nnz) = (self.vertices, self.cols.len());
-        if self.order.len() != n || self.rank.len() != n {
-            return Err("the row order is not a permutation of the vertices".into());
-        }
-        let mut seen = vec![false; n];
-        for (i, &v) in self.order.iter().enumerate() {
-            let v = v as usize;
-            if v >= n || std::mem::replace(&mut seen[v], true) {
-                return Err(format!(
-                    "row {i}: vertex {v} is out of range or repeated in the row order"
-                ));
-            }
-        }
-        if let Some(v) = (0..n).find(|&v| {
-            self.rank[v] as usize >= n || self.order[self.rank[v] as usize] as usize != v
-        }) {
-            return Err(format!(
-                "vertex {v}: rank {} is not the inverse of the row order",
-                self.rank[v]
-            ));
-        }
-        for (what, offsets) in [("row", &self.row_offsets), ("column", &self.t_offsets)] {
-            if offsets.len() != n + 1
-                || offsets[0] != 0
-                || offsets[n] as usize != nnz
-                || offsets.windows(2).any(|w| w[0] > w[1])
-            {
-                return Err(format!(
-                    "the {what} offsets do not rise from 0 to the {nnz} entries"
-                ));
-            }
-        }
-        if self.coefs.len() != nnz * self.basis {
-            return Err("coefficient count is not entries × basis functions".into());
-        }
-        if let Some(j) = first_bad(&self.cols, |&q| q as usize >= n) {
-            return Err(format!("entry {j}: column {} of {n}", self.cols[j]));
-        }
         if let Some(k) = first_bad(&self.coefs, |c| !c.to_f64().is_finite()) {
             return Err(format!(
                 "entry {}: coefficient {:?} is not finite",
