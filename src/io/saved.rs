@@ -22,6 +22,7 @@
 
 use super::InputFile;
 use crate::error::{Error, Result};
+use crate::manifold::MeshIdentity;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -224,6 +225,17 @@ impl SavedWriter {
         self.bytes(&v.to_le_bytes())
     }
 
+    /// Writes the identity of the mesh the stage was built for: vertices, faces and fingerprint, one
+    /// `u64` each.
+    ///
+    /// # Errors
+    /// If writing fails.
+    pub fn mesh_identity(&mut self, id: MeshIdentity) -> Result<()> {
+        self.u64(id.vertices as u64)?;
+        self.u64(id.faces as u64)?;
+        self.u64(id.fingerprint)
+    }
+
     /// Writes an `f64`.
     ///
     /// # Errors
@@ -378,6 +390,20 @@ impl SavedReader {
         let mut b = [0u8; 8];
         self.fill(&mut b)?;
         Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads what [`SavedWriter::mesh_identity`] wrote (counts beyond `usize` read as `usize::MAX`,
+    /// which no mesh matches).
+    ///
+    /// # Errors
+    /// If the file ends or cannot be read.
+    pub fn mesh_identity(&mut self) -> Result<MeshIdentity> {
+        let (vertices, faces, fingerprint) = (self.u64()?, self.u64()?, self.u64()?);
+        Ok(MeshIdentity {
+            vertices: usize::try_from(vertices).unwrap_or(usize::MAX),
+            faces: usize::try_from(faces).unwrap_or(usize::MAX),
+            fingerprint,
+        })
     }
 
     /// Reads an `f64`.

@@ -85,9 +85,7 @@ impl<T: Real> ConvOperator<T> {
     fn write_to(&self, path: &Path) -> Result<()> {
         let mut w = SavedWriter::create(path, OPERATOR_MAGIC, OPERATOR_FORMAT_VERSION)?;
         w.u32(std::mem::size_of::<T>() as u32)?;
-        w.u64(self.mesh.vertices as u64)?;
-        w.u64(self.mesh.faces as u64)?;
-        w.u64(self.mesh.fingerprint)?;
+        w.mesh_identity(self.mesh)?;
         w.u64(self.basis as u64)?;
         w.u64(self.cols.len() as u64)?;
         w.u32(self.quadrature.code() as u32)?;
@@ -125,7 +123,7 @@ impl<T: Real> ConvOperator<T> {
         let mut r =
             SavedReader::open(path.as_ref(), WHAT, OPERATOR_MAGIC, OPERATOR_FORMAT_VERSION)?;
         let scalar = r.u32()?;
-        let (nv, nf, fingerprint) = (r.u64()?, r.u64()?, r.u64()?);
+        let built_for = r.mesh_identity()?;
         let (basis, nnz) = (r.u64()?, r.u64()?);
         let (quadrature, reserved) = (r.u32()?, r.u32()?);
         let size = std::mem::size_of::<T>();
@@ -144,11 +142,6 @@ impl<T: Real> ConvOperator<T> {
         if reserved != 0 {
             return Err(r.invalid("reserved header fields are not zero".into()));
         }
-        let built_for = MeshIdentity {
-            vertices: usize::try_from(nv).unwrap_or(usize::MAX),
-            faces: usize::try_from(nf).unwrap_or(usize::MAX),
-            fingerprint,
-        };
         m.check_identity("saved convolution operator", built_for)?;
         let quadrature = Quadrature::from_code(quadrature)
             .ok_or_else(|| r.invalid(format!("unknown quadrature {quadrature}")))?;

@@ -5,7 +5,7 @@
 use super::{ExpMapTable, Padding, FLAG_MIRRORED, FLAG_TRUNCATED, MAX_SAMPLES};
 use crate::error::Result;
 use crate::io::saved::{first_bad, SavedReader, SavedWriter};
-use crate::manifold::{Manifold, MeshIdentity};
+use crate::manifold::Manifold;
 use std::path::Path;
 
 /// The first 8 bytes of a saved exp-map table.
@@ -72,9 +72,7 @@ impl ExpMapTable {
     fn write_to(&self, path: &Path) -> Result<()> {
         let mut w = SavedWriter::create(path, TABLE_MAGIC, TABLE_FORMAT_VERSION)?;
         w.u32(0)?;
-        w.u64(self.mesh.vertices as u64)?;
-        w.u64(self.mesh.faces as u64)?;
-        w.u64(self.mesh.fingerprint)?;
+        w.mesh_identity(self.mesh)?;
         w.u64(self.rings as u64)?;
         w.u64(self.directions as u64)?;
         w.f64(self.radius)?;
@@ -94,7 +92,7 @@ impl ExpMapTable {
     /// Reads a table written by [`save`](Self::save) for use with the manifold `m`.
     ///
     /// Everything is checked: the format and its version, the mesh (the table's
-    /// [`MeshIdentity`] must be `m`'s), the length of the file against its header, a checksum of
+    /// [`MeshIdentity`](crate::manifold::MeshIdentity) must be `m`'s), the length of the file against its header, a checksum of
     /// every byte, and the table's invariants (faces in range, finite coordinates and angles, known
     /// flags). A file that fails any of them is refused; none can make this panic.
     ///
@@ -107,17 +105,12 @@ impl ExpMapTable {
     pub fn load(path: impl AsRef<Path>, m: &Manifold) -> Result<ExpMapTable> {
         let mut r = SavedReader::open(path.as_ref(), WHAT, TABLE_MAGIC, TABLE_FORMAT_VERSION)?;
         let reserved = r.u32()?;
-        let (nv, nf, fingerprint) = (r.u64()?, r.u64()?, r.u64()?);
+        let built_for = r.mesh_identity()?;
         let (rings, directions, radius) = (r.u64()?, r.u64()?, r.f64()?);
         let (padding, reserved2) = (r.u32()?, r.u32()?);
         if reserved != 0 || reserved2 != 0 {
             return Err(r.invalid("reserved header fields are not zero".into()));
         }
-        let built_for = MeshIdentity {
-            vertices: usize::try_from(nv).unwrap_or(usize::MAX),
-            faces: usize::try_from(nf).unwrap_or(usize::MAX),
-            fingerprint,
-        };
         m.check_identity("saved exp-map table", built_for)?;
         let (nv, nf) = (built_for.vertices, built_for.faces);
         let padding = Padding::from_code(padding)
