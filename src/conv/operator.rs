@@ -69,6 +69,24 @@ pub trait TransportedBasis: Sync {
     }
     /// Writes the B values into `out`; `r` in units of the disc radius, as [`SampledBasis::eval`].
     fn eval(&self, r: f64, theta: f64, psi: f64, sigma: f64, out: &mut [f64]);
+    /// The values at every landing corner of one sample: B values into `out` per `(ψ, σ)` of
+    /// `corners`, each exactly what [`eval`](Self::eval) gives. The compile calls this once per
+    /// sample, so that what depends on `(r, θ)` alone can be computed once for the sample's corners
+    /// (`scratch` is the caller's, kept between calls); the default calls `eval` per corner.
+    fn eval_corners(
+        &self,
+        r: f64,
+        theta: f64,
+        corners: &[(f64, f64)],
+        scratch: &mut Vec<f64>,
+        out: &mut [f64],
+    ) {
+        let _ = scratch;
+        let nb = self.len();
+        for (&(psi, sigma), out) in corners.iter().zip(out.chunks_exact_mut(nb)) {
+            self.eval(r, theta, psi, sigma, out);
+        }
+    }
 }
 
 /// How the operator weighs the samples of the exp-map table.

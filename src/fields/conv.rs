@@ -15,6 +15,16 @@ impl TransportedBasis for FieldKernel {
     fn eval(&self, r: f64, theta: f64, psi: f64, sigma: f64, out: &mut [f64]) {
         FieldKernel::eval(self, r, theta, psi, sigma, out)
     }
+    fn eval_corners(
+        &self,
+        r: f64,
+        theta: f64,
+        corners: &[(f64, f64)],
+        scratch: &mut Vec<f64>,
+        out: &mut [f64],
+    ) {
+        FieldKernel::eval_corners(self, r, theta, corners, scratch, out)
+    }
 }
 
 /// A [`FieldKernel`] compiled on a mesh: one [`ConvOperator`] per input class (kind of input field),

@@ -281,25 +281,52 @@ impl FieldKernel {
     /// corner that sees the geodesic at ψ, carried with orientation `σ = ±1`. Class `c`'s functions are
     /// at `basis_start..basis_start + basis_len`, numbered `(radial · A + angular) · C + carried`.
     pub fn eval(&self, r: f64, theta: f64, psi: f64, sigma: f64, out: &mut [f64]) {
-        let na = self.angular.len();
+        self.eval_corners(r, theta, &[(psi, sigma)], &mut Vec::new(), out);
+    }
+
+    /// [`eval`](Self::eval) at several `(ψ, σ)` of one sample `(r, θ)`, [`sampled_len`](Self::sampled_len)
+    /// values per pair into `out`: the radial profiles times the angular functions of θ,
+    /// `R_ρ(r)·a(θ)`, are computed once (into `scratch`) for all of them, and each value is the
+    /// same product, bit for bit, as `eval` of its pair alone.
+    ///
+    /// # Panics
+    /// If `out` holds fewer than `corners.len() · sampled_len()` values.
+    pub fn eval_corners(
+        &self,
+        r: f64,
+        theta: f64,
+        corners: &[(f64, f64)],
+        scratch: &mut Vec<f64>,
+        out: &mut [f64],
+    ) {
+        let (na, nr, nb) = (self.angular.len(), self.radial.len(), self.sampled_len());
+        assert!(
+            out.len() >= corners.len() * nb,
+            "{} values for {} corners of {nb} basis functions",
+            out.len(),
+            corners.len()
+        );
         let mut ang = [0.0f64; 2 * super::types::MAX_ORDER as usize + 1];
         for (a, f) in ang.iter_mut().zip(&self.angular) {
             *a = f.eval(theta);
         }
-        for class in &self.classes {
-            let nc = class.carried.len();
-            let mut carried = [0.0f64; 4];
-            for (v, c) in carried.iter_mut().zip(&class.carried) {
-                *v = c.eval(psi, sigma);
-            }
-            let carried = &carried[..nc];
-            let o = &mut out[class.basis_start..class.basis_start + class.basis_len];
-            for rho in 0..self.radial.len() {
-                let rv = self.radial.value(rho, r);
-                for a in 0..na {
-                    let ra = rv * ang[a];
+        scratch.clear();
+        for rho in 0..nr {
+            let rv = self.radial.value(rho, r);
+            scratch.extend(ang[..na].iter().map(|&a| rv * a));
+        }
+        for (&(psi, sigma), out) in corners.iter().zip(out.chunks_exact_mut(nb)) {
+            for class in &self.classes {
+                let nc = class.carried.len();
+                let mut carried = [0.0f64; 4];
+                for (v, c) in carried.iter_mut().zip(&class.carried) {
+                    *v = c.eval(psi, sigma);
+                }
+                let carried = &carried[..nc];
+                let o = &mut out[class.basis_start..class.basis_start + class.basis_len];
+                for (i, &ra) in scratch.iter().enumerate() {
                     for (k, &c) in carried.iter().enumerate() {
-                        o[(rho * na + a) * nc + k] = ra * c;
+                        o[i * nc + k] = ra * c;
                     }
                 }
             }

@@ -431,7 +431,7 @@ fn fill_rows<T: Real>(
                 support: vec![(0, nb as u32); ns],
             };
             let mut angles = Vec::new();
-            let mut one = vec![0.0f64; nb];
+            let (mut one, mut scratch, mut corners) = (Vec::new(), Vec::new(), Vec::new());
             let mut sums: Vec<f64> = Vec::new();
             let mut j = 0;
             for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
@@ -457,14 +457,21 @@ fn fill_rows<T: Real>(
                         }
                     }
                     Basis::Transported(basis, tracer) => {
-                        for l in &row.lands {
-                            let q = row.cols[l.slot as usize];
-                            transported_values(
-                                landings, tracer, basis, p, q, l, order, gauge, &mut one,
-                            );
-                            let at = row.position[l.slot as usize] as usize * nb;
-                            for (a, &x) in sums[at..at + nb].iter_mut().zip(&one) {
-                                *a += l.weight * x;
+                        // The lands come sample by sample: each sample's corners evaluated at once.
+                        for lands in row.lands.chunk_by(|a, b| a.sample == b.sample) {
+                            let (r, theta) = sample_polar(table, gauge, p, lands[0].sample);
+                            corners.clear();
+                            corners.extend(lands.iter().map(|l| {
+                                let q = row.cols[l.slot as usize];
+                                carried_by(landings, tracer, p, q, l, order, gauge)
+                            }));
+                            one.resize(lands.len() * nb, 0.0);
+                            basis.eval_corners(r, theta, &corners, &mut scratch, &mut one);
+                            for (l, v) in lands.iter().zip(one.chunks_exact(nb)) {
+                                let at = row.position[l.slot as usize] as usize * nb;
+                                for (a, &x) in sums[at..at + nb].iter_mut().zip(v) {
+                                    *a += l.weight * x;
+                                }
                             }
                         }
                     }
@@ -481,26 +488,33 @@ fn fill_rows<T: Real>(
     Ok((cols, coefs))
 }
 
-/// The values of a transported basis for one landing corner `l` (column `q`) of a sample of `p`:
-/// at the sample's `(r/ρ, Γ_p⁻¹θ)`, with ψ the geodesic's direction at the corner in the corner's
-/// gauge and σ = −1 where the transport from the corner to `p` (composed with both gauges) reverses
-/// orientation.
-#[allow(clippy::too_many_arguments)]
-fn transported_values(
+/// Where sample `s` of `p` lies in `p`'s gauge: `(r/ρ, Γ_p⁻¹θ)`, the arguments of a transported
+/// basis that are the same at every landing corner of the sample.
+fn sample_polar(table: &ExpMapTable, gauge: &Gauge, p: usize, s: u32) -> (f64, f64) {
+    let s = s as usize;
+    (
+        table.sample_radii()[s] / table.radius(),
+        gauge.transports()[p]
+            .inverse()
+            .apply(table.sample_angles()[s]),
+    )
+}
+
+/// How landing corner `l` (column `q`) of a sample of `p` sees the geodesic: `(ψ, σ)`, with ψ its
+/// direction at the corner in the corner's gauge and σ = −1 where the transport from the corner to
+/// `p` (composed with both gauges) reverses orientation.
+fn carried_by(
     landings: &Landings,
     tracer: &Tracer<'_>,
-    basis: &dyn TransportedBasis,
     p: usize,
     q: u32,
     l: &Land,
     order: &[u32],
     gauge: &Gauge,
-    out: &mut [f64],
-) {
+) -> (f64, f64) {
     let (m, table) = (landings.m, landings.table);
     let transports = gauge.transports();
-    let s = l.sample as usize;
-    let e = table.entry(p, s);
+    let e = table.entry(p, l.sample as usize);
     let c = 3 * e.face.index() + l.corner as usize;
     let g_q = transports[order[q as usize] as usize];
     let psi = tracer.corner_polar_angle(c, e.transported_angle as f64);
@@ -508,13 +522,7 @@ fn transported_values(
         ^ m.mesh.corner_flipped(HalfedgeId::new(c))
         ^ transports[p].reflect
         ^ g_q.reflect;
-    basis.eval(
-        table.sample_radii()[s] / table.radius(),
-        transports[p].inverse().apply(table.sample_angles()[s]),
-        g_q.inverse().apply(psi),
-        if flip { -1.0 } else { 1.0 },
-        out,
-    );
+    (g_q.inverse().apply(psi), if flip { -1.0 } else { 1.0 })
 }
 
 /// Columns per task of [`transposed_index`]'s sort.
