@@ -162,6 +162,18 @@ fn groups() -> Vec<HolonomyGroup> {
 
 /// Every basis kind, unconstrained and under every group, on a mesh and table.
 fn check_sampled(m: &Manifold, t: &ExpMapTable, gauge: &Gauge, what: &str) {
+    // What a caller sizes memory by before compiling: the reference's entries, row by row.
+    let entries: usize = reference(
+        m,
+        t,
+        gauge,
+        &Reference::Sampled(&bases()[0]),
+        Quadrature::Mean,
+    )
+    .iter()
+    .map(|row| row.len())
+    .sum();
+    assert_eq!(ConvOperator::entry_count(m, t).unwrap(), entries, "{what}");
     for quadrature in [Quadrature::Mean, Quadrature::Integral] {
         let options = ConvOptions::new().quadrature(quadrature);
         for basis in bases() {

@@ -10,7 +10,7 @@ use manifold_cnn::conv::{
     CompileCache, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut,
     Quadrature, Signals, SignalsMut, SpanningTree,
 };
-use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable};
+use manifold_cnn::expmap::ExpMapOptions;
 use manifold_cnn::holonomy::{HolonomyAnalysis, HolonomyGroup, HolonomyOptions};
 use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
 use manifold_cnn::io::write_atomically;
@@ -100,30 +100,6 @@ pub fn parse_quadrature(s: &str) -> Result<Quadrature, Error> {
 
 /// The most forward passes `--repeat` runs (a median of more says nothing new about the timing).
 pub const MAX_REPEAT: usize = 1000;
-
-/// The entries the operator will store: per vertex, the distinct corners with weight of its landing
-/// faces (what [`ConvOperator`] counts in its first pass).
-fn operator_entries(m: &manifold_cnn::Manifold, table: &ExpMapTable) -> usize {
-    use rayon::prelude::*;
-    (0..table.vertex_count())
-        .into_par_iter()
-        .map_init(Vec::new, |corners: &mut Vec<u32>, p| {
-            corners.clear();
-            for s in 0..table.samples_per_vertex() {
-                if let Some((face, bary)) = table.padded_landing(p, s) {
-                    for (v, b) in m.mesh.face_vertices(face).iter().zip(bary) {
-                        if b != 0.0 {
-                            corners.push(v.raw());
-                        }
-                    }
-                }
-            }
-            corners.sort_unstable();
-            corners.dedup();
-            corners.len()
-        })
-        .sum()
-}
 
 /// Refuses a request whose memory would exceed the limit ([`super::limits`]): the exp-map table and
 /// operator while compiling, then the operator, the signals, weights and gradients and the parallel
@@ -372,7 +348,7 @@ fn compile(
     let mut compiler = Compiler::new(m, params, cache.as_ref(), &mut on_event);
     let cached = path.as_ref().is_some_and(|p| p.exists());
     if !cached {
-        let entries = operator_entries(m, compiler.table()?);
+        let entries = ConvOperator::entry_count(m, compiler.table()?)?;
         check_request(&params, n, nb, c_in, c_out, Some(entries))?;
     }
     let op = compiler.operator::<f32, _>(basis, &gauge, &options)?;

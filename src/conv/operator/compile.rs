@@ -101,6 +101,35 @@ impl<T: Real> ConvOperator<T> {
     }
 }
 
+impl ConvOperator<f32> {
+    /// The number of entries (row, column pairs) an operator compiled from `table` stores, whatever
+    /// its basis, gauge and scalar type: counted as the compile counts them, without compiling, so
+    /// that a caller can size its memory first (an operator takes [`ConvOperator::bytes`], about
+    /// `entries · (4·B + 12)` bytes in f32).
+    ///
+    /// # Errors
+    /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) if the table was built for another mesh;
+    /// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
+    pub fn entry_count(m: &Manifold, table: &ExpMapTable) -> Result<usize> {
+        m.check_identity("exp-map table", table.mesh_identity())?;
+        // Distinct columns do not depend on how the vertices are numbered or the rows ordered.
+        let landings = Landings {
+            m,
+            table,
+            face_ranks: m
+                .mesh
+                .faces()
+                .par_iter()
+                .map(|f| f.map(|v| v.raw()))
+                .collect(),
+            weights: &[],
+        };
+        let order: Vec<u32> = (0..m.mesh.vertex_count() as u32).collect();
+        let offsets = count_rows(&landings, &order)?;
+        Ok(*offsets.last().expect("one offset per row and one more") as usize)
+    }
+}
+
 /// Same counts are not enough (icosphere:2 and grid:18x9 both have 162 vertices): the stages index
 /// faces and vertices of their own mesh.
 fn check_meshes(m: &Manifold, table: &ExpMapTable, gauge: &Gauge) -> Result<()> {
@@ -172,6 +201,7 @@ struct Landings<'a> {
     /// The internal column (rank) of each corner of every face: one read per landing face where
     /// the face's vertices and then their ranks would be two reads far apart in memory.
     face_ranks: Vec<[u32; 3]>,
+    /// ω_s, read only when the landings themselves are collected (not to count them).
     weights: &'a [f64],
 }
 
