@@ -178,7 +178,7 @@ impl Connection {
             .map(|s| mesh.spoke_reflects(SpokeId::new(s)))
             .collect();
         let mut spoke_angles = vec![0.0; ns];
-        const CHUNK: usize = 4096;
+        const CHUNK: usize = crate::par::CHEAP_ITEMS_PER_TASK;
         // The opposite spoke's angle lies anywhere: ask for it a few spokes ahead.
         const AHEAD: usize = 16;
         spoke_angles

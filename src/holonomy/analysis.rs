@@ -338,7 +338,7 @@ impl HolonomyAnalysis {
 
 /// [`HolonomyOptions::base`](field@HolonomyOptions::base), if given, is a vertex of the mesh.
 fn check_base(m: &Manifold, base: Option<VertexId>) -> Result<()> {
-    base.map_or(Ok(()), |b| super::loops::check_vertex(&m.mesh, b, "base"))
+    base.map_or(Ok(()), |b| m.mesh.check_vertex(b, "base"))
 }
 
 /// The base vertex of every component: `base` in its own, the lowest-numbered vertex elsewhere.
@@ -370,7 +370,7 @@ fn face_loop_holonomies(m: &Manifold, vt: &VertexTree) -> (Vec<f64>, Vec<f64>) {
     let mesh = &m.mesh;
     (0..mesh.face_count())
         .into_par_iter()
-        .with_min_len(4096)
+        .with_min_len(crate::par::CHEAP_ITEMS_PER_TASK)
         .map(|i| {
             let f = FaceId::new(i);
             let [a, b, c] = mesh.face_vertices(f);

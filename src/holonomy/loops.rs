@@ -91,19 +91,6 @@ impl LoopHolonomy {
     }
 }
 
-pub(super) fn check_vertex(mesh: &Mesh, v: VertexId, name: &'static str) -> Result<()> {
-    if v.index() >= mesh.vertex_count() {
-        return Err(Error::InvalidParameter {
-            name,
-            message: format!(
-                "vertex {v} does not exist (the mesh has {} vertices)",
-                mesh.vertex_count()
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// Spoke of `v` to `w` as an index into the star of `v`.
 fn local_spoke(mesh: &Mesh, v: VertexId, w: VertexId) -> Option<usize> {
     mesh.vertex_spoke_ids(v)
@@ -164,7 +151,7 @@ pub fn loop_holonomy(m: &Manifold, cycle: &[VertexId]) -> Result<LoopHolonomy> {
         });
     }
     for &v in cycle {
-        check_vertex(mesh, v, "loop")?;
+        mesh.check_vertex(v, "loop")?;
     }
     let mut closed = cycle.to_vec();
     closed.push(cycle[0]);
@@ -447,7 +434,7 @@ pub fn region_holonomy(m: &Manifold, in_region: &[bool]) -> Result<LoopHolonomy>
 /// O((V + F) log V).
 pub fn geodesic_circle(m: &Manifold, center: VertexId, radius: f64) -> Result<LoopHolonomy> {
     let mesh = &m.mesh;
-    check_vertex(mesh, center, "center")?;
+    mesh.check_vertex(center, "center")?;
     if !(radius.is_finite() && radius > 0.0) {
         return Err(Error::InvalidParameter {
             name: "radius",

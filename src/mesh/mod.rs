@@ -455,6 +455,20 @@ impl Mesh {
     pub fn vertex(&self, i: usize) -> Option<VertexId> {
         (i < self.vertex_count()).then(|| VertexId::new(i))
     }
+    /// [`Error::InvalidParameter`] named `name` unless `v` is a vertex of this mesh (an id made for
+    /// another, bigger mesh).
+    pub(crate) fn check_vertex(&self, v: VertexId, name: &'static str) -> Result<()> {
+        if v.index() >= self.vertex_count() {
+            return Err(Error::InvalidParameter {
+                name,
+                message: format!(
+                    "vertex {v} does not exist (the mesh has {} vertices)",
+                    self.vertex_count()
+                ),
+            });
+        }
+        Ok(())
+    }
     /// The id of face `i`, if the mesh has that many faces.
     pub fn face(&self, i: usize) -> Option<FaceId> {
         (i < self.face_count()).then(|| FaceId::new(i))

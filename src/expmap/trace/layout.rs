@@ -67,7 +67,7 @@ pub(super) fn halfedge_layouts(m: &Manifold) -> Vec<HalfedgeLayout> {
     let mut layout = vec![HalfedgeLayout::default(); 3 * mesh.face_count()];
     layout
         .par_chunks_mut(3)
-        .with_min_len(4096)
+        .with_min_len(crate::par::CHEAP_ITEMS_PER_TASK)
         .enumerate()
         .for_each(|(f, lay)| {
             let first = HalfedgeId::new(3 * f);

@@ -292,19 +292,6 @@ impl<'a> Tracer<'a> {
         Ok(())
     }
 
-    fn check_vertex(&self, v: VertexId) -> Result<()> {
-        if v.index() >= self.m.mesh.vertex_count() {
-            return Err(Error::InvalidParameter {
-                name: "vertex",
-                message: format!(
-                    "vertex {v} is not in the mesh ({} vertices)",
-                    self.m.mesh.vertex_count()
-                ),
-            });
-        }
-        Ok(())
-    }
-
     /// Corner `corner` (0, 1 or 2) of `face`, checked, with a finite angle.
     fn check_corner(&self, face: FaceId, corner: usize, angle: f64) -> Result<HalfedgeId> {
         self.check_face(face)?;
@@ -531,7 +518,7 @@ impl<'a> Tracer<'a> {
         };
         match start {
             TraceStart::Vertex { vertex, angle } => {
-                self.check_vertex(vertex)?;
+                self.m.mesh.check_vertex(vertex, "vertex")?;
                 if !angle.is_finite() {
                     return Err(bad(format!("angle {angle} is not finite")));
                 }
