@@ -16,7 +16,7 @@ use super::super::real::Real;
 use super::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
-use crate::expmap::{ExpMapTable, Padding, Tracer, FLAG_TRUNCATED};
+use crate::expmap::{ExpMapTable, Padding, TableEntry, Tracer, FLAG_TRUNCATED};
 use crate::ids::HalfedgeId;
 use crate::large_alloc::{try_zeroed, try_zeroed_real};
 use crate::transport::O2;
@@ -489,11 +489,16 @@ fn fill_rows<T: Real>(
                     Basis::Transported(basis, tracer) => {
                         // The lands come sample by sample: each sample's corners evaluated at once.
                         for lands in row.lands.chunk_by(|a, b| a.sample == b.sample) {
-                            let (r, theta) = sample_polar(table, gauge, p, lands[0].sample);
+                            let s = lands[0].sample as usize;
+                            let (r, theta) = (
+                                table.sample_radii()[s] / table.radius(),
+                                g_inv.apply(table.sample_angles()[s]),
+                            );
+                            let e = table.entry(p, s);
                             corners.clear();
                             corners.extend(lands.iter().map(|l| {
                                 let q = row.cols[l.slot as usize];
-                                carried_by(landings, tracer, p, q, l, order, gauge)
+                                carried_by(landings, tracer, p, &e, (q, l.corner), order, gauge)
                             }));
                             one.resize(lands.len() * nb, 0.0);
                             basis.eval_corners(r, theta, &corners, &mut scratch, &mut one);
@@ -518,34 +523,22 @@ fn fill_rows<T: Real>(
     Ok((cols, coefs))
 }
 
-/// Where sample `s` of `p` lies in `p`'s gauge: `(r/ρ, Γ_p⁻¹θ)`, the arguments of a transported
-/// basis that are the same at every landing corner of the sample.
-fn sample_polar(table: &ExpMapTable, gauge: &Gauge, p: usize, s: u32) -> (f64, f64) {
-    let s = s as usize;
-    (
-        table.sample_radii()[s] / table.radius(),
-        gauge.transports()[p]
-            .inverse()
-            .apply(table.sample_angles()[s]),
-    )
-}
-
-/// How landing corner `l` (column `q`) of a sample of `p` sees the geodesic: `(ψ, σ)`, with ψ its
-/// direction at the corner in the corner's gauge and σ = −1 where the transport from the corner to
-/// `p` (composed with both gauges) reverses orientation.
+/// How corner `corner` (column `q`) of the landing face of `p`'s table entry `e` sees the geodesic:
+/// `(ψ, σ)`, with ψ its direction at the corner in the corner's gauge and σ = −1 where the
+/// transport from the corner to `p` (composed with both gauges) reverses orientation. (The
+/// arguments a transported basis takes besides the sample's `(r/ρ, Γ_p⁻¹θ)`.)
 fn carried_by(
     landings: &Landings,
     tracer: &Tracer<'_>,
     p: usize,
-    q: u32,
-    l: &Land,
+    e: &TableEntry,
+    (q, corner): (u32, u8),
     order: &[u32],
     gauge: &Gauge,
 ) -> (f64, f64) {
-    let (m, table) = (landings.m, landings.table);
+    let m = landings.m;
     let transports = gauge.transports();
-    let e = table.entry(p, l.sample as usize);
-    let c = 3 * e.face.index() + l.corner as usize;
+    let c = 3 * e.face.index() + corner as usize;
     let g_q = transports[order[q as usize] as usize];
     let psi = tracer.corner_polar_angle(c, e.transported_angle as f64);
     let flip = e.mirrored
