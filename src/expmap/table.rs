@@ -49,7 +49,8 @@ impl Radius {
 
 /// What a convolution does with a truncated sample (one whose geodesic left the surface before reaching
 /// the sample's radius). The table records the stop point and flags the sample either way; the policy
-/// is applied by the consumer ([`ExpMapTable::padded_landing`] implements it).
+/// is applied by the consumer: [`ExpMapTable::padded_landing`] applies it to one sample, and the
+/// operator's compile applies the same rule reading the table's flags directly.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Padding {
     /// The signal is taken as zero there: the sample contributes nothing (zero padding, as in a planar

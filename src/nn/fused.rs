@@ -20,7 +20,11 @@ const CHUNK: usize = 64;
 
 /// `Σ_r f(r)` over rows `0..n`, each `f` adding into `width` accumulators: in fixed chunks whose
 /// partial sums are added in order, so the result does not depend on the number of threads.
-fn column_sums(n: usize, width: usize, f: impl Fn(usize, &mut [f64]) + Sync) -> Vec<f64> {
+pub(super) fn column_sums(
+    n: usize,
+    width: usize,
+    f: impl Fn(usize, &mut [f64]) + Sync,
+) -> Vec<f64> {
     let parts: Vec<Vec<f64>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|k| {

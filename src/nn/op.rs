@@ -269,29 +269,16 @@ impl CustomOp3 for ConvOp {
     }
 }
 
-/// The sums of the columns of a row-major matrix of `width` columns (a bias's gradient), added in
-/// `f64` over blocks of rows in parallel.
+/// The sums of the columns of a row-major matrix of `width` columns (a bias's gradient): the
+/// fused layers' [`column_sums`](super::fused::column_sums) in `f64` (fixed blocks, added in order).
 pub(super) fn column_sums<T: Precision>(m: &[T], width: usize) -> Vec<T> {
-    let parts = m
-        .par_chunks(width * 1024)
-        .map(|rows| {
-            let mut acc = vec![0.0f64; width];
-            for row in rows.chunks_exact(width) {
-                for (a, &g) in acc.iter_mut().zip(row) {
-                    *a += crate::conv::Real::to_f64(g);
-                }
-            }
-            acc
-        })
-        .collect::<Vec<_>>();
-    let mut total = vec![0.0f64; width];
-    for part in parts {
-        for (t, p) in total.iter_mut().zip(part) {
-            *t += p;
+    let rows = m.len().checked_div(width).unwrap_or(0);
+    super::fused::column_sums(rows, width, |r, acc| {
+        for (a, &g) in acc.iter_mut().zip(&m[r * width..(r + 1) * width]) {
+            *a += crate::conv::Real::to_f64(g);
         }
-    }
-    total
-        .into_iter()
-        .map(<T as crate::conv::Real>::from_f64)
-        .collect()
+    })
+    .into_iter()
+    .map(<T as crate::conv::Real>::from_f64)
+    .collect()
 }
