@@ -9,7 +9,7 @@ use common::meshes::load;
 use common::random::signal;
 use common::TempDir;
 use manifold_cnn::conv::{
-    CompileCache, CompileEvent, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights,
+    CompileCache, CompileEvent, Compiler, ConvOperator, ConvOptions, Gauge, KernelWeights, Layout,
     Quadrature, Real, Signals, SignalsMut, SpanningTree,
 };
 use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Padding, Radius};
@@ -120,6 +120,31 @@ fn saved_and_loaded_stages_compute_exactly_the_same() {
             "{e}"
         );
         assert!(ExpMapTable::load(dir.path("op.conv"), &m).is_err());
+
+        // An operator stored per function (bins) comes back in its layout, computing the same.
+        let bins = KernelBasis::parse("bins:2:8").unwrap();
+        let op = ConvOperator::<f32>::with_options(&m, &table, &bins, &gauge, &options).unwrap();
+        assert_eq!(op.layout(), Layout::PerFunction, "{spec}");
+        op.save(dir.path("bins.conv")).unwrap();
+        let op_loaded = ConvOperator::<f32>::load(dir.path("bins.conv"), &m).unwrap();
+        assert_eq!(op_loaded.layout(), Layout::PerFunction, "{spec}");
+        assert_eq!(op_loaded.csr(), op.csr(), "{spec}: per function");
+        assert_eq!(bits(&forward(&op_loaded)), bits(&forward(&op)), "{spec}");
+        let w = values::<f32>(op.basis_len() * 3 * 2, 2);
+        let grad = |o: &ConvOperator<f32>| {
+            let mut gx = vec![0f32; 2 * n * 3];
+            o.input_gradient(
+                Signals::new(&g, 2, 2).unwrap(),
+                KernelWeights::new(&w, o.basis_len(), 3, 2).unwrap(),
+                SignalsMut::new(&mut gx, 2, 3).unwrap(),
+            );
+            bits(&gx)
+        };
+        assert_eq!(
+            grad(&op_loaded),
+            grad(&op),
+            "{spec}: per function, input gradient"
+        );
     }
 }
 
@@ -180,8 +205,12 @@ fn assert_damage_refused(path: &Path, load: impl Fn(&Path) -> Result<(), Error>)
     let mut longer = good.clone();
     longer.push(0);
     try_bytes(&longer, "one trailing byte".into());
-    // Another format version.
-    for v in [0u32, 2, 0x0100_0001] {
+    // Another format version: earlier, later, byte-swapped (the file's own is at bytes 8..12).
+    let own = u32::from_le_bytes(good[8..12].try_into().unwrap());
+    for v in [0u32, own - 1, own + 1, own.swap_bytes()] {
+        if v == own {
+            continue;
+        }
         let mut other = good.clone();
         other[8..12].copy_from_slice(&v.to_le_bytes());
         let e = try_bytes(&other, format!("version {v}"));
@@ -212,6 +241,13 @@ fn damaged_files_are_errors_never_panics() {
     let op = ConvOperator::<f32>::new(&m, &table, &basis(), &gauge).unwrap();
     op.save(dir.path("op.conv")).unwrap();
     assert_damage_refused(&dir.path("op.conv"), |p| {
+        ConvOperator::<f32>::load(p, &m).map(drop)
+    });
+    let bins = KernelBasis::parse("bins:1:4").unwrap();
+    let op = ConvOperator::<f32>::new(&m, &table, &bins, &gauge).unwrap();
+    assert_eq!(op.layout(), Layout::PerFunction);
+    op.save(dir.path("bins.conv")).unwrap();
+    assert_damage_refused(&dir.path("bins.conv"), |p| {
         ConvOperator::<f32>::load(p, &m).map(drop)
     });
     // Not a file at all, and an empty one.

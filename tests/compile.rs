@@ -10,7 +10,8 @@
 //! and for a transported basis (the field kernels) `k_b(r_s/ρ, Γ_p⁻¹θ_s, Γ_q⁻¹ψ_{s,k}, σ_{s,k})`.
 
 use manifold_cnn::conv::{
-    ConvOperator, ConvOptions, Gauge, Quadrature, SampledBasis, SpanningTree, TransportedBasis,
+    ConvOperator, ConvOptions, Gauge, Layout, Quadrature, SampledBasis, SpanningTree,
+    TransportedBasis,
 };
 use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Padding, Radius, Tracer};
 use manifold_cnn::fields::{FieldKernel, FieldType};
@@ -175,11 +176,28 @@ fn check_sampled(m: &Manifold, t: &ExpMapTable, gauge: &Gauge, what: &str) {
     .sum();
     assert_eq!(ConvOperator::entry_count(m, t).unwrap(), entries, "{what}");
     for quadrature in [Quadrature::Mean, Quadrature::Integral] {
-        let options = ConvOptions::new().quadrature(quadrature);
         for basis in bases() {
-            let op = ConvOperator::<f32>::with_options(m, t, &basis, gauge, &options).unwrap();
             let want = reference(m, t, gauge, &Reference::Sampled(&basis), quadrature);
-            assert_matches(&op, &want, &format!("{what}, {basis:?}, {quadrature:?}"));
+            // Both layouts store the reference; left to choose, the compile takes the smaller.
+            let ops = [None, Some(Layout::Blocks), Some(Layout::PerFunction)].map(|layout| {
+                let mut options = ConvOptions::new().quadrature(quadrature);
+                options.layout = layout;
+                ConvOperator::<f32>::with_options(m, t, &basis, gauge, &options).unwrap()
+            });
+            for op in &ops {
+                let what = format!("{what}, {basis:?}, {quadrature:?}, {:?}", op.layout());
+                assert_matches(op, &want, &what);
+            }
+            let what = format!("{what}, {basis:?}");
+            assert_eq!(ops[1].layout(), Layout::Blocks, "{what}");
+            assert_eq!(ops[2].layout(), Layout::PerFunction, "{what}");
+            assert_eq!(
+                ops[1].csr(),
+                ops[2].csr(),
+                "{what}: the layouts store the same"
+            );
+            let smaller = ops[1].bytes().min(ops[2].bytes());
+            assert_eq!(ops[0].bytes(), smaller, "{what}: the compile's own choice");
         }
     }
     for basis in bases() {
@@ -361,14 +379,26 @@ fn compiles_are_identical_run_to_run_and_across_thread_counts() {
     let m = load("icosphere:3");
     let t = table(&m, 4, 8, Padding::Zero);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let basis = KernelBasis::parse("harmonic:2:3").unwrap();
-    let op = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| ConvOperator::<f32>::new(&m, &t, &basis, &gauge).unwrap())
-    };
+    // Harmonics are stored in blocks, bins per function (each layout's own transposed index).
+    for (spec, layout) in [
+        ("harmonic:2:3", Layout::Blocks),
+        ("bins:2:8", Layout::PerFunction),
+    ] {
+        let basis = KernelBasis::parse(spec).unwrap();
+        let op = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| ConvOperator::<f32>::new(&m, &t, &basis, &gauge).unwrap())
+        };
+        assert_eq!(op(1).layout(), layout, "{spec}");
+        check_thread_counts(op);
+    }
+}
+
+/// The operators `op(threads)` compiles with 1 to 4 threads are identical.
+fn check_thread_counts(op: impl Fn(usize) -> ConvOperator<f32>) {
     let one = op(1);
     for threads in [2, 3, 4] {
         let other = op(threads);
@@ -402,8 +432,20 @@ fn input_gradient_is_the_transpose_of_the_forward() {
     let m = load("mobius:16x4");
     let t = table(&m, 3, 8, Padding::Zero);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    let basis = KernelBasis::parse("harmonic:1:2").unwrap();
-    let op = ConvOperator::<f64>::new(&m, &t, &basis, &gauge).unwrap();
+    for (spec, layout) in [
+        ("harmonic:1:2", Layout::Blocks),
+        ("harmonic:1:2", Layout::PerFunction),
+        ("bins:2:4", Layout::PerFunction),
+    ] {
+        let basis = KernelBasis::parse(spec).unwrap();
+        let options = ConvOptions::new().layout(layout);
+        let op = ConvOperator::<f64>::with_options(&m, &t, &basis, &gauge, &options).unwrap();
+        check_adjoint(&op);
+    }
+}
+
+/// ⟨A_b x, g⟩ = ⟨x, A_bᵀ g⟩ for every basis function b of `op`.
+fn check_adjoint(op: &ConvOperator<f64>) {
     let n = op.vertex_count();
     let x: Vec<f64> = (0..n)
         .map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.5)
@@ -431,7 +473,36 @@ fn input_gradient_is_the_transpose_of_the_forward() {
         let rhs: f64 = x.iter().zip(&atg).map(|(a, b)| a * b).sum();
         assert!(
             (lhs - rhs).abs() <= 1e-12 * (1.0 + lhs.abs()),
-            "basis {b}: {lhs} vs {rhs}"
+            "{:?}, basis {b}: {lhs} vs {rhs}",
+            op.layout()
         );
     }
+}
+
+#[test]
+fn the_per_function_layout_is_refused_where_it_cannot_be_built() {
+    let m = load("icosphere:1");
+    let t = table(&m, 2, 6, Padding::Zero);
+    let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    let per_function = ConvOptions::new().layout(Layout::PerFunction);
+    // A transported basis: each coefficient depends on the corner as well.
+    let radial = RadialBasis::new(RadialProfile::Gaussian, 2).unwrap();
+    let (fi, fo) = (
+        FieldType::parse("1x1").unwrap(),
+        FieldType::parse("1x1").unwrap(),
+    );
+    let kernel = FieldKernel::new(&fi, &fo, radial, false).unwrap();
+    let e = ConvOperator::<f32>::with_transport(&m, &t, &kernel, &gauge, &per_function)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("layout") && e.contains("transported"), "{e}");
+    // More functions than a mask has bits (65 bins); blocks are still possible, and chosen.
+    let basis = KernelBasis::parse("bins:5:13").unwrap();
+    assert_eq!(basis.len(), 65);
+    let e = ConvOperator::<f32>::with_options(&m, &t, &basis, &gauge, &per_function)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at most 64") && e.contains("65"), "{e}");
+    let op = ConvOperator::<f32>::new(&m, &t, &basis, &gauge).unwrap();
+    assert_eq!(op.layout(), Layout::Blocks);
 }

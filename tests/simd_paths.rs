@@ -2,7 +2,8 @@
 //! the `f64` operator as reference: forward, input gradient and weight gradient, for basis sizes that
 //! take every tile height of the AVX-512 and AVX2 gathers and block products, widths that are
 //! multiples of 16, of 8 only, and odd (the generic loops), output widths with whole vectors and
-//! masked tails, and batches of 1, 3 and 16. A path the processor lacks is skipped with a note.
+//! masked tails, and batches of 1, 3 and 16, with the coefficients in either [`Layout`] (the `f64`
+//! reference in blocks). A path the processor lacks is skipped with a note.
 //!
 //! Tolerances are those of the `f32` against `f64` test in tests/conv.rs: 1e-5 of the largest output
 //! for the forward pass, 1e-4 of the largest gradient for the backward pass (sums of up to a few
@@ -11,8 +12,8 @@
 mod common;
 use common::random::signal;
 use manifold_cnn::conv::{
-    ConvOperator, Gauge, KernelWeights, KernelWeightsMut, Real, Signals, SignalsMut, SimdOperator,
-    SimdPath, SpanningTree,
+    ConvOperator, ConvOptions, Gauge, KernelWeights, KernelWeightsMut, Layout, Real, Signals,
+    SignalsMut, SimdOperator, SimdPath, SpanningTree,
 };
 use manifold_cnn::expmap::{ExpMapOptions, ExpMapTable, Radius};
 use manifold_cnn::kernel::{HarmonicBasis, KernelBasis, PolarBins, RadialBasis, RadialProfile};
@@ -137,10 +138,14 @@ fn every_path_agrees_with_the_f64_reference() {
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let n = m.mesh.vertex_count();
     let paths = available_paths();
+    let blocks = ConvOptions::new().layout(Layout::Blocks);
     for basis in bases() {
-        let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
-        let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
-        let nb = op32.basis_len();
+        let op64 = ConvOperator::<f64>::with_options(&m, &t, &basis, &g, &blocks).unwrap();
+        let op32 = [Layout::Blocks, Layout::PerFunction].map(|layout| {
+            let options = ConvOptions::new().layout(layout);
+            ConvOperator::<f32>::with_options(&m, &t, &basis, &g, &options).unwrap()
+        });
+        let nb = op64.basis_len();
         let reference = op64.with_simd(SimdPath::Auto).unwrap();
         for (batch, c_in, c_out) in SHAPES {
             let x = signal(batch * n * c_in, 9);
@@ -148,11 +153,14 @@ fn every_path_agrees_with_the_f64_reference() {
             let want = passes(reference, &x, c_in, &w, c_out);
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
-            for &path in &paths {
+            for (&path, op32) in paths.iter().flat_map(|p| op32.iter().map(move |o| (p, o))) {
                 let p = op32.with_simd(path).unwrap();
                 assert_eq!(p.path(), path);
                 let got = passes(p, &x32, c_in, &w32, c_out);
-                let what = |pass| format!("{path}, B = {nb}, {batch} × {c_in} → {c_out}: {pass}");
+                let layout = op32.layout();
+                let what = |pass| {
+                    format!("{path}, {layout:?}, B = {nb}, {batch} × {c_in} → {c_out}: {pass}")
+                };
                 assert_close(&want.out, &got.out, 1e-5, &what("forward"));
                 // The f32 gradients are those of the f32 output: compare them with the f64
                 // gradients of the f64 output, as tests/conv.rs does.
@@ -173,9 +181,13 @@ fn row_layout_passes_agree_across_paths() {
     let t = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
     let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let basis = KernelBasis::Bins(PolarBins::new(2, 8).unwrap());
-    let op64 = ConvOperator::<f64>::new(&m, &t, &basis, &g).unwrap();
-    let op32 = ConvOperator::<f32>::new(&m, &t, &basis, &g).unwrap();
-    let (n, nb) = (m.mesh.vertex_count(), op32.basis_len());
+    let blocks = ConvOptions::new().layout(Layout::Blocks);
+    let op64 = ConvOperator::<f64>::with_options(&m, &t, &basis, &g, &blocks).unwrap();
+    let op32 = [Layout::Blocks, Layout::PerFunction].map(|layout| {
+        let options = ConvOptions::new().layout(layout);
+        ConvOperator::<f32>::with_options(&m, &t, &basis, &g, &options).unwrap()
+    });
+    let (n, nb) = (m.mesh.vertex_count(), op64.basis_len());
     for (batch, c_in, c_out) in [(1, 16, 16), (3, 8, 21), (16, 5, 7)] {
         let x = signal(batch * n * c_in, 3);
         let w = signal(nb * c_in * c_out, 4);
@@ -206,7 +218,8 @@ fn row_layout_passes_agree_across_paths() {
         let (out64, gw64, gx64) = run64();
         let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
         let (x32, w32, go32) = (f(&x), f(&w), f(&go));
-        for path in available_paths() {
+        let paths = available_paths();
+        for (&path, op32) in paths.iter().flat_map(|p| op32.iter().map(move |o| (p, o))) {
             let p = op32.with_simd(path).unwrap();
             let mut out = vec![0.0f32; batch * n * c_out];
             let mut kept = vec![0.0f32; n * nb * batch * c_in];
@@ -236,7 +249,8 @@ fn row_layout_passes_agree_across_paths() {
                 SignalsMut::new(&mut fx, batch, c_in).unwrap(),
                 KernelWeightsMut::new(&mut fw, nb, c_in, c_out).unwrap(),
             );
-            let what = |pass| format!("{path}, {batch} × {c_in} → {c_out}: {pass}");
+            let layout = op32.layout();
+            let what = |pass| format!("{path}, {layout:?}, {batch} × {c_in} → {c_out}: {pass}");
             assert_close(&gx64, &fx, 1e-4, &what("backward_rows: input"));
             assert_close(&gw64, &fw, 1e-4, &what("backward_rows: weights"));
             assert_close(&out64, &out, 1e-5, &what("forward_rows"));

@@ -111,7 +111,7 @@ fn check_request(
     nb: usize,
     c_in: usize,
     c_out: usize,
-    entries: Option<usize>,
+    operator_bytes: Option<f64>,
 ) -> Result<(), Error> {
     const BLOCK: f64 = 32.0; // rows per tile of the operator's passes
     let f = |x: usize| x as f64;
@@ -119,8 +119,7 @@ fn check_request(
     let samples = f(params.rings) * f(params.directions);
     let table = nv * samples * manifold_cnn::expmap::BYTES_PER_SAMPLE as f64
         + 4.0 * nv * f(params.directions);
-    // Per entry: a column (4), B coefficients (4 each), the transposed index (8).
-    let operator = entries.map_or(0.0, |e| f(e) * (12.0 + 4.0 * b) + 16.0 * nv);
+    let operator = operator_bytes.unwrap_or(0.0);
     // x, out, the input gradient and the internal copies of a pass; weights and their gradient.
     let signals = 4.0 * nv * (3.0 * ci + 2.0 * co);
     let weights = 2.0 * 4.0 * b * ci * co;
@@ -348,13 +347,16 @@ fn compile(
     let mut compiler = Compiler::new(m, params, cache.as_ref(), &mut on_event);
     let cached = path.as_ref().is_some_and(|p| p.exists());
     if !cached {
-        let entries = ConvOperator::entry_count(m, compiler.table()?)?;
-        check_request(&params, n, nb, c_in, c_out, Some(entries))?;
+        // In blocks, per entry: a column (4), B coefficients (4 each), the transposed index (8).
+        // The compile takes the per-function layout only where it is smaller.
+        let entries = ConvOperator::entry_count(m, compiler.table()?)? as f64;
+        let bytes = entries * (12.0 + 4.0 * nb as f64) + 8.0 * (n as f64 + 1.0);
+        check_request(&params, n, nb, c_in, c_out, Some(bytes))?;
     }
     let op = compiler.operator::<f32, _>(basis, &gauge, &options)?;
     drop(compiler);
     if cached {
-        check_request(&params, n, nb, c_in, c_out, Some(op.nnz()))?;
+        check_request(&params, n, nb, c_in, c_out, Some(op.bytes() as f64))?;
     }
     Ok(Compiled {
         op,

@@ -29,7 +29,8 @@ pub const CACHE_VERSION: u32 = 1;
 /// - the mesh's [`MeshIdentity`] (counts, and a hash of the faces and edge lengths);
 /// - the table's parameters: rings, directions, the radius *as resolved* (so `--radius-edges 5` and
 ///   the same radius given absolutely share a table) and the padding policy;
-/// - for an operator, in addition: the table's key, the scalar type, the quadrature, the kernel basis
+/// - for an operator, in addition: the table's key, the scalar type, the quadrature, the layout if
+///   one is asked for, the kernel basis
 ///   (its `Debug` description, which holds the base basis and the constraint of the holonomy group,
 ///   and its values at fixed probe points), the gauge (every vertex's transport and the tree's order,
 ///   so the root and the spanning tree are covered) and the vertex positions where the mesh has them
@@ -200,6 +201,7 @@ impl CompileCache {
             h.update(&table.to_le_bytes());
             h.update(&(std::mem::size_of::<T>() as u32).to_le_bytes());
             h.update(&[options.quadrature.code()]);
+            h.update(&[options.layout.map_or(0xff, |l| l.code() as u8)]);
             let description = format!("{basis:?}");
             h.update(&(description.len() as u64).to_le_bytes());
             h.update(description.as_bytes());

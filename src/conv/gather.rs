@@ -213,8 +213,15 @@ fn as_f32_mut<T: Real>(v: &mut [T]) -> &mut [f32] {
 
 /// One CSR-like structure to gather over, with its index bounds established once by its maker so the
 /// gather checks no entry on the way.
+///
+/// Each row of the caller (a vertex) is `stack` consecutive rows here: 1 where an entry carries the
+/// coefficients of all the gathered functions, B where each function has its own row of entries with
+/// one coefficient each ([`Layout::PerFunction`](super::Layout::PerFunction)). Either way the gather of
+/// a vertex writes B × width values, function by function.
 pub(crate) struct Structure<'a, T> {
     offsets: &'a [u32],
+    /// Rows per caller's row.
+    stack: usize,
     /// Column (source row) of each entry.
     cols: &'a [u32],
     /// Entry of `coefs` holding each stored entry's coefficients (`None`: the entry itself).
@@ -233,12 +240,14 @@ impl<'a, T> Structure<'a, T> {
     /// (which `coef_entry` matches in length). The gather's unchecked reads rely on these.
     pub(crate) unsafe fn new(
         offsets: &'a [u32],
+        stack: usize,
         cols: &'a [u32],
         coef_entry: Option<&'a [u32]>,
         coefs: &'a [T],
         basis: usize,
         col_bound: usize,
     ) -> Self {
+        assert!(stack > 0, "at least one row per caller's row");
         debug_assert!(cols.iter().all(|&q| (q as usize) < col_bound));
         debug_assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
         debug_assert!(offsets.last().is_none_or(|&e| e as usize <= cols.len()));
@@ -250,6 +259,7 @@ impl<'a, T> Structure<'a, T> {
         });
         Structure {
             offsets,
+            stack,
             cols,
             coef_entry,
             coefs,
@@ -374,7 +384,7 @@ unsafe fn gather_avx2<T: Real>(
     gather_rows::<T, true>(s, rows, src, width, y)
 }
 
-/// Gathers rows `rows` into `y` (`rows.len() × B × width`) with the kernels of `isa`.
+/// Gathers the caller's rows `rows` into `y` (`rows.len() × B × width`) with the kernels of `isa`.
 pub(crate) fn gather<T: Real>(
     s: &Structure<T>,
     rows: Range<usize>,
@@ -383,6 +393,8 @@ pub(crate) fn gather<T: Real>(
     y: &mut [T],
     isa: Isa,
 ) {
+    // A vertex's `stack` rows are consecutive, and so are their outputs (function by function).
+    let rows = rows.start * s.stack..rows.end * s.stack;
     #[cfg(target_arch = "x86_64")]
     {
         // Through the transposed index (the input gradient), the AVX-512 path takes the AVX2 tiles:
@@ -396,6 +408,7 @@ pub(crate) fn gather<T: Real>(
             // T is f32 (checked by `avx512`/`avx2`): the same slices at their own type.
             let s32 = Structure {
                 offsets: s.offsets,
+                stack: s.stack,
                 cols: s.cols,
                 coef_entry: s.coef_entry,
                 coefs: as_f32(s.coefs),

@@ -31,6 +31,6 @@ pub use gather::{SimdPath, SIMD_ENV};
 pub use gauge::{Gauge, SpanningTree};
 pub use operator::saved::{OPERATOR_FORMAT_VERSION, OPERATOR_MAGIC};
 pub use operator::simd::SimdOperator;
-pub use operator::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
+pub use operator::{ConvOperator, ConvOptions, Layout, Quadrature, SampledBasis, TransportedBasis};
 pub use real::Real;
 pub use shape::{KernelWeights, KernelWeightsMut, Signals, SignalsMut};

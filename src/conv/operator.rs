@@ -128,6 +128,46 @@ impl Quadrature {
     }
 }
 
+/// How an operator stores its coefficients. Both give the same passes, bit for bit up to the
+/// sign of a zero; they differ in bytes and in work.
+///
+/// ```text
+/// Blocks:       row p lists its neighbours q, each with the B coefficients A_0[p,q] … A_{B−1}[p,q]
+/// PerFunction:  rows (p, 0) … (p, B−1); row (p, b) lists the q where A_b[p,q] can be nonzero, each
+///               with that one coefficient
+/// ```
+///
+/// A basis whose functions each cover a part of the disc (polar bins: a sample lies in one bin)
+/// makes most of a block zero. On icosphere:5 with 16 bins an entry has 1.6 nonzero coefficients of
+/// 16, and the per-function layout takes about a third of the bytes and a tenth of the gather's
+/// multiply-adds. Where the functions overlap (harmonics, Gaussians) blocks are smaller: one column
+/// index serves B coefficients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// One column index per neighbour, shared by the B coefficients.
+    Blocks,
+    /// One column index per coefficient that is not structurally zero: where no sample landing at
+    /// `q` has `k_b ≠ 0`, `A_b[p, q]` is not stored.
+    PerFunction,
+}
+
+impl Layout {
+    /// The layout's number in saved operators: 0 blocks, 1 per function.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Layout::Blocks => 0,
+            Layout::PerFunction => 1,
+        }
+    }
+
+    /// The layout numbered `code` ([`code`](Self::code)), if any.
+    pub(crate) fn from_code(code: u32) -> Option<Layout> {
+        [Layout::Blocks, Layout::PerFunction]
+            .into_iter()
+            .find(|l| l.code() == code)
+    }
+}
+
 /// Options of [`ConvOperator::with_options`].
 ///
 /// # Example
@@ -142,6 +182,10 @@ impl Quadrature {
 pub struct ConvOptions {
     /// How samples are weighed (default [`Quadrature::Mean`]).
     pub quadrature: Quadrature,
+    /// How the coefficients are stored; `None` (the default): the layout of fewer bytes, counted
+    /// before the coefficients are computed. A transported basis ([`ConvOperator::with_transport`])
+    /// is always stored in [`Layout::Blocks`].
+    pub layout: Option<Layout>,
 }
 
 impl ConvOptions {
@@ -149,7 +193,14 @@ impl ConvOptions {
     pub const fn new() -> ConvOptions {
         ConvOptions {
             quadrature: Quadrature::Mean,
+            layout: None,
         }
+    }
+
+    /// These options with the coefficients stored in `layout` whatever its size.
+    pub const fn layout(mut self, layout: Layout) -> ConvOptions {
+        self.layout = Some(layout);
+        self
     }
 
     /// These options with another quadrature.
@@ -179,10 +230,13 @@ impl ConvOptions {
 /// `k = Σ_b W_b k_b` whose coefficients map `C_in` input channels to `C_out` output channels.
 ///
 /// # Storage
-/// Row `p` lists its distinct neighbours `q` (the landing corners of all its samples, duplicates merged,
-/// sorted) with B coefficients each: `4 + 4·B` bytes per entry in `f32` (68 for B = 16), plus a
-/// transposed index (8 bytes per entry) for the backward pass. [`ConvOperator::bytes`] reports the
-/// total.
+/// In [`Layout::Blocks`], row `p` lists its distinct neighbours `q` (the landing corners of all its
+/// samples, duplicates merged, sorted) with B coefficients each: `4 + 4·B` bytes per entry in `f32`
+/// (68 for B = 16), plus a transposed index (8 bytes per entry) for the backward pass. In
+/// [`Layout::PerFunction`], each row `(p, b)` lists the neighbours where `k_b` is nonzero at some
+/// landing sample, with one coefficient each: 8 bytes per entry, plus 8 for the transposed index.
+/// The compile picks the smaller unless told ([`ConvOptions::layout`]); [`ConvOperator::bytes`]
+/// reports the total.
 #[derive(Clone, Debug)]
 pub struct ConvOperator<T: Real> {
     /// The mesh it was compiled for (recorded when saved, checked when loaded).
@@ -190,12 +244,17 @@ pub struct ConvOperator<T: Real> {
     vertices: usize,
     basis: usize,
     quadrature: Quadrature,
+    layout: Layout,
     /// Vertex of each internal row; `rank` is its inverse.
     order: Vec<u32>,
     rank: Vec<u32>,
+    /// The stored rows (`stack` per vertex: [`ConvOperator::stack`]) and their entries.
     row_offsets: Vec<u32>,
     cols: Vec<u32>,
+    /// `basis / stack` coefficients per entry.
     coefs: Vec<T>,
+    /// The transposed index, `stack` rows per column vertex `q`: row `q·stack + k` lists the
+    /// (vertex row `p`, entry) pairs of the stored rows `p·stack + k` that read `q`.
     t_offsets: Vec<u32>,
     t_rows: Vec<u32>,
     t_entries: Vec<u32>,
@@ -333,26 +392,80 @@ impl<T: Real> ConvOperator<T> {
         let mut start = 0;
         lens.iter()
             .map(|&len| {
-                let coefs = self
-                    .coefs
-                    .chunks_exact(self.basis)
-                    .flat_map(|c| c[start..start + len].iter().copied())
-                    .collect();
+                let part = start..start + len;
                 start += len;
-                ConvOperator {
-                    basis: len,
-                    coefs,
-                    order: self.order.clone(),
-                    rank: self.rank.clone(),
-                    row_offsets: self.row_offsets.clone(),
-                    cols: self.cols.clone(),
-                    t_offsets: self.t_offsets.clone(),
-                    t_rows: self.t_rows.clone(),
-                    t_entries: self.t_entries.clone(),
-                    ..self
+                match self.layout {
+                    Layout::Blocks => ConvOperator {
+                        basis: len,
+                        coefs: self
+                            .coefs
+                            .chunks_exact(self.basis)
+                            .flat_map(|c| c[part.clone()].iter().copied())
+                            .collect(),
+                        order: self.order.clone(),
+                        rank: self.rank.clone(),
+                        row_offsets: self.row_offsets.clone(),
+                        cols: self.cols.clone(),
+                        t_offsets: self.t_offsets.clone(),
+                        t_rows: self.t_rows.clone(),
+                        t_entries: self.t_entries.clone(),
+                        ..self
+                    },
+                    Layout::PerFunction => self.functions(part),
                 }
             })
             .collect()
+    }
+
+    /// The operator of the functions `part` alone, for [`Layout::PerFunction`]: their rows and
+    /// their transposed rows, the entries renumbered.
+    fn functions(&self, part: std::ops::Range<usize>) -> ConvOperator<T> {
+        let (nb, len) = (self.basis, part.len());
+        let pick = |offsets: &[u32]| {
+            let mut picked = Vec::with_capacity(self.vertices * len + 1);
+            picked.push(0u32);
+            for p in 0..self.vertices {
+                for b in part.clone() {
+                    let r = p * nb + b;
+                    picked.push(picked.last().unwrap() + offsets[r + 1] - offsets[r]);
+                }
+            }
+            picked
+        };
+        let (row_offsets, t_offsets) = (pick(&self.row_offsets), pick(&self.t_offsets));
+        let entries = |offsets: &[u32], p: usize, b: usize| {
+            offsets[p * nb + b] as usize..offsets[p * nb + b + 1] as usize
+        };
+        let (mut cols, mut coefs, mut t_rows, mut t_entries) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in 0..self.vertices {
+            for b in part.clone() {
+                cols.extend_from_slice(&self.cols[entries(&self.row_offsets, p, b)]);
+                coefs.extend_from_slice(&self.coefs[entries(&self.row_offsets, p, b)]);
+                for k in entries(&self.t_offsets, p, b) {
+                    // Entry e of the row (p', b) is entry e − start + new start of its new row.
+                    let (row, e) = (self.t_rows[k] as usize, self.t_entries[k]);
+                    let new_row = row * len + b - part.start;
+                    t_rows.push(row as u32);
+                    t_entries.push(e - self.row_offsets[row * nb + b] + row_offsets[new_row]);
+                }
+            }
+        }
+        ConvOperator {
+            mesh: self.mesh,
+            vertices: self.vertices,
+            basis: len,
+            quadrature: self.quadrature,
+            layout: self.layout,
+            order: self.order.clone(),
+            rank: self.rank.clone(),
+            row_offsets,
+            cols,
+            coefs,
+            t_offsets,
+            t_rows,
+            t_entries,
+        }
     }
 
     /// Number of vertices N (rows and columns of each `A_b`).
@@ -376,7 +489,13 @@ impl<T: Real> ConvOperator<T> {
     pub fn quadrature(&self) -> Quadrature {
         self.quadrature
     }
-    /// Number of stored (vertex, neighbour) entries.
+    /// The layout of the coefficients ([`Layout`]).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+    /// Number of stored entries: (vertex, neighbour) pairs with B coefficients each in
+    /// [`Layout::Blocks`], (vertex, function, neighbour) triples with one in
+    /// [`Layout::PerFunction`].
     pub fn nnz(&self) -> usize {
         self.cols.len()
     }
@@ -389,25 +508,38 @@ impl<T: Real> ConvOperator<T> {
             + std::mem::size_of::<T>() * self.coefs.len()
     }
     /// The operator in CSR form, in the mesh's vertex numbering: `(indptr, indices, coefficients)`, where
-    /// the stored entry `j` of `A_b` is `coefficients[j·B + b]` (the same structure for every `b`).
+    /// the stored entry `j` of `A_b` is `coefficients[j·B + b]` (the same structure for every `b`;
+    /// from [`Layout::PerFunction`], a neighbour is listed where any function is stored, and the
+    /// functions not stored there read 0).
     pub fn csr(&self) -> (Vec<u32>, Vec<u32>, Vec<T>) {
-        let nb = self.basis;
+        let (nb, stack) = (self.basis, self.stack());
+        // Coefficients per stored entry; stored row k of a vertex holds functions k·per….
+        let per = nb / stack;
         let mut indptr = Vec::with_capacity(self.vertices + 1);
         indptr.push(0u32);
-        let mut indices = Vec::with_capacity(self.nnz());
-        let mut coefs = Vec::with_capacity(self.coefs.len());
-        let mut row: Vec<(u32, usize)> = Vec::new();
+        let mut indices = Vec::new();
+        let mut coefs = Vec::new();
+        // (neighbour, stored row k of the vertex, entry)
+        let mut row: Vec<(u32, usize, usize)> = Vec::new();
         for v in 0..self.vertices {
             let i = self.rank[v] as usize;
             row.clear();
-            row.extend(
-                (self.row_offsets[i]..self.row_offsets[i + 1])
-                    .map(|j| (self.order[self.cols[j as usize] as usize], j as usize)),
-            );
+            for k in 0..stack {
+                let r = i * stack + k;
+                row.extend(
+                    (self.row_offsets[r]..self.row_offsets[r + 1])
+                        .map(|j| (self.order[self.cols[j as usize] as usize], k, j as usize)),
+                );
+            }
             row.sort_unstable();
-            for &(q, j) in &row {
-                indices.push(q);
-                coefs.extend_from_slice(&self.coefs[j * nb..(j + 1) * nb]);
+            for group in row.chunk_by(|a, b| a.0 == b.0) {
+                indices.push(group[0].0);
+                let at = coefs.len();
+                coefs.resize(at + nb, T::default());
+                for &(_, k, j) in group {
+                    coefs[at + k * per..at + (k + 1) * per]
+                        .copy_from_slice(&self.coefs[j * per..(j + 1) * per]);
+                }
             }
             indptr.push(indices.len() as u32);
         }
@@ -559,9 +691,10 @@ impl<T: Real> ConvOperator<T> {
         }
     }
 
-    /// FLOPs of one forward pass: the gather `2·nnz·B·C_in` plus the block products `2·N·B·C_in·C_out`.
+    /// FLOPs of one forward pass: the gather `2·C_in` per stored coefficient (`nnz·B` in
+    /// [`Layout::Blocks`], `nnz` per function) plus the block products `2·N·B·C_in·C_out`.
     pub fn forward_flops(&self, c_in: usize, c_out: usize) -> f64 {
-        2.0 * self.nnz() as f64 * (self.basis * c_in) as f64
+        2.0 * (self.coefs.len() * c_in) as f64
             + 2.0 * (self.vertices * self.basis * c_in * c_out) as f64
     }
 
@@ -572,16 +705,26 @@ impl<T: Real> ConvOperator<T> {
             + t * (self.coefs.len() + self.vertices * (c_in + c_out))) as f64
     }
 
+    /// Stored rows per vertex: 1 in [`Layout::Blocks`], B in [`Layout::PerFunction`].
+    fn stack(&self) -> usize {
+        match self.layout {
+            Layout::Blocks => 1,
+            Layout::PerFunction => self.basis,
+        }
+    }
+
     fn forward_structure(&self) -> Structure<'_, T> {
-        // SAFETY: `new` built every column below N, non-decreasing offsets ending at nnz and nnz·B
-        // coefficients, and checked them (`check_structure`); the fields never change afterwards.
+        // SAFETY: `new` built every column below N, non-decreasing offsets (N·stack + 1 of them)
+        // ending at nnz and nnz·B/stack coefficients, and checked them (`check_structure`); the
+        // fields never change afterwards.
         unsafe {
             Structure::new(
                 &self.row_offsets,
+                self.stack(),
                 &self.cols,
                 None,
                 &self.coefs,
-                self.basis,
+                self.basis / self.stack(),
                 self.vertices,
             )
         }
@@ -593,19 +736,20 @@ impl<T: Real> ConvOperator<T> {
         unsafe {
             Structure::new(
                 &self.t_offsets,
+                self.stack(),
                 &self.t_rows,
                 Some(&self.t_entries),
                 &self.coefs,
-                self.basis,
+                self.basis / self.stack(),
                 self.vertices,
             )
         }
     }
 
     /// The index invariants the passes' unchecked reads rely on: the row order a permutation and
-    /// `rank` its inverse, both offset arrays rising from 0 to the entries, B coefficients per entry,
-    /// and every column, transposed row and transposed entry in range. Checked after every compile
-    /// and every load (which checks more: [`validate`](Self::validate)).
+    /// `rank` its inverse, both offset arrays (N·stack + 1) rising from 0 to the entries, B/stack
+    /// coefficients per entry, and every column, transposed row and transposed entry in range.
+    /// Checked after every compile and every load (which checks more: [`validate`](Self::validate)).
     fn check_structure(&self) -> std::result::Result<(), String> {
         use crate::io::saved::first_bad;
         let (n, nnz) = (self.vertices, self.cols.len());
@@ -629,19 +773,24 @@ impl<T: Real> ConvOperator<T> {
                 self.rank[v]
             ));
         }
+        let stack = self.stack();
+        let rows = n * stack;
         for (what, offsets) in [("row", &self.row_offsets), ("column", &self.t_offsets)] {
-            if offsets.len() != n + 1
+            if offsets.len() != rows + 1
                 || offsets[0] != 0
-                || offsets[n] as usize != nnz
+                || offsets[rows] as usize != nnz
                 || offsets.windows(2).any(|w| w[0] > w[1])
             {
                 return Err(format!(
-                    "the {what} offsets do not rise from 0 to the {nnz} entries"
+                    "the {what} offsets are not {rows} + 1 rising from 0 to the {nnz} entries"
                 ));
             }
         }
-        if self.coefs.len() != nnz * self.basis {
-            return Err("coefficient count is not entries × basis functions".into());
+        if self.coefs.len() != nnz * (self.basis / stack) {
+            return Err(format!(
+                "coefficient count is not entries × {} per entry",
+                self.basis / stack
+            ));
         }
         if let Some(j) = first_bad(&self.cols, |&q| q as usize >= n) {
             return Err(format!("entry {j}: column {} of {n}", self.cols[j]));
@@ -1250,8 +1399,11 @@ impl SampledBasis for crate::kernel::ConstrainedBasis {
 #[cfg(test)]
 mod tests {
     use super::compile::spread_bits;
-    use super::Quadrature;
-    use crate::expmap::Padding;
+    use super::{ConvOperator, ConvOptions, Layout, Quadrature};
+    use crate::conv::{Gauge, SpanningTree};
+    use crate::expmap::{ExpMapOptions, ExpMapTable, Padding};
+    use crate::kernel::KernelBasis;
+    use crate::{BuildOptions, Manifold};
 
     /// The numbers saved files and cache keys store: fixed (files written before must still
     /// read), distinct, and read back as what was written; any other number is refused.
@@ -1265,9 +1417,57 @@ mod tests {
             assert_eq!(p.code(), code);
             assert_eq!(Padding::from_code(code as u32), Some(p));
         }
+        for (l, code) in [(Layout::Blocks, 0), (Layout::PerFunction, 1)] {
+            assert_eq!(l.code(), code);
+            assert_eq!(Layout::from_code(code), Some(l));
+        }
         for bad in [2, 255, u32::MAX] {
             assert_eq!(Quadrature::from_code(bad), None);
             assert_eq!(Padding::from_code(bad), None);
+            assert_eq!(Layout::from_code(bad), None);
+        }
+    }
+
+    /// Each part of a split operator is the operator of its functions: the columns of the whole
+    /// where any of them is stored, their coefficients, and its own transposed index (exactly the
+    /// transpose of its rows: `validate`, as on load).
+    #[test]
+    fn split_parts_are_the_operators_of_their_functions() {
+        let m = Manifold::load("icosphere:2", &BuildOptions::default()).unwrap();
+        let t = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
+        let g = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+        let basis = KernelBasis::parse("bins:2:4").unwrap();
+        let lens = [3, 1, 4];
+        for layout in [Layout::Blocks, Layout::PerFunction] {
+            let options = ConvOptions::new().layout(layout);
+            let whole = ConvOperator::<f64>::with_options(&m, &t, &basis, &g, &options).unwrap();
+            let (indptr, indices, coefs) = whole.csr();
+            let mut start = 0;
+            for part in whole.clone().split_basis(&lens) {
+                part.validate().unwrap();
+                assert_eq!(part.layout(), layout);
+                let (nb, len) = (whole.basis_len(), part.basis_len());
+                let (p_indptr, p_indices, p_coefs) = part.csr();
+                // The whole's entries, restricted to the part's functions, less those where all
+                // of them are zero (which the per-function layout does not store).
+                let (mut want_indptr, mut want_indices, mut want_coefs) =
+                    (vec![0u32], vec![], vec![]);
+                for v in 0..whole.vertex_count() {
+                    for j in indptr[v] as usize..indptr[v + 1] as usize {
+                        let c = &coefs[j * nb + start..j * nb + start + len];
+                        if layout == Layout::Blocks || c.iter().any(|&x| x != 0.0) {
+                            want_indices.push(indices[j]);
+                            want_coefs.extend_from_slice(c);
+                        }
+                    }
+                    want_indptr.push(want_indices.len() as u32);
+                }
+                assert_eq!(
+                    (p_indptr, p_indices, p_coefs),
+                    (want_indptr, want_indices, want_coefs)
+                );
+                start += len;
+            }
         }
     }
 

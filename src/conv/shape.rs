@@ -297,7 +297,7 @@ mod tests {
         // output would pass.
         let (offsets, cols, coefs) = ([0u32, 1], [1u32], [1.0f32, 1.0]);
         // SAFETY: column 1 < 2, one block of 2 coefficients, offsets non-decreasing up to 1.
-        let s = unsafe { Structure::new(&offsets, &cols, None, &coefs, 2, 2) };
+        let s = unsafe { Structure::new(&offsets, 1, &cols, None, &coefs, 2, 2) };
         let caught =
             std::panic::catch_unwind(|| gather(&s, 0..1, &[], 1 << 63, &mut [], Isa::auto()));
         let message = caught.unwrap_err();

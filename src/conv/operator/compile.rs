@@ -3,7 +3,9 @@
 //! 1. [`check_meshes`]: the table and the gauge were built for this mesh;
 //! 2. [`locality_order`]: the order of the rows (and its inverse, the rank of every vertex);
 //! 3. [`sample_weights`]: the quadrature weight ω_s of every sample;
-//! 4. [`count_rows`]: the number of distinct neighbours of every row, hence the row offsets;
+//! 4. [`count_rows`]: the number of distinct neighbours of every row and, for a sampled basis, of the
+//!    neighbours where each function can be nonzero: the bytes of both [`Layout`]s, of which the
+//!    smaller is taken, and its row offsets;
 //! 5. [`fill_rows`]: every row's columns and coefficients, straight into arrays of the exact size;
 //! 6. [`transposed_index`]: for every column, the entries that read it (for the backward pass).
 //!
@@ -13,7 +15,7 @@
 
 use super::super::gauge::Gauge;
 use super::super::real::Real;
-use super::{ConvOperator, ConvOptions, Quadrature, SampledBasis, TransportedBasis};
+use super::{ConvOperator, ConvOptions, Layout, Quadrature, SampledBasis, TransportedBasis};
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapTable, Padding, TableEntry, Tracer, FLAG_TRUNCATED};
@@ -78,14 +80,46 @@ impl<T: Real> ConvOperator<T> {
                 .collect(),
             weights: &weights,
         };
-        let row_offsets = count_rows(&landings, &order)?;
-        let (cols, coefs) = fill_rows(&landings, &order, &row_offsets, basis, gauge)?;
-        let (t_offsets, t_rows, t_entries) = transposed_index(&row_offsets, &cols)?;
+        let grid = sample_grid(table);
+        let masked = match (basis, options.layout) {
+            (_, Some(Layout::Blocks)) => None,
+            (Basis::Sampled(b), _) if nb <= MASK_BITS => Some(Masked {
+                basis: b,
+                grid: &grid,
+                gauge,
+            }),
+            (_, None) => None,
+            (_, Some(Layout::PerFunction)) => {
+                return Err(Error::InvalidParameter {
+                    name: "layout",
+                    message: format!(
+                        "the per-function layout needs a sampled basis of at most {MASK_BITS} \
+                         functions (this one: {} with {nb})",
+                        match basis {
+                            Basis::Sampled(_) => "sampled",
+                            Basis::Transported(..) => "transported",
+                        }
+                    ),
+                })
+            }
+        };
+        let counts = count_rows(&landings, &order, masked)?;
+        let layout = options.layout.unwrap_or_else(|| counts.smaller::<T>(nb));
+        let row_offsets = counts.offsets(layout)?;
+        drop(counts);
+        let (cols, coefs) =
+            fill_rows(&landings, &order, &row_offsets, basis, &grid, gauge, layout)?;
+        let stack = match layout {
+            Layout::Blocks => 1,
+            Layout::PerFunction => nb,
+        };
+        let (t_offsets, t_rows, t_entries) = transposed_index(&row_offsets, &cols, stack)?;
         let op = ConvOperator {
             mesh: m.identity(),
             vertices: n,
             basis: nb,
             quadrature: options.quadrature,
+            layout,
             order,
             rank,
             row_offsets,
@@ -125,7 +159,7 @@ impl ConvOperator<f32> {
             weights: &[],
         };
         let order: Vec<u32> = (0..m.mesh.vertex_count() as u32).collect();
-        let offsets = count_rows(&landings, &order)?;
+        let offsets = count_rows(&landings, &order, None)?.offsets(Layout::Blocks)?;
         Ok(*offsets.last().expect("one offset per row and one more") as usize)
     }
 }
@@ -205,6 +239,73 @@ struct Landings<'a> {
     weights: &'a [f64],
 }
 
+/// Functions a [`Layout::PerFunction`] operator can have: which are nonzero at a sample is one `u64`.
+const MASK_BITS: usize = 64;
+
+/// What the count needs to know which functions can be nonzero at each neighbour: the sampled basis
+/// evaluated at every row's samples as the fill evaluates it.
+#[derive(Clone, Copy)]
+struct Masked<'a> {
+    basis: &'a dyn SampledBasis,
+    grid: &'a Option<(Vec<f64>, Vec<f64>)>,
+    gauge: &'a Gauge,
+}
+
+/// What [`count_rows`] found: per row its distinct neighbours and, where counted, per (row,
+/// function) the neighbours where the function is nonzero at some landing sample.
+struct Counts {
+    per_row: Vec<u32>,
+    per_function: Option<Vec<u32>>,
+}
+
+impl Counts {
+    /// The layout of fewer bytes (blocks where equal or where functions were not counted).
+    fn smaller<T>(&self, nb: usize) -> Layout {
+        let Some(per_function) = &self.per_function else {
+            return Layout::Blocks;
+        };
+        let total = |c: &[u32]| c.iter().map(|&x| x as u64).sum::<u64>();
+        let t = std::mem::size_of::<T>() as u64;
+        let n = self.per_row.len() as u64;
+        // Per entry: its column, its coefficients and its place in the transposed index; per row
+        // of the layout two offsets.
+        let blocks = total(&self.per_row) * (4 + t * nb as u64 + 8) + 8 * n;
+        let functions = total(per_function) * (4 + t + 8) + 8 * n * nb as u64;
+        if functions < blocks {
+            Layout::PerFunction
+        } else {
+            Layout::Blocks
+        }
+    }
+
+    /// The row offsets of `layout` (whose counts must have been taken).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
+    fn offsets(&self, layout: Layout) -> Result<Vec<u32>> {
+        let counts = match layout {
+            Layout::Blocks => &self.per_row,
+            Layout::PerFunction => self
+                .per_function
+                .as_ref()
+                .ok_or_else(|| Error::Internal("per-function counts not taken".into()))?,
+        };
+        let nnz: u64 = counts.iter().map(|&c| c as u64).sum();
+        if nnz > u32::MAX as u64 {
+            return Err(Error::InvalidParameter {
+                name: "table",
+                message: format!("{nnz} operator entries exceed the u32 index range"),
+            });
+        }
+        let mut offsets = Vec::with_capacity(counts.len() + 1);
+        offsets.push(0u32);
+        for &c in counts {
+            offsets.push(offsets.last().unwrap() + c);
+        }
+        Ok(offsets)
+    }
+}
+
 /// One weighted corner of a landing face: the row's column slot ([`RowScratch::slot`]), the sample
 /// `s` and the weight `ω_s β_{s,k}`.
 #[derive(Clone, Copy)]
@@ -225,6 +326,8 @@ struct RowScratch {
     used: Vec<usize>,
     shift: u32,
     cols: Vec<u32>,
+    /// Per slot, the functions nonzero at some sample landing there (where asked).
+    masks: Vec<u64>,
     lands: Vec<Land>,
     /// (column, slot) sorted by column, and the position of each slot in it.
     sorted: Vec<(u32, u32)>,
@@ -241,6 +344,7 @@ impl RowScratch {
             used: Vec::with_capacity(3 * samples),
             shift: 32 - bits,
             cols: Vec::with_capacity(3 * samples),
+            masks: Vec::with_capacity(3 * samples),
             lands: Vec::with_capacity(3 * samples),
             sorted: Vec::with_capacity(3 * samples),
             position: Vec::with_capacity(3 * samples),
@@ -260,6 +364,7 @@ impl RowScratch {
                     self.slots[h] = slot;
                     self.used.push(h);
                     self.cols.push(q);
+                    self.masks.push(0);
                     return slot;
                 }
                 k if k == q + 1 => return self.slots[h],
@@ -274,6 +379,7 @@ impl RowScratch {
         }
         self.used.clear();
         self.cols.clear();
+        self.masks.clear();
         self.lands.clear();
     }
 
@@ -293,10 +399,11 @@ impl RowScratch {
 
 impl Landings<'_> {
     /// Collects into `row` the distinct columns of the corners of vertex p's landing faces that
-    /// carry weight and, if `lands`, every such corner with its weight, sample by sample and corner by
-    /// corner (the order the coefficients are summed in). Truncated samples follow the table's
-    /// [`Padding`] policy.
-    fn collect(&self, p: usize, row: &mut RowScratch, lands: bool) {
+    /// carry weight, with (given `masks`, the functions nonzero at each sample) the functions nonzero
+    /// at some sample landing there, and, if `lands`, every such corner with its weight, sample by
+    /// sample and corner by corner (the order the coefficients are summed in). Truncated samples
+    /// follow the table's [`Padding`] policy.
+    fn collect(&self, p: usize, row: &mut RowScratch, masks: Option<&[u64]>, lands: bool) {
         row.clear();
         let ns = self.table.samples_per_vertex();
         let range = p * ns..(p + 1) * ns;
@@ -324,6 +431,9 @@ impl Landings<'_> {
                 if last.1[k] == u32::MAX {
                     last.1[k] = row.slot(self.face_ranks[faces[s] as usize][k]);
                 }
+                if let Some(masks) = masks {
+                    row.masks[last.1[k] as usize] |= masks[s];
+                }
                 if lands {
                     row.lands.push(Land {
                         slot: last.1[k],
@@ -337,38 +447,55 @@ impl Landings<'_> {
     }
 }
 
-/// The row offsets: row `i` (vertex `order[i]`) holds one entry per distinct landing corner.
-///
-/// # Errors
-/// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
-fn count_rows(landings: &Landings, order: &[u32]) -> Result<Vec<u32>> {
-    let ns = landings.table.samples_per_vertex();
+/// Per row `i` (vertex `order[i]`) its distinct landing corners and, given `masked`, per function
+/// the corners where it is nonzero at some sample landing there: the entries of the two layouts.
+fn count_rows(landings: &Landings, order: &[u32], masked: Option<Masked>) -> Result<Counts> {
+    let table = landings.table;
+    let ns = table.samples_per_vertex();
+    let nb = masked.map_or(0, |m| m.basis.len());
     // In the rows' order: neighbouring rows read neighbouring faces and vertices.
-    let row_nnz: Vec<u32> = order
+    let blocks: Vec<(Vec<u32>, Vec<u32>)> = order
         .par_chunks(ROWS)
-        .flat_map_iter(|rows| {
+        .map(|rows| {
             let mut row = RowScratch::new(ns);
-            rows.iter()
-                .map(|&p| {
-                    landings.collect(p as usize, &mut row, false);
-                    row.cols.len() as u32
-                })
-                .collect::<Vec<u32>>()
+            let mut values = SampleValues::new(ns, nb);
+            let mut angles = Vec::new();
+            let mut per_row = Vec::with_capacity(rows.len());
+            let mut per_function = Vec::with_capacity(rows.len() * nb);
+            for &p in rows {
+                let masks = masked.map(|m| {
+                    let g_inv = m.gauge.transports()[p as usize].inverse();
+                    values.eval(m.basis, table, m.grid, g_inv, &mut angles);
+                    &values.masks[..]
+                });
+                landings.collect(p as usize, &mut row, masks, false);
+                per_row.push(row.cols.len() as u32);
+                if masked.is_some() {
+                    let start = per_function.len();
+                    per_function.resize(start + nb, 0u32);
+                    for &mask in &row.masks {
+                        let mut bits = mask;
+                        while bits != 0 {
+                            per_function[start + bits.trailing_zeros() as usize] += 1;
+                            bits &= bits - 1;
+                        }
+                    }
+                }
+            }
+            (per_row, per_function)
         })
         .collect();
-    let nnz: usize = row_nnz.iter().map(|&c| c as usize).sum();
-    if nnz > u32::MAX as usize {
-        return Err(Error::InvalidParameter {
-            name: "table",
-            message: format!("{nnz} operator entries exceed the u32 index range"),
-        });
+    let mut counts = Counts {
+        per_row: Vec::with_capacity(order.len()),
+        per_function: masked.map(|_| Vec::with_capacity(order.len() * nb)),
+    };
+    for (r, f) in blocks {
+        counts.per_row.extend(r);
+        if let Some(c) = &mut counts.per_function {
+            c.extend(f);
+        }
     }
-    let mut row_offsets = Vec::with_capacity(order.len() + 1);
-    row_offsets.push(0u32);
-    for &c in &row_nnz {
-        row_offsets.push(row_offsets.last().unwrap() + c);
-    }
-    Ok(row_offsets)
+    Ok(counts)
 }
 
 /// The table's samples as a polar grid: the radius of every ring (in units of the disc radius) and
@@ -391,9 +518,19 @@ fn sample_grid(table: &ExpMapTable) -> Option<(Vec<f64>, Vec<f64>)> {
 struct SampleValues {
     values: Vec<f64>,
     support: Vec<(u32, u32)>,
+    /// Bit b set where function b is nonzero (with at most [`MASK_BITS`] functions).
+    masks: Vec<u64>,
 }
 
 impl SampleValues {
+    fn new(samples: usize, nb: usize) -> SampleValues {
+        SampleValues {
+            values: vec![0.0; samples * nb],
+            support: vec![(0, nb as u32); samples],
+            masks: vec![0; samples],
+        }
+    }
+
     /// Evaluates a sampled basis at the samples of a vertex with inverse gauge `g_inv`: once per
     /// vertex on the table's grid where it is one, else sample by sample.
     fn eval(
@@ -418,48 +555,105 @@ impl SampleValues {
                 }
             }
         }
-        for (v, support) in self.values.chunks_exact(nb).zip(&mut self.support) {
-            let lo = v.iter().position(|&x| x != 0.0).unwrap_or(0);
-            let hi = v.iter().rposition(|&x| x != 0.0).map_or(lo, |i| i + 1);
-            *support = (lo as u32, hi as u32);
+        if nb <= MASK_BITS {
+            nonzero_masks(&self.values, nb, &mut self.masks);
+            for (mask, support) in self.masks.iter().zip(&mut self.support) {
+                let lo = if *mask == 0 { 0 } else { mask.trailing_zeros() };
+                *support = (lo, lo.max(64 - mask.leading_zeros()));
+            }
+        } else {
+            for (v, support) in self.values.chunks_exact(nb).zip(&mut self.support) {
+                let lo = v.iter().position(|&x| x != 0.0).unwrap_or(0);
+                let hi = v.iter().rposition(|&x| x != 0.0).map_or(lo, |i| i + 1);
+                *support = (lo as u32, hi as u32);
+            }
         }
     }
 }
 
-/// Every row's columns and coefficients, filled in parallel blocks of [`ROWS`] rows straight into
-/// arrays of the exact size (no block buffers to concatenate: the operator is the largest thing in
-/// memory).
+/// For each sample's `nb ≤ 64` values in `values`, bit b of its mask set where value b is not zero
+/// (NaN included): with AVX2 four values per compare where the processor has it (the compile
+/// takes these masks for every sample of every row, twice).
+fn nonzero_masks(values: &[f64], nb: usize, masks: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2 (checked just above).
+        unsafe { nonzero_masks_avx2(values, nb, masks) };
+        return;
+    }
+    for (v, mask) in values.chunks_exact(nb).zip(masks) {
+        *mask = nonzero_mask(v, 0, 0);
+    }
+}
+
+/// `mask` with bit b set for each nonzero `v[b]`, from `b = from` on.
+#[inline(always)]
+fn nonzero_mask(v: &[f64], from: usize, mask: u64) -> u64 {
+    v.iter()
+        .enumerate()
+        .skip(from)
+        .fold(mask, |m, (b, &x)| m | ((x != 0.0) as u64) << b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn nonzero_masks_avx2(values: &[f64], nb: usize, masks: &mut [u64]) {
+    use std::arch::x86_64::*;
+    let zero = _mm256_setzero_pd();
+    for (v, mask) in values.chunks_exact(nb).zip(masks) {
+        let mut m = 0u64;
+        let mut b = 0;
+        while b + 4 <= nb {
+            // SAFETY: b + 4 ≤ nb = v.len(); unaligned load.
+            let x = unsafe { _mm256_loadu_pd(v.as_ptr().add(b)) };
+            // Unordered not-equal: NaN counts as nonzero, as `x != 0.0` does.
+            let bits = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_NEQ_UQ>(x, zero)) as u64;
+            m |= bits << b;
+            b += 4;
+        }
+        *mask = nonzero_mask(v, b, m);
+    }
+}
+
+/// Every row's columns and coefficients in `layout`, filled in parallel blocks of [`ROWS`] rows
+/// straight into arrays of the exact size (no block buffers to concatenate: the operator is the
+/// largest thing in memory).
 fn fill_rows<T: Real>(
     landings: &Landings,
     order: &[u32],
     row_offsets: &[u32],
     basis: Basis<'_>,
+    grid: &Option<(Vec<f64>, Vec<f64>)>,
     gauge: &Gauge,
+    layout: Layout,
 ) -> Result<(Vec<u32>, Vec<T>)> {
     let table = landings.table;
     let n = order.len();
     let nb = basis.len();
-    let nnz = row_offsets[n] as usize;
+    let stack = match layout {
+        Layout::Blocks => 1,
+        Layout::PerFunction => nb,
+    };
+    let nnz = row_offsets[n * stack] as usize;
     let ns = table.samples_per_vertex();
-    let grid = sample_grid(table);
     let mut cols = try_zeroed::<u32>(nnz, "the operator's columns")?;
-    let mut coefs = try_zeroed_real::<T>(nnz * nb, "the operator's coefficients")?;
+    let per = nb / stack;
+    let mut coefs = try_zeroed_real::<T>(nnz * per, "the operator's coefficients")?;
     let spans: Vec<usize> = (0..n.div_ceil(ROWS))
-        .map(|b| (row_offsets[((b + 1) * ROWS).min(n)] - row_offsets[b * ROWS]) as usize)
+        .map(|b| {
+            (row_offsets[((b + 1) * ROWS).min(n) * stack] - row_offsets[b * ROWS * stack]) as usize
+        })
         .collect();
     let col_blocks = crate::disjoint::split_lengths(&mut cols, spans.iter().copied());
-    let coef_blocks = crate::disjoint::split_lengths(&mut coefs, spans.iter().map(|&l| l * nb));
+    let coef_blocks = crate::disjoint::split_lengths(&mut coefs, spans.iter().map(|&l| l * per));
     let transports = gauge.transports();
     col_blocks
         .into_par_iter()
         .zip(coef_blocks)
         .enumerate()
-        .for_each(|(blk, (cols, coefs))| {
+        .try_for_each(|(blk, (cols, coefs))| {
             let mut row = RowScratch::new(ns);
-            let mut values = SampleValues {
-                values: vec![0.0; ns * nb],
-                support: vec![(0, nb as u32); ns],
-            };
+            let mut values = SampleValues::new(ns, nb);
             let mut angles = Vec::new();
             let (mut one, mut scratch, mut corners) = (Vec::new(), Vec::new(), Vec::new());
             let mut sums: Vec<f64> = Vec::new();
@@ -467,14 +661,19 @@ fn fill_rows<T: Real>(
             for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
                 let p = order[i] as usize;
                 let g_inv = transports[p].inverse();
-                landings.collect(p, &mut row, true);
-                row.sort();
-                let width = row.cols.len();
-                sums.clear();
-                sums.resize(width * nb, 0.0);
-                match basis {
+                let masks = match basis {
                     Basis::Sampled(basis) => {
-                        values.eval(basis, table, &grid, g_inv, &mut angles);
+                        values.eval(basis, table, grid, g_inv, &mut angles);
+                        (layout == Layout::PerFunction).then_some(&values.masks[..])
+                    }
+                    Basis::Transported(..) => None,
+                };
+                landings.collect(p, &mut row, masks, true);
+                row.sort();
+                sums.clear();
+                sums.resize(row.cols.len() * nb, 0.0);
+                match basis {
+                    Basis::Sampled(_) => {
                         for l in &row.lands {
                             let s = l.sample as usize;
                             let (lo, hi) = values.support[s];
@@ -511,16 +710,80 @@ fn fill_rows<T: Real>(
                         }
                     }
                 }
-                for (k, &(q, _)) in row.sorted.iter().enumerate() {
-                    cols[j + k] = q;
-                }
-                for (c, &a) in coefs[j * nb..(j + width) * nb].iter_mut().zip(&sums) {
-                    *c = T::from_f64(a);
-                }
-                j += width;
+                j += write_row(
+                    &row,
+                    &sums,
+                    nb,
+                    layout,
+                    &mut cols[j..],
+                    &mut coefs[j * per..],
+                );
             }
-        });
+            if j == cols.len() {
+                Ok(())
+            } else {
+                Err(Error::Internal(format!(
+                    "operator rows {}..: {j} entries filled where {} were counted",
+                    blk * ROWS,
+                    cols.len()
+                )))
+            }
+        })?;
     Ok((cols, coefs))
+}
+
+/// Writes a row's sorted columns and its coefficients (`sums`, B per column in sorted order) in
+/// `layout` at the start of `cols` and `coefs`; returns the entries written.
+fn write_row<T: Real>(
+    row: &RowScratch,
+    sums: &[f64],
+    nb: usize,
+    layout: Layout,
+    cols: &mut [u32],
+    coefs: &mut [T],
+) -> usize {
+    match layout {
+        Layout::Blocks => {
+            for (c, &(q, _)) in cols.iter_mut().zip(&row.sorted) {
+                *c = q;
+            }
+            for (c, &a) in coefs[..sums.len()].iter_mut().zip(sums) {
+                *c = T::from_f64(a);
+            }
+            row.sorted.len()
+        }
+        Layout::PerFunction => {
+            // Row (p, b) after row (p, b − 1); in each, the columns where b is nonzero, in order:
+            // the functions' counts, then each column's coefficients placed at their function's
+            // cursor.
+            let mut at = [0usize; MASK_BITS];
+            let bits = |mask: u64| {
+                let mut rest = mask;
+                std::iter::from_fn(move || {
+                    (rest != 0).then(|| {
+                        let b = rest.trailing_zeros() as usize;
+                        rest &= rest - 1;
+                        b
+                    })
+                })
+            };
+            for &mask in &row.masks {
+                bits(mask).for_each(|b| at[b] += 1);
+            }
+            let mut total = 0;
+            for a in &mut at[..nb] {
+                (*a, total) = (total, total + *a);
+            }
+            for (k, &(q, slot)) in row.sorted.iter().enumerate() {
+                for b in bits(row.masks[slot as usize]) {
+                    cols[at[b]] = q;
+                    coefs[at[b]] = T::from_f64(sums[k * nb + b]);
+                    at[b] += 1;
+                }
+            }
+            total
+        }
+    }
 }
 
 /// How corner `corner` (column `q`) of the landing face of `p`'s table entry `e` sees the geodesic:
@@ -551,21 +814,40 @@ fn carried_by(
 /// Columns per task of [`transposed_index`]'s sort.
 const COLS: usize = 4096;
 
-/// The transposed index: for each column q, the (row p, entry j) pairs that read it, in increasing
-/// p. A parallel counting sort: the columns counted, each entry placed through its column's cursor
-/// (atomic: tasks race for places only within a column), then each column's places sorted (entries
-/// of a row are contiguous and rows in order, so by entry is by row): the result does not depend on
-/// the threads.
-fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> Result<(Vec<u32>, Vec<u32>, Vec<u32>)> {
-    let n = row_offsets.len() - 1;
+/// The transposed index, `stack` rows per vertex as the rows ([`ConvOperator`]'s fields): for each
+/// column q and k < `stack`, the (vertex row p, entry j) pairs of the stored rows `p·stack + k` that
+/// read q, in increasing p. A parallel counting sort: the keys `q·stack + k` counted, each entry
+/// placed through its key's cursor (atomic: tasks race for places only within a key), then each
+/// key's places sorted (entries of a row are contiguous and rows in order, so by entry is by row):
+/// the result does not depend on the threads.
+fn transposed_index(
+    row_offsets: &[u32],
+    cols: &[u32],
+    stack: usize,
+) -> Result<(Vec<u32>, Vec<u32>, Vec<u32>)> {
+    let keys = row_offsets.len() - 1;
+    let n = keys / stack;
     let nnz = cols.len();
-    let cursors: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
-    cols.par_chunks(ROWS * 64).for_each(|chunk| {
-        for &q in chunk {
-            cursors[q as usize].fetch_add(1, Ordering::Relaxed);
+    // The key of each entry of vertex row p, with its entry.
+    let entries_of = |p: usize| {
+        (0..stack).flat_map(move |k| {
+            let r = p * stack + k;
+            (row_offsets[r]..row_offsets[r + 1])
+                .map(move |j| (cols[j as usize] as usize * stack + k, j))
+        })
+    };
+    let cursors: Vec<AtomicU32> = (0..keys)
+        .into_par_iter()
+        .map(|_| AtomicU32::new(0))
+        .collect();
+    (0..n.div_ceil(ROWS)).into_par_iter().for_each(|b| {
+        for p in b * ROWS..((b + 1) * ROWS).min(n) {
+            for (key, _) in entries_of(p) {
+                cursors[key].fetch_add(1, Ordering::Relaxed);
+            }
         }
     });
-    let mut t_offsets = Vec::with_capacity(n + 1);
+    let mut t_offsets = Vec::with_capacity(keys + 1);
     t_offsets.push(0u32);
     for c in &cursors {
         let start = *t_offsets.last().unwrap();
@@ -581,11 +863,10 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> Result<(Vec<u32>, Vec<
         );
         (0..n.div_ceil(ROWS)).into_par_iter().for_each(|b| {
             for p in b * ROWS..((b + 1) * ROWS).min(n) {
-                for j in row_offsets[p]..row_offsets[p + 1] {
-                    let q = cols[j as usize] as usize;
-                    let at = cursors[q].fetch_add(1, Ordering::Relaxed) as usize;
-                    // SAFETY: each place of column q is handed out once by its cursor, which ends
-                    // at the column's end (its count), so no two writes share an index.
+                for (key, j) in entries_of(p) {
+                    let at = cursors[key].fetch_add(1, Ordering::Relaxed) as usize;
+                    // SAFETY: each place of a key is handed out once by its cursor, which ends at
+                    // the key's end (its count), so no two writes share an index.
                     unsafe {
                         rows_out.write(at, &[p as u32]);
                         entries_out.write(at, &[j]);
@@ -595,8 +876,8 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> Result<(Vec<u32>, Vec<
         });
     }
     drop(cursors);
-    let spans: Vec<usize> = (0..n.div_ceil(COLS))
-        .map(|b| (t_offsets[((b + 1) * COLS).min(n)] - t_offsets[b * COLS]) as usize)
+    let spans: Vec<usize> = (0..keys.div_ceil(COLS))
+        .map(|b| (t_offsets[((b + 1) * COLS).min(keys)] - t_offsets[b * COLS]) as usize)
         .collect();
     let row_blocks = crate::disjoint::split_lengths(&mut t_rows, spans.iter().copied());
     let entry_blocks = crate::disjoint::split_lengths(&mut t_entries, spans.iter().copied());
@@ -607,7 +888,7 @@ fn transposed_index(row_offsets: &[u32], cols: &[u32]) -> Result<(Vec<u32>, Vec<
         .for_each(|(b, (rows, entries))| {
             let base = t_offsets[b * COLS];
             let mut pairs: Vec<(u32, u32)> = Vec::new();
-            for q in b * COLS..((b + 1) * COLS).min(n) {
+            for q in b * COLS..((b + 1) * COLS).min(keys) {
                 let r = (t_offsets[q] - base) as usize..(t_offsets[q + 1] - base) as usize;
                 if entries[r.clone()].windows(2).all(|w| w[0] < w[1]) {
                     continue;

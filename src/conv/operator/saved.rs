@@ -2,7 +2,7 @@
 //!
 //! The format is documented on [`OPERATOR_FORMAT_VERSION`].
 
-use super::{ConvOperator, Quadrature};
+use super::{ConvOperator, Layout, Quadrature};
 use crate::conv::Real;
 use crate::error::Result;
 use crate::io::saved::{first_bad, SavedReader, SavedWriter};
@@ -15,35 +15,38 @@ pub const OPERATOR_MAGIC: &[u8; 8] = b"MCNNCONV";
 /// The format version of saved convolution operators this build writes and reads
 /// ([`ConvOperator::save`], [`ConvOperator::load`]).
 ///
-/// # Format of a saved operator (version 1)
+/// # Format of a saved operator (version 2)
 /// The container of [`io::saved`](crate::io::saved) (little-endian; a checksum of every byte at the
 /// end) with
 ///
 /// ```text
 /// magic        8 bytes   "MCNNCONV"
-/// version      u32       1
+/// version      u32       2
 /// scalar       u32       bytes per coefficient: 4 (f32) or 8 (f64)
 /// mesh         3 × u64   vertices N, faces F, fingerprint (MeshIdentity)
 /// basis        u64       B
 /// entries      u64       nnz
 /// quadrature   u32       0 mean, 1 integral
-/// reserved     u32       0
-/// order        u32 × N       vertex of each internal row
-/// rank         u32 × N       row of each vertex (the inverse permutation)
-/// row_offsets  u32 × (N+1)   CSR offsets of the rows
-/// cols         u32 × nnz     internal column of each entry
-/// coefs        T × nnz·B     B coefficients per entry (T as `scalar` says)
-/// t_offsets    u32 × (N+1)   the transposed index: CSR offsets per column
-/// t_rows       u32 × nnz     … the row of each transposed entry
-/// t_entries    u32 × nnz     … and its entry in `cols`
+/// layout       u32       0 blocks (S = 1 stored row per vertex, P = B coefficients per entry),
+///                        1 per function (S = B, P = 1): [`Layout`]
+/// order        u32 × N         vertex of each internal row
+/// rank         u32 × N         row of each vertex (the inverse permutation)
+/// row_offsets  u32 × (N·S+1)   CSR offsets of the stored rows (row p·S + k: vertex row p, part k)
+/// cols         u32 × nnz       internal column of each entry
+/// coefs        T × nnz·P       P coefficients per entry (T as `scalar` says)
+/// t_offsets    u32 × (N·S+1)   the transposed index: CSR offsets per (column q, part k)
+/// t_rows       u32 × nnz       … the vertex row of each transposed entry
+/// t_entries    u32 × nnz       … and its entry in `cols`
 /// checksum     u64
 /// ```
+///
+/// Version 1 had a reserved 0 where the layout is, and only blocks.
 ///
 /// These are the operator's own arrays: a loaded operator runs every pass exactly as the one saved
 /// (bit for bit). On load every index is checked (orders are inverse permutations, offsets are
 /// monotone and end at nnz, columns and rows below N, the transposed index is exactly the transpose
 /// of the rows) and every coefficient is finite.
-pub const OPERATOR_FORMAT_VERSION: u32 = 1;
+pub const OPERATOR_FORMAT_VERSION: u32 = 2;
 
 const WHAT: &str = "convolution operator";
 
@@ -89,7 +92,7 @@ impl<T: Real> ConvOperator<T> {
         w.u64(self.basis as u64)?;
         w.u64(self.cols.len() as u64)?;
         w.u32(self.quadrature.code() as u32)?;
-        w.u32(0)?;
+        w.u32(self.layout.code())?;
         for a in [&self.order, &self.rank, &self.row_offsets, &self.cols] {
             w.array(a.iter().copied())?;
         }
@@ -125,7 +128,7 @@ impl<T: Real> ConvOperator<T> {
         let scalar = r.u32()?;
         let built_for = r.mesh_identity()?;
         let (basis, nnz) = (r.u64()?, r.u64()?);
-        let (quadrature, reserved) = (r.u32()?, r.u32()?);
+        let (quadrature, layout) = (r.u32()?, r.u32()?);
         let size = std::mem::size_of::<T>();
         let name = |bytes: u32| match bytes {
             4 => "f32".to_string(),
@@ -139,12 +142,11 @@ impl<T: Real> ConvOperator<T> {
                 name(size as u32)
             )));
         }
-        if reserved != 0 {
-            return Err(r.invalid("reserved header fields are not zero".into()));
-        }
         m.check_identity("saved convolution operator", built_for)?;
         let quadrature = Quadrature::from_code(quadrature)
             .ok_or_else(|| r.invalid(format!("unknown quadrature {quadrature}")))?;
+        let layout = Layout::from_code(layout)
+            .ok_or_else(|| r.invalid(format!("unknown coefficient layout {layout}")))?;
         let n = built_for.vertices;
         if basis == 0 || nnz > u32::MAX as u64 || n > u32::MAX as usize {
             return Err(r.invalid(format!(
@@ -153,27 +155,34 @@ impl<T: Real> ConvOperator<T> {
             )));
         }
         let (nb, nnz) = (usize::try_from(basis).ok(), nnz as usize);
-        let coefs = nb.and_then(|nb| nnz.checked_mul(nb));
-        let (Some(nb), Some(ncoef)) = (nb, coefs) else {
+        // Stored rows per vertex and coefficients per entry.
+        let (stack, per) = match layout {
+            Layout::Blocks => (Some(1), nb),
+            Layout::PerFunction => (nb, Some(1)),
+        };
+        let rows = stack.and_then(|s| n.checked_mul(s));
+        let ncoef = per.and_then(|per| nnz.checked_mul(per));
+        let (Some(nb), Some(rows), Some(ncoef)) = (nb, rows, ncoef) else {
             return Err(r.invalid("the header's array sizes overflow".into()));
         };
-        // Bytes: order, rank and two offset arrays (4 · (4N + 2)), three index arrays (12 · nnz) and
-        // the coefficients.
+        // Bytes: order and rank (8N), two offset arrays (8 · (rows + 1)), three index arrays
+        // (12 · nnz) and the coefficients.
         let payload = (ncoef as u64).checked_mul(size as u64).and_then(|c| {
-            c.checked_add(16 * n as u64 + 8)?
+            c.checked_add(8 * n as u64)?
+                .checked_add((rows as u64 + 1).checked_mul(8)?)?
                 .checked_add(12 * nnz as u64)
         });
         r.expect_payload(payload)?;
         let order = r.array::<u32>(n)?;
         let rank = r.array::<u32>(n)?;
-        let row_offsets = r.array::<u32>(n + 1)?;
+        let row_offsets = r.array::<u32>(rows + 1)?;
         let cols = r.array::<u32>(nnz)?;
         let coefs: Vec<T> = if size == 4 {
             r.array_map(ncoef, |x: f32| T::from_f64(x as f64))?
         } else {
             r.array_map(ncoef, T::from_f64)?
         };
-        let t_offsets = r.array::<u32>(n + 1)?;
+        let t_offsets = r.array::<u32>(rows + 1)?;
         let t_rows = r.array::<u32>(nnz)?;
         let t_entries = r.array::<u32>(nnz)?;
         r.finish()?;
@@ -182,6 +191,7 @@ impl<T: Real> ConvOperator<T> {
             vertices: n,
             basis: nb,
             quadrature,
+            layout,
             order,
             rank,
             row_offsets,
@@ -199,31 +209,33 @@ impl<T: Real> ConvOperator<T> {
     /// reads rely on (`check_structure`, as after a compile), finite coefficients, and the
     /// transposed index exactly the transpose of the rows (so the backward pass is the adjoint of the
     /// forward).
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(super) fn validate(&self) -> std::result::Result<(), String> {
         self.check_structure()?;
-        let (n, nnz) = (self.vertices, self.cols.len());
+        let (n, nnz, stack) = (self.vertices, self.cols.len(), self.stack());
         if let Some(k) = first_bad(&self.coefs, |c| !c.to_f64().is_finite()) {
             return Err(format!(
                 "entry {}: coefficient {:?} is not finite",
-                k / self.basis,
+                k / (self.basis / stack),
                 self.coefs[k]
             ));
         }
-        // The transposed index: entry k of column q is (row p, entry e) with e in row p and
-        // cols[e] = q, and every entry appears exactly once.
+        // The transposed index: entry k of (column q, part i) is (vertex row p, entry e) with e in
+        // the stored row p·stack + i and cols[e] = q, and every entry appears exactly once.
         let mut used = vec![false; nnz];
-        for q in 0..n {
-            for k in self.t_offsets[q] as usize..self.t_offsets[q + 1] as usize {
+        for key in 0..n * stack {
+            let (q, i) = (key / stack, key % stack);
+            for k in self.t_offsets[key] as usize..self.t_offsets[key + 1] as usize {
                 let (p, e) = (self.t_rows[k] as usize, self.t_entries[k] as usize);
+                let row = p * stack + i;
                 let in_row = p < n
                     && e < nnz
-                    && (self.row_offsets[p] as usize..self.row_offsets[p + 1] as usize)
+                    && (self.row_offsets[row] as usize..self.row_offsets[row + 1] as usize)
                         .contains(&e)
                     && self.cols[e] as usize == q;
                 if !in_row || std::mem::replace(&mut used[e], true) {
                     return Err(format!(
-                        "transposed entry {k} (column {q}, row {p}, entry {e}) is not an entry of \
-                         its row, or repeats one"
+                        "transposed entry {k} (column {q}, part {i}, row {p}, entry {e}) is not an \
+                         entry of its row, or repeats one"
                     ));
                 }
             }
