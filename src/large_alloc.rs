@@ -18,8 +18,7 @@ use rayon::prelude::*;
 /// Implement only for types for which all-zero bytes are a valid value.
 pub(crate) unsafe trait Zeroable: Copy {}
 
-// SAFETY: integers are valid for every bit pattern, zero included. (Floats enter through
-// `try_zeroed_real`.)
+// SAFETY: integers are valid for every bit pattern, zero included.
 unsafe impl Zeroable for u8 {}
 unsafe impl Zeroable for u32 {}
 // SAFETY: an array of zeroable values is zeroable.
@@ -30,12 +29,6 @@ unsafe impl<T: Zeroable, const N: usize> Zeroable for [T; N] {}
 /// in parallel, fault them in.
 pub(crate) fn try_zeroed<T: Zeroable>(n: usize, what: &str) -> Result<Vec<T>> {
     // SAFETY: T: Zeroable.
-    unsafe { try_zeroed_unchecked(n) }.ok_or_else(|| out_of_memory::<T>(n, what))
-}
-
-/// [`try_zeroed`] for the convolution's scalar type.
-pub(crate) fn try_zeroed_real<T: crate::conv::Real>(n: usize, what: &str) -> Result<Vec<T>> {
-    // SAFETY: `Real` is sealed to f32 and f64, valid for all-zero bytes (+0.0).
     unsafe { try_zeroed_unchecked(n) }.ok_or_else(|| out_of_memory::<T>(n, what))
 }
 
@@ -67,6 +60,35 @@ pub(crate) fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &str) -> R
     Ok(v)
 }
 
+/// Appends `parts` to `v` in order, copying them in parallel ([`Error::OutOfMemory`] naming `what`
+/// if the memory cannot be had). `v` grows geometrically: a large vector grows by remapping its
+/// pages, not by copying them, and its new pages are first touched by the parallel copies.
+pub(crate) fn try_append<T: Copy + Send + Sync>(
+    v: &mut Vec<T>,
+    parts: &[&[T]],
+    what: &str,
+) -> Result<()> {
+    let (len, more) = (v.len(), parts.iter().map(|p| p.len()).sum::<usize>());
+    v.try_reserve(more)
+        .map_err(|_| out_of_memory::<T>(len.saturating_add(more), what))?;
+    let mut rest = &mut v.spare_capacity_mut()[..more];
+    let mut places = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (place, tail) = rest.split_at_mut(part.len());
+        places.push(place);
+        rest = tail;
+    }
+    places.into_par_iter().zip(parts).for_each(|(place, part)| {
+        for (d, &x) in place.iter_mut().zip(part.iter()) {
+            d.write(x);
+        }
+    });
+    // SAFETY: the `more` places after `len` were each written above (the parts' lengths sum to
+    // `more` and tile them), within the capacity just reserved.
+    unsafe { v.set_len(len + more) };
+    Ok(())
+}
+
 fn out_of_memory<T>(n: usize, what: &str) -> Error {
     Error::OutOfMemory {
         what: format!("{what} ({n} values)"),
@@ -88,8 +110,19 @@ mod tests {
             assert_eq!(f.len(), n);
             assert!(f.iter().all(|&x| x == [1.5, -2.0]));
         }
-        let z: Vec<f64> = try_zeroed_real(1 << 22, "z").unwrap();
-        assert!(z.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn appended_parts_follow_in_order() {
+        let mut v = vec![7u32];
+        let parts: Vec<Vec<u32>> = (0..40u32)
+            .map(|k| (0..k * 1000).map(|i| i ^ k).collect())
+            .collect();
+        let slices: Vec<&[u32]> = parts.iter().map(|p| &p[..]).collect();
+        try_append(&mut v, &slices, "v").unwrap();
+        try_append(&mut v, &[], "v").unwrap();
+        let want: Vec<u32> = std::iter::once(7).chain(parts.concat()).collect();
+        assert_eq!(v, want);
     }
 
     #[test]
@@ -97,7 +130,6 @@ mod tests {
         let huge = usize::MAX / 4;
         for e in [
             try_zeroed::<u32>(huge, "the zeros").unwrap_err(),
-            try_zeroed_real::<f32>(huge, "the zeros").unwrap_err(),
             try_filled(huge, 0u32, "the zeros").unwrap_err(),
         ] {
             assert!(

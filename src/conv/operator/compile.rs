@@ -3,10 +3,10 @@
 //! 1. [`check_meshes`]: the table and the gauge were built for this mesh;
 //! 2. [`locality_order`]: the order of the rows (and its inverse, the rank of every vertex);
 //! 3. [`sample_weights`]: the quadrature weight ω_s of every sample;
-//! 4. [`count_rows`]: the number of distinct neighbours of every row and, for a sampled basis, of the
-//!    neighbours where each function can be nonzero: the bytes of both [`Layout`]s, of which the
-//!    smaller is taken, and its row offsets;
-//! 5. [`fill_rows`]: every row's columns and coefficients, straight into arrays of the exact size;
+//! 4. [`count_rows`] on an even sample of [`LAYOUT_SAMPLE_ROWS`] rows: the number of distinct
+//!    neighbours and, for a sampled basis, of the neighbours where each function can be nonzero:
+//!    the bytes of both [`Layout`]s, of which the smaller is taken (unless one is asked for);
+//! 5. [`fill_rows`]: every row's columns and coefficients, in parallel blocks appended in order;
 //! 6. [`transposed_index`]: for every column, the entries that read it (for the backward pass).
 //!
 //! The coefficient of row `p`, column `q`, basis function `b` is
@@ -20,11 +20,10 @@ use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapTable, Padding, TableEntry, Tracer, FLAG_TRUNCATED};
 use crate::ids::HalfedgeId;
-use crate::large_alloc::{try_zeroed, try_zeroed_real};
+use crate::large_alloc::{try_append, try_zeroed};
 use crate::transport::O2;
 use crate::Manifold;
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The basis a compile evaluates.
 #[derive(Clone, Copy)]
@@ -103,12 +102,17 @@ impl<T: Real> ConvOperator<T> {
                 })
             }
         };
-        let counts = count_rows(&landings, &order, masked)?;
-        let layout = options.layout.unwrap_or_else(|| counts.smaller::<T>(nb));
-        let row_offsets = counts.offsets(layout)?;
-        drop(counts);
-        let (cols, coefs) =
-            fill_rows(&landings, &order, &row_offsets, basis, &grid, gauge, layout)?;
+        let layout = match options.layout {
+            Some(layout) => layout,
+            None => {
+                // Counted on an even sample of the rows: both layouts' bytes per row are alike
+                // everywhere on a mesh, and a wrong pick where they are close costs little.
+                let step = n.div_ceil(LAYOUT_SAMPLE_ROWS).max(1);
+                let sample: Vec<u32> = order.iter().step_by(step).copied().collect();
+                count_rows(&landings, &sample, masked)?.smaller::<T>(nb)
+            }
+        };
+        let (row_offsets, cols, coefs) = fill_rows(&landings, &order, basis, &grid, gauge, layout)?;
         let stack = match layout {
             Layout::Blocks => 1,
             Layout::PerFunction => nb,
@@ -239,6 +243,9 @@ struct Landings<'a> {
     weights: &'a [f64],
 }
 
+/// Rows the compile counts to choose the layout (all of them on smaller meshes).
+const LAYOUT_SAMPLE_ROWS: usize = 4096;
+
 /// Functions a [`Layout::PerFunction`] operator can have: which are nonzero at a sample is one `u64`.
 const MASK_BITS: usize = 64;
 
@@ -317,7 +324,7 @@ struct Land {
 }
 
 /// What one row is built in, reused from row to row: the distinct columns in the order first seen
-/// (found through a small open-addressing hash of the column), and the landings.
+/// (found through a small open-addressing hash of the column).
 struct RowScratch {
     /// Column + 1 at each hash position (0: empty), and the slot of that column.
     keys: Vec<u32>,
@@ -328,10 +335,8 @@ struct RowScratch {
     cols: Vec<u32>,
     /// Per slot, the functions nonzero at some sample landing there (where asked).
     masks: Vec<u64>,
-    lands: Vec<Land>,
-    /// (column, slot) sorted by column, and the position of each slot in it.
+    /// (column, slot) sorted by column.
     sorted: Vec<(u32, u32)>,
-    position: Vec<u32>,
 }
 
 impl RowScratch {
@@ -345,9 +350,7 @@ impl RowScratch {
             shift: 32 - bits,
             cols: Vec::with_capacity(3 * samples),
             masks: Vec::with_capacity(3 * samples),
-            lands: Vec::with_capacity(3 * samples),
             sorted: Vec::with_capacity(3 * samples),
-            position: Vec::with_capacity(3 * samples),
         }
     }
 
@@ -380,30 +383,31 @@ impl RowScratch {
         self.used.clear();
         self.cols.clear();
         self.masks.clear();
-        self.lands.clear();
     }
 
-    /// Sorts the row's columns: `sorted` lists them in increasing order, `position[slot]` is where.
+    /// Sorts the row's columns: `sorted` lists them, with their slots, in increasing order.
     fn sort(&mut self) {
         self.sorted.clear();
         self.sorted
             .extend(self.cols.iter().enumerate().map(|(i, &q)| (q, i as u32)));
         self.sorted.sort_unstable();
-        self.position.clear();
-        self.position.resize(self.cols.len(), 0);
-        for (i, &(_, slot)) in self.sorted.iter().enumerate() {
-            self.position[slot as usize] = i as u32;
-        }
     }
 }
 
 impl Landings<'_> {
     /// Collects into `row` the distinct columns of the corners of vertex p's landing faces that
     /// carry weight, with (given `masks`, the functions nonzero at each sample) the functions nonzero
-    /// at some sample landing there, and, if `lands`, every such corner with its weight, sample by
-    /// sample and corner by corner (the order the coefficients are summed in). Truncated samples
-    /// follow the table's [`Padding`] policy.
-    fn collect(&self, p: usize, row: &mut RowScratch, masks: Option<&[u64]>, lands: bool) {
+    /// at some sample landing there, and hands every such corner to `each` as (slot, sample,
+    /// corner, barycentric weight), sample by sample and corner by corner (the order the
+    /// coefficients are summed in; slots are numbered as first seen). Truncated samples follow the
+    /// table's [`Padding`] policy.
+    fn collect(
+        &self,
+        p: usize,
+        row: &mut RowScratch,
+        masks: Option<&[u64]>,
+        mut each: impl FnMut(u32, u32, u8, f64),
+    ) {
         row.clear();
         let ns = self.table.samples_per_vertex();
         let range = p * ns..(p + 1) * ns;
@@ -434,14 +438,7 @@ impl Landings<'_> {
                 if let Some(masks) = masks {
                     row.masks[last.1[k] as usize] |= masks[s];
                 }
-                if lands {
-                    row.lands.push(Land {
-                        slot: last.1[k],
-                        sample: s as u32,
-                        corner: k as u8,
-                        weight: self.weights[s] * beta,
-                    });
-                }
+                each(last.1[k], s as u32, k as u8, beta);
             }
         }
     }
@@ -468,7 +465,7 @@ fn count_rows(landings: &Landings, order: &[u32], masked: Option<Masked>) -> Res
                     values.eval(m.basis, table, m.grid, g_inv, &mut angles);
                     &values.masks[..]
                 });
-                landings.collect(p as usize, &mut row, masks, false);
+                landings.collect(p as usize, &mut row, masks, |_, _, _, _| {});
                 per_row.push(row.cols.len() as u32);
                 if masked.is_some() {
                     let start = per_function.len();
@@ -615,142 +612,228 @@ unsafe fn nonzero_masks_avx2(values: &[f64], nb: usize, masks: &mut [u64]) {
     }
 }
 
-/// Every row's columns and coefficients in `layout`, filled in parallel blocks of [`ROWS`] rows
-/// straight into arrays of the exact size (no block buffers to concatenate: the operator is the
-/// largest thing in memory).
+/// Blocks of [`ROWS`] rows filled at once by [`fill_rows`], each into its own buffer.
+const WAVE_BLOCKS: usize = 16;
+
+/// One block's rows as [`fill_rows`] fills them: the entries of each stored row, their columns and
+/// coefficients.
+struct Filled<T> {
+    row_counts: Vec<u32>,
+    cols: Vec<u32>,
+    coefs: Vec<T>,
+}
+
+/// Every row's columns and coefficients in `layout`, with the row offsets: waves of
+/// [`WAVE_BLOCKS`] blocks of [`ROWS`] rows filled in parallel into buffers reused from wave to
+/// wave, each wave appended to the operator's arrays in order. Nothing is counted first (the rows
+/// would be collected twice), and the buffers of a wave are all the memory beyond the operator.
 fn fill_rows<T: Real>(
     landings: &Landings,
     order: &[u32],
-    row_offsets: &[u32],
     basis: Basis<'_>,
     grid: &Option<(Vec<f64>, Vec<f64>)>,
     gauge: &Gauge,
     layout: Layout,
-) -> Result<(Vec<u32>, Vec<T>)> {
-    let table = landings.table;
+) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
     let n = order.len();
     let nb = basis.len();
     let stack = match layout {
         Layout::Blocks => 1,
         Layout::PerFunction => nb,
     };
-    let nnz = row_offsets[n * stack] as usize;
-    let ns = table.samples_per_vertex();
-    let mut cols = try_zeroed::<u32>(nnz, "the operator's columns")?;
-    let per = nb / stack;
-    let mut coefs = try_zeroed_real::<T>(nnz * per, "the operator's coefficients")?;
-    let spans: Vec<usize> = (0..n.div_ceil(ROWS))
-        .map(|b| {
-            (row_offsets[((b + 1) * ROWS).min(n) * stack] - row_offsets[b * ROWS * stack]) as usize
+    let blocks = n.div_ceil(ROWS);
+    let mut buffers: Vec<Filled<T>> = (0..WAVE_BLOCKS.min(blocks))
+        .map(|_| Filled {
+            row_counts: Vec::new(),
+            cols: Vec::new(),
+            coefs: Vec::new(),
         })
         .collect();
-    let col_blocks = crate::disjoint::split_lengths(&mut cols, spans.iter().copied());
-    let coef_blocks = crate::disjoint::split_lengths(&mut coefs, spans.iter().map(|&l| l * per));
-    let transports = gauge.transports();
-    col_blocks
-        .into_par_iter()
-        .zip(coef_blocks)
-        .enumerate()
-        .try_for_each(|(blk, (cols, coefs))| {
-            let mut row = RowScratch::new(ns);
-            let mut values = SampleValues::new(ns, nb);
-            let mut angles = Vec::new();
-            let (mut one, mut scratch, mut corners) = (Vec::new(), Vec::new(), Vec::new());
-            let mut sums: Vec<f64> = Vec::new();
-            let mut j = 0;
-            for i in blk * ROWS..((blk + 1) * ROWS).min(n) {
-                let p = order[i] as usize;
-                let g_inv = transports[p].inverse();
-                let masks = match basis {
-                    Basis::Sampled(basis) => {
-                        values.eval(basis, table, grid, g_inv, &mut angles);
-                        (layout == Layout::PerFunction).then_some(&values.masks[..])
-                    }
-                    Basis::Transported(..) => None,
-                };
-                landings.collect(p, &mut row, masks, true);
-                row.sort();
-                sums.clear();
-                sums.resize(row.cols.len() * nb, 0.0);
-                match basis {
-                    Basis::Sampled(_) => {
-                        for l in &row.lands {
-                            let s = l.sample as usize;
-                            let (lo, hi) = values.support[s];
-                            let (lo, hi) = (lo as usize, hi as usize);
-                            let at = row.position[l.slot as usize] as usize * nb;
-                            let v = &values.values[s * nb + lo..s * nb + hi];
-                            for (a, &x) in sums[at + lo..at + hi].iter_mut().zip(v) {
-                                *a += l.weight * x;
-                            }
+    let mut row_offsets = Vec::with_capacity(n * stack + 1);
+    row_offsets.push(0u32);
+    let (mut cols, mut coefs): (Vec<u32>, Vec<T>) = (Vec::new(), Vec::new());
+    let ns = landings.table.samples_per_vertex();
+    for wave in (0..blocks).step_by(WAVE_BLOCKS) {
+        let wave = wave..(wave + WAVE_BLOCKS).min(blocks);
+        let buffers = &mut buffers[..wave.len()];
+        buffers.par_iter_mut().zip(wave.clone()).for_each_init(
+            || RowFiller::new(ns, nb),
+            |filler, (buf, blk)| {
+                buf.row_counts.clear();
+                buf.cols.clear();
+                buf.coefs.clear();
+                for &p in &order[blk * ROWS..((blk + 1) * ROWS).min(n)] {
+                    filler.fill(landings, p as usize, basis, grid, gauge, order, layout, buf);
+                }
+            },
+        );
+        let added: usize = buffers.iter().map(|b| b.cols.len()).sum();
+        let entries = cols.len() + added;
+        if entries > u32::MAX as usize {
+            return Err(Error::InvalidParameter {
+                name: "table",
+                message: format!("over {entries} operator entries exceed the u32 index range"),
+            });
+        }
+        for buf in buffers.iter() {
+            for &c in &buf.row_counts {
+                row_offsets.push(row_offsets.last().unwrap() + c);
+            }
+        }
+        let parts: Vec<&[u32]> = buffers.iter().map(|b| &b.cols[..]).collect();
+        try_append(&mut cols, &parts, "the operator's columns")?;
+        let parts: Vec<&[T]> = buffers.iter().map(|b| &b.coefs[..]).collect();
+        try_append(&mut coefs, &parts, "the operator's coefficients")?;
+    }
+    cols.shrink_to_fit();
+    coefs.shrink_to_fit();
+    Ok((row_offsets, cols, coefs))
+}
+
+/// What one task fills rows with, kept from row to row.
+struct RowFiller {
+    row: RowScratch,
+    values: SampleValues,
+    angles: Vec<f64>,
+    /// A transported basis's landings, its values at one sample's corners, its scratch, and the
+    /// corners.
+    lands: Vec<Land>,
+    one: Vec<f64>,
+    scratch: Vec<f64>,
+    corners: Vec<(f64, f64)>,
+    /// B sums per column of the row (by slot), in f64.
+    sums: Vec<f64>,
+}
+
+impl RowFiller {
+    fn new(samples: usize, nb: usize) -> RowFiller {
+        RowFiller {
+            row: RowScratch::new(samples),
+            values: SampleValues::new(samples, nb),
+            angles: Vec::new(),
+            lands: Vec::new(),
+            one: Vec::new(),
+            scratch: Vec::new(),
+            corners: Vec::new(),
+            sums: Vec::new(),
+        }
+    }
+
+    /// Appends vertex p's stored rows to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn fill<T: Real>(
+        &mut self,
+        landings: &Landings,
+        p: usize,
+        basis: Basis<'_>,
+        grid: &Option<(Vec<f64>, Vec<f64>)>,
+        gauge: &Gauge,
+        order: &[u32],
+        layout: Layout,
+        out: &mut Filled<T>,
+    ) {
+        let table = landings.table;
+        let nb = basis.len();
+        let g_inv = gauge.transports()[p].inverse();
+        let RowFiller {
+            row,
+            values,
+            angles,
+            lands,
+            one,
+            scratch,
+            corners,
+            sums,
+        } = self;
+        // The B sums of each slot (column as first seen), grown as slots appear.
+        sums.clear();
+        let sums_of = |sums: &mut Vec<f64>, slot: u32| {
+            let at = slot as usize * nb;
+            if at == sums.len() {
+                sums.resize(at + nb, 0.0);
+            }
+            at
+        };
+        let weights = landings.weights;
+        match basis {
+            Basis::Sampled(basis) => {
+                values.eval(basis, table, grid, g_inv, angles);
+                let masks = (layout == Layout::PerFunction).then_some(&values.masks[..]);
+                let values = &*values;
+                landings.collect(p, row, masks, |slot, s, _, beta| {
+                    let (s, at) = (s as usize, sums_of(sums, slot));
+                    let weight = weights[s] * beta;
+                    let (lo, hi) = values.support[s];
+                    let (lo, hi) = (lo as usize, hi as usize);
+                    if hi == lo + 1 {
+                        // One function (a bin): no loop.
+                        sums[at + lo] += weight * values.values[s * nb + lo];
+                    } else {
+                        let v = &values.values[s * nb + lo..s * nb + hi];
+                        for (a, &x) in sums[at + lo..at + hi].iter_mut().zip(v) {
+                            *a += weight * x;
                         }
                     }
-                    Basis::Transported(basis, tracer) => {
-                        // The lands come sample by sample: each sample's corners evaluated at once.
-                        for lands in row.lands.chunk_by(|a, b| a.sample == b.sample) {
-                            let s = lands[0].sample as usize;
-                            let (r, theta) = (
-                                table.sample_radii()[s] / table.radius(),
-                                g_inv.apply(table.sample_angles()[s]),
-                            );
-                            let e = table.entry(p, s);
-                            corners.clear();
-                            corners.extend(lands.iter().map(|l| {
-                                let q = row.cols[l.slot as usize];
-                                carried_by(landings, tracer, p, &e, (q, l.corner), order, gauge)
-                            }));
-                            one.resize(lands.len() * nb, 0.0);
-                            basis.eval_corners(r, theta, &corners, &mut scratch, &mut one);
-                            for (l, v) in lands.iter().zip(one.chunks_exact(nb)) {
-                                let at = row.position[l.slot as usize] as usize * nb;
-                                for (a, &x) in sums[at..at + nb].iter_mut().zip(v) {
-                                    *a += l.weight * x;
-                                }
-                            }
+                });
+            }
+            Basis::Transported(basis, tracer) => {
+                lands.clear();
+                landings.collect(p, row, None, |slot, sample, corner, beta| {
+                    sums_of(sums, slot);
+                    lands.push(Land {
+                        slot,
+                        sample,
+                        corner,
+                        weight: weights[sample as usize] * beta,
+                    });
+                });
+                // The lands come sample by sample: each sample's corners evaluated at once.
+                for lands in lands.chunk_by(|a, b| a.sample == b.sample) {
+                    let s = lands[0].sample as usize;
+                    let (r, theta) = (
+                        table.sample_radii()[s] / table.radius(),
+                        g_inv.apply(table.sample_angles()[s]),
+                    );
+                    let e = table.entry(p, s);
+                    corners.clear();
+                    corners.extend(lands.iter().map(|l| {
+                        let q = row.cols[l.slot as usize];
+                        carried_by(landings, tracer, p, &e, (q, l.corner), order, gauge)
+                    }));
+                    one.resize(lands.len() * nb, 0.0);
+                    basis.eval_corners(r, theta, corners, scratch, one);
+                    for (l, v) in lands.iter().zip(one.chunks_exact(nb)) {
+                        let at = l.slot as usize * nb;
+                        for (a, &x) in sums[at..at + nb].iter_mut().zip(v) {
+                            *a += l.weight * x;
                         }
                     }
                 }
-                j += write_row(
-                    &row,
-                    &sums,
-                    nb,
-                    layout,
-                    &mut cols[j..],
-                    &mut coefs[j * per..],
-                );
             }
-            if j == cols.len() {
-                Ok(())
-            } else {
-                Err(Error::Internal(format!(
-                    "operator rows {}..: {j} entries filled where {} were counted",
-                    blk * ROWS,
-                    cols.len()
-                )))
-            }
-        })?;
-    Ok((cols, coefs))
+        }
+        row.sort();
+        write_row(row, sums, nb, layout, out);
+    }
 }
 
-/// Writes a row's sorted columns and its coefficients (`sums`, B per column in sorted order) in
-/// `layout` at the start of `cols` and `coefs`; returns the entries written.
+/// Appends a row's stored rows to `out`: its sorted columns and its coefficients (`sums`, B per
+/// slot) in `layout`.
 fn write_row<T: Real>(
     row: &RowScratch,
     sums: &[f64],
     nb: usize,
     layout: Layout,
-    cols: &mut [u32],
-    coefs: &mut [T],
-) -> usize {
+    out: &mut Filled<T>,
+) {
     match layout {
         Layout::Blocks => {
-            for (c, &(q, _)) in cols.iter_mut().zip(&row.sorted) {
-                *c = q;
+            out.row_counts.push(row.sorted.len() as u32);
+            out.cols.extend(row.sorted.iter().map(|&(q, _)| q));
+            for &(_, slot) in &row.sorted {
+                let at = slot as usize * nb;
+                out.coefs
+                    .extend(sums[at..at + nb].iter().map(|&a| T::from_f64(a)));
             }
-            for (c, &a) in coefs[..sums.len()].iter_mut().zip(sums) {
-                *c = T::from_f64(a);
-            }
-            row.sorted.len()
         }
         Layout::PerFunction => {
             // Row (p, b) after row (p, b − 1); in each, the columns where b is nonzero, in order:
@@ -770,18 +853,21 @@ fn write_row<T: Real>(
             for &mask in &row.masks {
                 bits(mask).for_each(|b| at[b] += 1);
             }
-            let mut total = 0;
+            let start = out.cols.len();
+            let mut total = start;
             for a in &mut at[..nb] {
+                out.row_counts.push(*a as u32);
                 (*a, total) = (total, total + *a);
             }
-            for (k, &(q, slot)) in row.sorted.iter().enumerate() {
+            out.cols.resize(total, 0);
+            out.coefs.resize(total, T::default());
+            for &(q, slot) in &row.sorted {
                 for b in bits(row.masks[slot as usize]) {
-                    cols[at[b]] = q;
-                    coefs[at[b]] = T::from_f64(sums[k * nb + b]);
+                    out.cols[at[b]] = q;
+                    out.coefs[at[b]] = T::from_f64(sums[slot as usize * nb + b]);
                     at[b] += 1;
                 }
             }
-            total
         }
     }
 }
@@ -811,15 +897,17 @@ fn carried_by(
     (g_q.inverse().apply(psi), if flip { -1.0 } else { 1.0 })
 }
 
-/// Columns per task of [`transposed_index`]'s sort.
-const COLS: usize = 4096;
+/// Keys per task of [`transposed_index`]'s passes over the keys.
+const KEYS: usize = 4096;
 
 /// The transposed index, `stack` rows per vertex as the rows ([`ConvOperator`]'s fields): for each
 /// column q and k < `stack`, the (vertex row p, entry j) pairs of the stored rows `p·stack + k` that
-/// read q, in increasing p. A parallel counting sort: the keys `q·stack + k` counted, each entry
-/// placed through its key's cursor (atomic: tasks race for places only within a key), then each
-/// key's places sorted (entries of a row are contiguous and rows in order, so by entry is by row):
-/// the result does not depend on the threads.
+/// read q, in increasing p.
+///
+/// A counting sort by the keys `q·stack + k`, without atomics: the rows are cut into contiguous
+/// chunks, each counting its keys in its own array; those counts become each chunk's own cursor in
+/// every key (chunk after chunk, so a key's pairs are in increasing p), and each chunk then places
+/// its entries through its cursors. The result does not depend on the chunks or the threads.
 fn transposed_index(
     row_offsets: &[u32],
     cols: &[u32],
@@ -836,24 +924,59 @@ fn transposed_index(
                 .map(move |j| (cols[j as usize] as usize * stack + k, j))
         })
     };
-    let cursors: Vec<AtomicU32> = (0..keys)
+    // Two chunks per thread for balance, as many as the counts' memory allows: at most a quarter
+    // of the index itself (8 bytes per entry), and at least one.
+    let affordable = (2 * nnz / keys.max(1)).max(1);
+    let chunks = rayon::current_num_threads().min(affordable).min(n.max(1));
+    let bounds: Vec<usize> = (0..=chunks).map(|c| c * n / chunks).collect();
+    let mut cursors: Vec<Vec<u32>> = (0..chunks)
         .into_par_iter()
-        .map(|_| AtomicU32::new(0))
-        .collect();
-    (0..n.div_ceil(ROWS)).into_par_iter().for_each(|b| {
-        for p in b * ROWS..((b + 1) * ROWS).min(n) {
-            for (key, _) in entries_of(p) {
-                cursors[key].fetch_add(1, Ordering::Relaxed);
+        .map(|c| {
+            let mut count = try_zeroed::<u32>(keys, "the transposed index's counts")?;
+            for p in bounds[c]..bounds[c + 1] {
+                for (key, _) in entries_of(p) {
+                    count[key] += 1;
+                }
             }
-        }
-    });
+            Ok(count)
+        })
+        .collect::<Result<_>>()?;
+    // Per key, its total, then (after the offsets) each chunk's first place.
+    let mut totals = try_zeroed::<u32>(keys, "the transposed offsets")?;
+    totals
+        .par_chunks_mut(KEYS)
+        .enumerate()
+        .for_each(|(b, totals)| {
+            for (i, t) in totals.iter_mut().enumerate() {
+                *t = cursors.iter().map(|c| c[b * KEYS + i]).sum();
+            }
+        });
     let mut t_offsets = Vec::with_capacity(keys + 1);
     t_offsets.push(0u32);
-    for c in &cursors {
-        let start = *t_offsets.last().unwrap();
-        t_offsets.push(start + c.load(Ordering::Relaxed));
-        c.store(start, Ordering::Relaxed);
+    for &t in &totals {
+        t_offsets.push(t_offsets.last().unwrap() + t);
     }
+    drop(totals);
+    // Each task takes a stretch of keys in every chunk's array.
+    let mut stretches: Vec<Vec<&mut [u32]>> = (0..keys.div_ceil(KEYS))
+        .map(|_| Vec::with_capacity(chunks))
+        .collect();
+    for cursor in cursors.iter_mut() {
+        for (stretch, part) in stretches.iter_mut().zip(cursor.chunks_mut(KEYS)) {
+            stretch.push(part);
+        }
+    }
+    stretches
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, mut parts)| {
+            for i in 0..parts.first().map_or(0, |p| p.len()) {
+                let mut at = t_offsets[b * KEYS + i];
+                for part in parts.iter_mut() {
+                    (part[i], at) = (at, at + part[i]);
+                }
+            }
+        });
     let mut t_rows = try_zeroed::<u32>(nnz, "the operator's transposed rows")?;
     let mut t_entries = try_zeroed::<u32>(nnz, "the operator's transposed entries")?;
     {
@@ -861,12 +984,14 @@ fn transposed_index(
             DisjointWrites::new(&mut t_rows),
             DisjointWrites::new(&mut t_entries),
         );
-        (0..n.div_ceil(ROWS)).into_par_iter().for_each(|b| {
-            for p in b * ROWS..((b + 1) * ROWS).min(n) {
+        cursors.par_iter_mut().enumerate().for_each(|(c, cursor)| {
+            for p in bounds[c]..bounds[c + 1] {
                 for (key, j) in entries_of(p) {
-                    let at = cursors[key].fetch_add(1, Ordering::Relaxed) as usize;
-                    // SAFETY: each place of a key is handed out once by its cursor, which ends at
-                    // the key's end (its count), so no two writes share an index.
+                    let at = cursor[key] as usize;
+                    cursor[key] += 1;
+                    // SAFETY: chunk c's places in a key run from its first place for its
+                    // count of the key's entries, disjoint from every other chunk's and key's
+                    // (the places tile 0..nnz), and each is handed out once.
                     unsafe {
                         rows_out.write(at, &[p as u32]);
                         entries_out.write(at, &[j]);
@@ -875,37 +1000,5 @@ fn transposed_index(
             }
         });
     }
-    drop(cursors);
-    let spans: Vec<usize> = (0..keys.div_ceil(COLS))
-        .map(|b| (t_offsets[((b + 1) * COLS).min(keys)] - t_offsets[b * COLS]) as usize)
-        .collect();
-    let row_blocks = crate::disjoint::split_lengths(&mut t_rows, spans.iter().copied());
-    let entry_blocks = crate::disjoint::split_lengths(&mut t_entries, spans.iter().copied());
-    row_blocks
-        .into_par_iter()
-        .zip(entry_blocks)
-        .enumerate()
-        .for_each(|(b, (rows, entries))| {
-            let base = t_offsets[b * COLS];
-            let mut pairs: Vec<(u32, u32)> = Vec::new();
-            for q in b * COLS..((b + 1) * COLS).min(keys) {
-                let r = (t_offsets[q] - base) as usize..(t_offsets[q + 1] - base) as usize;
-                if entries[r.clone()].windows(2).all(|w| w[0] < w[1]) {
-                    continue;
-                }
-                pairs.clear();
-                pairs.extend(
-                    entries[r.clone()]
-                        .iter()
-                        .copied()
-                        .zip(rows[r.clone()].iter().copied()),
-                );
-                pairs.sort_unstable();
-                for (k, &(e, p)) in r.zip(&pairs) {
-                    entries[k] = e;
-                    rows[k] = p;
-                }
-            }
-        });
     Ok((t_offsets, t_rows, t_entries))
 }
