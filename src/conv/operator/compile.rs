@@ -335,8 +335,8 @@ struct RowScratch {
     cols: Vec<u32>,
     /// Per slot, the functions nonzero at some sample landing there (where asked).
     masks: Vec<u64>,
-    /// (column, slot) sorted by column.
-    sorted: Vec<(u32, u32)>,
+    /// Column · 2³² + slot, sorted (by column: one integer compare per step of the sort).
+    sorted: Vec<u64>,
 }
 
 impl RowScratch {
@@ -388,8 +388,12 @@ impl RowScratch {
     /// Sorts the row's columns: `sorted` lists them, with their slots, in increasing order.
     fn sort(&mut self) {
         self.sorted.clear();
-        self.sorted
-            .extend(self.cols.iter().enumerate().map(|(i, &q)| (q, i as u32)));
+        self.sorted.extend(
+            self.cols
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| (q as u64) << 32 | i as u64),
+        );
         self.sorted.sort_unstable();
     }
 }
@@ -828,8 +832,9 @@ fn write_row<T: Real>(
     match layout {
         Layout::Blocks => {
             out.row_counts.push(row.sorted.len() as u32);
-            out.cols.extend(row.sorted.iter().map(|&(q, _)| q));
-            for &(_, slot) in &row.sorted {
+            out.cols
+                .extend(row.sorted.iter().map(|&x| (x >> 32) as u32));
+            for slot in row.sorted.iter().map(|&x| x as u32) {
                 let at = slot as usize * nb;
                 out.coefs
                     .extend(sums[at..at + nb].iter().map(|&a| T::from_f64(a)));
@@ -861,7 +866,7 @@ fn write_row<T: Real>(
             }
             out.cols.resize(total, 0);
             out.coefs.resize(total, T::default());
-            for &(q, slot) in &row.sorted {
+            for (q, slot) in row.sorted.iter().map(|&x| ((x >> 32) as u32, x as u32)) {
                 for b in bits(row.masks[slot as usize]) {
                     out.cols[at[b]] = q;
                     out.coefs[at[b]] = T::from_f64(sums[slot as usize * nb + b]);
