@@ -243,7 +243,7 @@ fn damaged_files_are_errors_never_panics() {
     assert_damage_refused(&dir.path("op.conv"), |p| {
         ConvOperator::<f32>::load(p, &m).map(drop)
     });
-    let bins = KernelBasis::parse("bins:1:4").unwrap();
+    let bins = KernelBasis::parse("bins:1:8").unwrap();
     let op = ConvOperator::<f32>::new(&m, &table, &bins, &gauge).unwrap();
     assert_eq!(op.layout(), Layout::PerFunction);
     op.save(dir.path("bins.conv")).unwrap();

@@ -141,7 +141,9 @@ impl Quadrature {
 /// makes most of a block zero. On icosphere:5 with 16 bins an entry has 1.6 nonzero coefficients of
 /// 16, and the per-function layout takes about a third of the bytes and a tenth of the gather's
 /// multiply-adds. Where the functions overlap (harmonics, Gaussians) blocks are smaller: one column
-/// index serves B coefficients.
+/// index serves B coefficients. Per function pays only where it saves much: it reads a column index
+/// per coefficient and B rows per vertex, so the compile takes it at no more than 3/4 of the
+/// blocks' bytes (unless told: [`ConvOptions::layout`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Layout {
     /// One column index per neighbour, shared by the B coefficients.
@@ -182,9 +184,10 @@ impl Layout {
 pub struct ConvOptions {
     /// How samples are weighed (default [`Quadrature::Mean`]).
     pub quadrature: Quadrature,
-    /// How the coefficients are stored; `None` (the default): the layout of fewer bytes, counted
-    /// before the coefficients are computed. A transported basis ([`ConvOperator::with_transport`])
-    /// is always stored in [`Layout::Blocks`].
+    /// How the coefficients are stored; `None` (the default): [`Layout::PerFunction`] where it
+    /// takes at most 3/4 of the blocks' bytes (counted on a sample of the rows before the
+    /// coefficients are computed), else [`Layout::Blocks`]. A transported basis
+    /// ([`ConvOperator::with_transport`]) is stored in blocks; asking for per function is an error.
     pub layout: Option<Layout>,
 }
 
@@ -235,7 +238,8 @@ impl ConvOptions {
 /// (68 for B = 16), plus a transposed index (8 bytes per entry) for the backward pass. In
 /// [`Layout::PerFunction`], each row `(p, b)` lists the neighbours where `k_b` is nonzero at some
 /// landing sample, with one coefficient each: 8 bytes per entry, plus 8 for the transposed index.
-/// The compile picks the smaller unless told ([`ConvOptions::layout`]); [`ConvOperator::bytes`]
+/// The compile picks per function where it saves a quarter of the bytes or more, unless told
+/// ([`ConvOptions::layout`]); [`ConvOperator::bytes`]
 /// reports the total.
 #[derive(Clone, Debug)]
 pub struct ConvOperator<T: Real> {

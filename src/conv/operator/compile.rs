@@ -5,7 +5,8 @@
 //! 3. [`sample_weights`]: the quadrature weight ω_s of every sample;
 //! 4. [`count_rows`] on an even sample of [`LAYOUT_SAMPLE_ROWS`] rows: the number of distinct
 //!    neighbours and, for a sampled basis, of the neighbours where each function can be nonzero:
-//!    the bytes of both [`Layout`]s, of which the smaller is taken (unless one is asked for);
+//!    the bytes of both [`Layout`]s, which choose the layout (unless one is asked for:
+//!    [`Counts::choice`]);
 //! 5. [`fill_rows`]: every row's columns and coefficients, in parallel blocks appended in order;
 //! 6. [`transposed_index`]: for every column, the entries that read it (for the backward pass).
 //!
@@ -109,7 +110,7 @@ impl<T: Real> ConvOperator<T> {
                 // everywhere on a mesh, and a wrong pick where they are close costs little.
                 let step = n.div_ceil(LAYOUT_SAMPLE_ROWS).max(1);
                 let sample: Vec<u32> = order.iter().step_by(step).copied().collect();
-                count_rows(&landings, &sample, masked)?.smaller::<T>(nb)
+                count_rows(&landings, &sample, masked)?.choice::<T>(nb)
             }
         };
         let (row_offsets, cols, coefs) = fill_rows(&landings, &order, basis, &grid, gauge, layout)?;
@@ -243,6 +244,12 @@ struct Landings<'a> {
     weights: &'a [f64],
 }
 
+/// The largest share of the blocks' bytes at which the compile stores per function. Its stored rows
+/// read a column index per coefficient and B rows per vertex, so a small saving of bytes does not
+/// pay: on bull ×4 an SO(2)-constrained basis of 2 rings took 5.6 % fewer bytes per function and its
+/// passes were 8–20 % slower; 16 bins take 65 % fewer and are 1.3–1.7× faster (BENCHMARKS.md).
+const PER_FUNCTION_SHARE: (u64, u64) = (3, 4);
+
 /// Rows the compile counts to choose the layout (all of them on smaller meshes).
 const LAYOUT_SAMPLE_ROWS: usize = 4096;
 
@@ -266,8 +273,9 @@ struct Counts {
 }
 
 impl Counts {
-    /// The layout of fewer bytes (blocks where equal or where functions were not counted).
-    fn smaller<T>(&self, nb: usize) -> Layout {
+    /// Per function where it takes at most [`PER_FUNCTION_SHARE`] of the blocks' bytes (never
+    /// where functions were not counted), else blocks.
+    fn choice<T>(&self, nb: usize) -> Layout {
         let Some(per_function) = &self.per_function else {
             return Layout::Blocks;
         };
@@ -278,7 +286,8 @@ impl Counts {
         // of the layout two offsets.
         let blocks = total(&self.per_row) * (4 + t * nb as u64 + 8) + 8 * n;
         let functions = total(per_function) * (4 + t + 8) + 8 * n * nb as u64;
-        if functions < blocks {
+        let (num, den) = PER_FUNCTION_SHARE;
+        if functions * den <= blocks * num {
             Layout::PerFunction
         } else {
             Layout::Blocks
@@ -475,11 +484,7 @@ fn count_rows(landings: &Landings, order: &[u32], masked: Option<Masked>) -> Res
                     let start = per_function.len();
                     per_function.resize(start + nb, 0u32);
                     for &mask in &row.masks {
-                        let mut bits = mask;
-                        while bits != 0 {
-                            per_function[start + bits.trailing_zeros() as usize] += 1;
-                            bits &= bits - 1;
-                        }
+                        for_each_bit(mask, |b| per_function[start + b] += 1);
                     }
                 }
             }
@@ -820,6 +825,15 @@ impl RowFiller {
     }
 }
 
+/// Calls `f` with the index of every set bit of `mask`, lowest first.
+#[inline(always)]
+fn for_each_bit(mut mask: u64, mut f: impl FnMut(usize)) {
+    while mask != 0 {
+        f(mask.trailing_zeros() as usize);
+        mask &= mask - 1;
+    }
+}
+
 /// Appends a row's stored rows to `out`: its sorted columns and its coefficients (`sums`, B per
 /// slot) in `layout`.
 fn write_row<T: Real>(
@@ -845,18 +859,8 @@ fn write_row<T: Real>(
             // the functions' counts, then each column's coefficients placed at their function's
             // cursor.
             let mut at = [0usize; MASK_BITS];
-            let bits = |mask: u64| {
-                let mut rest = mask;
-                std::iter::from_fn(move || {
-                    (rest != 0).then(|| {
-                        let b = rest.trailing_zeros() as usize;
-                        rest &= rest - 1;
-                        b
-                    })
-                })
-            };
             for &mask in &row.masks {
-                bits(mask).for_each(|b| at[b] += 1);
+                for_each_bit(mask, |b| at[b] += 1);
             }
             let start = out.cols.len();
             let mut total = start;
@@ -867,11 +871,11 @@ fn write_row<T: Real>(
             out.cols.resize(total, 0);
             out.coefs.resize(total, T::default());
             for (q, slot) in row.sorted.iter().map(|&x| ((x >> 32) as u32, x as u32)) {
-                for b in bits(row.masks[slot as usize]) {
+                for_each_bit(row.masks[slot as usize], |b| {
                     out.cols[at[b]] = q;
                     out.coefs[at[b]] = T::from_f64(sums[slot as usize * nb + b]);
                     at[b] += 1;
-                }
+                });
             }
         }
     }
