@@ -701,6 +701,33 @@ fn isotropic_kernels_commute_with_random_rotations() {
 }
 
 #[test]
+fn convolve_reports_the_layout_it_compiled() {
+    use manifold_cnn::io::npz::write_npy_f32;
+    let dir = TempDir::new("conv", "convolve_layout");
+    let n = 42; // icosphere:1
+    let x: Vec<f32> = signal(n, 43).iter().map(|&v| v as f32).collect();
+    write_npy_f32(dir.arg("x.npy"), &[n as u64, 1], &x).unwrap();
+    let x = dir.arg("x.npy");
+    // Bins are stored per function (a sample lies in one), harmonics in blocks.
+    for (basis, layout) in [("bins:2:8", "per function"), ("harmonic:2:2", "blocks")] {
+        let report = json(&run(&[
+            "convolve",
+            "icosphere:1",
+            "--signal",
+            &x,
+            "--kernel",
+            "random:1",
+            "--basis",
+            basis,
+            "--group",
+            "trivial",
+            "--json",
+        ]));
+        assert_eq!(report["operator_layout"], layout, "{basis}: {report}");
+    }
+}
+
+#[test]
 fn convolve_command_line() {
     use manifold_cnn::io::npz::{read_npy_f32, write_npy_f32};
     let dir = TempDir::new("conv", "convolve_command_line");

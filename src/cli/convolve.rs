@@ -144,6 +144,14 @@ fn check_request(
     super::limits::check_memory("out_channels", &request, &[("operator", operator), phase])
 }
 
+/// How `convolve` names a coefficient layout in its report.
+fn layout_name(layout: manifold_cnn::conv::Layout) -> &'static str {
+    match layout {
+        manifold_cnn::conv::Layout::Blocks => "blocks",
+        manifold_cnn::conv::Layout::PerFunction => "per function",
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -508,6 +516,7 @@ impl Summary<'_> {
             "out_channels": c_out,
             "samples": self.samples,
             "nnz": op.nnz(),
+            "operator_layout": layout_name(op.layout()),
             "operator_bytes": op.bytes(),
             "operator_bytes_per_vertex": op.bytes() as f64 / n as f64,
             "seconds_precompile": self.compiled.seconds,
@@ -548,8 +557,9 @@ impl Summary<'_> {
         )?;
         outln!("channels           {c_in} → {c_out}")?;
         outln!(
-            "operator           {} entries, {:.1} MiB ({:.0} bytes/vertex)",
+            "operator           {} entries ({}), {:.1} MiB ({:.0} bytes/vertex)",
             op.nnz(),
+            layout_name(op.layout()),
             op.bytes() as f64 / 1048576.0,
             op.bytes() as f64 / n as f64
         )?;
