@@ -60,6 +60,15 @@ pub(crate) fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &str) -> R
     Ok(v)
 }
 
+/// An empty vector with room for `n` values ([`Error::OutOfMemory`] naming `what` if the memory
+/// cannot be had).
+pub(crate) fn try_with_capacity<T>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| out_of_memory::<T>(n, what))?;
+    Ok(v)
+}
+
 /// Appends `parts` to `v` in order, copying them in parallel ([`Error::OutOfMemory`] naming `what`
 /// if the memory cannot be had). `v` grows geometrically: a large vector grows by remapping its
 /// pages, not by copying them, and its new pages are first touched by the parallel copies.
@@ -131,6 +140,7 @@ mod tests {
         for e in [
             try_zeroed::<u32>(huge, "the zeros").unwrap_err(),
             try_filled(huge, 0u32, "the zeros").unwrap_err(),
+            try_with_capacity::<u32>(huge, "the zeros").unwrap_err(),
         ] {
             assert!(
                 matches!(e, Error::OutOfMemory { ref what, .. } if what.starts_with("the zeros"))

@@ -128,8 +128,9 @@ impl Quadrature {
     }
 }
 
-/// How an operator stores its coefficients. Both give the same passes, bit for bit up to the
-/// sign of a zero; they differ in bytes and in work.
+/// How an operator stores its coefficients. Both hold the same coefficients and give the same
+/// passes (each sum in the same order; a zero coefficient that one layout stores adds nothing,
+/// unless the input there is not finite); they differ in bytes and in work.
 ///
 /// ```text
 /// Blocks:       row p lists its neighbours q, each with the B coefficients A_0[p,q] … A_{B−1}[p,q]
@@ -239,8 +240,7 @@ impl ConvOptions {
 /// [`Layout::PerFunction`], each row `(p, b)` lists the neighbours where `k_b` is nonzero at some
 /// landing sample, with one coefficient each: 8 bytes per entry, plus 8 for the transposed index.
 /// The compile picks per function where it saves a quarter of the bytes or more, unless told
-/// ([`ConvOptions::layout`]); [`ConvOperator::bytes`]
-/// reports the total.
+/// ([`ConvOptions::layout`]); [`ConvOperator::bytes`] reports the total.
 #[derive(Clone, Debug)]
 pub struct ConvOperator<T: Real> {
     /// The mesh it was compiled for (recorded when saved, checked when loaded).

@@ -21,7 +21,7 @@ use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
 use crate::expmap::{ExpMapTable, Padding, TableEntry, Tracer, FLAG_TRUNCATED};
 use crate::ids::HalfedgeId;
-use crate::large_alloc::{try_append, try_zeroed};
+use crate::large_alloc::{try_append, try_with_capacity, try_zeroed};
 use crate::transport::O2;
 use crate::Manifold;
 use rayon::prelude::*;
@@ -658,7 +658,9 @@ fn fill_rows<T: Real>(
             coefs: Vec::new(),
         })
         .collect();
-    let mut row_offsets = Vec::with_capacity(n * stack + 1);
+    let rows = n.checked_mul(stack).and_then(|r| r.checked_add(1));
+    let mut row_offsets =
+        try_with_capacity(rows.unwrap_or(usize::MAX), "the operator's row offsets")?;
     row_offsets.push(0u32);
     let (mut cols, mut coefs): (Vec<u32>, Vec<T>) = (Vec::new(), Vec::new());
     let ns = landings.table.samples_per_vertex();
@@ -960,7 +962,7 @@ fn transposed_index(
                 *t = cursors.iter().map(|c| c[b * KEYS + i]).sum();
             }
         });
-    let mut t_offsets = Vec::with_capacity(keys + 1);
+    let mut t_offsets = try_with_capacity(keys + 1, "the transposed offsets")?;
     t_offsets.push(0u32);
     for &t in &totals {
         t_offsets.push(t_offsets.last().unwrap() + t);
