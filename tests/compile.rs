@@ -383,12 +383,25 @@ fn field_kernels_match_the_reference() {
 #[test]
 fn compiles_are_identical_run_to_run_and_across_thread_counts() {
     let m = load("icosphere:3");
-    let t = table(&m, 4, 8, Padding::Zero);
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
-    // Harmonics are stored in blocks, bins per function (each layout's own transposed index).
-    for (spec, layout) in [
-        ("harmonic:2:3", Layout::Blocks),
-        ("bins:2:8", Layout::PerFunction),
+    // Harmonics are stored in blocks, bins per function (each layout's own transposed index). The
+    // bins' disc is wide enough for 8 entries per transposed row, so that the index is counted in
+    // as many chunks as threads (one per 8 entries per row at most).
+    let wide = ExpMapOptions::new()
+        .rings(8)
+        .directions(16)
+        .radius(Radius::MeanEdgeLengths(5.0));
+    for (spec, layout, t) in [
+        (
+            "harmonic:2:3",
+            Layout::Blocks,
+            table(&m, 4, 8, Padding::Zero),
+        ),
+        (
+            "bins:2:8",
+            Layout::PerFunction,
+            ExpMapTable::build(&m, &wide).unwrap(),
+        ),
     ] {
         let basis = KernelBasis::parse(spec).unwrap();
         let op = |threads: usize| {
@@ -398,7 +411,18 @@ fn compiles_are_identical_run_to_run_and_across_thread_counts() {
                 .unwrap()
                 .install(|| ConvOperator::<f32>::new(&m, &t, &basis, &gauge).unwrap())
         };
-        assert_eq!(op(1).layout(), layout, "{spec}");
+        let one = op(1);
+        assert_eq!(one.layout(), layout, "{spec}");
+        // The transposed index's rows: one per vertex in blocks, one per (vertex, function).
+        let rows = match layout {
+            Layout::Blocks => one.vertex_count(),
+            Layout::PerFunction => one.vertex_count() * one.basis_len(),
+        };
+        assert!(
+            one.nnz() >= 8 * rows,
+            "{spec}: {} entries in {rows} rows",
+            one.nnz()
+        );
         check_thread_counts(op);
     }
 }

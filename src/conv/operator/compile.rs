@@ -935,9 +935,9 @@ fn transposed_index(
                 .map(move |j| (cols[j as usize] as usize * stack + k, j))
         })
     };
-    // Two chunks per thread for balance, as many as the counts' memory allows: at most a quarter
-    // of the index itself (8 bytes per entry), and at least one.
-    let affordable = (2 * nnz / keys.max(1)).max(1);
+    // One chunk per thread, as many as the counts' memory allows (one u32 per key in each): at
+    // most a quarter of the index's own 8 bytes per entry, and at least one chunk.
+    let affordable = (nnz / (2 * keys.max(1))).max(1);
     let chunks = rayon::current_num_threads().min(affordable).min(n.max(1));
     let bounds: Vec<usize> = (0..=chunks).map(|c| c * n / chunks).collect();
     let mut cursors: Vec<Vec<u32>> = (0..chunks)
