@@ -164,9 +164,22 @@ impl ConvOperator<f32> {
             weights: &[],
         };
         let order: Vec<u32> = (0..m.mesh.vertex_count() as u32).collect();
-        let offsets = count_rows(&landings, &order, None)?.offsets(Layout::Blocks)?;
-        Ok(*offsets.last().expect("one offset per row and one more") as usize)
+        let nnz = count_rows(&landings, &order, None)?.entries();
+        check_entry_range(nnz, "")?;
+        Ok(nnz as usize)
     }
+}
+
+/// [`Error::InvalidParameter`] if `nnz` entries (`qualifier`: how the count is known) exceed the
+/// u32 range of the operator's indices.
+fn check_entry_range(nnz: u64, qualifier: &str) -> Result<()> {
+    if nnz > u32::MAX as u64 {
+        return Err(Error::InvalidParameter {
+            name: "table",
+            message: format!("{qualifier}{nnz} operator entries exceed the u32 index range"),
+        });
+    }
+    Ok(())
 }
 
 /// Same counts are not enough (icosphere:2 and grid:18x9 both have 162 vertices): the stages index
@@ -294,31 +307,9 @@ impl Counts {
         }
     }
 
-    /// The row offsets of `layout` (whose counts must have been taken).
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] if the entries exceed the u32 index range.
-    fn offsets(&self, layout: Layout) -> Result<Vec<u32>> {
-        let counts = match layout {
-            Layout::Blocks => &self.per_row,
-            Layout::PerFunction => self
-                .per_function
-                .as_ref()
-                .ok_or_else(|| Error::Internal("per-function counts not taken".into()))?,
-        };
-        let nnz: u64 = counts.iter().map(|&c| c as u64).sum();
-        if nnz > u32::MAX as u64 {
-            return Err(Error::InvalidParameter {
-                name: "table",
-                message: format!("{nnz} operator entries exceed the u32 index range"),
-            });
-        }
-        let mut offsets = Vec::with_capacity(counts.len() + 1);
-        offsets.push(0u32);
-        for &c in counts {
-            offsets.push(offsets.last().unwrap() + c);
-        }
-        Ok(offsets)
+    /// The entries of the blocks layout: the rows' distinct neighbours.
+    fn entries(&self) -> u64 {
+        self.per_row.iter().map(|&c| c as u64).sum()
     }
 }
 
@@ -679,13 +670,7 @@ fn fill_rows<T: Real>(
             },
         );
         let added: usize = buffers.iter().map(|b| b.cols.len()).sum();
-        let entries = cols.len() + added;
-        if entries > u32::MAX as usize {
-            return Err(Error::InvalidParameter {
-                name: "table",
-                message: format!("over {entries} operator entries exceed the u32 index range"),
-            });
-        }
+        check_entry_range((cols.len() + added) as u64, "at least ")?;
         for buf in buffers.iter() {
             for &c in &buf.row_counts {
                 row_offsets.push(row_offsets.last().unwrap() + c);
