@@ -53,9 +53,7 @@ unsafe fn try_zeroed_unchecked<T: Copy>(n: usize) -> Option<Vec<T>> {
 /// `n` copies of `x` ([`Error::OutOfMemory`] naming `what` if the memory cannot be had), filled
 /// in parallel (so the first touches are spread over the threads).
 pub(crate) fn try_filled<T: Copy + Send + Sync>(n: usize, x: T, what: &str) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| out_of_memory::<T>(n, what))?;
+    let mut v = try_with_capacity(n, what)?;
     v.par_extend(rayon::iter::repeat_n(x, n));
     Ok(v)
 }

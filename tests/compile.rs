@@ -197,6 +197,10 @@ fn check_sampled(m: &Manifold, t: &ExpMapTable, gauge: &Gauge, what: &str) {
                 ops[2].csr(),
                 "{what}: the layouts store the same"
             );
+            // What a caller sizes memory by: the blocks' bytes, which the choice never exceeds.
+            let most = ConvOperator::max_bytes(m, t, basis.len()).unwrap();
+            assert_eq!(most, ops[1].bytes() as u64, "{what}: max_bytes");
+            assert!(ops[0].bytes() as u64 <= most, "{what}: above max_bytes");
             let per_function = 4 * ops[2].bytes() <= 3 * ops[1].bytes();
             let want = if per_function {
                 Layout::PerFunction

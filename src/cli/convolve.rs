@@ -355,10 +355,7 @@ fn compile(
     let mut compiler = Compiler::new(m, params, cache.as_ref(), &mut on_event);
     let cached = path.as_ref().is_some_and(|p| p.exists());
     if !cached {
-        // In blocks, per entry: a column (4), B coefficients (4 each), the transposed index (8).
-        // The compile takes the per-function layout only where it is smaller.
-        let entries = ConvOperator::entry_count(m, compiler.table()?)? as f64;
-        let bytes = entries * (12.0 + 4.0 * nb as f64) + 8.0 * (n as f64 + 1.0);
+        let bytes = ConvOperator::max_bytes(m, compiler.table()?, nb)? as f64;
         check_request(&params, n, nb, c_in, c_out, Some(bytes))?;
     }
     let op = compiler.operator::<f32, _>(basis, &gauge, &options)?;

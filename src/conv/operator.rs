@@ -169,6 +169,15 @@ impl Layout {
             .into_iter()
             .find(|l| l.code() == code)
     }
+
+    /// Stored rows per vertex for `nb` basis functions (1 in blocks, B per function); each entry
+    /// holds `nb / stack` coefficients.
+    pub(crate) fn stack(self, nb: usize) -> usize {
+        match self {
+            Layout::Blocks => 1,
+            Layout::PerFunction => nb,
+        }
+    }
 }
 
 /// Options of [`ConvOperator::with_options`].
@@ -381,12 +390,16 @@ impl<T: Real> ConvOperator<T> {
         Self::compile(m, table, Basis::Transported(basis, &tracer), gauge, options)
     }
 
-    /// The operator split by basis functions: part `k` holds the next `lens[k]` functions, with the
-    /// same rows, columns and index (copied).
+    /// The operator split by basis functions: part `k` holds the next `lens[k]` functions (in
+    /// blocks with the same rows, columns and index, copied; per function with their own rows and
+    /// index).
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`](crate::Error::OutOfMemory) if a part's index cannot be allocated.
     ///
     /// # Panics
     /// If `lens` does not sum to the number of basis functions or holds a zero.
-    pub(crate) fn split_basis(self, lens: &[usize]) -> Vec<ConvOperator<T>> {
+    pub(crate) fn split_basis(self, lens: &[usize]) -> Result<Vec<ConvOperator<T>>> {
         assert_eq!(
             lens.iter().sum::<usize>(),
             self.basis,
@@ -399,7 +412,7 @@ impl<T: Real> ConvOperator<T> {
                 let part = start..start + len;
                 start += len;
                 match self.layout {
-                    Layout::Blocks => ConvOperator {
+                    Layout::Blocks => Ok(ConvOperator {
                         basis: len,
                         coefs: self
                             .coefs
@@ -414,51 +427,38 @@ impl<T: Real> ConvOperator<T> {
                         t_rows: self.t_rows.clone(),
                         t_entries: self.t_entries.clone(),
                         ..self
-                    },
+                    }),
                     Layout::PerFunction => self.functions(part),
                 }
             })
             .collect()
     }
 
-    /// The operator of the functions `part` alone, for [`Layout::PerFunction`]: their rows and
-    /// their transposed rows, the entries renumbered.
-    fn functions(&self, part: std::ops::Range<usize>) -> ConvOperator<T> {
-        let (nb, len) = (self.basis, part.len());
-        let pick = |offsets: &[u32]| {
-            let mut picked = Vec::with_capacity(self.vertices * len + 1);
-            picked.push(0u32);
-            for p in 0..self.vertices {
-                for b in part.clone() {
-                    let r = p * nb + b;
-                    picked.push(picked.last().unwrap() + offsets[r + 1] - offsets[r]);
-                }
-            }
-            picked
-        };
-        let (row_offsets, t_offsets) = (pick(&self.row_offsets), pick(&self.t_offsets));
-        let entries = |offsets: &[u32], p: usize, b: usize| {
-            offsets[p * nb + b] as usize..offsets[p * nb + b + 1] as usize
-        };
-        let (mut cols, mut coefs, mut t_rows, mut t_entries) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    /// The operator of the functions `part` alone, for [`Layout::PerFunction`]: their stored rows,
+    /// and the transposed index built for them as the compile builds it.
+    fn functions(&self, part: std::ops::Range<usize>) -> Result<ConvOperator<T>> {
+        let nb = self.basis;
+        let mut row_offsets = Vec::with_capacity(self.vertices * part.len() + 1);
+        row_offsets.push(0u32);
+        let (mut cols, mut coefs) = (Vec::new(), Vec::new());
         for p in 0..self.vertices {
             for b in part.clone() {
-                cols.extend_from_slice(&self.cols[entries(&self.row_offsets, p, b)]);
-                coefs.extend_from_slice(&self.coefs[entries(&self.row_offsets, p, b)]);
-                for k in entries(&self.t_offsets, p, b) {
-                    // Entry e of the row (p', b) is entry e − start + new start of its new row.
-                    let (row, e) = (self.t_rows[k] as usize, self.t_entries[k]);
-                    let new_row = row * len + b - part.start;
-                    t_rows.push(row as u32);
-                    t_entries.push(e - self.row_offsets[row * nb + b] + row_offsets[new_row]);
-                }
+                let (e0, e1) = (
+                    self.row_offsets[p * nb + b],
+                    self.row_offsets[p * nb + b + 1],
+                );
+                let entries = e0 as usize..e1 as usize;
+                cols.extend_from_slice(&self.cols[entries.clone()]);
+                coefs.extend_from_slice(&self.coefs[entries]);
+                row_offsets.push(row_offsets.last().unwrap() + e1 - e0);
             }
         }
-        ConvOperator {
+        let (t_offsets, t_rows, t_entries) =
+            compile::transposed_index(&row_offsets, &cols, part.len())?;
+        Ok(ConvOperator {
             mesh: self.mesh,
             vertices: self.vertices,
-            basis: len,
+            basis: part.len(),
             quadrature: self.quadrature,
             layout: self.layout,
             order: self.order.clone(),
@@ -469,7 +469,7 @@ impl<T: Real> ConvOperator<T> {
             t_offsets,
             t_rows,
             t_entries,
-        }
+        })
     }
 
     /// Number of vertices N (rows and columns of each `A_b`).
@@ -711,10 +711,7 @@ impl<T: Real> ConvOperator<T> {
 
     /// Stored rows per vertex: 1 in [`Layout::Blocks`], B in [`Layout::PerFunction`].
     fn stack(&self) -> usize {
-        match self.layout {
-            Layout::Blocks => 1,
-            Layout::PerFunction => self.basis,
-        }
+        self.layout.stack(self.basis)
     }
 
     fn forward_structure(&self) -> Structure<'_, T> {
@@ -1447,7 +1444,7 @@ mod tests {
             let whole = ConvOperator::<f64>::with_options(&m, &t, &basis, &g, &options).unwrap();
             let (indptr, indices, coefs) = whole.csr();
             let mut start = 0;
-            for part in whole.clone().split_basis(&lens) {
+            for part in whole.clone().split_basis(&lens).unwrap() {
                 part.validate().unwrap();
                 assert_eq!(part.layout(), layout);
                 let (nb, len) = (whole.basis_len(), part.basis_len());

@@ -99,7 +99,7 @@ impl<T: Real> FieldConvolution<T> {
         }
         let all = ConvOperator::<T>::with_transport(m, table, &kernel, gauge, options)?;
         let lens: Vec<usize> = kernel.classes().iter().map(|c| c.basis_len).collect();
-        let operators = all.split_basis(&lens);
+        let operators = all.split_basis(&lens)?;
         let maps = (0..lens.len()).map(|c| kernel.weight_map(c)).collect();
         Ok(FieldConvolution {
             kernel,

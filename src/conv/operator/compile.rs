@@ -81,15 +81,13 @@ impl<T: Real> ConvOperator<T> {
             weights: &weights,
         };
         let grid = sample_grid(table);
-        let masked = match (basis, options.layout) {
-            (_, Some(Layout::Blocks)) => None,
-            (Basis::Sampled(b), _) if nb <= MASK_BITS => Some(Masked {
-                basis: b,
-                grid: &grid,
-                gauge,
-            }),
-            (_, None) => None,
-            (_, Some(Layout::PerFunction)) => {
+        // Per function needs the nonzero pattern of every sample: a sampled basis, one u64 mask.
+        let sampled = match basis {
+            Basis::Sampled(b) if nb <= MASK_BITS => Some(b),
+            _ => None,
+        };
+        let layout = match (options.layout, sampled) {
+            (Some(Layout::PerFunction), None) => {
                 return Err(Error::InvalidParameter {
                     name: "layout",
                     message: format!(
@@ -102,23 +100,24 @@ impl<T: Real> ConvOperator<T> {
                     ),
                 })
             }
-        };
-        let layout = match options.layout {
-            Some(layout) => layout,
-            None => {
+            (Some(layout), _) => layout,
+            (None, None) => Layout::Blocks,
+            (None, Some(b)) => {
                 // Counted on an even sample of the rows: both layouts' bytes per row are alike
                 // everywhere on a mesh, and a wrong pick where they are close costs little.
                 let step = n.div_ceil(LAYOUT_SAMPLE_ROWS).max(1);
                 let sample: Vec<u32> = order.iter().step_by(step).copied().collect();
-                count_rows(&landings, &sample, masked)?.choice::<T>(nb)
+                let masked = Masked {
+                    basis: b,
+                    grid: &grid,
+                    gauge,
+                };
+                count_rows(&landings, &sample, Some(masked))?.choice::<T>(nb)
             }
         };
         let (row_offsets, cols, coefs) = fill_rows(&landings, &order, basis, &grid, gauge, layout)?;
-        let stack = match layout {
-            Layout::Blocks => 1,
-            Layout::PerFunction => nb,
-        };
-        let (t_offsets, t_rows, t_entries) = transposed_index(&row_offsets, &cols, stack)?;
+        let (t_offsets, t_rows, t_entries) =
+            transposed_index(&row_offsets, &cols, layout.stack(nb))?;
         let op = ConvOperator {
             mesh: m.identity(),
             vertices: n,
@@ -141,10 +140,9 @@ impl<T: Real> ConvOperator<T> {
 }
 
 impl ConvOperator<f32> {
-    /// The number of entries (row, column pairs) an operator compiled from `table` stores, whatever
-    /// its basis, gauge and scalar type: counted as the compile counts them, without compiling, so
-    /// that a caller can size its memory first (an operator takes [`ConvOperator::bytes`], about
-    /// `entries · (4·B + 12)` bytes in f32).
+    /// The number of (row, column) entries an operator compiled from `table` stores in
+    /// [`Layout::Blocks`], whatever its basis, gauge and scalar type: counted as the compile counts
+    /// them, without compiling ([`max_bytes`](Self::max_bytes) sizes memory from it).
     ///
     /// # Errors
     /// [`Error::MeshMismatch`](crate::Error::MeshMismatch) if the table was built for another mesh;
@@ -168,6 +166,31 @@ impl ConvOperator<f32> {
         check_entry_range(nnz, "")?;
         Ok(nnz as usize)
     }
+
+    /// The most bytes ([`ConvOperator::bytes`]) an f32 operator of `basis_len` functions compiled
+    /// from `table` takes: its size in [`Layout::Blocks`], since the compile stores per function only
+    /// where that is smaller. For sizing memory before compiling.
+    ///
+    /// # Errors
+    /// As [`entry_count`](Self::entry_count).
+    pub fn max_bytes(m: &Manifold, table: &ExpMapTable, basis_len: usize) -> Result<u64> {
+        let entries = Self::entry_count(m, table)? as u64;
+        Ok(layout_bytes::<f32>(
+            Layout::Blocks,
+            entries,
+            m.mesh.vertex_count(),
+            basis_len,
+        ))
+    }
+}
+
+/// The bytes of an operator of `entries` stored entries on `n` vertices with `nb` functions in
+/// `layout`, as [`ConvOperator::bytes`] counts them: per entry its column, its coefficients and its
+/// place in the transposed index (row and entry); the two offset arrays.
+fn layout_bytes<T>(layout: Layout, entries: u64, n: usize, nb: usize) -> u64 {
+    let stack = layout.stack(nb);
+    let per = (nb / stack) as u64;
+    entries * (12 + std::mem::size_of::<T>() as u64 * per) + 8 * (n as u64 * stack as u64 + 1)
 }
 
 /// [`Error::InvalidParameter`] if `nnz` entries (`qualifier`: how the count is known) exceed the
@@ -293,12 +316,9 @@ impl Counts {
             return Layout::Blocks;
         };
         let total = |c: &[u32]| c.iter().map(|&x| x as u64).sum::<u64>();
-        let t = std::mem::size_of::<T>() as u64;
-        let n = self.per_row.len() as u64;
-        // Per entry: its column, its coefficients and its place in the transposed index; per row
-        // of the layout two offsets.
-        let blocks = total(&self.per_row) * (4 + t * nb as u64 + 8) + 8 * n;
-        let functions = total(per_function) * (4 + t + 8) + 8 * n * nb as u64;
+        let n = self.per_row.len();
+        let blocks = layout_bytes::<T>(Layout::Blocks, total(&self.per_row), n, nb);
+        let functions = layout_bytes::<T>(Layout::PerFunction, total(per_function), n, nb);
         let (num, den) = PER_FUNCTION_SHARE;
         if functions * den <= blocks * num {
             Layout::PerFunction
@@ -637,10 +657,7 @@ fn fill_rows<T: Real>(
 ) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
     let n = order.len();
     let nb = basis.len();
-    let stack = match layout {
-        Layout::Blocks => 1,
-        Layout::PerFunction => nb,
-    };
+    let stack = layout.stack(nb);
     let blocks = n.div_ceil(ROWS);
     let mut buffers: Vec<Filled<T>> = (0..WAVE_BLOCKS.min(blocks))
         .map(|_| Filled {
@@ -904,7 +921,7 @@ const KEYS: usize = 4096;
 /// chunks, each counting its keys in its own array; those counts become each chunk's own cursor in
 /// every key (chunk after chunk, so a key's pairs are in increasing p), and each chunk then places
 /// its entries through its cursors. The result does not depend on the chunks or the threads.
-fn transposed_index(
+pub(super) fn transposed_index(
     row_offsets: &[u32],
     cols: &[u32],
     stack: usize,

@@ -156,12 +156,9 @@ impl<T: Real> ConvOperator<T> {
         }
         let (nb, nnz) = (usize::try_from(basis).ok(), nnz as usize);
         // Stored rows per vertex and coefficients per entry.
-        let (stack, per) = match layout {
-            Layout::Blocks => (Some(1), nb),
-            Layout::PerFunction => (nb, Some(1)),
-        };
+        let stack = nb.map(|nb| layout.stack(nb));
         let rows = stack.and_then(|s| n.checked_mul(s));
-        let ncoef = per.and_then(|per| nnz.checked_mul(per));
+        let ncoef = nb.zip(stack).and_then(|(nb, s)| nnz.checked_mul(nb / s));
         let (Some(nb), Some(rows), Some(ncoef)) = (nb, rows, ncoef) else {
             return Err(r.invalid("the header's array sizes overflow".into()));
         };
