@@ -316,7 +316,8 @@ fn grid_evaluation_equals_eval_for_every_kind() {
         for group in groups() {
             all.push(Box::new(basis.constrain(&group)));
         }
-        for b in all {
+        for (which, b) in all.into_iter().enumerate() {
+            let unconstrained_bins = which == 0 && matches!(basis, KernelBasis::Bins(_));
             let nb = b.len();
             let mut grid = vec![0.0; radii.len() * angles.len() * nb];
             b.eval_grid(&radii, &angles, &mut grid);
@@ -332,8 +333,53 @@ fn grid_evaluation_equals_eval_for_every_kind() {
                     );
                 }
             }
+            // A partition (at most one function nonzero anywhere) names that function and its
+            // value; any other basis says it is none.
+            let mut named = vec![None; radii.len() * angles.len()];
+            let nonzero = |k: usize| -> Vec<(usize, f64)> {
+                (0..nb)
+                    .filter(|&f| grid[k * nb + f] != 0.0)
+                    .map(|f| (f, grid[k * nb + f]))
+                    .collect()
+            };
+            let partition = (0..named.len()).all(|k| nonzero(k).len() <= 1);
+            if b.eval_grid_partition(&radii, &angles, &mut named) {
+                assert!(partition, "{basis:?} is no partition");
+                for (k, f) in named.iter().enumerate() {
+                    assert_eq!(
+                        f.iter().copied().collect::<Vec<_>>(),
+                        nonzero(k),
+                        "{basis:?}"
+                    );
+                }
+            } else {
+                assert!(named.iter().all(Option::is_none), "{basis:?} wrote");
+                assert!(
+                    !unconstrained_bins,
+                    "{basis:?} did not say it is a partition"
+                );
+            }
         }
     }
+}
+
+/// A partition of the disc that does not say so (no `eval_grid_partition`) is stored per
+/// function through the masks of its values: the same operator as the bins that say so, and as
+/// the reference.
+#[test]
+fn a_partition_known_only_by_its_values_compiles_alike() {
+    let m = load("torus:12x8");
+    let t = table(&m, 4, 9, Padding::Zero);
+    let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    let bins = KernelBasis::parse("bins:2:5").unwrap();
+    let want = reference(&m, &t, &gauge, &Reference::Sampled(&bins), Quadrature::Mean);
+    let options = ConvOptions::new().layout(Layout::PerFunction);
+    let said = ConvOperator::<f32>::with_options(&m, &t, &bins, &gauge, &options).unwrap();
+    let plain = Plain(bins.clone());
+    let unsaid = ConvOperator::<f32>::with_options(&m, &t, &plain, &gauge, &options).unwrap();
+    assert_matches(&said, &want, "torus, bins");
+    assert_matches(&unsaid, &want, "torus, plain bins");
+    assert_eq!(said.csr(), unsaid.csr());
 }
 
 trait IntoSampled {

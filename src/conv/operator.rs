@@ -53,6 +53,25 @@ pub trait SampledBasis: Sync {
             }
         }
     }
+    /// For a basis that partitions the disc (at most one function nonzero at any point, as polar
+    /// bins): writes the function nonzero at every point of a polar grid with its value,
+    /// `out[j·R + i] = Some((b, k_b(radii[i], angles[j])))`, or `None` where none is, and returns
+    /// `true`. Any other basis writes nothing and returns `false` (the default). The values must be
+    /// those of [`eval`](Self::eval) at the same points. The compile calls it once per vertex where
+    /// it stores the operator per function ([`Layout::PerFunction`]), instead of
+    /// [`eval_grid`](Self::eval_grid): B values per point where one would do.
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len()` (where it returns `true`).
+    fn eval_grid_partition(
+        &self,
+        radii: &[f64],
+        angles: &[f64],
+        out: &mut [Option<(usize, f64)>],
+    ) -> bool {
+        let _ = (radii, angles, out);
+        false
+    }
 }
 
 /// A set of B real functions of a sample `(r, θ)` at `p` *and* of how the sample's landing corner
@@ -1382,6 +1401,20 @@ impl SampledBasis for crate::kernel::KernelBasis {
     }
     fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
         self.evaluate_grid(radii, angles, out)
+    }
+    fn eval_grid_partition(
+        &self,
+        radii: &[f64],
+        angles: &[f64],
+        out: &mut [Option<(usize, f64)>],
+    ) -> bool {
+        match self {
+            crate::kernel::KernelBasis::Bins(bins) => {
+                bins.evaluate_grid_bins(radii, angles, out);
+                true
+            }
+            _ => false,
+        }
     }
 }
 

@@ -209,6 +209,26 @@ impl PolarBins {
         }
     }
 
+    /// The bin of every point of a polar grid with its value 1:
+    /// `out[j·R + i] = Some((bin, 1.0))` for the point `(radii[i], angles[j])`, `None` outside
+    /// every bin (the values of [`evaluate_grid`](Self::evaluate_grid) without its zeros).
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len()`.
+    pub fn evaluate_grid_bins(
+        &self,
+        radii: &[f64],
+        angles: &[f64],
+        out: &mut [Option<(usize, f64)>],
+    ) {
+        assert_eq!(out.len(), radii.len() * angles.len(), "out: R·A points");
+        for (j, &theta) in angles.iter().enumerate() {
+            for (i, &r) in radii.iter().enumerate() {
+                out[j * radii.len() + i] = self.bin(PolarPoint { r, theta }).map(|b| (b, 1.0));
+            }
+        }
+    }
+
     /// Calls `f(bin, 1.0)` for the bin holding `p`, if any.
     #[inline]
     pub fn for_each_value(&self, p: PolarPoint, mut f: impl FnMut(usize, f64)) {

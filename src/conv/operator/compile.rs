@@ -7,7 +7,9 @@
 //!    neighbours and, for a sampled basis, of the neighbours where each function can be nonzero:
 //!    the bytes of both [`Layout`]s, which choose the layout (unless one is asked for:
 //!    [`Counts::choice`]);
-//! 5. [`fill_rows`]: every row's columns and coefficients, in parallel blocks appended in order;
+//! 5. [`fill_rows`]: every row's columns and coefficients, in parallel blocks appended in order
+//!    (stored per function with a basis that partitions the disc, such as polar bins, one sum per
+//!    (function, column) pair: [`Landings::collect_pairs`]);
 //! 6. [`transposed_index`]: for every column, the entries that read it (for the backward pass).
 //!
 //! The coefficient of row `p`, column `q`, basis function `b` is
@@ -343,33 +345,84 @@ struct Land {
     weight: f64,
 }
 
-/// What one row is built in, reused from row to row: the distinct columns in the order first seen
-/// (found through a small open-addressing hash of the column).
-struct RowScratch {
-    /// Column + 1 at each hash position (0: empty), and the slot of that column.
-    keys: Vec<u32>,
+/// Slots numbered in the order their keys are first seen, found through a small open-addressing
+/// hash; reused from row to row. A lookup takes no branch on whether its key is new (half of a
+/// row's lookups are, in no pattern a branch predictor could learn).
+struct SlotMap {
+    /// Key + 1 at each hash position (0: empty), and the slot of that key.
+    table: Vec<u64>,
     slots: Vec<u32>,
-    /// The hash positions in use (cleared after each row).
-    used: Vec<usize>,
+    /// The key of each slot and its hash position, for the first `len` slots (one more place
+    /// than the map holds keys: a lookup writes there whether or not its key is new).
+    keys: Vec<u64>,
+    used: Vec<u32>,
+    len: usize,
     shift: u32,
-    cols: Vec<u32>,
-    /// Per slot, the functions nonzero at some sample landing there (where asked).
-    masks: Vec<u64>,
+}
+
+impl SlotMap {
+    /// A map for at most `len` keys below `u64::MAX`: its table never more than half full.
+    fn new(len: usize) -> SlotMap {
+        let bits = (2 * len).next_power_of_two().trailing_zeros().max(4);
+        SlotMap {
+            table: vec![0; 1 << bits],
+            slots: vec![0; 1 << bits],
+            keys: vec![0; len + 1],
+            used: vec![0; len + 1],
+            len: 0,
+            shift: 64 - bits,
+        }
+    }
+
+    /// The slot of `key` (a new one, numbered `len()`, if it is new).
+    #[inline(always)]
+    fn slot(&mut self, key: u64) -> u32 {
+        let mask = self.table.len() - 1;
+        let mut h = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        // Past other keys (few: the table is at most half full).
+        while self.table[h] != 0 && self.table[h] != key + 1 {
+            h = (h + 1) & mask;
+        }
+        let new = self.table[h] == 0;
+        let slot = if new { self.len as u32 } else { self.slots[h] };
+        self.table[h] = key + 1;
+        self.slots[h] = slot;
+        self.keys[self.len] = key;
+        self.used[self.len] = h as u32;
+        self.len += new as usize;
+        slot
+    }
+
+    /// The keys in slot order.
+    fn keys(&self) -> &[u64] {
+        &self.keys[..self.len]
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn clear(&mut self) {
+        for &h in &self.used[..self.len] {
+            self.table[h as usize] = 0;
+        }
+        self.len = 0;
+    }
+}
+
+/// What one row's columns are gathered in, reused from row to row: its distinct columns in the
+/// order first seen (slots keyed by column).
+struct RowScratch {
+    map: SlotMap,
     /// Column · 2³² + slot, sorted (by column: one integer compare per step of the sort).
     sorted: Vec<u64>,
 }
 
 impl RowScratch {
     fn new(samples: usize) -> RowScratch {
-        // At most 3 columns per sample: the table never more than half full.
-        let bits = (6 * samples).next_power_of_two().trailing_zeros().max(4);
+        // At most 3 columns per sample.
         RowScratch {
-            keys: vec![0; 1 << bits],
-            slots: vec![0; 1 << bits],
-            used: Vec::with_capacity(3 * samples),
-            shift: 32 - bits,
-            cols: Vec::with_capacity(3 * samples),
-            masks: Vec::with_capacity(3 * samples),
+            map: SlotMap::new(3 * samples),
             sorted: Vec::with_capacity(3 * samples),
         }
     }
@@ -377,62 +430,92 @@ impl RowScratch {
     /// The slot of column `q` in this row, a new one if `q` is new.
     #[inline(always)]
     fn slot(&mut self, q: u32) -> u32 {
-        let mask = self.keys.len() - 1;
-        let mut h = (q.wrapping_mul(0x9e37_79b1) >> self.shift) as usize;
-        loop {
-            match self.keys[h] {
-                0 => {
-                    let slot = self.cols.len() as u32;
-                    self.keys[h] = q + 1;
-                    self.slots[h] = slot;
-                    self.used.push(h);
-                    self.cols.push(q);
-                    self.masks.push(0);
-                    return slot;
-                }
-                k if k == q + 1 => return self.slots[h],
-                _ => h = (h + 1) & mask,
-            }
-        }
+        self.map.slot(q as u64)
     }
 
-    fn clear(&mut self) {
-        for &h in &self.used {
-            self.keys[h] = 0;
-        }
-        self.used.clear();
-        self.cols.clear();
-        self.masks.clear();
+    /// The column of `slot`.
+    fn col(&self, slot: u32) -> u32 {
+        self.map.keys()[slot as usize] as u32
+    }
+
+    /// The row's distinct columns.
+    fn len(&self) -> usize {
+        self.map.len()
     }
 
     /// Sorts the row's columns: `sorted` lists them, with their slots, in increasing order.
     fn sort(&mut self) {
         self.sorted.clear();
         self.sorted.extend(
-            self.cols
+            self.map
+                .keys()
                 .iter()
                 .enumerate()
-                .map(|(i, &q)| (q as u64) << 32 | i as u64),
+                .map(|(i, &q)| q << 32 | i as u64),
+        );
+        self.sorted.sort_unstable();
+    }
+}
+
+/// Bits of a row's (function, column) slot in a [`PairScratch`] sort key.
+const PAIR_SLOT_BITS: u32 = 26;
+
+/// What one row is gathered in where every sample weighs one function at most (a partition such
+/// as polar bins) and the row is stored per function: its distinct (function, column) pairs in the
+/// order first seen (slots keyed by function · 2³² + column), each one stored coefficient.
+struct PairScratch {
+    map: SlotMap,
+    /// Key · 2^[`PAIR_SLOT_BITS`] + slot, sorted: by function, then column.
+    sorted: Vec<u64>,
+}
+
+impl PairScratch {
+    /// For the rows of a table of `samples` samples per vertex, if their slots fit the sort key.
+    fn new(samples: usize) -> Option<PairScratch> {
+        // At most 3 pairs per sample: one function, 3 corners.
+        let len = 3 * samples;
+        (len < 1 << PAIR_SLOT_BITS).then(|| PairScratch {
+            map: SlotMap::new(len),
+            sorted: Vec::with_capacity(len),
+        })
+    }
+
+    /// The slot of column `q` of function `b` (< [`MASK_BITS`]) in this row.
+    #[inline(always)]
+    fn slot(&mut self, q: u32, b: u32) -> u32 {
+        self.map.slot((b as u64) << 32 | q as u64)
+    }
+
+    /// Sorts the row's pairs by function, then column: `sorted` lists them so, each with its slot
+    /// in the low [`PAIR_SLOT_BITS`].
+    fn sort(&mut self) {
+        self.sorted.clear();
+        self.sorted.extend(
+            self.map
+                .keys()
+                .iter()
+                .enumerate()
+                .map(|(i, &key)| key << PAIR_SLOT_BITS | i as u64),
         );
         self.sorted.sort_unstable();
     }
 }
 
 impl Landings<'_> {
-    /// Collects into `row` the distinct columns of the corners of vertex p's landing faces that
-    /// carry weight, with (given `masks`, the functions nonzero at each sample) the functions nonzero
-    /// at some sample landing there, and hands every such corner to `each` as (slot, sample,
-    /// corner, barycentric weight), sample by sample and corner by corner (the order the
-    /// coefficients are summed in; slots are numbered as first seen). Truncated samples follow the
-    /// table's [`Padding`] policy.
+    /// Hands every corner of vertex p's landing faces that carries weight to `each` as (slot,
+    /// sample, corner, barycentric weight), sample by sample and corner by corner (the order the
+    /// coefficients are summed in). A corner's slot is `slot(column, group)` where `group(s)` is
+    /// sample s's group (`None`: the sample weighs nothing): slots are keyed by column, and by
+    /// group where samples of one face can differ in it. Truncated samples follow the table's
+    /// [`Padding`] policy.
+    #[inline(always)]
     fn collect(
         &self,
         p: usize,
-        row: &mut RowScratch,
-        masks: Option<&[u64]>,
+        group: impl Fn(usize) -> Option<u32>,
+        mut slot: impl FnMut(u32, u32) -> u32,
         mut each: impl FnMut(u32, u32, u8, f64),
     ) {
-        row.clear();
         let ns = self.table.samples_per_vertex();
         let range = p * ns..(p + 1) * ns;
         let faces = &self.table.landing_faces()[range.clone()];
@@ -440,14 +523,16 @@ impl Landings<'_> {
         let flags = &self.table.flags()[range];
         let zero = self.table.padding() == Padding::Zero;
         // Consecutive samples (outward along one direction) often land in the same face: its
-        // corners' slots are kept until another face comes (u32::MAX: not looked up yet).
-        let mut last = (u32::MAX, [u32::MAX; 3]);
+        // corners' slots are kept until another face or group comes (u32::MAX: not looked up
+        // yet).
+        let mut last = (u32::MAX, u32::MAX, [u32::MAX; 3]);
         for s in 0..ns {
             if zero && flags[s] & FLAG_TRUNCATED != 0 {
                 continue;
             }
-            if faces[s] != last.0 {
-                last = (faces[s], [u32::MAX; 3]);
+            let Some(g) = group(s) else { continue };
+            if (faces[s], g) != (last.0, last.1) {
+                last = (faces[s], g, [u32::MAX; 3]);
             }
             // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
             // to f64 rounding (a partition of unity: a constant signal stays constant).
@@ -456,16 +541,108 @@ impl Landings<'_> {
                 if beta == 0.0 {
                     continue;
                 }
-                if last.1[k] == u32::MAX {
-                    last.1[k] = row.slot(self.face_ranks[faces[s] as usize][k]);
+                if last.2[k] == u32::MAX {
+                    last.2[k] = slot(self.face_ranks[faces[s] as usize][k], g);
                 }
-                if let Some(masks) = masks {
-                    row.masks[last.1[k] as usize] |= masks[s];
-                }
-                each(last.1[k], s as u32, k as u8, beta);
+                each(last.2[k], s as u32, k as u8, beta);
             }
         }
     }
+
+    /// [`collect`](Self::collect) into the distinct columns of `row` (cleared first).
+    #[inline(always)]
+    fn collect_columns(&self, p: usize, row: &mut RowScratch, each: impl FnMut(u32, u32, u8, f64)) {
+        row.map.clear();
+        self.collect(p, |_| Some(0), |q, _| row.slot(q), each);
+    }
+
+    /// The sums of vertex p's (function, column) pairs where every sample weighs one function at
+    /// most (`values.single`): `sums[slot]` for the pairs of `pairs` (both cleared first), summed
+    /// in the order of [`collect`](Self::collect). While consecutive samples land in one face and
+    /// weigh one function, its corners' sums are kept in registers: a sum is then not stored and
+    /// loaded again between two additions, and its additions stay in the same order.
+    fn collect_pairs(
+        &self,
+        p: usize,
+        values: &SampleValues,
+        pairs: &mut PairScratch,
+        sums: &mut Vec<f64>,
+    ) {
+        pairs.map.clear();
+        sums.clear();
+        let ns = self.table.samples_per_vertex();
+        let range = p * ns..(p + 1) * ns;
+        let faces = &self.table.landing_faces()[range.clone()];
+        let barys = &self.table.landing_barys()[range.clone()];
+        let flags = &self.table.flags()[range];
+        let zero = self.table.padding() == Padding::Zero;
+        // The face and function of the current run, its corners' columns, their slots (u32::MAX:
+        // not looked up yet) and their sums so far.
+        let (mut face, mut function) = (u32::MAX, u32::MAX);
+        let mut cols = [u32::MAX; 3];
+        let mut slots = [u32::MAX; 3];
+        let mut acc = [0.0f64; 3];
+        for s in 0..ns {
+            if zero && flags[s] & FLAG_TRUNCATED != 0 {
+                continue;
+            }
+            let Some((b, v)) = values.functions[s] else {
+                continue;
+            };
+            let b = b as u32;
+            if (faces[s], b) != (face, function) {
+                // A ray crosses into a neighbouring face: the corners it shares with the last
+                // keep their slots and sums (same function); the others' sums are stored.
+                let next = self.face_ranks[faces[s] as usize];
+                let mut kept = ([u32::MAX; 3], [0.0f64; 3]);
+                for j in 0..3 {
+                    let mut moved = false;
+                    if b == function {
+                        for k in 0..3 {
+                            if next[k] == cols[j] {
+                                (kept.0[k], kept.1[k]) = (slots[j], acc[j]);
+                                moved = true;
+                            }
+                        }
+                    }
+                    if !moved && slots[j] != u32::MAX {
+                        sums[slots[j] as usize] = acc[j];
+                    }
+                }
+                (face, function, cols) = (faces[s], b, next);
+                (slots, acc) = kept;
+            }
+            let (b0, b1) = (barys[s][0] as f64, barys[s][1] as f64);
+            for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
+                if beta == 0.0 {
+                    continue;
+                }
+                if slots[k] == u32::MAX {
+                    slots[k] = pairs.slot(cols[k], b);
+                    if slots[k] as usize == sums.len() {
+                        sums.push(0.0);
+                    }
+                    acc[k] = sums[slots[k] as usize];
+                }
+                acc[k] += self.weights[s] * beta * v;
+            }
+        }
+        for j in 0..3 {
+            if slots[j] != u32::MAX {
+                sums[slots[j] as usize] = acc[j];
+            }
+        }
+    }
+}
+
+/// `masks[slot]` for a row's slots as they appear: the functions nonzero at some sample landing
+/// there, given `sample_masks`, those nonzero at each sample.
+#[inline(always)]
+fn or_mask(masks: &mut Vec<u64>, slot: u32, sample_mask: u64) {
+    if slot as usize == masks.len() {
+        masks.push(0);
+    }
+    masks[slot as usize] |= sample_mask;
 }
 
 /// Per row `i` (vertex `order[i]`) its distinct landing corners and, given `masked`, per function
@@ -480,24 +657,28 @@ fn count_rows(landings: &Landings, order: &[u32], masked: Option<Masked>) -> Res
         .map(|rows| {
             let mut row = RowScratch::new(ns);
             let mut values = SampleValues::new(ns, nb);
-            let mut angles = Vec::new();
+            let (mut angles, mut masks) = (Vec::new(), Vec::new());
             let mut per_row = Vec::with_capacity(rows.len());
             let mut per_function = Vec::with_capacity(rows.len() * nb);
             for &p in rows {
-                let masks = masked.map(|m| {
-                    let g_inv = m.gauge.transports()[p as usize].inverse();
-                    values.eval(m.basis, table, m.grid, g_inv, &mut angles);
-                    &values.masks[..]
-                });
-                landings.collect(p as usize, &mut row, masks, |_, _, _, _| {});
-                per_row.push(row.cols.len() as u32);
-                if masked.is_some() {
-                    let start = per_function.len();
-                    per_function.resize(start + nb, 0u32);
-                    for &mask in &row.masks {
-                        for_each_bit(mask, |b| per_function[start + b] += 1);
+                match masked {
+                    Some(m) => {
+                        let g_inv = m.gauge.transports()[p as usize].inverse();
+                        values.eval(m.basis, table, m.grid, g_inv, &mut angles, false);
+                        masks.clear();
+                        let sample_masks = &values.masks;
+                        landings.collect_columns(p as usize, &mut row, |slot, s, _, _| {
+                            or_mask(&mut masks, slot, sample_masks[s as usize])
+                        });
+                        let start = per_function.len();
+                        per_function.resize(start + nb, 0u32);
+                        for &mask in &masks {
+                            for_each_bit(mask, |b| per_function[start + b] += 1);
+                        }
                     }
+                    None => landings.collect_columns(p as usize, &mut row, |_, _, _, _| {}),
                 }
+                per_row.push(row.len() as u32);
             }
             (per_row, per_function)
         })
@@ -537,6 +718,10 @@ struct SampleValues {
     support: Vec<(u32, u32)>,
     /// Bit b set where function b is nonzero (with at most [`MASK_BITS`] functions).
     masks: Vec<u64>,
+    /// Whether at most one function is nonzero at every sample (known with the masks, or from
+    /// the basis), and then (where asked) that function and its value at each sample.
+    single: bool,
+    functions: Vec<Option<(usize, f64)>>,
 }
 
 impl SampleValues {
@@ -545,6 +730,8 @@ impl SampleValues {
             values: vec![0.0; samples * nb],
             support: vec![(0, nb as u32); samples],
             masks: vec![0; samples],
+            single: false,
+            functions: vec![None; samples],
         }
     }
 
@@ -557,12 +744,21 @@ impl SampleValues {
         grid: &Option<(Vec<f64>, Vec<f64>)>,
         g_inv: O2,
         angles: &mut Vec<f64>,
+        partition: bool,
     ) {
         let nb = basis.len();
         match grid {
             Some((radii, directions)) => {
                 angles.clear();
                 angles.extend(directions.iter().map(|&t| g_inv.apply(t)));
+                if partition && basis.eval_grid_partition(radii, angles, &mut self.functions) {
+                    // A zero is no function, as in the masks.
+                    for f in &mut self.functions {
+                        *f = f.filter(|&(_, v)| v != 0.0);
+                    }
+                    self.single = true;
+                    return;
+                }
                 basis.eval_grid(radii, angles, &mut self.values);
             }
             None => {
@@ -574,11 +770,19 @@ impl SampleValues {
         }
         if nb <= MASK_BITS {
             nonzero_masks(&self.values, nb, &mut self.masks);
+            self.single = self.masks.iter().all(|&m| m & m.wrapping_sub(1) == 0);
+            if self.single && partition {
+                for (s, (f, &m)) in self.functions.iter_mut().zip(&self.masks).enumerate() {
+                    let b = m.trailing_zeros() as usize;
+                    *f = (m != 0).then(|| (b, self.values[s * nb + b]));
+                }
+            }
             for (mask, support) in self.masks.iter().zip(&mut self.support) {
                 let lo = if *mask == 0 { 0 } else { mask.trailing_zeros() };
                 *support = (lo, lo.max(64 - mask.leading_zeros()));
             }
         } else {
+            self.single = false;
             for (v, support) in self.values.chunks_exact(nb).zip(&mut self.support) {
                 let lo = v.iter().position(|&x| x != 0.0).unwrap_or(0);
                 let hi = v.iter().rposition(|&x| x != 0.0).map_or(lo, |i| i + 1);
@@ -706,6 +910,9 @@ fn fill_rows<T: Real>(
 /// What one task fills rows with, kept from row to row.
 struct RowFiller {
     row: RowScratch,
+    /// Where rows of a partition basis are stored per function (None if their slots cannot be
+    /// numbered in a sort key).
+    pairs: Option<PairScratch>,
     values: SampleValues,
     angles: Vec<f64>,
     /// A transported basis's landings, its values at one sample's corners, its scratch, and the
@@ -714,14 +921,17 @@ struct RowFiller {
     one: Vec<f64>,
     scratch: Vec<f64>,
     corners: Vec<(f64, f64)>,
-    /// B sums per column of the row (by slot), in f64.
+    /// The sums per slot of the row, in f64: B per column, or one per (function, column) pair.
     sums: Vec<f64>,
+    /// Per column, the functions nonzero at some sample landing there (per function only).
+    masks: Vec<u64>,
 }
 
 impl RowFiller {
     fn new(samples: usize, nb: usize) -> RowFiller {
         RowFiller {
             row: RowScratch::new(samples),
+            pairs: PairScratch::new(samples),
             values: SampleValues::new(samples, nb),
             angles: Vec::new(),
             lands: Vec::new(),
@@ -729,6 +939,7 @@ impl RowFiller {
             scratch: Vec::new(),
             corners: Vec::new(),
             sums: Vec::new(),
+            masks: Vec::new(),
         }
     }
 
@@ -750,6 +961,7 @@ impl RowFiller {
         let g_inv = gauge.transports()[p].inverse();
         let RowFiller {
             row,
+            pairs,
             values,
             angles,
             lands,
@@ -757,9 +969,11 @@ impl RowFiller {
             scratch,
             corners,
             sums,
+            masks,
         } = self;
-        // The B sums of each slot (column as first seen), grown as slots appear.
         sums.clear();
+        masks.clear();
+        // The B sums of each column's slot, grown as slots appear.
         let sums_of = |sums: &mut Vec<f64>, slot: u32| {
             let at = slot as usize * nb;
             if at == sums.len() {
@@ -770,11 +984,23 @@ impl RowFiller {
         let weights = landings.weights;
         match basis {
             Basis::Sampled(basis) => {
-                values.eval(basis, table, grid, g_inv, angles);
-                let masks = (layout == Layout::PerFunction).then_some(&values.masks[..]);
+                let partition = layout == Layout::PerFunction && pairs.is_some();
+                values.eval(basis, table, grid, g_inv, angles, partition);
                 let values = &*values;
-                landings.collect(p, row, masks, |slot, s, _, beta| {
+                if let (Layout::PerFunction, true, Some(pairs)) = (layout, values.single, pairs) {
+                    // One sum per (function, column): no function that cannot be nonzero there
+                    // is summed, and no mask is kept.
+                    landings.collect_pairs(p, values, pairs, sums);
+                    pairs.sort();
+                    write_pairs(pairs, sums, nb, out);
+                    return;
+                }
+                let per_function = layout == Layout::PerFunction;
+                landings.collect_columns(p, row, |slot, s, _, beta| {
                     let (s, at) = (s as usize, sums_of(sums, slot));
+                    if per_function {
+                        or_mask(masks, slot, values.masks[s]);
+                    }
                     let weight = weights[s] * beta;
                     let (lo, hi) = values.support[s];
                     let (lo, hi) = (lo as usize, hi as usize);
@@ -791,7 +1017,7 @@ impl RowFiller {
             }
             Basis::Transported(basis, tracer) => {
                 lands.clear();
-                landings.collect(p, row, None, |slot, sample, corner, beta| {
+                landings.collect_columns(p, row, |slot, sample, corner, beta| {
                     sums_of(sums, slot);
                     lands.push(Land {
                         slot,
@@ -810,7 +1036,7 @@ impl RowFiller {
                     let e = table.entry(p, s);
                     corners.clear();
                     corners.extend(lands.iter().map(|l| {
-                        let q = row.cols[l.slot as usize];
+                        let q = row.col(l.slot);
                         carried_by(landings, tracer, p, &e, (q, l.corner), order, gauge)
                     }));
                     one.resize(lands.len() * nb, 0.0);
@@ -825,7 +1051,7 @@ impl RowFiller {
             }
         }
         row.sort();
-        write_row(row, sums, nb, layout, out);
+        write_row(row, sums, masks, nb, layout, out);
     }
 }
 
@@ -839,10 +1065,11 @@ fn for_each_bit(mut mask: u64, mut f: impl FnMut(usize)) {
 }
 
 /// Appends a row's stored rows to `out`: its sorted columns and its coefficients (`sums`, B per
-/// slot) in `layout`.
+/// slot) in `layout`; per function, column slot s is stored for the functions of `masks[s]`.
 fn write_row<T: Real>(
     row: &RowScratch,
     sums: &[f64],
+    masks: &[u64],
     nb: usize,
     layout: Layout,
     out: &mut Filled<T>,
@@ -863,7 +1090,7 @@ fn write_row<T: Real>(
             // the functions' counts, then each column's coefficients placed at their function's
             // cursor.
             let mut at = [0usize; MASK_BITS];
-            for &mask in &row.masks {
+            for &mask in masks {
                 for_each_bit(mask, |b| at[b] += 1);
             }
             let start = out.cols.len();
@@ -875,7 +1102,7 @@ fn write_row<T: Real>(
             out.cols.resize(total, 0);
             out.coefs.resize(total, T::default());
             for (q, slot) in row.sorted.iter().map(|&x| ((x >> 32) as u32, x as u32)) {
-                for_each_bit(row.masks[slot as usize], |b| {
+                for_each_bit(masks[slot as usize], |b| {
                     out.cols[at[b]] = q;
                     out.coefs[at[b]] = T::from_f64(sums[slot as usize * nb + b]);
                     at[b] += 1;
@@ -883,6 +1110,19 @@ fn write_row<T: Real>(
             }
         }
     }
+}
+
+/// Appends a row's stored rows per function to `out` from its sorted (function, column) pairs and
+/// their sums (one per slot).
+fn write_pairs<T: Real>(pairs: &PairScratch, sums: &[f64], nb: usize, out: &mut Filled<T>) {
+    let mut counts = [0u32; MASK_BITS];
+    for &x in &pairs.sorted {
+        let (key, slot) = (x >> PAIR_SLOT_BITS, x & ((1 << PAIR_SLOT_BITS) - 1));
+        counts[(key >> 32) as usize] += 1;
+        out.cols.push(key as u32);
+        out.coefs.push(T::from_f64(sums[slot as usize]));
+    }
+    out.row_counts.extend_from_slice(&counts[..nb]);
 }
 
 /// How corner `corner` (column `q`) of the landing face of `p`'s table entry `e` sees the geodesic:
@@ -954,22 +1194,29 @@ pub(super) fn transposed_index(
             Ok(count)
         })
         .collect::<Result<_>>()?;
-    // Per key, its total, then (after the offsets) each chunk's first place.
-    let mut totals = try_zeroed::<u32>(keys, "the transposed offsets")?;
-    totals
+    // The offsets: per stretch of keys the running sum of their totals, then each stretch's
+    // start added (a prefix sum in two parallel passes).
+    let mut t_offsets = try_zeroed::<u32>(keys + 1, "the transposed offsets")?;
+    let stretch_totals: Vec<u32> = t_offsets[1..]
         .par_chunks_mut(KEYS)
         .enumerate()
-        .for_each(|(b, totals)| {
-            for (i, t) in totals.iter_mut().enumerate() {
-                *t = cursors.iter().map(|c| c[b * KEYS + i]).sum();
+        .map(|(b, offsets)| {
+            let mut sum = 0u32;
+            for (i, o) in offsets.iter_mut().enumerate() {
+                sum += cursors.iter().map(|c| c[b * KEYS + i]).sum::<u32>();
+                *o = sum;
             }
-        });
-    let mut t_offsets = try_with_capacity(keys + 1, "the transposed offsets")?;
-    t_offsets.push(0u32);
-    for &t in &totals {
-        t_offsets.push(t_offsets.last().unwrap() + t);
-    }
-    drop(totals);
+            sum
+        })
+        .collect();
+    let starts: Vec<u32> = stretch_totals
+        .iter()
+        .scan(0u32, |at, &t| Some(std::mem::replace(at, *at + t)))
+        .collect();
+    t_offsets[1..]
+        .par_chunks_mut(KEYS)
+        .zip(starts)
+        .for_each(|(offsets, start)| offsets.iter_mut().for_each(|o| *o += start));
     // Each task takes a stretch of keys in every chunk's array.
     let mut stretches: Vec<Vec<&mut [u32]>> = (0..keys.div_ceil(KEYS))
         .map(|_| Vec::with_capacity(chunks))
@@ -1014,4 +1261,37 @@ pub(super) fn transposed_index(
         });
     }
     Ok((t_offsets, t_rows, t_entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlotMap;
+    use std::collections::HashMap;
+
+    /// Slots are numbered as keys are first seen, a key seen again gets its slot back, the map
+    /// holds as many keys as it was made for (its table then half full, probing past others), and
+    /// a cleared map numbers from 0 again.
+    #[test]
+    fn slots_follow_first_sight() {
+        let len = 384;
+        let mut map = SlotMap::new(len);
+        for round in 0..3u64 {
+            let mut want: HashMap<u64, u32> = HashMap::new();
+            let mut order = Vec::new();
+            // Keys 0 (the empty mark is key + 1) and up, in a scrambled order with repeats.
+            for i in 0..2 * len as u64 {
+                let key = (i * 7919 + round) % len as u64 * (1 << 20) + round;
+                let next = want.len() as u32;
+                let slot = *want.entry(key).or_insert_with(|| {
+                    order.push(key);
+                    next
+                });
+                assert_eq!(map.slot(key), slot, "key {key}");
+            }
+            assert_eq!(map.len(), len);
+            assert_eq!(map.keys(), &order[..]);
+            map.clear();
+            assert_eq!(map.len(), 0);
+        }
+    }
 }
