@@ -177,13 +177,21 @@ impl PolarBins {
 
     /// The bin holding `p`, if `0 ≤ r ≤ 1`.
     pub fn bin(&self, p: PolarPoint) -> Option<usize> {
-        if !(p.r >= 0.0 && p.r <= 1.0 && p.theta.is_finite()) {
-            return None;
-        }
-        let (rr, a) = (self.grid.rings, self.grid.sectors);
-        let i = ((p.r * rr as f64) as usize).min(rr - 1);
-        let j = ((p.theta.rem_euclid(TAU) / TAU * a as f64) as usize).min(a - 1);
-        Some(i * a + j)
+        Some(self.ring(p.r)? * self.grid.sectors + self.sector(p.theta)?)
+    }
+
+    /// The ring holding radius `r`, if it is in [0, 1].
+    fn ring(&self, r: f64) -> Option<usize> {
+        let rr = self.grid.rings;
+        (r >= 0.0 && r <= 1.0).then(|| ((r * rr as f64) as usize).min(rr - 1))
+    }
+
+    /// The sector holding angle `theta`, if it is finite.
+    fn sector(&self, theta: f64) -> Option<usize> {
+        let a = self.grid.sectors;
+        theta
+            .is_finite()
+            .then(|| ((theta.rem_euclid(TAU) / TAU * a as f64) as usize).min(a - 1))
     }
 
     /// Every bin at every point of a polar grid: `out[(j·R + i)·N + n] = φ_n(radii[i], angles[j])`
@@ -222,9 +230,17 @@ impl PolarBins {
         out: &mut [Option<(usize, f64)>],
     ) {
         assert_eq!(out.len(), radii.len() * angles.len(), "out: R·A points");
-        for (j, &theta) in angles.iter().enumerate() {
-            for (i, &r) in radii.iter().enumerate() {
-                out[j * radii.len() + i] = self.bin(PolarPoint { r, theta }).map(|b| (b, 1.0));
+        if radii.is_empty() {
+            return;
+        }
+        // A bin is a ring and a sector: each found once per radius and once per angle.
+        let rings: Vec<Option<usize>> = radii.iter().map(|&r| self.ring(r)).collect();
+        for (&theta, out) in angles.iter().zip(out.chunks_exact_mut(radii.len())) {
+            let sector = self.sector(theta);
+            for (o, ring) in out.iter_mut().zip(&rings) {
+                *o = ring
+                    .zip(sector)
+                    .map(|(i, j)| (i * self.grid.sectors + j, 1.0));
             }
         }
     }
