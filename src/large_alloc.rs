@@ -169,6 +169,21 @@ mod tests {
         }
     }
 
+    /// Populating memory that holds values keeps them (the kernel backs the pages it is asked
+    /// to, writing nothing), whatever the range's alignment.
+    #[test]
+    fn populating_changes_no_value() {
+        let mut v: Vec<u32> = (0..(1u32 << 22) + 5)
+            .map(|i| i.wrapping_mul(2_654_435_761))
+            .collect();
+        let want = v.clone();
+        for skip in [0, 1, 3, 1000] {
+            let part = &mut v[skip..];
+            populate(part.as_mut_ptr() as *mut u8, std::mem::size_of_val(part));
+        }
+        assert_eq!(v, want);
+    }
+
     #[test]
     fn appended_parts_follow_in_order() {
         let mut v = vec![7u32];
