@@ -380,6 +380,35 @@ fn a_partition_known_only_by_its_values_compiles_alike() {
     assert_matches(&said, &want, "torus, bins");
     assert_matches(&unsaid, &want, "torus, plain bins");
     assert_eq!(said.csr(), unsaid.csr());
+    // A partition that names a function it does not have is not believed: its values are taken.
+    let wrong = WrongPartition(bins.clone());
+    let op = ConvOperator::<f32>::with_options(&m, &t, &wrong, &gauge, &options).unwrap();
+    assert_eq!(op.csr(), said.csr());
+}
+
+/// Bins that name function B (one past the last) at the first point of every grid.
+struct WrongPartition(KernelBasis);
+
+impl SampledBasis for WrongPartition {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn eval(&self, r: f64, theta: f64, out: &mut [f64]) {
+        SampledBasis::eval(&self.0, r, theta, out)
+    }
+    fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
+        SampledBasis::eval_grid(&self.0, radii, angles, out)
+    }
+    fn eval_grid_partition(
+        &self,
+        radii: &[f64],
+        angles: &[f64],
+        out: &mut [Option<(usize, f64)>],
+    ) -> bool {
+        assert!(self.0.eval_grid_partition(radii, angles, out));
+        out[0] = Some((self.0.len(), 1.0));
+        true
+    }
 }
 
 trait IntoSampled {

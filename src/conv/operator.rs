@@ -55,7 +55,8 @@ pub trait SampledBasis: Sync {
     }
     /// For a basis that partitions the disc (at most one function nonzero at any point, as polar
     /// bins): writes the function nonzero at every point of a polar grid with its value,
-    /// `out[j·R + i] = Some((b, k_b(radii[i], angles[j])))`, or `None` where none is, and returns
+    /// `out[j·R + i] = Some((b, k_b(radii[i], angles[j])))` with `b < B`, or `None` where none is
+    /// (a compile that is told of a `b ≥ B` evaluates [`eval_grid`](Self::eval_grid)), and returns
     /// `true`. Any other basis writes nothing and returns `false` (the default). The values must be
     /// those of [`eval`](Self::eval) at the same points. The compile calls it once per vertex where
     /// it stores the operator per function ([`Layout::PerFunction`]), instead of

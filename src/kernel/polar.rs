@@ -183,7 +183,9 @@ impl PolarBins {
     /// The ring holding radius `r`, if it is in [0, 1].
     fn ring(&self, r: f64) -> Option<usize> {
         let rr = self.grid.rings;
-        (r >= 0.0 && r <= 1.0).then(|| ((r * rr as f64) as usize).min(rr - 1))
+        (0.0..=1.0)
+            .contains(&r)
+            .then(|| ((r * rr as f64) as usize).min(rr - 1))
     }
 
     /// The sector holding angle `theta`, if it is finite.

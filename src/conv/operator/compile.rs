@@ -402,6 +402,19 @@ impl SlotMap {
         self.len
     }
 
+    /// Writes into `sorted` each key · 2^`shift` + its slot, in increasing order (by key: keys
+    /// below 2^(64 − `shift`), slots below 2^`shift`; one integer compare per step of the sort).
+    fn sort_into(&self, shift: u32, sorted: &mut Vec<u64>) {
+        sorted.clear();
+        sorted.extend(
+            self.keys()
+                .iter()
+                .enumerate()
+                .map(|(i, &key)| key << shift | i as u64),
+        );
+        sorted.sort_unstable();
+    }
+
     fn clear(&mut self) {
         for &h in &self.used[..self.len] {
             self.table[h as usize] = 0;
@@ -414,7 +427,7 @@ impl SlotMap {
 /// order first seen (slots keyed by column).
 struct RowScratch {
     map: SlotMap,
-    /// Column · 2³² + slot, sorted (by column: one integer compare per step of the sort).
+    /// Column · 2³² + slot, sorted.
     sorted: Vec<u64>,
 }
 
@@ -445,15 +458,7 @@ impl RowScratch {
 
     /// Sorts the row's columns: `sorted` lists them, with their slots, in increasing order.
     fn sort(&mut self) {
-        self.sorted.clear();
-        self.sorted.extend(
-            self.map
-                .keys()
-                .iter()
-                .enumerate()
-                .map(|(i, &q)| q << 32 | i as u64),
-        );
-        self.sorted.sort_unstable();
+        self.map.sort_into(32, &mut self.sorted);
     }
 }
 
@@ -489,78 +494,88 @@ impl PairScratch {
     /// Sorts the row's pairs by function, then column: `sorted` lists them so, each with its slot
     /// in the low [`PAIR_SLOT_BITS`].
     fn sort(&mut self) {
-        self.sorted.clear();
-        self.sorted.extend(
-            self.map
-                .keys()
-                .iter()
-                .enumerate()
-                .map(|(i, &key)| key << PAIR_SLOT_BITS | i as u64),
-        );
-        self.sorted.sort_unstable();
+        self.map.sort_into(PAIR_SLOT_BITS, &mut self.sorted);
+    }
+}
+
+/// One vertex's entries in the exp-map table, as the compile reads them.
+struct RowSamples<'t> {
+    faces: &'t [u32],
+    barys: &'t [[f32; 2]],
+    flags: &'t [u8],
+    /// Whether truncated samples weigh nothing ([`Padding::Zero`]).
+    zero: bool,
+}
+
+impl RowSamples<'_> {
+    /// Whether sample s lands (a truncated one as the table's [`Padding`] policy says).
+    #[inline(always)]
+    fn lands(&self, s: usize) -> bool {
+        !(self.zero && self.flags[s] & FLAG_TRUNCATED != 0)
+    }
+
+    /// The barycentric weights of sample s's landing corners. The table stores two coordinates in
+    /// f32; the third in f64 makes the three sum to 1 to f64 rounding (a partition of unity: a
+    /// constant signal stays constant).
+    #[inline(always)]
+    fn betas(&self, s: usize) -> [f64; 3] {
+        let (b0, b1) = (self.barys[s][0] as f64, self.barys[s][1] as f64);
+        [b0, b1, 1.0 - b0 - b1]
     }
 }
 
 impl Landings<'_> {
-    /// Hands every corner of vertex p's landing faces that carries weight to `each` as (slot,
-    /// sample, corner, barycentric weight), sample by sample and corner by corner (the order the
-    /// coefficients are summed in). A corner's slot is `slot(column, group)` where `group(s)` is
-    /// sample s's group (`None`: the sample weighs nothing): slots are keyed by column, and by
-    /// group where samples of one face can differ in it. Truncated samples follow the table's
-    /// [`Padding`] policy.
+    /// Vertex p's entries in the table.
     #[inline(always)]
-    fn collect(
-        &self,
-        p: usize,
-        group: impl Fn(usize) -> Option<u32>,
-        mut slot: impl FnMut(u32, u32) -> u32,
-        mut each: impl FnMut(u32, u32, u8, f64),
-    ) {
+    fn row(&self, p: usize) -> RowSamples<'_> {
         let ns = self.table.samples_per_vertex();
         let range = p * ns..(p + 1) * ns;
-        let faces = &self.table.landing_faces()[range.clone()];
-        let barys = &self.table.landing_barys()[range.clone()];
-        let flags = &self.table.flags()[range];
-        let zero = self.table.padding() == Padding::Zero;
+        RowSamples {
+            faces: &self.table.landing_faces()[range.clone()],
+            barys: &self.table.landing_barys()[range.clone()],
+            flags: &self.table.flags()[range],
+            zero: self.table.padding() == Padding::Zero,
+        }
+    }
+
+    /// Collects into `row` (cleared first) the distinct columns of the corners of vertex p's
+    /// landing faces that carry weight, and hands every such corner to `each` as (slot, sample,
+    /// corner, barycentric weight), sample by sample and corner by corner (the order the
+    /// coefficients are summed in; slots are numbered as first seen). Truncated samples follow the
+    /// table's [`Padding`] policy.
+    #[inline(always)]
+    fn collect(&self, p: usize, row: &mut RowScratch, mut each: impl FnMut(u32, u32, u8, f64)) {
+        row.map.clear();
+        let samples = self.row(p);
         // Consecutive samples (outward along one direction) often land in the same face: its
-        // corners' slots are kept until another face or group comes (u32::MAX: not looked up
-        // yet).
-        let mut last = (u32::MAX, u32::MAX, [u32::MAX; 3]);
-        for s in 0..ns {
-            if zero && flags[s] & FLAG_TRUNCATED != 0 {
+        // corners' slots are kept until another face comes (u32::MAX: not looked up yet).
+        let mut last = (u32::MAX, [u32::MAX; 3]);
+        for s in 0..samples.faces.len() {
+            if !samples.lands(s) {
                 continue;
             }
-            let Some(g) = group(s) else { continue };
-            if (faces[s], g) != (last.0, last.1) {
-                last = (faces[s], g, [u32::MAX; 3]);
+            let (face, betas) = (samples.faces[s], samples.betas(s));
+            if face != last.0 {
+                last = (face, [u32::MAX; 3]);
             }
-            // The table stores two coordinates in f32; the third in f64 makes the three sum to 1
-            // to f64 rounding (a partition of unity: a constant signal stays constant).
-            let (b0, b1) = (barys[s][0] as f64, barys[s][1] as f64);
-            for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
+            for (k, beta) in betas.into_iter().enumerate() {
                 if beta == 0.0 {
                     continue;
                 }
-                if last.2[k] == u32::MAX {
-                    last.2[k] = slot(self.face_ranks[faces[s] as usize][k], g);
+                if last.1[k] == u32::MAX {
+                    last.1[k] = row.slot(self.face_ranks[face as usize][k]);
                 }
-                each(last.2[k], s as u32, k as u8, beta);
+                each(last.1[k], s as u32, k as u8, beta);
             }
         }
     }
 
-    /// [`collect`](Self::collect) into the distinct columns of `row` (cleared first).
-    #[inline(always)]
-    fn collect_columns(&self, p: usize, row: &mut RowScratch, each: impl FnMut(u32, u32, u8, f64)) {
-        row.map.clear();
-        self.collect(p, |_| Some(0), |q, _| row.slot(q), each);
-    }
-
     /// The sums of vertex p's (function, column) pairs where every sample weighs one function at
-    /// most (`values.single`): `sums[slot]` for the pairs of `pairs` (both cleared first), summed
-    /// in the order of [`collect`](Self::collect). While consecutive samples land in one face and
-    /// weigh one function, its corners' sums are kept in registers: a sum is then not stored and
-    /// loaded again between two additions, and its additions stay in the same order.
+    /// most (`values.functions`): `sums[slot]` for the pairs of `pairs` (both cleared first),
+    /// each summed in the order [`collect`](Self::collect) hands its corners over (the blocks'
+    /// sums, to the bit). The sums of the current face's corners are kept in registers, and
+    /// carried into the next face for the corners it shares (a ray crossing an edge) while the
+    /// function stays: a sum is not stored and loaded again between two additions.
     fn collect_pairs(
         &self,
         p: usize,
@@ -570,30 +585,26 @@ impl Landings<'_> {
     ) {
         pairs.map.clear();
         sums.clear();
-        let ns = self.table.samples_per_vertex();
-        let range = p * ns..(p + 1) * ns;
-        let faces = &self.table.landing_faces()[range.clone()];
-        let barys = &self.table.landing_barys()[range.clone()];
-        let flags = &self.table.flags()[range];
-        let zero = self.table.padding() == Padding::Zero;
         // The face and function of the current run, its corners' columns, their slots (u32::MAX:
         // not looked up yet) and their sums so far.
         let (mut face, mut function) = (u32::MAX, u32::MAX);
         let mut cols = [u32::MAX; 3];
         let mut slots = [u32::MAX; 3];
         let mut acc = [0.0f64; 3];
-        for s in 0..ns {
-            if zero && flags[s] & FLAG_TRUNCATED != 0 {
+        let samples = self.row(p);
+        for s in 0..samples.faces.len() {
+            if !samples.lands(s) {
                 continue;
             }
             let Some((b, v)) = values.functions[s] else {
                 continue;
             };
+            let (landing, betas) = (samples.faces[s], samples.betas(s));
             let b = b as u32;
-            if (faces[s], b) != (face, function) {
+            if (landing, b) != (face, function) {
                 // A ray crosses into a neighbouring face: the corners it shares with the last
                 // keep their slots and sums (same function); the others' sums are stored.
-                let next = self.face_ranks[faces[s] as usize];
+                let next = self.face_ranks[landing as usize];
                 let mut kept = ([u32::MAX; 3], [0.0f64; 3]);
                 for j in 0..3 {
                     let mut moved = false;
@@ -609,11 +620,10 @@ impl Landings<'_> {
                         sums[slots[j] as usize] = acc[j];
                     }
                 }
-                (face, function, cols) = (faces[s], b, next);
+                (face, function, cols) = (landing, b, next);
                 (slots, acc) = kept;
             }
-            let (b0, b1) = (barys[s][0] as f64, barys[s][1] as f64);
-            for (k, beta) in [b0, b1, 1.0 - b0 - b1].into_iter().enumerate() {
+            for (k, beta) in betas.into_iter().enumerate() {
                 if beta == 0.0 {
                     continue;
                 }
@@ -667,7 +677,7 @@ fn count_rows(landings: &Landings, order: &[u32], masked: Option<Masked>) -> Res
                         values.eval(m.basis, table, m.grid, g_inv, &mut angles, false);
                         masks.clear();
                         let sample_masks = &values.masks;
-                        landings.collect_columns(p as usize, &mut row, |slot, s, _, _| {
+                        landings.collect(p as usize, &mut row, |slot, s, _, _| {
                             or_mask(&mut masks, slot, sample_masks[s as usize])
                         });
                         let start = per_function.len();
@@ -676,7 +686,7 @@ fn count_rows(landings: &Landings, order: &[u32], masked: Option<Masked>) -> Res
                             for_each_bit(mask, |b| per_function[start + b] += 1);
                         }
                     }
-                    None => landings.collect_columns(p as usize, &mut row, |_, _, _, _| {}),
+                    None => landings.collect(p as usize, &mut row, |_, _, _, _| {}),
                 }
                 per_row.push(row.len() as u32);
             }
@@ -736,7 +746,11 @@ impl SampleValues {
     }
 
     /// Evaluates a sampled basis at the samples of a vertex with inverse gauge `g_inv`: once per
-    /// vertex on the table's grid where it is one, else sample by sample.
+    /// vertex on the table's grid where it is one, else sample by sample. With `partition` (the
+    /// caller sums per (function, column) pair where it can), `functions` too where at most one
+    /// function is nonzero at every sample: named by the basis
+    /// ([`SampledBasis::eval_grid_partition`]) without the B values per sample, or found from
+    /// them.
     fn eval(
         &mut self,
         basis: &dyn SampledBasis,
@@ -752,12 +766,21 @@ impl SampleValues {
                 angles.clear();
                 angles.extend(directions.iter().map(|&t| g_inv.apply(t)));
                 if partition && basis.eval_grid_partition(radii, angles, &mut self.functions) {
-                    // A zero is no function, as in the masks.
+                    // A zero is no function, as in the masks; a function the basis does not have
+                    // is its mistake, and then its values are taken.
+                    let mut known = true;
                     for f in &mut self.functions {
-                        *f = f.filter(|&(_, v)| v != 0.0);
+                        if let Some((b, v)) = *f {
+                            known &= b < nb;
+                            if v == 0.0 {
+                                *f = None;
+                            }
+                        }
                     }
-                    self.single = true;
-                    return;
+                    if known {
+                        self.single = true;
+                        return;
+                    }
                 }
                 basis.eval_grid(radii, angles, &mut self.values);
             }
@@ -996,7 +1019,7 @@ impl RowFiller {
                     return;
                 }
                 let per_function = layout == Layout::PerFunction;
-                landings.collect_columns(p, row, |slot, s, _, beta| {
+                landings.collect(p, row, |slot, s, _, beta| {
                     let (s, at) = (s as usize, sums_of(sums, slot));
                     if per_function {
                         or_mask(masks, slot, values.masks[s]);
@@ -1017,7 +1040,7 @@ impl RowFiller {
             }
             Basis::Transported(basis, tracer) => {
                 lands.clear();
-                landings.collect_columns(p, row, |slot, sample, corner, beta| {
+                landings.collect(p, row, |slot, sample, corner, beta| {
                     sums_of(sums, slot);
                     lands.push(Land {
                         slot,
