@@ -183,7 +183,16 @@ fn check_sampled(m: &Manifold, t: &ExpMapTable, gauge: &Gauge, what: &str) {
             let ops = [None, Some(Layout::Blocks), Some(Layout::PerFunction)].map(|layout| {
                 let mut options = ConvOptions::new().quadrature(quadrature);
                 options.layout = layout;
-                ConvOperator::<f32>::with_options(m, t, &basis, gauge, &options).unwrap()
+                let op = ConvOperator::<f32>::with_options(m, t, &basis, gauge, &options).unwrap();
+                // What a caller sizes memory by: exact where the compile counts every row.
+                assert!(m.mesh.vertex_count() <= 4096);
+                let estimate = ConvOperator::estimated_bytes(m, t, &basis, gauge, &options);
+                assert_eq!(
+                    estimate.unwrap(),
+                    op.bytes() as u64,
+                    "{what}, {basis:?}, {layout:?}: estimate"
+                );
+                op
             });
             for op in &ops {
                 let what = format!("{what}, {basis:?}, {quadrature:?}, {:?}", op.layout());
@@ -273,6 +282,28 @@ fn sampled_bases_on_real_meshes_match_the_reference() {
             let want = reference(&m, &t, &gauge, &Reference::Sampled(&so2), Quadrature::Mean);
             assert_matches(&op, &want, &format!("{name}, {basis:?} under SO(2)"));
         }
+    }
+}
+
+/// Where the compile counts 4,096 of the rows to choose its layout, the estimate of its bytes
+/// extrapolates from them: near the compiled operator's (a few percent on a regular mesh), and
+/// refused as the compile refuses (`the_per_function_layout_is_refused_where_it_cannot_be_built`).
+#[test]
+fn estimated_bytes_extrapolate_the_counted_rows() {
+    let m = load("icosphere:5");
+    assert!(m.mesh.vertex_count() > 4096);
+    let t = table(&m, 4, 8, Padding::Zero);
+    let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
+    for spec in ["bins:2:8", "harmonic:2:3"] {
+        let basis = KernelBasis::parse(spec).unwrap();
+        let options = ConvOptions::new();
+        let op = ConvOperator::<f32>::with_options(&m, &t, &basis, &gauge, &options).unwrap();
+        let estimate = ConvOperator::estimated_bytes(&m, &t, &basis, &gauge, &options).unwrap();
+        let bytes = op.bytes() as f64;
+        assert!(
+            (estimate as f64 - bytes).abs() <= 0.05 * bytes,
+            "{spec}: estimate {estimate} for {bytes} bytes"
+        );
     }
 }
 
@@ -612,6 +643,12 @@ fn the_per_function_layout_is_refused_where_it_cannot_be_built() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("at most 64") && e.contains("65"), "{e}");
+    let estimated = ConvOperator::estimated_bytes(&m, &t, &basis, &gauge, &per_function);
+    assert_eq!(
+        estimated.unwrap_err().to_string(),
+        e,
+        "the estimate refuses alike"
+    );
     let op = ConvOperator::<f32>::new(&m, &t, &basis, &gauge).unwrap();
     assert_eq!(op.layout(), Layout::Blocks);
 }

@@ -355,7 +355,8 @@ fn compile(
     let mut compiler = Compiler::new(m, params, cache.as_ref(), &mut on_event);
     let cached = path.as_ref().is_some_and(|p| p.exists());
     if !cached {
-        let bytes = ConvOperator::max_bytes(m, compiler.table()?, nb)? as f64;
+        let bytes =
+            ConvOperator::estimated_bytes(m, compiler.table()?, basis, &gauge, &options)? as f64;
         check_request(&params, n, nb, c_in, c_out, Some(bytes))?;
     }
     let op = compiler.operator::<f32, _>(basis, &gauge, &options)?;

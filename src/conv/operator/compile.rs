@@ -60,63 +60,19 @@ impl<T: Real> ConvOperator<T> {
         let n = m.mesh.vertex_count();
         let nb = basis.len();
         if nb == 0 {
-            return Err(Error::InvalidParameter {
-                name: "basis",
-                message: "no basis functions".into(),
-            });
+            return Err(no_functions());
         }
-        let order = locality_order(m, gauge);
-        let mut rank = vec![0u32; n];
-        for (i, &v) in order.iter().enumerate() {
-            rank[v as usize] = i as u32;
-        }
+        let (order, rank, face_ranks) = row_order(m, gauge);
         let weights = sample_weights(table, options.quadrature);
         let landings = Landings {
             m,
             table,
-            face_ranks: m
-                .mesh
-                .faces()
-                .par_iter()
-                .map(|f| f.map(|v| rank[v.index()]))
-                .collect(),
+            face_ranks,
             weights: &weights,
         };
         let grid = sample_grid(table);
-        // Per function needs the nonzero pattern of every sample: a sampled basis, one u64 mask.
-        let sampled = match basis {
-            Basis::Sampled(b) if nb <= MASK_BITS => Some(b),
-            _ => None,
-        };
-        let layout = match (options.layout, sampled) {
-            (Some(Layout::PerFunction), None) => {
-                return Err(Error::InvalidParameter {
-                    name: "layout",
-                    message: format!(
-                        "the per-function layout needs a sampled basis of at most {MASK_BITS} \
-                         functions (this one: {} with {nb})",
-                        match basis {
-                            Basis::Sampled(_) => "sampled",
-                            Basis::Transported(..) => "transported",
-                        }
-                    ),
-                })
-            }
-            (Some(layout), _) => layout,
-            (None, None) => Layout::Blocks,
-            (None, Some(b)) => {
-                // Counted on an even sample of the rows: both layouts' bytes per row are alike
-                // everywhere on a mesh, and a wrong pick where they are close costs little.
-                let step = n.div_ceil(LAYOUT_SAMPLE_ROWS).max(1);
-                let sample: Vec<u32> = order.iter().step_by(step).copied().collect();
-                let masked = Masked {
-                    basis: b,
-                    grid: &grid,
-                    gauge,
-                };
-                count_rows(&landings, &sample, Some(masked))?.choice::<T>(nb)
-            }
-        };
+        let (layout, _) =
+            choose_layout::<T>(&landings, &order, basis, &grid, gauge, options, false)?;
         let (row_offsets, cols, coefs) = fill_rows(&landings, &order, basis, &grid, gauge, layout)?;
         let (t_offsets, t_rows, t_entries) =
             transposed_index(&row_offsets, &cols, layout.stack(nb))?;
@@ -139,6 +95,89 @@ impl<T: Real> ConvOperator<T> {
             .map_err(|e| Error::Internal(format!("compiled convolution operator: {e}")))?;
         Ok(op)
     }
+}
+
+/// A basis of no functions, refused.
+fn no_functions() -> Error {
+    Error::InvalidParameter {
+        name: "basis",
+        message: "no basis functions".into(),
+    }
+}
+
+/// The sum of `counts`.
+fn total(counts: &[u32]) -> u64 {
+    counts.iter().map(|&x| x as u64).sum()
+}
+
+/// The order of the rows (see [`locality_order`]), the rank of every vertex in it, and the ranks
+/// of every face's corners (the columns its landings add to).
+fn row_order(m: &Manifold, gauge: &Gauge) -> (Vec<u32>, Vec<u32>, Vec<[u32; 3]>) {
+    let order = locality_order(m, gauge);
+    let mut rank = vec![0u32; order.len()];
+    for (i, &v) in order.iter().enumerate() {
+        rank[v as usize] = i as u32;
+    }
+    let face_ranks = m
+        .mesh
+        .faces()
+        .par_iter()
+        .map(|f| f.map(|v| rank[v.index()]))
+        .collect();
+    (order, rank, face_ranks)
+}
+
+/// The layout a compile stores: the one asked for, else the one [`Counts::choice`] takes from the
+/// rows counted on an even sample of [`LAYOUT_SAMPLE_ROWS`] of `order` (all of them on smaller
+/// meshes). The counts, with the number of rows counted, where counted (always with `count`).
+fn choose_layout<T>(
+    landings: &Landings,
+    order: &[u32],
+    basis: Basis<'_>,
+    grid: &Option<(Vec<f64>, Vec<f64>)>,
+    gauge: &Gauge,
+    options: &ConvOptions,
+    count: bool,
+) -> Result<(Layout, Option<(Counts, usize)>)> {
+    let nb = basis.len();
+    // Per function needs the nonzero pattern of every sample: a sampled basis, one u64 mask.
+    let sampled = match basis {
+        Basis::Sampled(b) if nb <= MASK_BITS => Some(b),
+        _ => None,
+    };
+    if let (Some(Layout::PerFunction), None) = (options.layout, sampled) {
+        return Err(Error::InvalidParameter {
+            name: "layout",
+            message: format!(
+                "the per-function layout needs a sampled basis of at most {MASK_BITS} functions \
+                 (this one: {} with {nb})",
+                match basis {
+                    Basis::Sampled(_) => "sampled",
+                    Basis::Transported(..) => "transported",
+                }
+            ),
+        });
+    }
+    let counts = if count || (options.layout.is_none() && sampled.is_some()) {
+        // Counted on an even sample of the rows: both layouts' bytes per row are alike everywhere
+        // on a mesh, and a wrong pick where they are close costs little.
+        let step = order.len().div_ceil(LAYOUT_SAMPLE_ROWS).max(1);
+        let sample: Vec<u32> = order.iter().step_by(step).copied().collect();
+        let masked = sampled.map(|b| Masked {
+            basis: b,
+            grid,
+            gauge,
+        });
+        Some((count_rows(landings, &sample, masked)?, sample.len()))
+    } else {
+        None
+    };
+    let layout = match (options.layout, &counts) {
+        (Some(layout), _) => layout,
+        (None, Some((c, _))) => c.choice::<T>(nb),
+        (None, None) => Layout::Blocks,
+    };
+    Ok((layout, counts))
 }
 
 impl ConvOperator<f32> {
@@ -167,6 +206,49 @@ impl ConvOperator<f32> {
         let nnz = count_rows(&landings, &order, None)?.entries();
         check_entry_range(nnz, "")?;
         Ok(nnz as usize)
+    }
+
+    /// The bytes ([`ConvOperator::bytes`]) of the f32 operator
+    /// [`with_options`](Self::with_options) compiles from these arguments, estimated without
+    /// compiling: its layout chosen as the compile chooses it, its entries counted on the rows the
+    /// compile counts to choose (an even sample of 4,096; all of them on smaller meshes, where the
+    /// estimate is exact) and scaled to every row. For sizing memory before compiling without a
+    /// pass over every row: [`max_bytes`](Self::max_bytes) makes one for the exact bytes of the
+    /// blocks layout, which the compile never exceeds (a per-function operator of polar bins takes
+    /// about a third of them).
+    ///
+    /// # Errors
+    /// As [`with_options`](Self::with_options) where it refuses its arguments.
+    pub fn estimated_bytes(
+        m: &Manifold,
+        table: &ExpMapTable,
+        basis: &dyn SampledBasis,
+        gauge: &Gauge,
+        options: &ConvOptions,
+    ) -> Result<u64> {
+        check_meshes(m, table, gauge)?;
+        let (n, nb) = (m.mesh.vertex_count(), basis.len());
+        if nb == 0 {
+            return Err(no_functions());
+        }
+        let (order, _, face_ranks) = row_order(m, gauge);
+        let landings = Landings {
+            m,
+            table,
+            face_ranks,
+            weights: &[],
+        };
+        let grid = sample_grid(table);
+        let basis = Basis::Sampled(basis);
+        let (layout, counts) =
+            choose_layout::<f32>(&landings, &order, basis, &grid, gauge, options, true)?;
+        let (counts, rows) = counts.expect("counted where asked");
+        let entries = match (layout, &counts.per_function) {
+            (Layout::PerFunction, Some(per_function)) => total(per_function),
+            _ => total(&counts.per_row),
+        };
+        let entries = (entries * n as u64).div_ceil(rows.max(1) as u64);
+        Ok(layout_bytes::<f32>(layout, entries, n, nb))
     }
 
     /// The most bytes ([`ConvOperator::bytes`]) an f32 operator of `basis_len` functions compiled
@@ -317,7 +399,6 @@ impl Counts {
         let Some(per_function) = &self.per_function else {
             return Layout::Blocks;
         };
-        let total = |c: &[u32]| c.iter().map(|&x| x as u64).sum::<u64>();
         let n = self.per_row.len();
         let blocks = layout_bytes::<T>(Layout::Blocks, total(&self.per_row), n, nb);
         let functions = layout_bytes::<T>(Layout::PerFunction, total(per_function), n, nb);
@@ -331,7 +412,7 @@ impl Counts {
 
     /// The entries of the blocks layout: the rows' distinct neighbours.
     fn entries(&self) -> u64 {
-        self.per_row.iter().map(|&c| c as u64).sum()
+        total(&self.per_row)
     }
 }
 
