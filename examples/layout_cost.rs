@@ -17,10 +17,16 @@ use std::time::Instant;
 mod support;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let m = Manifold::from_source(&support::source(&args[0]), &BuildOptions::default()).unwrap();
+    let (Some(mesh), Some(Ok(basis)), Some(Ok(c))) = (
+        args.first(),
+        args.get(1).map(|b| KernelBasis::parse(b)),
+        args.get(2).map(|c| c.parse::<usize>()),
+    ) else {
+        eprintln!("usage: layout_cost MESH BASIS CHANNELS (e.g. icosphere:7 bins:2:8 16)");
+        std::process::exit(2);
+    };
+    let m = Manifold::from_source(&support::source(mesh), &BuildOptions::default()).unwrap();
     let table = ExpMapTable::build(&m, &ExpMapOptions::default()).unwrap();
-    let basis = KernelBasis::parse(&args[1]).unwrap();
-    let c: usize = args[2].parse().unwrap();
     let gauge = Gauge::new(&m, None, SpanningTree::Bfs).unwrap();
     let n = m.mesh.vertex_count();
     let nb = basis.len();

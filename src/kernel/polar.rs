@@ -235,12 +235,12 @@ impl PolarBins {
         if radii.is_empty() {
             return;
         }
-        // A bin is a ring and a sector: each found once per radius and once per angle.
-        let rings: Vec<Option<usize>> = radii.iter().map(|&r| self.ring(r)).collect();
+        // A bin is a ring and a sector: the sector (a remainder, the dearer) found once per angle.
         for (&theta, out) in angles.iter().zip(out.chunks_exact_mut(radii.len())) {
             let sector = self.sector(theta);
-            for (o, ring) in out.iter_mut().zip(&rings) {
-                *o = ring
+            for (o, &r) in out.iter_mut().zip(radii) {
+                *o = self
+                    .ring(r)
                     .zip(sector)
                     .map(|(i, j)| (i * self.grid.sectors + j, 1.0));
             }

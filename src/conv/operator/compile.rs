@@ -203,7 +203,7 @@ impl ConvOperator<f32> {
             weights: &[],
         };
         let order: Vec<u32> = (0..m.mesh.vertex_count() as u32).collect();
-        let nnz = count_rows(&landings, &order, None)?.entries();
+        let nnz = total(&count_rows(&landings, &order, None)?.per_row);
         check_entry_range(nnz, "")?;
         Ok(nnz as usize)
     }
@@ -243,10 +243,8 @@ impl ConvOperator<f32> {
         let (layout, counts) =
             choose_layout::<f32>(&landings, &order, basis, &grid, gauge, options, true)?;
         let (counts, rows) = counts.expect("counted where asked");
-        let entries = match (layout, &counts.per_function) {
-            (Layout::PerFunction, Some(per_function)) => total(per_function),
-            _ => total(&counts.per_row),
-        };
+        // A layout stored per function was counted per function (a sampled basis, masks).
+        let entries = counts.entries(layout).expect("the chosen layout counted");
         let entries = (entries * n as u64).div_ceil(rows.max(1) as u64);
         Ok(layout_bytes::<f32>(layout, entries, n, nb))
     }
@@ -396,12 +394,12 @@ impl Counts {
     /// Per function where it takes at most [`PER_FUNCTION_SHARE`] of the blocks' bytes (never
     /// where functions were not counted), else blocks.
     fn choice<T>(&self, nb: usize) -> Layout {
-        let Some(per_function) = &self.per_function else {
+        let Some(per_function) = self.entries(Layout::PerFunction) else {
             return Layout::Blocks;
         };
         let n = self.per_row.len();
         let blocks = layout_bytes::<T>(Layout::Blocks, total(&self.per_row), n, nb);
-        let functions = layout_bytes::<T>(Layout::PerFunction, total(per_function), n, nb);
+        let functions = layout_bytes::<T>(Layout::PerFunction, per_function, n, nb);
         let (num, den) = PER_FUNCTION_SHARE;
         if functions * den <= blocks * num {
             Layout::PerFunction
@@ -410,9 +408,12 @@ impl Counts {
         }
     }
 
-    /// The entries of the blocks layout: the rows' distinct neighbours.
-    fn entries(&self) -> u64 {
-        total(&self.per_row)
+    /// The counted rows' entries in `layout` (per function: where functions were counted).
+    fn entries(&self, layout: Layout) -> Option<u64> {
+        match layout {
+            Layout::Blocks => Some(total(&self.per_row)),
+            Layout::PerFunction => self.per_function.as_deref().map(total),
+        }
     }
 }
 

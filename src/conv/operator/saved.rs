@@ -166,7 +166,7 @@ impl<T: Real> ConvOperator<T> {
         // (12 · nnz) and the coefficients.
         let payload = (ncoef as u64).checked_mul(size as u64).and_then(|c| {
             c.checked_add(8 * n as u64)?
-                .checked_add((rows as u64 + 1).checked_mul(8)?)?
+                .checked_add((rows as u64).checked_add(1)?.checked_mul(8)?)?
                 .checked_add(12 * nnz as u64)
         });
         r.expect_payload(payload)?;
