@@ -235,14 +235,22 @@ impl PolarBins {
         if radii.is_empty() {
             return;
         }
-        // A bin is a ring and a sector: the sector (a remainder, the dearer) found once per angle.
-        for (&theta, out) in angles.iter().zip(out.chunks_exact_mut(radii.len())) {
-            let sector = self.sector(theta);
-            for (o, &r) in out.iter_mut().zip(radii) {
-                *o = self
-                    .ring(r)
-                    .zip(sector)
-                    .map(|(i, j)| (i * self.grid.sectors + j, 1.0));
+        // A bin is a ring and a sector: each ring found once per radius (for a stretch of radii at
+        // a time) and each sector once per angle.
+        const STRETCH: usize = 32;
+        let nr = radii.len();
+        for (from, radii) in radii.chunks(STRETCH).enumerate() {
+            let mut rings = [None; STRETCH];
+            for (ring, &r) in rings.iter_mut().zip(radii) {
+                *ring = self.ring(r).map(|i| i * self.grid.sectors);
+            }
+            let rings = &rings[..radii.len()];
+            for (&theta, out) in angles.iter().zip(out.chunks_exact_mut(nr)) {
+                let sector = self.sector(theta);
+                let out = &mut out[from * STRETCH..][..radii.len()];
+                for (o, ring) in out.iter_mut().zip(rings) {
+                    *o = ring.zip(sector).map(|(i, j)| (i + j, 1.0));
+                }
             }
         }
     }

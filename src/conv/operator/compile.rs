@@ -9,7 +9,9 @@
 //!    [`Counts::choice`]);
 //! 5. [`fill_rows`]: every row's columns and coefficients, in parallel blocks appended in order
 //!    (stored per function with a basis that partitions the disc, such as polar bins, one sum per
-//!    (function, column) pair: [`Landings::collect_pairs`]);
+//!    (function, column) pair: [`Landings::collect_pairs`]). A row's columns are stored in the
+//!    order its samples first reach them: nothing reads them in column order, and sorting them
+//!    was an eighth of the compile on icosphere:8;
 //! 6. [`transposed_index`]: for every column, the entries that read it (for the backward pass).
 //!
 //! The coefficient of row `p`, column `q`, basis function `b` is
@@ -21,7 +23,7 @@ use super::super::real::Real;
 use super::{ConvOperator, ConvOptions, Layout, Quadrature, SampledBasis, TransportedBasis};
 use crate::disjoint::DisjointWrites;
 use crate::error::{Error, Result};
-use crate::expmap::{ExpMapTable, Padding, TableEntry, Tracer, FLAG_TRUNCATED};
+use crate::expmap::{ExpMapTable, Padding, TableEntry, Tracer, FLAG_TRUNCATED, MAX_SAMPLES};
 use crate::ids::HalfedgeId;
 use crate::large_alloc::{try_append, try_with_capacity, try_zeroed};
 use crate::transport::O2;
@@ -427,30 +429,33 @@ struct Land {
     weight: f64,
 }
 
+/// Bits of a slot in a [`SlotMap`]'s table: a row has at most 3 · [`MAX_SAMPLES`] slots.
+const SLOT_BITS: u32 = 20;
+const _: () = assert!(3 * MAX_SAMPLES < 1 << SLOT_BITS);
+
 /// Slots numbered in the order their keys are first seen, found through a small open-addressing
 /// hash; reused from row to row. A lookup takes no branch on whether its key is new (half of a
-/// row's lookups are, in no pattern a branch predictor could learn).
+/// row's lookups are, in no pattern a branch predictor could learn), and reads and writes one
+/// word of the table.
 struct SlotMap {
-    /// Key + 1 at each hash position (0: empty), and the slot of that key.
+    /// At each hash position 0 (empty) or (key + 1) · 2^[`SLOT_BITS`] + the key's slot.
     table: Vec<u64>,
-    slots: Vec<u32>,
-    /// The key of each slot and its hash position, for the first `len` slots (one more place
-    /// than the map holds keys: a lookup writes there whether or not its key is new).
+    /// The key of each slot, for the first `len` slots (one more place than the map holds keys:
+    /// a lookup writes there whether or not its key is new).
     keys: Vec<u64>,
-    used: Vec<u32>,
     len: usize,
     shift: u32,
 }
 
 impl SlotMap {
-    /// A map for at most `len` keys below `u64::MAX`: its table never more than half full.
+    /// A map for at most `len` (< 2^[`SLOT_BITS`]) keys below 2^(63 − [`SLOT_BITS`]): its table
+    /// never more than half full.
     fn new(len: usize) -> SlotMap {
+        assert!(len < 1 << SLOT_BITS, "{len} slots");
         let bits = (2 * len).next_power_of_two().trailing_zeros().max(4);
         SlotMap {
             table: vec![0; 1 << bits],
-            slots: vec![0; 1 << bits],
             keys: vec![0; len + 1],
-            used: vec![0; len + 1],
             len: 0,
             shift: 64 - bits,
         }
@@ -459,20 +464,21 @@ impl SlotMap {
     /// The slot of `key` (a new one, numbered `len()`, if it is new).
     #[inline(always)]
     fn slot(&mut self, key: u64) -> u32 {
+        const SLOT: u64 = (1 << SLOT_BITS) - 1;
         let mask = self.table.len() - 1;
+        let tag = (key + 1) << SLOT_BITS;
         let mut h = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
         // Past other keys (few: the table is at most half full).
-        while self.table[h] != 0 && self.table[h] != key + 1 {
+        while self.table[h] != 0 && self.table[h] & !SLOT != tag {
             h = (h + 1) & mask;
         }
-        let new = self.table[h] == 0;
-        let slot = if new { self.len as u32 } else { self.slots[h] };
-        self.table[h] = key + 1;
-        self.slots[h] = slot;
+        let found = self.table[h];
+        let new = found == 0;
+        let slot = if new { self.len as u64 } else { found & SLOT };
+        self.table[h] = tag | slot;
         self.keys[self.len] = key;
-        self.used[self.len] = h as u32;
         self.len += new as usize;
-        slot
+        slot as u32
     }
 
     /// The keys in slot order.
@@ -484,33 +490,18 @@ impl SlotMap {
         self.len
     }
 
-    /// Writes into `sorted` each key · 2^`shift` + its slot, in increasing order (by key: keys
-    /// below 2^(64 − `shift`), slots below 2^`shift`; one integer compare per step of the sort).
-    fn sort_into(&self, shift: u32, sorted: &mut Vec<u64>) {
-        sorted.clear();
-        sorted.extend(
-            self.keys()
-                .iter()
-                .enumerate()
-                .map(|(i, &key)| key << shift | i as u64),
-        );
-        sorted.sort_unstable();
-    }
-
+    /// Empties the map: the whole table zeroed (a few kilobytes, cheaper than noting where each
+    /// key went).
     fn clear(&mut self) {
-        for &h in &self.used[..self.len] {
-            self.table[h as usize] = 0;
-        }
+        self.table.fill(0);
         self.len = 0;
     }
 }
 
 /// What one row's columns are gathered in, reused from row to row: its distinct columns in the
-/// order first seen (slots keyed by column).
+/// order first seen (slots keyed by column), the order they are stored in.
 struct RowScratch {
     map: SlotMap,
-    /// Column · 2³² + slot, sorted.
-    sorted: Vec<u64>,
 }
 
 impl RowScratch {
@@ -518,7 +509,6 @@ impl RowScratch {
         // At most 3 columns per sample.
         RowScratch {
             map: SlotMap::new(3 * samples),
-            sorted: Vec::with_capacity(3 * samples),
         }
     }
 
@@ -533,50 +523,37 @@ impl RowScratch {
         self.map.keys()[slot as usize] as u32
     }
 
+    /// The row's distinct columns, slot by slot.
+    fn cols(&self) -> impl Iterator<Item = u32> + '_ {
+        self.map.keys().iter().map(|&q| q as u32)
+    }
+
     /// The row's distinct columns.
     fn len(&self) -> usize {
         self.map.len()
     }
-
-    /// Sorts the row's columns: `sorted` lists them, with their slots, in increasing order.
-    fn sort(&mut self) {
-        self.map.sort_into(32, &mut self.sorted);
-    }
 }
-
-/// Bits of a row's (function, column) slot in a [`PairScratch`] sort key.
-const PAIR_SLOT_BITS: u32 = 26;
 
 /// What one row is gathered in where every sample weighs one function at most (a partition such
 /// as polar bins) and the row is stored per function: its distinct (function, column) pairs in the
 /// order first seen (slots keyed by function · 2³² + column), each one stored coefficient.
 struct PairScratch {
     map: SlotMap,
-    /// Key · 2^[`PAIR_SLOT_BITS`] + slot, sorted: by function, then column.
-    sorted: Vec<u64>,
 }
 
 impl PairScratch {
-    /// For the rows of a table of `samples` samples per vertex, if their slots fit the sort key.
-    fn new(samples: usize) -> Option<PairScratch> {
+    /// For the rows of a table of `samples` samples per vertex.
+    fn new(samples: usize) -> PairScratch {
         // At most 3 pairs per sample: one function, 3 corners.
-        let len = 3 * samples;
-        (len < 1 << PAIR_SLOT_BITS).then(|| PairScratch {
-            map: SlotMap::new(len),
-            sorted: Vec::with_capacity(len),
-        })
+        PairScratch {
+            map: SlotMap::new(3 * samples),
+        }
     }
 
     /// The slot of column `q` of function `b` (< [`MASK_BITS`]) in this row.
     #[inline(always)]
     fn slot(&mut self, q: u32, b: u32) -> u32 {
         self.map.slot((b as u64) << 32 | q as u64)
-    }
-
-    /// Sorts the row's pairs by function, then column: `sorted` lists them so, each with its slot
-    /// in the low [`PAIR_SLOT_BITS`].
-    fn sort(&mut self) {
-        self.map.sort_into(PAIR_SLOT_BITS, &mut self.sorted);
     }
 }
 
@@ -655,9 +632,9 @@ impl Landings<'_> {
     /// The sums of vertex p's (function, column) pairs where every sample weighs one function at
     /// most (`values.functions`): `sums[slot]` for the pairs of `pairs` (both cleared first),
     /// each summed in the order [`collect`](Self::collect) hands its corners over (the blocks'
-    /// sums, to the bit). The sums of the current face's corners are kept in registers, and
-    /// carried into the next face for the corners it shares (a ray crossing an edge) while the
-    /// function stays: a sum is not stored and loaded again between two additions.
+    /// sums, to the bit). A ray crossing into a neighbouring face with the same function keeps the
+    /// slots of the corners the faces share (chosen without a branch): a hash lookup only for the
+    /// corner it has not seen.
     fn collect_pairs(
         &self,
         p: usize,
@@ -667,12 +644,11 @@ impl Landings<'_> {
     ) {
         pairs.map.clear();
         sums.clear();
-        // The face and function of the current run, its corners' columns, their slots (u32::MAX:
-        // not looked up yet) and their sums so far.
+        // The face and function of the current run, its corners' columns (u32::MAX: none) and
+        // their slots (u32::MAX: not looked up yet).
         let (mut face, mut function) = (u32::MAX, u32::MAX);
         let mut cols = [u32::MAX; 3];
         let mut slots = [u32::MAX; 3];
-        let mut acc = [0.0f64; 3];
         let samples = self.row(p);
         for s in 0..samples.faces.len() {
             if !samples.lands(s) {
@@ -684,26 +660,16 @@ impl Landings<'_> {
             let (landing, betas) = (samples.faces[s], samples.betas(s));
             let b = b as u32;
             if (landing, b) != (face, function) {
-                // A ray crosses into a neighbouring face: the corners it shares with the last
-                // keep their slots and sums (same function); the others' sums are stored.
                 let next = self.face_ranks[landing as usize];
-                let mut kept = ([u32::MAX; 3], [0.0f64; 3]);
-                for j in 0..3 {
-                    let mut moved = false;
-                    if b == function {
-                        for k in 0..3 {
-                            if next[k] == cols[j] {
-                                (kept.0[k], kept.1[k]) = (slots[j], acc[j]);
-                                moved = true;
-                            }
-                        }
-                    }
-                    if !moved && slots[j] != u32::MAX {
-                        sums[slots[j] as usize] = acc[j];
+                // Another function shares no slot.
+                let old = if b == function { cols } else { [u32::MAX; 3] };
+                let mut kept = [u32::MAX; 3];
+                for k in 0..3 {
+                    for j in 0..3 {
+                        kept[k] = if next[k] == old[j] { slots[j] } else { kept[k] };
                     }
                 }
-                (face, function, cols) = (landing, b, next);
-                (slots, acc) = kept;
+                (face, function, cols, slots) = (landing, b, next, kept);
             }
             for (k, beta) in betas.into_iter().enumerate() {
                 if beta == 0.0 {
@@ -714,14 +680,8 @@ impl Landings<'_> {
                     if slots[k] as usize == sums.len() {
                         sums.push(0.0);
                     }
-                    acc[k] = sums[slots[k] as usize];
                 }
-                acc[k] += self.weights[s] * beta * v;
-            }
-        }
-        for j in 0..3 {
-            if slots[j] != u32::MAX {
-                sums[slots[j] as usize] = acc[j];
+                sums[slots[k] as usize] += self.weights[s] * beta * v;
             }
         }
     }
@@ -941,8 +901,10 @@ unsafe fn nonzero_masks_avx2(values: &[f64], nb: usize, masks: &mut [u64]) {
     }
 }
 
-/// Blocks of [`ROWS`] rows filled at once by [`fill_rows`], each into its own buffer.
-const WAVE_BLOCKS: usize = 16;
+/// Blocks of [`ROWS`] rows filled at once by [`fill_rows`], each into its own buffer: 64 blocks
+/// (about 10 % of the operator on icosphere:8, 4 % on 1.6 M vertices) waited at fewer joins than
+/// 16 and filled icosphere:8 4 % faster.
+const WAVE_BLOCKS: usize = 64;
 
 /// One block's rows as [`fill_rows`] fills them: the entries of each stored row, their columns and
 /// coefficients.
@@ -1015,9 +977,8 @@ fn fill_rows<T: Real>(
 /// What one task fills rows with, kept from row to row.
 struct RowFiller {
     row: RowScratch,
-    /// Where rows of a partition basis are stored per function (None if their slots cannot be
-    /// numbered in a sort key).
-    pairs: Option<PairScratch>,
+    /// Where rows of a partition basis are stored per function.
+    pairs: PairScratch,
     values: SampleValues,
     angles: Vec<f64>,
     /// A transported basis's landings, its values at one sample's corners, its scratch, and the
@@ -1089,14 +1050,13 @@ impl RowFiller {
         let weights = landings.weights;
         match basis {
             Basis::Sampled(basis) => {
-                let partition = layout == Layout::PerFunction && pairs.is_some();
+                let partition = layout == Layout::PerFunction;
                 values.eval(basis, table, grid, g_inv, angles, partition);
                 let values = &*values;
-                if let (Layout::PerFunction, true, Some(pairs)) = (layout, values.single, pairs) {
+                if partition && values.single {
                     // One sum per (function, column): no function that cannot be nonzero there
                     // is summed, and no mask is kept.
                     landings.collect_pairs(p, values, pairs, sums);
-                    pairs.sort();
                     write_pairs(pairs, sums, nb, out);
                     return;
                 }
@@ -1155,7 +1115,6 @@ impl RowFiller {
                 }
             }
         }
-        row.sort();
         write_row(row, sums, masks, nb, layout, out);
     }
 }
@@ -1169,8 +1128,9 @@ fn for_each_bit(mut mask: u64, mut f: impl FnMut(usize)) {
     }
 }
 
-/// Appends a row's stored rows to `out`: its sorted columns and its coefficients (`sums`, B per
-/// slot) in `layout`; per function, column slot s is stored for the functions of `masks[s]`.
+/// Appends a row's stored rows to `out`: its columns (in the order first seen) and its coefficients
+/// (`sums`, B per slot) in `layout`; per function, column slot s is stored for the functions of
+/// `masks[s]`.
 fn write_row<T: Real>(
     row: &RowScratch,
     sums: &[f64],
@@ -1181,18 +1141,14 @@ fn write_row<T: Real>(
 ) {
     match layout {
         Layout::Blocks => {
-            out.row_counts.push(row.sorted.len() as u32);
-            out.cols
-                .extend(row.sorted.iter().map(|&x| (x >> 32) as u32));
-            for slot in row.sorted.iter().map(|&x| x as u32) {
-                let at = slot as usize * nb;
-                out.coefs
-                    .extend(sums[at..at + nb].iter().map(|&a| T::from_f64(a)));
-            }
+            out.row_counts.push(row.len() as u32);
+            out.cols.extend(row.cols());
+            out.coefs
+                .extend(sums[..row.len() * nb].iter().map(|&a| T::from_f64(a)));
         }
         Layout::PerFunction => {
-            // Row (p, b) after row (p, b − 1); in each, the columns where b is nonzero, in order:
-            // the functions' counts, then each column's coefficients placed at their function's
+            // Row (p, b) after row (p, b − 1); in each, the columns where b is nonzero: the
+            // functions' counts, then each column's coefficients placed at their function's
             // cursor.
             let mut at = [0usize; MASK_BITS];
             for &mask in masks {
@@ -1206,10 +1162,10 @@ fn write_row<T: Real>(
             }
             out.cols.resize(total, 0);
             out.coefs.resize(total, T::default());
-            for (q, slot) in row.sorted.iter().map(|&x| ((x >> 32) as u32, x as u32)) {
-                for_each_bit(masks[slot as usize], |b| {
+            for (slot, q) in row.cols().enumerate() {
+                for_each_bit(masks[slot], |b| {
                     out.cols[at[b]] = q;
-                    out.coefs[at[b]] = T::from_f64(sums[slot as usize * nb + b]);
+                    out.coefs[at[b]] = T::from_f64(sums[slot * nb + b]);
                     at[b] += 1;
                 });
             }
@@ -1217,17 +1173,30 @@ fn write_row<T: Real>(
     }
 }
 
-/// Appends a row's stored rows per function to `out` from its sorted (function, column) pairs and
-/// their sums (one per slot).
+/// Appends a row's stored rows per function to `out` from its (function, column) pairs and their
+/// sums (one per slot): a counting sort by function, each function's columns in the order first
+/// seen.
 fn write_pairs<T: Real>(pairs: &PairScratch, sums: &[f64], nb: usize, out: &mut Filled<T>) {
-    let mut counts = [0u32; MASK_BITS];
-    for &x in &pairs.sorted {
-        let (key, slot) = (x >> PAIR_SLOT_BITS, x & ((1 << PAIR_SLOT_BITS) - 1));
-        counts[(key >> 32) as usize] += 1;
-        out.cols.push(key as u32);
-        out.coefs.push(T::from_f64(sums[slot as usize]));
+    let keys = pairs.map.keys();
+    let mut at = [0usize; MASK_BITS + 1];
+    for &key in keys {
+        at[(key >> 32) as usize + 1] += 1;
     }
-    out.row_counts.extend_from_slice(&counts[..nb]);
+    out.row_counts
+        .extend(at[1..nb + 1].iter().map(|&c| c as u32));
+    let start = out.cols.len();
+    at[0] = start;
+    for b in 0..nb {
+        at[b + 1] += at[b];
+    }
+    out.cols.resize(start + keys.len(), 0);
+    out.coefs.resize(start + keys.len(), T::default());
+    for (&key, &sum) in keys.iter().zip(sums) {
+        let b = (key >> 32) as usize;
+        out.cols[at[b]] = key as u32;
+        out.coefs[at[b]] = T::from_f64(sum);
+        at[b] += 1;
+    }
 }
 
 /// How corner `corner` (column `q`) of the landing face of `p`'s table entry `e` sees the geodesic:
@@ -1255,6 +1224,25 @@ fn carried_by(
     (g_q.inverse().apply(psi), if flip { -1.0 } else { 1.0 })
 }
 
+/// Calls `f(key, (p, j))` for every entry j of the vertex rows p in `rows`, in order: the key of
+/// an entry of stored row `p·stack + k` is its column · `stack` + k.
+#[inline(always)]
+fn for_entries(
+    row_offsets: &[u32],
+    cols: &[u32],
+    stack: usize,
+    rows: std::ops::Range<usize>,
+    mut f: impl FnMut(usize, (u32, u32)),
+) {
+    for r in rows.start * stack..rows.end * stack {
+        let (p, k) = ((r / stack) as u32, r % stack);
+        let (a, b) = (row_offsets[r] as usize, row_offsets[r + 1] as usize);
+        for (j, &q) in (a..b).zip(&cols[a..b]) {
+            f(q as usize * stack + k, (p, j as u32));
+        }
+    }
+}
+
 /// Keys per task of [`transposed_index`]'s passes over the keys.
 const KEYS: usize = 4096;
 
@@ -1274,14 +1262,6 @@ pub(super) fn transposed_index(
     let keys = row_offsets.len() - 1;
     let n = keys / stack;
     let nnz = cols.len();
-    // The key of each entry of vertex row p, with its entry.
-    let entries_of = |p: usize| {
-        (0..stack).flat_map(move |k| {
-            let r = p * stack + k;
-            (row_offsets[r]..row_offsets[r + 1])
-                .map(move |j| (cols[j as usize] as usize * stack + k, j))
-        })
-    };
     // One chunk per thread, as many as the counts' memory allows (one u32 per key in each): at
     // most a quarter of the index's own 8 bytes per entry, and at least one chunk.
     let affordable = (nnz / (2 * keys.max(1))).max(1);
@@ -1291,11 +1271,8 @@ pub(super) fn transposed_index(
         .into_par_iter()
         .map(|c| {
             let mut count = try_zeroed::<u32>(keys, "the transposed index's counts")?;
-            for p in bounds[c]..bounds[c + 1] {
-                for (key, _) in entries_of(p) {
-                    count[key] += 1;
-                }
-            }
+            let rows = bounds[c]..bounds[c + 1];
+            for_entries(row_offsets, cols, stack, rows, |key, _| count[key] += 1);
             Ok(count)
         })
         .collect::<Result<_>>()?;
@@ -1350,19 +1327,18 @@ pub(super) fn transposed_index(
             DisjointWrites::new(&mut t_entries),
         );
         cursors.par_iter_mut().enumerate().for_each(|(c, cursor)| {
-            for p in bounds[c]..bounds[c + 1] {
-                for (key, j) in entries_of(p) {
-                    let at = cursor[key] as usize;
-                    cursor[key] += 1;
-                    // SAFETY: chunk c's places in a key run from its first place for its
-                    // count of the key's entries, disjoint from every other chunk's and key's
-                    // (the places tile 0..nnz), and each is handed out once.
-                    unsafe {
-                        rows_out.write(at, &[p as u32]);
-                        entries_out.write(at, &[j]);
-                    }
+            let rows = bounds[c]..bounds[c + 1];
+            for_entries(row_offsets, cols, stack, rows, |key, (p, j)| {
+                let at = cursor[key] as usize;
+                cursor[key] += 1;
+                // SAFETY: chunk c's places in a key run from its first place for its count of
+                // the key's entries, disjoint from every other chunk's and key's (the places
+                // tile 0..nnz), and each is handed out once.
+                unsafe {
+                    rows_out.write(at, &[p]);
+                    entries_out.write(at, &[j]);
                 }
-            }
+            });
         });
     }
     Ok((t_offsets, t_rows, t_entries))
