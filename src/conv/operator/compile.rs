@@ -481,6 +481,11 @@ impl SlotMap {
         slot as u32
     }
 
+    /// The most keys the map holds.
+    fn capacity(&self) -> usize {
+        self.keys.len() - 1
+    }
+
     /// The keys in slot order.
     fn keys(&self) -> &[u64] {
         &self.keys[..self.len]
@@ -630,8 +635,8 @@ impl Landings<'_> {
     }
 
     /// The sums of vertex p's (function, column) pairs where every sample weighs one function at
-    /// most (`values.functions`): `sums[slot]` for the pairs of `pairs` (both cleared first),
-    /// each summed in the order [`collect`](Self::collect) hands its corners over (the blocks'
+    /// most (`values.functions`): `sums[slot]` for the pairs of `pairs` (cleared first; `sums`
+    /// zero past them), each summed in the order [`collect`](Self::collect) hands its corners over (the blocks'
     /// sums, to the bit). A ray crossing into a neighbouring face with the same function keeps the
     /// slots of the corners the faces share (chosen without a branch): a hash lookup only for the
     /// corner it has not seen.
@@ -643,7 +648,9 @@ impl Landings<'_> {
         sums: &mut Vec<f64>,
     ) {
         pairs.map.clear();
+        // Zero for every slot the row can have: a new slot needs no branch to be made.
         sums.clear();
+        sums.resize(pairs.map.capacity(), 0.0);
         // The face and function of the current run, its corners' columns (u32::MAX: none) and
         // their slots (u32::MAX: not looked up yet).
         let (mut face, mut function) = (u32::MAX, u32::MAX);
@@ -677,9 +684,6 @@ impl Landings<'_> {
                 }
                 if slots[k] == u32::MAX {
                     slots[k] = pairs.slot(cols[k], b);
-                    if slots[k] as usize == sums.len() {
-                        sums.push(0.0);
-                    }
                 }
                 sums[slots[k] as usize] += self.weights[s] * beta * v;
             }
