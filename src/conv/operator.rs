@@ -1429,6 +1429,14 @@ impl SampledBasis for crate::kernel::ConstrainedBasis {
     fn eval_grid(&self, radii: &[f64], angles: &[f64], out: &mut [f64]) {
         self.evaluate_grid(radii, angles, out)
     }
+    fn eval_grid_partition(
+        &self,
+        radii: &[f64],
+        angles: &[f64],
+        out: &mut [Option<(usize, f64)>],
+    ) -> bool {
+        self.evaluate_grid_partition(radii, angles, out)
+    }
 }
 
 #[cfg(test)]

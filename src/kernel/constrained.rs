@@ -309,6 +309,42 @@ impl ConstrainedBasis {
         }
     }
 
+    /// Where the constrained functions partition the disc (at most one nonzero at any point: a
+    /// base of polar bins, each bin in at most one constrained function, as the orbits of bins under
+    /// a group are disjoint): the function nonzero at every point of a polar grid and its value,
+    /// `out[j·R + i] = Some((b, ψ_b(radii[i], angles[j])))` or `None`, and `true`. Otherwise `false`,
+    /// and `out` is not written.
+    ///
+    /// # Panics
+    /// If `out.len() != radii.len() · angles.len()` (where it returns `true`).
+    pub fn evaluate_grid_partition(
+        &self,
+        radii: &[f64],
+        angles: &[f64],
+        out: &mut [Option<(usize, f64)>],
+    ) -> bool {
+        let KernelBasis::Bins(bins) = &self.base else {
+            return false;
+        };
+        if self.col_offsets.windows(2).any(|w| w[1] - w[0] > 1) {
+            return false;
+        }
+        bins.evaluate_grid_bins(radii, angles, out);
+        for o in out.iter_mut() {
+            if let Some((n, v)) = *o {
+                let (s, e) = (
+                    self.col_offsets[n] as usize,
+                    self.col_offsets[n + 1] as usize,
+                );
+                // The one term `evaluate` adds to a zero: the same value to the bit.
+                *o = self.col_entries[s..e]
+                    .first()
+                    .map(|&(j, c)| (j as usize, c * v));
+            }
+        }
+        true
+    }
+
     /// A description of constrained function `b`, e.g. `R_1(r)·cos(4θ − 0.000)` or
     /// `ring 2, orbit of 4 sectors`.
     ///
