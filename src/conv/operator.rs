@@ -264,8 +264,9 @@ impl ConvOptions {
 ///
 /// # Storage
 /// In [`Layout::Blocks`], row `p` lists its distinct neighbours `q` (the landing corners of all its
-/// samples, duplicates merged, in the order the samples first reach them) with B coefficients each: `4 + 4·B` bytes per entry in `f32`
-/// (68 for B = 16), plus a transposed index (8 bytes per entry) for the backward pass. In
+/// samples, duplicates merged, in the order the samples first reach them) with B coefficients
+/// each: `4 + 4·B` bytes per entry in `f32` (68 for B = 16), plus a transposed index (8 bytes per
+/// entry) for the backward pass. In
 /// [`Layout::PerFunction`], each row `(p, b)` lists the neighbours where `k_b` is nonzero at some
 /// landing sample, with one coefficient each: 8 bytes per entry, plus 8 for the transposed index.
 /// The compile picks per function where it saves a quarter of the bytes or more, unless told

@@ -310,10 +310,10 @@ impl ConstrainedBasis {
     }
 
     /// Where the constrained functions partition the disc (at most one nonzero at any point: a
-    /// base of polar bins, each bin in at most one constrained function, as the orbits of bins under
-    /// a group are disjoint): the function nonzero at every point of a polar grid and its value,
-    /// `out[j·R + i] = Some((b, ψ_b(radii[i], angles[j])))` or `None`, and `true`. Otherwise `false`,
-    /// and `out` is not written.
+    /// base of polar bins, each bin in at most one constrained function, as the orbits of bins
+    /// under a group are disjoint): the function nonzero at every point of a polar grid and its
+    /// value, `out[j·R + i] = Some((b, ψ_b(radii[i], angles[j])))` or `None`, and `true`.
+    /// Otherwise `false`, and `out` is not written.
     ///
     /// # Panics
     /// If `out.len() != radii.len() · angles.len()` (where it returns `true`).

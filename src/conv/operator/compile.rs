@@ -636,10 +636,10 @@ impl Landings<'_> {
 
     /// The sums of vertex p's (function, column) pairs where every sample weighs one function at
     /// most (`values.functions`): `sums[slot]` for the pairs of `pairs` (cleared first; `sums`
-    /// zero past them), each summed in the order [`collect`](Self::collect) hands its corners over (the blocks'
-    /// sums, to the bit). A ray crossing into a neighbouring face with the same function keeps the
-    /// slots of the corners the faces share (chosen without a branch): a hash lookup only for the
-    /// corner it has not seen.
+    /// zero past them), each summed in the order [`collect`](Self::collect) hands its corners
+    /// over (the blocks' sums, to the bit). A ray crossing into a neighbouring face with the same
+    /// function keeps the slots of the corners the faces share (chosen without a branch): a hash
+    /// lookup only for the corner it has not seen.
     fn collect_pairs(
         &self,
         p: usize,
