@@ -73,9 +73,11 @@ impl<T: Real> ConvOperator<T> {
             weights: &weights,
         };
         let grid = sample_grid(table);
-        let (layout, _) =
+        let (layout, counts) =
             choose_layout::<T>(&landings, &order, basis, &grid, gauge, options, false)?;
-        let (row_offsets, cols, coefs) = fill_rows(&landings, &order, basis, &grid, gauge, layout)?;
+        let expected = counts.and_then(|(c, rows)| c.extrapolated(layout, rows, n));
+        let (row_offsets, cols, coefs) =
+            fill_rows(&landings, &order, basis, &grid, gauge, layout, expected)?;
         let (t_offsets, t_rows, t_entries) =
             transposed_index(&row_offsets, &cols, layout.stack(nb))?;
         let op = ConvOperator {
@@ -246,8 +248,9 @@ impl ConvOperator<f32> {
             choose_layout::<f32>(&landings, &order, basis, &grid, gauge, options, true)?;
         let (counts, rows) = counts.expect("counted where asked");
         // A layout stored per function was counted per function (a sampled basis, masks).
-        let entries = counts.entries(layout).expect("the chosen layout counted");
-        let entries = (entries * n as u64).div_ceil(rows.max(1) as u64);
+        let entries = counts
+            .extrapolated(layout, rows, n)
+            .expect("the chosen layout counted");
         Ok(layout_bytes::<f32>(layout, entries, n, nb))
     }
 
@@ -408,6 +411,12 @@ impl Counts {
         } else {
             Layout::Blocks
         }
+    }
+
+    /// The entries in `layout` of all `n` rows, from those of the `rows` counted.
+    fn extrapolated(&self, layout: Layout, rows: usize, n: usize) -> Option<u64> {
+        let entries = self.entries(layout)?;
+        Some((entries * n as u64).div_ceil(rows.max(1) as u64))
     }
 
     /// The counted rows' entries in `layout` (per function: where functions were counted).
@@ -929,6 +938,7 @@ fn fill_rows<T: Real>(
     grid: &Option<(Vec<f64>, Vec<f64>)>,
     gauge: &Gauge,
     layout: Layout,
+    expected: Option<u64>,
 ) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
     let n = order.len();
     let nb = basis.len();
@@ -946,6 +956,15 @@ fn fill_rows<T: Real>(
         try_with_capacity(rows.unwrap_or(usize::MAX), "the operator's row offsets")?;
     row_offsets.push(0u32);
     let (mut cols, mut coefs): (Vec<u32>, Vec<T>) = (Vec::new(), Vec::new());
+    // Room for the entries the layout's choice expects, and a sixteenth more: the arrays then do
+    // not grow by doubling, which an allocator that copies to grow (mimalloc, the command line's)
+    // pays with a copy and fresh pages for all the entries so far. (Where it cannot be had, they
+    // grow as they must, and fail there.)
+    if let Some(e) = expected.and_then(|e| usize::try_from(e + e / 16 + 1).ok()) {
+        let room = e.min(u32::MAX as usize);
+        let _ = cols.try_reserve_exact(room);
+        let _ = coefs.try_reserve_exact(room * (nb / stack));
+    }
     let ns = landings.table.samples_per_vertex();
     for wave in (0..blocks).step_by(WAVE_BLOCKS) {
         let wave = wave..(wave + WAVE_BLOCKS).min(blocks);
