@@ -960,10 +960,12 @@ fn fill_rows<T: Real>(
     // not grow by doubling, which an allocator that copies to grow (mimalloc, the command line's)
     // pays with a copy and fresh pages for all the entries so far. (Where it cannot be had, they
     // grow as they must, and fail there.)
-    if let Some(e) = expected.and_then(|e| usize::try_from(e + e / 16 + 1).ok()) {
+    if let Some(e) = expected.and_then(|e| usize::try_from(e.saturating_add(e / 16 + 1)).ok()) {
         let room = e.min(u32::MAX as usize);
         let _ = cols.try_reserve_exact(room);
-        let _ = coefs.try_reserve_exact(room * (nb / stack));
+        if let Some(values) = room.checked_mul(nb / stack) {
+            let _ = coefs.try_reserve_exact(values);
+        }
     }
     let ns = landings.table.samples_per_vertex();
     for wave in (0..blocks).step_by(WAVE_BLOCKS) {
