@@ -474,6 +474,7 @@ impl SlotMap {
     #[inline(always)]
     fn slot(&mut self, key: u64) -> u32 {
         const SLOT: u64 = (1 << SLOT_BITS) - 1;
+        debug_assert!(key < 1 << (63 - SLOT_BITS), "key {key}");
         let mask = self.table.len() - 1;
         let tag = (key + 1) << SLOT_BITS;
         let mut h = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
@@ -548,27 +549,11 @@ impl RowScratch {
     }
 }
 
-/// What one row is gathered in where every sample weighs one function at most (a partition such
-/// as polar bins) and the row is stored per function: its distinct (function, column) pairs in the
-/// order first seen (slots keyed by function · 2³² + column), each one stored coefficient.
-struct PairScratch {
-    map: SlotMap,
-}
-
-impl PairScratch {
-    /// For the rows of a table of `samples` samples per vertex.
-    fn new(samples: usize) -> PairScratch {
-        // At most 3 pairs per sample: one function, 3 corners.
-        PairScratch {
-            map: SlotMap::new(3 * samples),
-        }
-    }
-
-    /// The slot of column `q` of function `b` (< [`MASK_BITS`]) in this row.
-    #[inline(always)]
-    fn slot(&mut self, q: u32, b: u32) -> u32 {
-        self.map.slot((b as u64) << 32 | q as u64)
-    }
+/// The slot-map key of column `q` of function `b` (< [`MASK_BITS`]): a row stored per function
+/// with a basis that partitions the disc (polar bins) is gathered by (function, column) pair.
+#[inline(always)]
+fn pair_key(q: u32, b: u32) -> u64 {
+    (b as u64) << 32 | q as u64
 }
 
 /// One vertex's entries in the exp-map table, as the compile reads them.
@@ -644,7 +629,8 @@ impl Landings<'_> {
     }
 
     /// The sums of vertex p's (function, column) pairs where every sample weighs one function at
-    /// most (`values.functions`): `sums[slot]` for the pairs of `pairs` (cleared first; `sums`
+    /// most (`values.functions`): `sums[slot]` for the pairs in `pairs` (keyed by [`pair_key`],
+    /// cleared first; `sums`
     /// zero past them), each summed in the order [`collect`](Self::collect) hands its corners
     /// over (the blocks' sums, to the bit). A ray crossing into a neighbouring face with the same
     /// function keeps the slots of the corners the faces share (chosen without a branch): a hash
@@ -653,13 +639,13 @@ impl Landings<'_> {
         &self,
         p: usize,
         values: &SampleValues,
-        pairs: &mut PairScratch,
+        pairs: &mut SlotMap,
         sums: &mut Vec<f64>,
     ) {
-        pairs.map.clear();
+        pairs.clear();
         // Zero for every slot the row can have: a new slot needs no branch to be made.
         sums.clear();
-        sums.resize(pairs.map.capacity(), 0.0);
+        sums.resize(pairs.capacity(), 0.0);
         // The face and function of the current run, its corners' columns (u32::MAX: none) and
         // their slots (u32::MAX: not looked up yet).
         let (mut face, mut function) = (u32::MAX, u32::MAX);
@@ -692,7 +678,7 @@ impl Landings<'_> {
                     continue;
                 }
                 if slots[k] == u32::MAX {
-                    slots[k] = pairs.slot(cols[k], b);
+                    slots[k] = pairs.slot(pair_key(cols[k], b));
                 }
                 sums[slots[k] as usize] += self.weights[s] * beta * v;
             }
@@ -783,8 +769,9 @@ struct SampleValues {
     support: Vec<(u32, u32)>,
     /// Bit b set where function b is nonzero (with at most [`MASK_BITS`] functions).
     masks: Vec<u64>,
-    /// Whether at most one function is nonzero at every sample (known with the masks, or from
-    /// the basis), and then (where asked) that function and its value at each sample.
+    /// Where asked (`partition` of [`eval`](Self::eval)): whether at most one function is nonzero
+    /// at every sample (named by the basis, or found from the masks), and then that function and
+    /// its value at each sample. False where not asked.
     single: bool,
     functions: Vec<Option<(usize, f64)>>,
 }
@@ -848,8 +835,8 @@ impl SampleValues {
         }
         if nb <= MASK_BITS {
             nonzero_masks(&self.values, nb, &mut self.masks);
-            self.single = self.masks.iter().all(|&m| m & m.wrapping_sub(1) == 0);
-            if self.single && partition {
+            self.single = partition && self.masks.iter().all(|&m| m & m.wrapping_sub(1) == 0);
+            if self.single {
                 for (s, (f, &m)) in self.functions.iter_mut().zip(&self.masks).enumerate() {
                     let b = m.trailing_zeros() as usize;
                     *f = (m != 0).then(|| (b, self.values[s * nb + b]));
@@ -1002,8 +989,8 @@ fn fill_rows<T: Real>(
 /// What one task fills rows with, kept from row to row.
 struct RowFiller {
     row: RowScratch,
-    /// Where rows of a partition basis are stored per function.
-    pairs: PairScratch,
+    /// A row's (function, column) pairs where a partition basis is stored per function.
+    pairs: SlotMap,
     values: SampleValues,
     angles: Vec<f64>,
     /// A transported basis's landings, its values at one sample's corners, its scratch, and the
@@ -1022,7 +1009,8 @@ impl RowFiller {
     fn new(samples: usize, nb: usize) -> RowFiller {
         RowFiller {
             row: RowScratch::new(samples),
-            pairs: PairScratch::new(samples),
+            // At most 3 pairs per sample: one function, 3 corners.
+            pairs: SlotMap::new(3 * samples),
             values: SampleValues::new(samples, nb),
             angles: Vec::new(),
             lands: Vec::new(),
@@ -1075,17 +1063,16 @@ impl RowFiller {
         let weights = landings.weights;
         match basis {
             Basis::Sampled(basis) => {
-                let partition = layout == Layout::PerFunction;
-                values.eval(basis, table, grid, g_inv, angles, partition);
+                let per_function = layout == Layout::PerFunction;
+                values.eval(basis, table, grid, g_inv, angles, per_function);
                 let values = &*values;
-                if partition && values.single {
+                if per_function && values.single {
                     // One sum per (function, column): no function that cannot be nonzero there
                     // is summed, and no mask is kept.
                     landings.collect_pairs(p, values, pairs, sums);
                     write_pairs(pairs, sums, nb, out);
                     return;
                 }
-                let per_function = layout == Layout::PerFunction;
                 landings.collect(p, row, |slot, s, _, beta| {
                     let (s, at) = (s as usize, sums_of(sums, slot));
                     if per_function {
@@ -1201,8 +1188,8 @@ fn write_row<T: Real>(
 /// Appends a row's stored rows per function to `out` from its (function, column) pairs and their
 /// sums (one per slot): a counting sort by function, each function's columns in the order first
 /// seen.
-fn write_pairs<T: Real>(pairs: &PairScratch, sums: &[f64], nb: usize, out: &mut Filled<T>) {
-    let keys = pairs.map.keys();
+fn write_pairs<T: Real>(pairs: &SlotMap, sums: &[f64], nb: usize, out: &mut Filled<T>) {
+    let keys = pairs.keys();
     let mut at = [0usize; MASK_BITS + 1];
     for &key in keys {
         at[(key >> 32) as usize + 1] += 1;
